@@ -1,0 +1,1 @@
+"""Built-in checkers; each module registers one or more :class:`~dqaudit.checkers.base.Checker`."""

@@ -1,0 +1,75 @@
+"""``balance``: the label distribution, rare classes and extreme imbalance.
+
+A class with a handful of examples cannot be learned reliably and makes its test
+figures noise; the advice is to collect more, or hold such cases in a separate
+evaluation set rather than pretend the model covers them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from pydantic import Field
+
+from ..findings import Action, Chart, CheckResult, Severity
+from ..pipeline import AuditContext
+from ..registry import register
+from .base import Checker, CheckParams
+
+
+class BalanceParams(CheckParams):
+    min_count: int = Field(10, ge=1, description="A class with fewer examples than this is rare.")
+    max_imbalance: float = Field(50.0, ge=1, description="Largest/smallest class ratio above which to warn.")
+
+
+@register
+class BalanceChecker(Checker):
+    name = "balance"
+    description = "Label distribution: rare classes and extreme imbalance."
+    default_weight = 1.0
+    Params = BalanceParams
+
+    def check(self, ctx: AuditContext) -> CheckResult:
+        params: BalanceParams = self.params  # type: ignore[assignment]
+        labels = ctx.frame["label"].dropna()
+        if labels.empty:
+            return self.skip("the dataset has no labels")
+        counts = label_counts(labels)
+        findings, penalties = [], []
+        for label, count in counts.items():
+            if count < params.min_count:
+                ids = ctx.frame.loc[ctx.frame["label"] == label, "id"].tolist()
+                findings.append(self.finding(
+                    "rare_class", Severity.MEDIUM,
+                    f"class '{label}' has {count} examples (minimum {params.min_count}): collect "
+                    f"{params.min_count - count} more, or hold its cases in a separate evaluation set",
+                    Action.ADD_DATA, ids, label=label, count=int(count), missing=int(params.min_count - count)))
+                penalties.append(5.0 * (1 - count / params.min_count))
+        ratio = float(counts.iloc[0] / counts.iloc[-1])
+        if ratio > params.max_imbalance:
+            findings.append(self.finding(
+                "imbalance", Severity.LOW,
+                f"largest class '{counts.index[0]}' is {ratio:.0f}x the smallest '{counts.index[-1]}'",
+                Action.ADD_DATA, (), ratio=round(ratio, 2)))
+            penalties.append(min(10.0, ratio / params.max_imbalance))
+        probs = counts / counts.sum()
+        entropy = -sum(p * math.log(p) for p in probs)
+        metrics = {
+            "classes": int(len(counts)),
+            "labelled": int(counts.sum()),
+            "distribution": {str(k): int(v) for k, v in counts.items()},
+            "imbalance_ratio": round(ratio, 2),
+            "normalized_entropy": round(entropy / math.log(len(counts)), 4) if len(counts) > 1 else 1.0,
+            "rare_classes": [f.details["label"] for f in findings if f.kind == "rare_class"],
+        }
+        chart = Chart("bar", "Label distribution", {"labels": [str(k) for k in counts.index],
+                                                     "values": [int(v) for v in counts]})
+        return self.result(findings, penalties=penalties, metrics=metrics, charts=[chart])
+
+
+def label_counts(labels: pd.Series) -> pd.Series:
+    """Counts per label, largest first, ties by label name (deterministic)."""
+    counts = labels.astype(str).value_counts()
+    order = sorted(counts.index, key=lambda label: (-counts[label], label))
+    return counts[order]

@@ -1,0 +1,130 @@
+"""The checker contract.
+
+Implementing a new checker::
+
+    @register
+    class MyChecker(Checker):
+        name = "my_check"
+        description = "What it finds, in one line."
+        default_weight = 1.0
+
+        class Params(CheckParams):
+            threshold: float = Field(0.5, ge=0, le=1, description="...")
+
+        def check(self, ctx: AuditContext) -> CheckResult:
+            ...
+            return self.result(findings, metrics=..., penalties=...)
+
+``check`` is pure: it reads ``ctx.dataset`` (and shared derived data through
+``ctx``) and returns a frozen :class:`CheckResult`. Import heavy libraries inside
+``check`` so listing checkers stays fast. Exceptions are caught by the pipeline
+and reported as the check's ``error``; raise :class:`~dqaudit.errors.DqauditError`
+for problems the user must fix (they stop the run with exit code 2).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import MissingDependency
+from ..findings import Chart, CheckResult, Finding, Gate
+
+if TYPE_CHECKING:
+    from ..pipeline import AuditContext
+
+
+class CheckParams(BaseModel):
+    """Settings every checker has; subclasses add their own typed, described fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Run this check.")
+    weight: float | None = Field(None, ge=0, description="Weight in the readiness mean (default: the checker's).")
+
+
+class Checker(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    default_weight: ClassVar[float] = 1.0
+    #: Off unless the config enables it (expensive or needs an optional extra).
+    default_enabled: ClassVar[bool] = True
+    Params: ClassVar[type[CheckParams]] = CheckParams
+    #: (import name, pip extra or package) pairs checked before the run.
+    requires: ClassVar[tuple[tuple[str, str | None], ...]] = ()
+
+    def __init__(self, params: CheckParams) -> None:
+        self.params = params
+
+    @property
+    def weight(self) -> float:
+        return self.default_weight if self.params.weight is None else self.params.weight
+
+    @classmethod
+    def is_enabled(cls, params: CheckParams) -> bool:
+        return params.enabled if "enabled" in params.model_fields_set else cls.default_enabled
+
+    @classmethod
+    def check_requirements(cls) -> None:
+        for module, extra in cls.requires:
+            if find_spec(module) is None:
+                raise MissingDependency(module, extra, f"the '{cls.name}' check")
+
+    @abstractmethod
+    def check(self, ctx: AuditContext) -> CheckResult:
+        """Inspect ``ctx.dataset`` and return the result."""
+
+    def masker(self, ctx: AuditContext) -> Callable[[str], str] | None:
+        """A function that masks personal data in text shown in reports (the PII checker provides one)."""
+        return None
+
+    # --- helpers for subclasses -------------------------------------------------
+    def finding(self, kind: str, severity: Any, message: str, action: Any,
+                record_ids: Iterable[str] = (), **details: Any) -> Finding:
+        return Finding(self.name, kind, severity, message, action, tuple(record_ids), 0.0, details)
+
+    def result(self, findings: Sequence[Finding], *, penalties: Sequence[float] | None = None,
+               score: float | None = None, metrics: dict[str, Any] | None = None,
+               gates: Sequence[Gate] = (), charts: Sequence[Chart] = ()) -> CheckResult:
+        """Assemble a result; with ``penalties`` (points per finding) the score comes from :func:`penalty_score`."""
+        if penalties is not None:
+            score, findings = penalty_score(findings, penalties)
+        return CheckResult(self.name, score, tuple(findings), metrics or {}, tuple(gates), tuple(charts))
+
+    def gate(self, name: str, triggered: bool, message: str) -> Gate:
+        return Gate(self.name, name, bool(triggered), message)
+
+    def skip(self, reason: str, metrics: dict[str, Any] | None = None) -> CheckResult:
+        return CheckResult(self.name, None, metrics=metrics or {}, skipped=reason)
+
+
+def penalty_score(findings: Sequence[Finding], penalties: Sequence[float]) -> tuple[float, list[Finding]]:
+    """Score = 100 * exp(-P / 100) for total penalty points P.
+
+    Close to ``100 - P`` for small P, never negative, and strictly rising when any
+    finding is fixed, so every finding's impact (the points regained if it alone
+    were fixed) is positive and "what to fix first" can rank them all.
+    """
+    if len(findings) != len(penalties):
+        raise ValueError("one penalty per finding")
+    total = float(sum(penalties))
+    score = 100.0 * math.exp(-total / 100.0)
+    out = [_with_impact(f, 100.0 * math.exp(-(total - p) / 100.0) - score)
+           for f, p in zip(findings, penalties, strict=True)]
+    return round(score, 4), out
+
+
+def _with_impact(finding: Finding, impact: float) -> Finding:
+    return replace(finding, impact=round(impact, 4))
+
+
+def share_penalty(affected: int, total: int, scale: float) -> float:
+    """Points for a problem touching ``affected`` of ``total`` rows: ``scale`` points per 1% of rows."""
+    return 0.0 if total <= 0 else 100.0 * scale * affected / total
+

@@ -1,0 +1,73 @@
+"""``text_quality``: empty, fragmentary, overlong and length-outlier texts.
+
+Outliers are judged on log length with a robust z-score (median and MAD), so a
+few huge pasted logs do not hide each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from ..findings import Action, CheckResult, Severity
+from ..pipeline import AuditContext
+from ..registry import register
+from .base import Checker, CheckParams, share_penalty
+
+
+class TextQualityParams(CheckParams):
+    min_words: int = Field(2, ge=1, description="Fewer words than this (and under min_chars) is a fragment.")
+    min_chars: int = Field(8, ge=1, description="Texts shorter than this (and under min_words) are fragments.")
+    max_chars: int = Field(4000, ge=1, description="Texts longer than this are overlong.")
+    outlier_z: float = Field(3.5, gt=0, description="Robust z-score of log length beyond which a text is an outlier.")
+
+
+#: kind -> (severity, action, points per 1% of rows, message)
+_KINDS = {
+    "empty_text": (Severity.HIGH, Action.DROP, 2.0, "{n} texts are empty or whitespace only"),
+    "fragment": (Severity.MEDIUM, Action.REVIEW, 1.0, "{n} texts are fragments (under {w} words and {c} characters)"),
+    "overlong": (Severity.MEDIUM, Action.REVIEW, 1.0, "{n} texts are longer than {m} characters"),
+    "length_outlier": (Severity.LOW, Action.REVIEW, 0.5, "{n} texts have an unusual length (robust z > {z})"),
+}
+
+
+@register
+class TextQualityChecker(Checker):
+    name = "text_quality"
+    description = "Empty, fragmentary, overlong and unusually long or short texts."
+    default_weight = 1.0
+    Params = TextQualityParams
+
+    def check(self, ctx: AuditContext) -> CheckResult:
+        p: TextQualityParams = self.params  # type: ignore[assignment]
+        frame = ctx.frame
+        if frame.empty:
+            return self.skip("no records")
+        stripped = frame["text"].str.strip()
+        chars = stripped.str.len().to_numpy()
+        words = stripped.str.split().str.len().fillna(0).to_numpy()
+        empty = chars == 0
+        fragment = ~empty & (words < p.min_words) & (chars < p.min_chars)
+        overlong = chars > p.max_chars
+        log_len = np.log1p(chars)
+        median = np.median(log_len[~empty]) if (~empty).any() else 0.0
+        mad = np.median(np.abs(log_len[~empty] - median)) if (~empty).any() else 0.0
+        z = np.abs(log_len - median) / (1.4826 * mad) if mad > 0 else np.zeros_like(log_len)
+        outlier = (z > p.outlier_z) & ~(empty | fragment | overlong)
+        masks = {"empty_text": empty, "fragment": fragment, "overlong": overlong, "length_outlier": outlier}
+        findings, penalties = [], []
+        for kind, mask in masks.items():
+            if not mask.any():
+                continue
+            severity, action, points, template = _KINDS[kind]
+            ids = frame["id"][mask].tolist()
+            message = template.format(n=len(ids), w=p.min_words, c=p.min_chars, m=p.max_chars, z=p.outlier_z)
+            findings.append(self.finding(kind, severity, message, action, ids))
+            penalties.append(share_penalty(len(ids), len(frame), points))
+        metrics = {
+            "chars_median": float(np.median(chars)),
+            "chars_p95": float(np.percentile(chars, 95)),
+            "words_median": float(np.median(words)),
+            **{kind: int(mask.sum()) for kind, mask in masks.items()},
+        }
+        return self.result(findings, penalties=penalties, metrics=metrics)

@@ -1,0 +1,167 @@
+"""The ``dqaudit`` command: a thin layer over the library.
+
+Each command parses its flags, makes one library call and turns a
+:class:`~dqaudit.errors.DqauditError` into ``Error: <message>`` with exit code 2.
+Exit codes: 0 success, 1 verdict below ``--fail-under`` or a blocking gate, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import DqauditError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """A user-facing error: one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+
+def handle_errors(func: F) -> F:
+    """Map library errors to exit code 2; ``--debug`` (or DQAUDIT_DEBUG=1) lets the traceback through."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DqauditError as exc:
+            if _debug():
+                raise
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            if _debug():
+                raise
+            raise CliError(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(os.environ.get("DQAUDIT_DEBUG")) or bool(root and root.params.get("debug"))
+
+
+def split_list(_: Any, __: Any, value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dqaudit")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Is this text dataset ready to fine-tune on? Audit it, score it, export clean splits."""
+
+
+@cli.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml to use "
+              "(default: ./dqaudit.yaml when present).")
+@click.option("--out", type=click.Path(path_type=Path), help="Base folder for reports (default: output.dir, 'reports').")
+@click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit 1 when readiness is below this.")
+@click.option("--checks", callback=split_list, help="Comma-separated checks to run (default: all enabled).")
+@click.option("--json", "as_json", is_flag=True, help="Print only report.json on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary, no progress bars.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the derived-data cache.")
+@click.option("--seed", type=int, help="Override the config seed.")
+@handle_errors
+def audit(data: Path, config_path: Path | None, out: Path | None, fail_under: float | None,
+          checks: list[str] | None, as_json: bool, quiet: bool, no_cache: bool, seed: int | None) -> None:
+    """Audit DATA (JSONL, CSV or Parquet) and write reports/<dataset>-<UTC timestamp>/."""
+    from rich.console import Console
+
+    from .config import load_config
+    from .pipeline import audit as run
+    from .reports import report_dir, write_reports
+    from .terminal import RichProgress, print_summary
+
+    config = load_config(config_path)
+    updates: dict[str, Any] = {}
+    if seed is not None:
+        updates["seed"] = seed
+    if no_cache:
+        updates["cache"] = config.cache.model_copy(update={"enabled": False})
+    config = config.model_copy(update=updates)
+    threshold = fail_under if fail_under is not None else config.score.fail_under
+    err = Console(stderr=True, quiet=quiet)
+    with RichProgress(err) as progress:
+        result = run(data, config, checks=checks, progress=progress)
+    directory = report_dir(out or config.output.dir, str(data))
+    written = write_reports(result, directory, config.output.formats)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    if not quiet:
+        summary = err if as_json else Console()
+        print_summary(result, summary)
+        summary.print(f"[dim]reports: {directory}/ ({', '.join(p.name for p in written.values())})[/dim]",
+                      highlight=False)
+    failed = bool(result.gates) or (threshold is not None and result.readiness_score < threshold)
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dqaudit.yaml"), show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@handle_errors
+def init(data: Path, output: Path, force: bool) -> None:
+    """Write a commented dqaudit.yaml for DATA, guessing field names from its records."""
+    from .scaffold import write_starter_config
+
+    written = write_starter_config(data, output, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@cli.command("checks")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable listing.")
+@handle_errors
+def list_checks(as_json: bool) -> None:
+    """List the checkers: what each finds, its weight and its config keys."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .registry import available_checkers
+
+    rows = []
+    for name, cls in available_checkers().items():
+        keys = {k: {"default": _default(f), "description": f.description or ""}
+                for k, f in cls.Params.model_fields.items()}
+        rows.append({"name": name, "description": cls.description, "default_weight": cls.default_weight,
+                     "enabled_by_default": cls.default_enabled, "config": keys})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(show_lines=True, header_style="bold")
+    for column in ("check", "what it finds", "weight", "config keys (checks.<check>.*)"):
+        table.add_column(column)
+    for row in rows:
+        keys = "\n".join(f"{k} = {v['default']!r}" for k, v in row["config"].items())
+        name = row["name"] + ("" if row["enabled_by_default"] else "\n(off by default)")
+        table.add_row(name, row["description"], f"{row['default_weight']:g}", keys)
+    Console().print(table)
+
+
+def _default(field: Any) -> Any:
+    return None if field.is_required() else field.get_default(call_default_factory=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(prog_name="dqaudit")
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,158 @@
+"""``dqaudit.yaml``: validated configuration with errors that name the key and what was expected.
+
+Sections: ``input``, ``fields``, ``checks`` (one block per checker, validated by that
+checker's own ``Params`` model), ``score`` (verdict bands), ``output``, ``cache``.
+Unknown keys are errors everywhere, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+from .yamlio import YamlDoc, load_yaml
+
+DEFAULT_CONFIG_NAME = "dqaudit.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputConfig(_Strict):
+    format: Literal["auto", "jsonl", "csv", "parquet"] = Field(
+        "auto", description="File format; 'auto' goes by the file extension."
+    )
+    delimiter: str | None = Field(None, description="CSV delimiter; sniffed from the header when unset.")
+
+
+class FieldsConfig(_Strict):
+    """Where each logical field lives in a record.
+
+    A spec is a key (``text``), a dotted path (``meta.lang``), or a chat selector
+    ``messages[user]`` that joins the content of every turn with that role.
+    ``None`` means the dataset has no such field.
+    """
+
+    id: str | None = "id"
+    text: str = "text"
+    label: str | None = "label"
+    annotations: str | None = "annotations"
+    lang: str | None = "lang"
+    created_at: str | None = "created_at"
+    policy_version: str | None = "policy_version"
+    group: str | None = "group"
+    output: str | None = Field(None, description="The answer/completion a model is trained to produce.")
+
+
+class ScoreConfig(_Strict):
+    ready: float = Field(85.0, ge=0, le=100, description="Readiness at or above this is READY.")
+    needs_work: float = Field(60.0, ge=0, le=100, description="At or above this (below ready) is NEEDS WORK.")
+    fail_under: float | None = Field(None, ge=0, le=100, description="Exit 1 when readiness is below this.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScoreConfig:
+        if self.needs_work > self.ready:
+            raise ValueError("score.needs_work must not exceed score.ready")
+        return self
+
+
+class OutputConfig(_Strict):
+    dir: str = Field("reports", description="Reports go to <dir>/<dataset>-<UTC timestamp>/.")
+    formats: tuple[Literal["json", "md", "html"], ...] = ("json", "md", "html")
+    max_record_ids: int = Field(50, ge=1, description="Record ids shown per finding in report.html (JSON lists all).")
+
+
+class CacheConfig(_Strict):
+    enabled: bool = True
+    dir: str = Field(".dqaudit_cache", description="Per-record derived data, keyed by content hash.")
+
+
+class AuditConfig(_Strict):
+    version: Literal[1] = 1
+    input: InputConfig = InputConfig()
+    fields: FieldsConfig = FieldsConfig()
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    score: ScoreConfig = ScoreConfig()
+    output: OutputConfig = OutputConfig()
+    cache: CacheConfig = CacheConfig()
+    seed: int = Field(0, description="Seed for every random choice (folds, splits, permutations).")
+
+    @model_validator(mode="after")
+    def _known_checks(self) -> AuditConfig:
+        from .registry import available_checkers
+
+        known = available_checkers()
+        for name, block in self.checks.items():
+            if name not in known:
+                raise ValueError(f"unknown check '{name}' (known: {', '.join(sorted(known))})")
+            if not isinstance(block, dict):
+                raise ValueError(f"checks.{name} must be a mapping of settings")
+        return self
+
+    def params(self, name: str) -> Any:
+        """The validated ``Params`` of checker ``name`` (defaults where the config is silent)."""
+        from .registry import get_checker
+
+        checker = get_checker(name)
+        try:
+            return checker.Params(**self.checks.get(name, {}))
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, prefix=("checks", name))) from None
+
+    def with_check(self, name: str, **settings: Any) -> AuditConfig:
+        """A copy with ``settings`` merged into one checker's block (used by CLI overrides)."""
+        checks = {**self.checks, name: {**self.checks.get(name, {}), **settings}}
+        return self.model_copy(update={"checks": checks})
+
+    def fingerprint(self) -> str:
+        """Hash of the effective configuration, recorded with every run."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def _describe(exc: ValidationError, prefix: tuple[str, ...] = (), doc: YamlDoc | None = None) -> str:
+    """First validation error as ``file:line: key.path: what was expected``."""
+    err = exc.errors()[0]
+    loc = (*prefix, *(str(p) for p in err["loc"]))
+    key = ".".join(loc) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif "input" in err and err["type"] not in ("missing", "value_error"):
+        msg += f" (got {err['input']!r:.60})"
+    where = f"{doc.where(loc)}: " if doc else ""
+    return f"{where}{key}: {msg.removeprefix('Value error, ')}"
+
+
+def parse_config(data: Any, doc: YamlDoc | None = None) -> AuditConfig:
+    """Validate a mapping (e.g. loaded YAML) into an AuditConfig, and every checker block with it."""
+    if not isinstance(data, dict):
+        where = f"{doc.path}: " if doc else ""
+        raise ConfigError(f"{where}the configuration must be a mapping of sections")
+    try:
+        config = AuditConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, doc=doc)) from None
+    for name in config.checks:
+        try:
+            config.params(name)
+        except ConfigError as exc:
+            where = f"{doc.where(('checks', name))}: " if doc else ""
+            raise ConfigError(f"{where}{exc}") from None
+    return config
+
+
+def load_config(path: str | Path | None = None) -> AuditConfig:
+    """Load ``path``, or ./dqaudit.yaml when it exists, or the defaults."""
+    if path is None:
+        if not Path(DEFAULT_CONFIG_NAME).is_file():
+            return AuditConfig()
+        path = DEFAULT_CONFIG_NAME
+    doc = load_yaml(path)
+    return parse_config(doc.data, doc)

@@ -1,0 +1,175 @@
+"""Runs the enabled checkers over a dataset and assembles the :class:`AuditResult`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .cache import Cache
+from .config import AuditConfig, load_config
+from .data import Dataset, SourceInfo, dataset_from_frame, load_dataset
+from .errors import ConfigError, DqauditError
+from .findings import CheckResult, Finding, Gate, Verdict, jsonable
+from .progress import NullProgress, Progress
+from .registry import available_checkers, get_checker
+from .scoring import FixItem, error_gates, fix_first, readiness, verdict
+
+
+class AuditContext:
+    """What a checker sees: the dataset, the config, the cache, and memoised shared data.
+
+    Shared derived data (MinHash clusters, embeddings, languages…) is computed once
+    per run through :meth:`memo`, whichever checker asks first.
+    """
+
+    def __init__(self, dataset: Dataset, config: AuditConfig, *, progress: Progress | None = None,
+                 cache: Cache | None = None, options: dict[str, Any] | None = None) -> None:
+        self.dataset, self.config = dataset, config
+        self.progress = progress or NullProgress()
+        self.cache = cache or Cache(None)
+        self.options = options or {}
+        self._memo: dict[str, Any] = {}
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.dataset.frame
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def params(self, check: str) -> Any:
+        return self.config.params(check)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything one audit concluded; ``to_dict()`` is report.json."""
+
+    source: SourceInfo
+    rows_loaded: int
+    rows_quarantined: int
+    results: tuple[CheckResult, ...]
+    weights: dict[str, float]
+    descriptions: dict[str, str]
+    readiness_score: float
+    verdict: Verdict
+    gates: tuple[Gate, ...]
+    fix_first: tuple[FixItem, ...]
+    config: AuditConfig
+    started_at: str
+    durations: dict[str, float] = field(default_factory=dict)
+
+    def check(self, name: str) -> CheckResult:
+        for result in self.results:
+            if result.check == name:
+                return result
+        raise KeyError(name)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.results for f in r.findings]
+
+    def to_dict(self) -> dict[str, Any]:
+        from .reports.json_report import report_dict
+
+        return report_dict(self)
+
+
+def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | None = None,
+              progress: Progress | None = None, options: dict[str, Any] | None = None) -> AuditResult:
+    """Run the selected (or all enabled) checkers; a crashing checker becomes that check's error."""
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    selected = _select(config, checks)
+    cache = Cache(Path(config.cache.dir) if config.cache.enabled else None)
+    ctx = AuditContext(dataset, config, progress=progress, cache=cache, options=options)
+    checkers = []
+    for name in selected:
+        cls = get_checker(name)
+        cls.check_requirements()
+        checkers.append(cls(config.params(name)))
+    results, durations = [], {}
+    for checker in checkers:
+        began = time.perf_counter()
+        try:
+            result = checker.check(ctx)
+        except DqauditError:
+            raise
+        except Exception as exc:  # failure is data: the audit goes on and the report says what broke
+            result = CheckResult(checker.name, None, error=f"{type(exc).__name__}: {exc}")
+        durations[checker.name] = round(time.perf_counter() - began, 3)
+        results.append(result)
+    maskers = [m for m in (c.masker(ctx) for c in checkers) if m is not None]
+    if maskers:
+        results = [_mask_result(r, maskers) for r in results]
+    weights = {c.name: c.weight for c in checkers}
+    gates = tuple(g for r in results for g in r.gates if g.triggered) + tuple(error_gates(results))
+    score = readiness(results, weights)
+    return AuditResult(
+        source=dataset.source, rows_loaded=len(dataset), rows_quarantined=len(dataset.problems),
+        results=tuple(results), weights=weights, descriptions={c.name: c.description for c in checkers},
+        readiness_score=score, verdict=verdict(score, gates, config.score), gates=gates,
+        fix_first=tuple(fix_first(results, weights)), config=config, started_at=started, durations=durations,
+    )
+
+
+def _select(config: AuditConfig, checks: Sequence[str] | None) -> list[str]:
+    known = available_checkers()
+    if checks:
+        unknown = [c for c in checks if c not in known]
+        if unknown:
+            raise ConfigError(f"--checks: unknown check '{unknown[0]}' (known: {', '.join(known)})")
+        return [name for name in known if name in checks]
+    return [name for name, cls in known.items() if cls.is_enabled(config.params(name))]
+
+
+def _mask_result(result: CheckResult, maskers: list[Callable[[str], str]]) -> CheckResult:
+    """Apply every masker to the text a report will show (messages and string details)."""
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            for masker in maskers:
+                value = masker(value)
+            return value
+        if isinstance(value, dict):
+            return {k: mask(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [mask(v) for v in value]
+        return value
+
+    findings = tuple(replace(f, message=mask(f.message), details=mask(jsonable(f.details))) for f in result.findings)
+    return replace(result, findings=findings)
+
+
+def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str | Path | None = None, *,
+          checks: Sequence[str] | None = None, progress: Progress | None = None,
+          options: dict[str, Any] | None = None) -> AuditResult:
+    """Audit a file path, a DataFrame or a loaded Dataset: the Python API behind ``dqaudit audit``.
+
+    >>> result = dqaudit.audit("sample_data/bank_support.jsonl")   # doctest: +SKIP
+    >>> result.readiness_score, result.verdict
+    """
+    if not isinstance(config, AuditConfig):
+        config = load_config(config)
+    if isinstance(data, Dataset):
+        dataset = data
+    elif isinstance(data, pd.DataFrame):
+        dataset = dataset_from_frame(data, config.fields)
+    else:
+        dataset = load_dataset(data, config.fields, config.input)
+    return run_audit(dataset, config, checks=checks, progress=progress, options=options)
+
+
+__all__ = ["AuditContext", "AuditResult", "audit", "run_audit", "__version__"]

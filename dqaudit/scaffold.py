@@ -1,0 +1,115 @@
+"""``dqaudit init``: a commented starter dqaudit.yaml, with field names guessed from the data."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import AuditConfig, FieldsConfig, InputConfig
+from .data import LoadProblem, detect_format, iter_rows
+from .errors import ConfigError, InputError
+from .io import atomic_write
+from .registry import available_checkers
+
+#: Candidate keys per logical field, most likely first.
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "uid", "request_id", "item_id", "guid", "_id"),
+    "text": ("text", "messages[user]", "prompt", "query", "question", "utterance", "input", "content", "sentence"),
+    "label": ("label", "intent", "category", "class", "labels", "target"),
+    "annotations": ("annotations", "annotator_labels", "ratings"),
+    "lang": ("lang", "language", "locale"),
+    "created_at": ("created_at", "date", "timestamp", "created", "time"),
+    "policy_version": ("policy_version", "policy", "template_version"),
+    "group": ("group", "conversation_id", "customer_id", "session_id", "thread_id", "doc_id"),
+    "output": ("output", "messages[assistant]", "completion", "answer", "response", "reply"),
+}
+
+
+def guess_fields(path: Path, sample: int = 200) -> tuple[FieldsConfig, str]:
+    """Pick, for each logical field, the first candidate present in most sampled records."""
+    fmt = detect_format(path, InputConfig())
+    seen: Counter[str] = Counter()
+    rows = 0
+    for _, _, obj in itertools.islice(iter_rows(path, fmt, InputConfig()), sample):
+        if isinstance(obj, LoadProblem) or not isinstance(obj, dict):
+            continue
+        rows += 1
+        seen.update(obj.keys())
+        for turn in obj.get("messages") or []:
+            if isinstance(turn, dict) and "role" in turn:
+                seen[f"messages[{turn['role']}]"] += 1 / max(1, len(obj["messages"]))
+    if rows == 0:
+        raise InputError(path, "no readable records in the first rows; cannot guess fields")
+    chosen: dict[str, str | None] = {}
+    for name, options in CANDIDATES.items():
+        present = [o for o in options if seen[o] > 0 and o not in chosen.values()]
+        chosen[name] = present[0] if present else None
+    if chosen["text"] is None:
+        raise InputError(path, f"no text-like field among {sorted(k for k in seen if '[' not in k)[:20]}; "
+                               "write dqaudit.yaml by hand and set fields.text", field="text")
+    return FieldsConfig(**chosen), fmt
+
+
+def starter_yaml(fields: FieldsConfig, fmt: str) -> str:
+    """The commented starter config: every section, every checker and its keys with defaults."""
+    defaults = AuditConfig()
+    out = [
+        "# dqaudit configuration. Unknown keys are errors. Docs: README.md",
+        "version: 1",
+        "",
+        "input:",
+        f"  format: {fmt}            # auto | jsonl | csv | parquet",
+        "",
+        "# Where each field lives: a key, a dotted path (meta.lang), or messages[role] for chat data.",
+        "fields:",
+    ]
+    for name, value in fields.model_dump().items():
+        out.append(f"  {name}: {_scalar(value)}")
+    out += ["", "# Per-check settings: enabled, weight (in the readiness mean) and thresholds.", "checks:"]
+    for name, cls in available_checkers().items():
+        out.append(f"  {name}:                # {cls.description}")
+        for key, field in cls.Params.model_fields.items():
+            default = cls.default_enabled if key == "enabled" else (
+                cls.default_weight if key == "weight" else field.get_default(call_default_factory=True))
+            comment = f"  # {field.description}" if field.description else ""
+            out.append(f"    # {key}: {_scalar(default)}{comment}")
+    out += [
+        "",
+        "# Verdict bands: READY >= ready, NEEDS WORK >= needs_work, else NOT READY. Gates override.",
+        "score:",
+        f"  ready: {defaults.score.ready:g}",
+        f"  needs_work: {defaults.score.needs_work:g}",
+        "  # fail_under: 80        # exit 1 when readiness is below this",
+        "",
+        "output:",
+        f"  dir: {defaults.output.dir}",
+        f"  formats: [{', '.join(defaults.output.formats)}]",
+        "",
+        "cache:",
+        f"  enabled: {str(defaults.cache.enabled).lower()}",
+        f"  dir: {defaults.cache.dir}",
+        "",
+        f"seed: {defaults.seed}",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def write_starter_config(data: Path, output: Path, *, force: bool = False) -> list[Path]:
+    if output.exists() and not force:
+        raise ConfigError(f"{output}: already exists (use --force to overwrite)")
+    fields, fmt = guess_fields(data)
+    text = starter_yaml(fields, fmt)
+    from .config import parse_config
+
+    parse_config(yaml.safe_load(text))  # the starter file must itself be valid
+    return [atomic_write(output, text)]
+
+
+def _scalar(value: Any) -> str:
+    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip()
+    return dumped.removesuffix("\n...").removesuffix("...").strip()

@@ -1,0 +1,31 @@
+"""Text normalisation shared by every checker, so "the same text" means one thing everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def normalize(text: str) -> str:
+    """NFKC, casefold, collapse whitespace: the key for exact-duplicate detection."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def text_hash(text: str) -> str:
+    """Content hash of the raw text; the key of every per-record cache."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def strip_control(text: str) -> str:
+    """Remove control and bidi characters so dataset text cannot drive a terminal."""
+    return _CONTROL.sub("", text)
+
+
+def preview(text: str, limit: int = 80) -> str:
+    """A one-line, control-free excerpt for messages and reports."""
+    flat = _SPACE.sub(" ", strip_control(text)).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

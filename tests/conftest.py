@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny generated datasets, the committed sample, and ../shared data when present."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data" / "bank_support.jsonl"
+TRUTH = REPO / "sample_data" / "truth.json"
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in its own folder so reports/ and the cache never leak between tests."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
+    """Write records (dicts, or raw strings written as-is) to a JSONL file."""
+
+    def write(records: Iterable[Any], name: str = "data.jsonl") -> Path:
+        path = tmp_path / name
+        with path.open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(record if isinstance(record, str) else json.dumps(record, ensure_ascii=False))
+                handle.write("\n")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    if not SAMPLE.exists():
+        pytest.fail("sample_data/bank_support.jsonl is missing: run python sample_data/generate.py")
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def truth() -> dict[str, Any]:
+    return json.loads(TRUTH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, present in the developers' checkout and CI but not in users' clones."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not present (users' clones lack it)")
+    return SHARED
