@@ -130,6 +130,8 @@ class CheckResult:
     charts: tuple[Chart, ...] = ()
     skipped: str | None = None
     error: str | None = None
+    #: Extra files written beside the reports (name -> text), e.g. ``review_disputed.jsonl``.
+    files: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.score is not None and not 0.0 <= self.score <= 100.0:

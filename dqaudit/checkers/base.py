@@ -91,11 +91,13 @@ class Checker(ABC):
 
     def result(self, findings: Sequence[Finding], *, penalties: Sequence[float] | None = None,
                score: float | None = None, metrics: dict[str, Any] | None = None,
-               gates: Sequence[Gate] = (), charts: Sequence[Chart] = ()) -> CheckResult:
+               gates: Sequence[Gate] = (), charts: Sequence[Chart] = (),
+               files: dict[str, str] | None = None) -> CheckResult:
         """Assemble a result; with ``penalties`` (points per finding) the score comes from :func:`penalty_score`."""
         if penalties is not None:
             score, findings = penalty_score(findings, penalties)
-        return CheckResult(self.name, score, tuple(findings), metrics or {}, tuple(gates), tuple(charts))
+        return CheckResult(self.name, score, tuple(findings), metrics or {}, tuple(gates), tuple(charts),
+                           files=files or {})
 
     def gate(self, name: str, triggered: bool, message: str) -> Gate:
         return Gate(self.name, name, bool(triggered), message)

@@ -29,12 +29,15 @@ def report_dir(base: str | Path, dataset_path: str, when: datetime | None = None
 
 
 def write_reports(result: AuditResult, directory: str | Path, formats: Iterable[str]) -> dict[str, Path]:
-    """Write each requested format atomically into ``directory``."""
+    """Write each requested format, and the files checks attached, atomically into ``directory``."""
     directory = Path(directory)
     written = {}
     for fmt in formats:
         filename, render = RENDERERS[fmt]
         written[fmt] = atomic_write(directory / filename, render(result))
+    for check in result.results:
+        for name, text in sorted(check.files.items()):
+            written[name] = atomic_write(directory / Path(name).name, text)
     return written
 
 

@@ -33,6 +33,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
             "charts": [c.to_dict() for c in r.charts],
             "skipped": r.skipped,
             "error": r.error,
+            "files": sorted(r.files),
         }
     return {
         "schema_version": SCHEMA_VERSION,
