@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .yamlio import YamlDoc, load_yaml
@@ -73,6 +73,27 @@ class CacheConfig(_Strict):
     dir: str = Field(".dqaudit_cache", description="Per-record derived data, keyed by content hash.")
 
 
+#: What ``dqaudit split`` does with the records a finding names (README: cleaning decision table).
+Decision = Literal["keep", "dedupe", "quarantine", "mask", "relabel"]
+
+
+class ExportConfig(_Strict):
+    """``dqaudit split``: split shares and the cleaning rule for each kind of finding."""
+
+    ratios: tuple[float, float, float] = Field((0.8, 0.1, 0.1), description="train, val, test shares (sum 1).")
+    rules: dict[str, Decision] = Field(default_factory=dict, description="'check.kind' or 'check' -> decision; "
+                                       "merged over the built-in table.")
+    chat: bool = Field(False, description="Also write <split>.chat.jsonl in OpenAI chat fine-tuning format.")
+    system_prompt: str | None = Field(None, description="System message of every chat example.")
+
+    @field_validator("ratios")
+    @classmethod
+    def _shares(cls, ratios: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(ratios) < 0 or ratios[0] <= 0 or abs(sum(ratios) - 1) > 1e-6:
+            raise ValueError("ratios must be three non-negative shares summing to 1, with train > 0")
+        return ratios
+
+
 class AuditConfig(_Strict):
     version: Literal[1] = 1
     input: InputConfig = InputConfig()
@@ -81,19 +102,25 @@ class AuditConfig(_Strict):
     score: ScoreConfig = ScoreConfig()
     output: OutputConfig = OutputConfig()
     cache: CacheConfig = CacheConfig()
+    export: ExportConfig = ExportConfig()
     seed: int = Field(0, description="Seed for every random choice (folds, splits, permutations).")
 
-    @model_validator(mode="after")
-    def _known_checks(self) -> AuditConfig:
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _empty_blocks(cls, checks: Any) -> Any:
+        """``schema:`` with every key commented out is an empty block, not an error."""
+        return {k: ({} if v is None else v) for k, v in checks.items()} if isinstance(checks, dict) else checks
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, checks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         from .registry import available_checkers
 
         known = available_checkers()
-        for name, block in self.checks.items():
+        for name in checks:
             if name not in known:
-                raise ValueError(f"unknown check '{name}' (known: {', '.join(sorted(known))})")
-            if not isinstance(block, dict):
-                raise ValueError(f"checks.{name} must be a mapping of settings")
-        return self
+                raise ValueError(f"unknown check '{name}' (known: {', '.join(known)})")
+        return checks
 
     def params(self, name: str) -> Any:
         """The validated ``Params`` of checker ``name`` (defaults where the config is silent)."""
@@ -139,12 +166,13 @@ def parse_config(data: Any, doc: YamlDoc | None = None) -> AuditConfig:
         config = AuditConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, doc=doc)) from None
-    for name in config.checks:
+    from .registry import get_checker
+
+    for name, block in config.checks.items():  # re-validated here to point at the file's line
         try:
-            config.params(name)
-        except ConfigError as exc:
-            where = f"{doc.where(('checks', name))}: " if doc else ""
-            raise ConfigError(f"{where}{exc}") from None
+            get_checker(name).Params(**block)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, prefix=("checks", name), doc=doc)) from None
     return config
 
 

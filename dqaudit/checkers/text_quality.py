@@ -49,10 +49,7 @@ class TextQualityChecker(Checker):
         empty = chars == 0
         fragment = ~empty & (words < p.min_words) & (chars < p.min_chars)
         overlong = chars > p.max_chars
-        log_len = np.log1p(chars)
-        median = np.median(log_len[~empty]) if (~empty).any() else 0.0
-        mad = np.median(np.abs(log_len[~empty] - median)) if (~empty).any() else 0.0
-        z = np.abs(log_len - median) / (1.4826 * mad) if mad > 0 else np.zeros_like(log_len)
+        z = robust_z(np.log1p(chars), ~empty)
         outlier = (z > p.outlier_z) & ~(empty | fragment | overlong)
         masks = {"empty_text": empty, "fragment": fragment, "overlong": overlong, "length_outlier": outlier}
         findings, penalties = [], []
@@ -71,3 +68,14 @@ class TextQualityChecker(Checker):
             **{kind: int(mask.sum()) for kind, mask in masks.items()},
         }
         return self.result(findings, penalties=penalties, metrics=metrics)
+
+
+def robust_z(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """|x - median| / (1.4826 MAD) over the masked values; falls back to the mean absolute deviation
+    (x 1.2533) when more than half the values are identical and the MAD is zero."""
+    if not mask.any():
+        return np.zeros_like(values)
+    centre = np.median(values[mask])
+    deviation = np.abs(values - centre)
+    spread = 1.4826 * np.median(deviation[mask]) or 1.2533 * np.mean(deviation[mask])
+    return deviation / spread if spread > 0 else np.zeros_like(values)
