@@ -1,41 +1,44 @@
-"""dqaudit: is this text dataset ready to fine-tune on? Audit it, score it, export clean splits."""
+"""dqaudit: is this text dataset ready to fine-tune on? Audit it, score it, export clean splits.
+
+The public names below are imported on first use, so ``dqaudit --help`` does not
+pay for pandas and friends.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .checkers.base import Checker, CheckParams  # noqa: E402
-from .config import AuditConfig, load_config  # noqa: E402
-from .data import Dataset, load_dataset  # noqa: E402
-from .errors import ConfigError, DqauditError, InputError, MissingDependency, RegistryError  # noqa: E402
-from .findings import Action, Chart, CheckResult, Finding, Gate, Severity, Verdict  # noqa: E402
-from .pipeline import AuditContext, AuditResult, audit  # noqa: E402
-from .registry import available_checkers, get_checker, register  # noqa: E402
+_EXPORTS = {
+    "Action": "findings", "Chart": "findings", "CheckResult": "findings", "Finding": "findings",
+    "Gate": "findings", "Severity": "findings", "Verdict": "findings",
+    "AuditConfig": "config", "load_config": "config",
+    "Checker": "checkers.base", "CheckParams": "checkers.base",
+    "Dataset": "data", "load_dataset": "data",
+    "ConfigError": "errors", "DqauditError": "errors", "InputError": "errors",
+    "MissingDependency": "errors", "RegistryError": "errors",
+    "AuditContext": "pipeline", "AuditResult": "pipeline", "audit": "pipeline",
+    "available_checkers": "registry", "get_checker": "registry", "register": "registry",
+}
 
-__all__ = [
-    "Action",
-    "AuditConfig",
-    "AuditContext",
-    "AuditResult",
-    "Chart",
-    "CheckParams",
-    "CheckResult",
-    "Checker",
-    "ConfigError",
-    "Dataset",
-    "DqauditError",
-    "Finding",
-    "Gate",
-    "InputError",
-    "MissingDependency",
-    "RegistryError",
-    "Severity",
-    "Verdict",
-    "__version__",
-    "audit",
-    "available_checkers",
-    "get_checker",
-    "load_config",
-    "load_dataset",
-    "register",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dqaudit' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from .checkers.base import Checker, CheckParams
+    from .config import AuditConfig, load_config
+    from .data import Dataset, load_dataset
+    from .errors import ConfigError, DqauditError, InputError, MissingDependency, RegistryError
+    from .findings import Action, Chart, CheckResult, Finding, Gate, Severity, Verdict
+    from .pipeline import AuditContext, AuditResult, audit
+    from .registry import available_checkers, get_checker, register

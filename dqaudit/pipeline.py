@@ -89,12 +89,14 @@ class AuditResult:
 
 
 def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | None = None,
-              progress: Progress | None = None, options: dict[str, Any] | None = None) -> AuditResult:
+              progress: Progress | None = None, options: dict[str, Any] | None = None,
+              context: AuditContext | None = None) -> AuditResult:
     """Run the selected (or all enabled) checkers; a crashing checker becomes that check's error."""
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     selected = _select(config, checks)
     cache = Cache(Path(config.cache.dir) if config.cache.enabled else None)
-    ctx = AuditContext(dataset, config, progress=progress, cache=cache, options=options)
+    # a caller-supplied context (the exporter's) keeps the memoised clusters and languages after the run
+    ctx = context or AuditContext(dataset, config, progress=progress, cache=cache, options=options)
     checkers = []
     for name in selected:
         cls = get_checker(name)
@@ -103,12 +105,13 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | 
     results, durations = [], {}
     for checker in checkers:
         began = time.perf_counter()
-        try:
-            result = checker.check(ctx)
-        except DqauditError:
-            raise
-        except Exception as exc:  # failure is data: the audit goes on and the report says what broke
-            result = CheckResult(checker.name, None, error=f"{type(exc).__name__}: {exc}")
+        with ctx.progress.task(f"check: {checker.name}", total=None):
+            try:
+                result = checker.check(ctx)
+            except DqauditError:
+                raise
+            except Exception as exc:  # failure is data: the audit goes on and the report says what broke
+                result = CheckResult(checker.name, None, error=f"{type(exc).__name__}: {exc}")
         durations[checker.name] = round(time.perf_counter() - began, 3)
         results.append(result)
     maskers = [m for m in (c.masker(ctx) for c in checkers) if m is not None]
@@ -168,7 +171,8 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
     elif isinstance(data, pd.DataFrame):
         dataset = dataset_from_frame(data, config.fields)
     else:
-        dataset = load_dataset(data, config.fields, config.input)
+        with (progress or NullProgress()).task(f"loading {Path(data).name}"):
+            dataset = load_dataset(data, config.fields, config.input)
     return run_audit(dataset, config, checks=checks, progress=progress, options=options)
 
 
