@@ -19,6 +19,7 @@ import click
 
 from . import __version__
 from .errors import DqauditError
+from .text import strip_control
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +40,7 @@ def handle_errors(func: F) -> F:
         except DqauditError as exc:
             if _debug():
                 raise
-            raise CliError(str(exc)) from None
+            raise CliError(strip_control(str(exc))) from None  # messages quote data: keys, values, paths
         except OSError as exc:
             if _debug():
                 raise
@@ -58,6 +59,14 @@ def split_list(_: Any, __: Any, value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def engine_options(func: F) -> F:
+    """``--engine`` and ``--spark-master``, shared by ``audit`` and ``split``."""
+    func = click.option("--spark-master", metavar="URL", help="Spark master (spark://host:7077, yarn, local[4]…); "
+                        "implies --engine spark (default: engine.master, else local[*]).")(func)
+    return click.option("--engine", type=click.Choice(["local", "spark"]), help="Where heavy stages run "
+                        "(default: engine in dqaudit.yaml, local).")(func)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dqaudit")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -66,7 +75,7 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path())
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml to use "
               "(default: ./dqaudit.yaml when present).")
 @click.option("--out", type=click.Path(path_type=Path), help="Base folder for reports (default: output.dir, 'reports').")
@@ -76,14 +85,26 @@ def cli(debug: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No summary, no progress bars.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the derived-data cache.")
 @click.option("--seed", type=int, help="Override the config seed.")
+@click.option("--policies", "policies_path", type=click.Path(path_type=Path),
+              help="policies.yaml for the stale_policy check (overrides checks.stale_policy.policies).")
+@click.option("--annotations", "annotations_path", type=click.Path(path_type=Path),
+              help="Long-format annotations (item_id, annotator, label; CSV or JSONL) for the agreement check.")
+@click.option("--history", "history_path", type=click.Path(path_type=Path),
+              help="Record the run in this SQLite history (created if missing; its folder must exist).")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when the run regressed since the previous "
+              "recorded run of DATA (needs --history; thresholds: regression: in dqaudit.yaml).")
+@engine_options
 @handle_errors
-def audit(data: Path, config_path: Path | None, out: Path | None, fail_under: float | None,
-          checks: list[str] | None, as_json: bool, quiet: bool, no_cache: bool, seed: int | None) -> None:
+def audit(data: str, config_path: Path | None, out: Path | None, fail_under: float | None,
+          checks: list[str] | None, as_json: bool, quiet: bool, no_cache: bool, seed: int | None,
+          policies_path: Path | None, annotations_path: Path | None, history_path: Path | None,
+          fail_on_regression: bool, engine: str | None, spark_master: str | None) -> None:
     """Audit DATA (JSONL, CSV or Parquet) and write reports/<dataset>-<UTC timestamp>/."""
     from rich.console import Console
 
+    from .commands.history import open_history, track_run
     from .config import load_config
-    from .pipeline import audit as run
+    from .engines import audit_data, with_engine
     from .reports import report_dir, write_reports
     from .terminal import RichProgress, print_summary
 
@@ -93,12 +114,23 @@ def audit(data: Path, config_path: Path | None, out: Path | None, fail_under: fl
         updates["seed"] = seed
     if no_cache:
         updates["cache"] = config.cache.model_copy(update={"enabled": False})
-    config = config.model_copy(update=updates)
+    config = with_engine(config.model_copy(update=updates), engine, spark_master)
+    if policies_path is not None:
+        config = config.with_check("stale_policy", policies=str(policies_path))
+    if annotations_path is not None:
+        config = config.with_check("agreement", annotations_file=str(annotations_path))
     threshold = fail_under if fail_under is not None else config.score.fail_under
+    if fail_on_regression and history_path is None:
+        raise CliError("--fail-on-regression needs --history PATH")
+    if history_path is not None:
+        open_history(history_path)
     err = Console(stderr=True, quiet=quiet)
     with RichProgress(err) as progress:
-        result = run(data, config, checks=checks, progress=progress)
+        dataset, result = audit_data(data, config, checks=checks, progress=progress)
     directory = report_dir(out or config.output.dir, str(data))
+    tracked = track_run(history_path, result, dataset, config.regression) if history_path else None
+    if tracked is not None:
+        result = tracked.annotate(result)
     written = write_reports(result, directory, config.output.formats)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -107,7 +139,12 @@ def audit(data: Path, config_path: Path | None, out: Path | None, fail_under: fl
         print_summary(result, summary)
         summary.print(f"[dim]reports: {directory}/ ({', '.join(p.name for p in written.values())})[/dim]",
                       highlight=False)
+    if tracked is not None:
+        err.print(f"[dim]history: run {tracked.run_id} in {history_path}[/dim]", highlight=False)
+        if tracked.diff is not None and tracked.diff.regressions:
+            click.echo(tracked.diff.alert(f"{directory}/"), err=as_json)
     failed = bool(result.gates) or (threshold is not None and result.readiness_score < threshold)
+    failed = failed or (fail_on_regression and tracked is not None and tracked.regressed)
     sys.exit(1 if failed else 0)
 
 
@@ -165,3 +202,14 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+
+
+from .commands.split import check_split, split  # noqa: E402
+
+cli.add_command(split)
+cli.add_command(check_split)
+
+from .commands.history import diff, history  # noqa: E402
+
+cli.add_command(history)
+cli.add_command(diff)

@@ -1,7 +1,8 @@
 """``dqaudit.yaml``: validated configuration with errors that name the key and what was expected.
 
 Sections: ``input``, ``fields``, ``checks`` (one block per checker, validated by that
-checker's own ``Params`` model), ``score`` (verdict bands), ``output``, ``cache``.
+checker's own ``Params`` model), ``score`` (verdict bands), ``output``, ``cache``,
+``regression`` (nightly thresholds), ``engine`` (local or Spark).
 Unknown keys are errors everywhere, so a typo never silently falls back to a default.
 """
 
@@ -15,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .engines import EngineConfig
+from .regressions import RegressionConfig
 from .yamlio import YamlDoc, load_yaml
 
 DEFAULT_CONFIG_NAME = "dqaudit.yaml"
@@ -103,7 +106,10 @@ class AuditConfig(_Strict):
     output: OutputConfig = OutputConfig()
     cache: CacheConfig = CacheConfig()
     export: ExportConfig = ExportConfig()
+    regression: RegressionConfig = Field(RegressionConfig(),
+                                         description="Thresholds for --fail-on-regression and dqaudit diff.")
     seed: int = Field(0, description="Seed for every random choice (folds, splits, permutations).")
+    engine: EngineConfig = Field(EngineConfig(), description="Where heavy stages run: local or spark.")
 
     @field_validator("checks", mode="before")
     @classmethod
@@ -138,8 +144,8 @@ class AuditConfig(_Strict):
         return self.model_copy(update={"checks": checks})
 
     def fingerprint(self) -> str:
-        """Hash of the effective configuration, recorded with every run."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """Hash of the effective configuration, recorded with every run (the engine changes no result)."""
+        payload = json.dumps(self.model_dump(mode="json", exclude={"engine"}), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
 

@@ -32,6 +32,8 @@ COLUMNS = (
     "policy_version", "group", "output", "line", "text_hash",
 )
 _SELECTOR = re.compile(r"^(?P<key>[^\[\]]+)\[(?P<role>[^\[\]]+)\]$")
+#: Longer texts are quarantined: no training example is this long, and checkers' cost grows with it.
+MAX_TEXT_CHARS = 1_000_000
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv",
             ".parquet": "parquet", ".pq": "parquet"}
 
@@ -150,6 +152,7 @@ def _iter_csv(path: Path, input_config: InputConfig) -> Iterator[tuple[int, str,
         raise InputError(path, f"invalid UTF-8 at byte {exc.start}; re-encode the file as UTF-8",
                          line=line) from None
     delimiter = input_config.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # the default 128 KiB rejects long texts
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -169,8 +172,9 @@ def _iter_csv(path: Path, input_config: InputConfig) -> Iterator[tuple[int, str,
                 continue
             raw = delimiter.join(row)
             if len(row) != len(header):
+                spans = f" (the row spans lines {line}-{start - 1}: a quote left open?)" if start - 1 > line else ""
                 yield line, raw, LoadProblem(line, "bad_row",
-                                             f"{len(row)} fields where the header has {len(header)}", raw)
+                                             f"{len(row)} fields where the header has {len(header)}{spans}", raw)
                 continue
             yield line, raw, dict(zip(header, row, strict=True))
     except csv.Error as exc:
@@ -233,6 +237,9 @@ class _Builder:
         if not isinstance(text, str):
             raise _FieldProblem("bad_text", f"expected a string, got {_kind(text)}", f.text)
         self.seen_text = True
+        if len(text) > MAX_TEXT_CHARS:
+            raise _FieldProblem("text_too_long", f"text has {len(text):,} characters (limit {MAX_TEXT_CHARS:,}); "
+                                                 "split or drop it", f.text)
         record: dict[str, Any] = {"text": text}
         record["id"] = _scalar(obj, f.id, "bad_id")
         record["label"] = _scalar(obj, f.label, "bad_label")
@@ -302,9 +309,11 @@ def _scalar(obj: dict[str, Any], spec: str | None, kind: str) -> str | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) <= 2**53:
         return str(int(value))
-    raise _FieldProblem(kind, f"expected a string or integer, got {_kind(value)}", spec)
+    # orjson reads integers beyond 64 bits as floats: converting back would invent digits
+    hint = "; too large to keep exactly: quote it" if isinstance(value, float) and abs(value) > 2**53 else ""
+    raise _FieldProblem(kind, f"expected a string or integer, got {_kind(value)}{hint}", spec)
 
 
 def _annotations(obj: dict[str, Any], spec: str | None) -> tuple[tuple[str, str], ...] | None:

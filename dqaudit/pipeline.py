@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -20,6 +20,9 @@ from .findings import CheckResult, Finding, Gate, Verdict, jsonable
 from .progress import NullProgress, Progress
 from .registry import available_checkers, get_checker
 from .scoring import FixItem, error_gates, fix_first, readiness, verdict
+
+if TYPE_CHECKING:
+    from .reports.html import HtmlSection
 
 
 class AuditContext:
@@ -71,6 +74,10 @@ class AuditResult:
     config: AuditConfig
     started_at: str
     durations: dict[str, float] = field(default_factory=dict)
+    #: Added after the run by features beside the checks (the nightly diff): merged into report.json's
+    #: ``run`` block, and titled blocks appended to report.html.
+    run_extras: dict[str, Any] = field(default_factory=dict)
+    html_sections: tuple[HtmlSection, ...] = ()
 
     def check(self, name: str) -> CheckResult:
         for result in self.results:
@@ -119,6 +126,8 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | 
         results = [_mask_result(r, maskers) for r in results]
     weights = {c.name: c.weight for c in checkers}
     gates = tuple(g for r in results for g in r.gates if g.triggered) + tuple(error_gates(results))
+    if not dataset.source.rows:  # an empty file would otherwise score 100 (nothing to fault) and pass as READY
+        gates += (Gate("schema", "no_rows", True, "the dataset has no rows: nothing to train on"),)
     score = readiness(results, weights)
     return AuditResult(
         source=dataset.source, rows_loaded=len(dataset), rows_quarantined=len(dataset.problems),

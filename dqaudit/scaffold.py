@@ -107,7 +107,13 @@ def write_starter_config(data: Path, output: Path, *, force: bool = False) -> li
     from .config import parse_config
 
     parse_config(yaml.safe_load(text))  # the starter file must itself be valid
-    return [atomic_write(output, text)]
+    written = [atomic_write(output, text)]
+    policies = output.parent / "policies.yaml"
+    if not policies.exists():
+        from .policies import STARTER_POLICIES
+
+        written.append(atomic_write(policies, STARTER_POLICIES))
+    return written
 
 
 def _scalar(value: Any) -> str:

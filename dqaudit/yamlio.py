@@ -24,6 +24,17 @@ class _NoAliasLoader(yaml.SafeLoader):
             raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed")
         return super().compose_node(parent, index)
 
+    def construct_timestamp(self, node: Any) -> Any:
+        """``2025-13-45`` looks like a date to YAML; make it a located error instead of a ValueError."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"invalid date {node.value!r} ({exc})",
+                                                    node.start_mark) from None
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp", _NoAliasLoader.construct_timestamp)
+
 
 class YamlDoc:
     """A loaded YAML document that can say on which line a key path sits."""

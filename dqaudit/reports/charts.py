@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
+from html import escape as _html_escape
 from typing import Any
 
 from markupsafe import Markup
+
+from ..text import strip_control
 
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f")
 
@@ -92,6 +94,11 @@ def line_chart(data: Mapping[str, Any]) -> Markup:
                          f"{escape(_clip(str(x), 12))}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def escape(text: str) -> str:
+    """Labels come from data: escape them, and drop control and bidi characters (cat, reordering)."""
+    return _html_escape(strip_control(text))
 
 
 def _clip(text: str, limit: int = 28) -> str:

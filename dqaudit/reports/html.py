@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..findings import jsonable
+from ..text import strip_control
 from .charts import bar_chart, svg_chart
 
 if TYPE_CHECKING:
@@ -28,7 +29,12 @@ class HtmlSection:
     html: Markup
 
 
-_ENV = Environment(loader=PackageLoader("dqaudit.reports", "templates"),
+def _no_control(value: object) -> object:
+    """Escape sequences and bidi overrides from data must not reach a terminal (cat) or reorder text."""
+    return strip_control(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+_ENV = Environment(loader=PackageLoader("dqaudit.reports", "templates"), finalize=_no_control,
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 
 
@@ -44,5 +50,6 @@ def render_html(result: AuditResult, extra_sections: Sequence[HtmlSection] = (),
               for c in result.results}
     metrics = {c.check: json.dumps(jsonable(c.metrics), ensure_ascii=False, indent=2) for c in result.results}
     return _ENV.get_template("report.html.j2").render(
-        r=result, score_chart=score_chart, charts=charts, metrics=metrics, extra_sections=list(extra_sections),
+        r=result, score_chart=score_chart, charts=charts, metrics=metrics,
+        extra_sections=[*extra_sections, *result.html_sections],
         max_findings=max_findings, max_ids=result.config.output.max_record_ids, version=__version__)

@@ -54,7 +54,8 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "gates": [g.to_dict() for g in result.gates],
         "checks": checks,
         "fix_first": [item.to_dict() for item in result.fix_first],
-        "run": {"started_at": result.started_at, "durations_s": result.durations},
+        "run": {"started_at": result.started_at, "durations_s": result.durations,
+                **jsonable(result.run_extras)},
     }
 
 

@@ -1,0 +1,214 @@
+"""Inter-annotator agreement metrics on nominal labels, as pure functions of a :class:`Ratings` matrix.
+
+The numbers come from the maintained reference implementations (scikit-learn's
+``cohen_kappa_score``, statsmodels' ``fleiss_kappa``, the ``krippendorff``
+package, ``cleanlab.multiannotator``); this module decides when each is defined.
+A metric that is undefined for the data (one annotator, one class, no item rated
+twice, unequal numbers of ratings for Fleiss) is ``None``, never NaN, so reports
+can say why instead of printing a meaningless number.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MISSING = -1
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Items x annotators matrix of category codes (``MISSING`` where an annotator did not rate)."""
+
+    items: tuple[str, ...]
+    annotators: tuple[str, ...]
+    categories: tuple[str, ...]
+    codes: np.ndarray
+
+    @classmethod
+    def from_triples(cls, triples: Iterable[tuple[str, str, str]]) -> Ratings:
+        """Build from ``(item, annotator, label)``; a repeated (item, annotator) keeps its last label."""
+        cells: dict[tuple[str, str], str] = {}
+        for item, annotator, label in triples:
+            cells[(item, annotator)] = label
+        items = tuple(dict.fromkeys(i for i, _ in cells))
+        annotators = tuple(sorted({a for _, a in cells}))
+        categories = tuple(sorted(set(cells.values())))
+        row = {k: n for n, k in enumerate(items)}
+        col = {k: n for n, k in enumerate(annotators)}
+        cat = {k: n for n, k in enumerate(categories)}
+        codes = np.full((len(items), len(annotators)), MISSING, dtype=np.int64)
+        for (item, annotator), label in cells.items():
+            codes[row[item], col[annotator]] = cat[label]
+        return cls(items, annotators, categories, codes)
+
+    @property
+    def n_ratings(self) -> np.ndarray:
+        """Ratings per item."""
+        return (self.codes != MISSING).sum(axis=1)
+
+    def counts(self) -> np.ndarray:
+        """Items x categories: how many annotators gave each category (Fleiss' table)."""
+        table = np.zeros((len(self.items), len(self.categories)), dtype=np.int64)
+        rows, cols = np.nonzero(self.codes != MISSING)
+        np.add.at(table, (rows, self.codes[rows, cols]), 1)
+        return table
+
+    def pairable(self) -> np.ndarray:
+        """Mask of items rated at least twice: the only ones that say anything about agreement."""
+        return self.n_ratings >= 2
+
+
+def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float | None:
+    """Call a library metric with its warnings silenced; NaN/inf (undefined) becomes None."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        value = float(fn(*args, **kwargs))
+    return value if np.isfinite(value) else None
+
+
+def percent_agreement(r: Ratings) -> float | None:
+    """Share of agreeing rating pairs within an item, averaged over items rated at least twice."""
+    counts = r.counts()[r.pairable()]
+    if not len(counts):
+        return None
+    m = counts.sum(axis=1)
+    return float(np.mean((counts * (counts - 1)).sum(axis=1) / (m * (m - 1))))
+
+
+def krippendorff_alpha(r: Ratings) -> float | None:
+    """Nominal alpha over pairable items; tolerates missing ratings and varying numbers of annotators."""
+    import krippendorff
+
+    codes = r.codes[r.pairable()]
+    if len(np.unique(codes[codes != MISSING])) < 2:
+        return None
+    data = np.where(codes == MISSING, np.nan, codes).T.astype(float)
+    return _quiet(krippendorff.alpha, reliability_data=data, level_of_measurement="nominal")
+
+
+def fleiss_kappa(r: Ratings) -> float | None:
+    """Fleiss' kappa; defined only when every item has the same number (>= 2) of ratings."""
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    m = r.n_ratings
+    if not len(m) or m.min() < 2 or m.min() != m.max():
+        return None
+    counts = r.counts()
+    if (counts.sum(axis=0) > 0).sum() < 2:
+        return None
+    return _quiet(sm_fleiss, counts, method="fleiss")
+
+
+def cohen_pairwise(r: Ratings, min_shared: int = 2) -> list[dict[str, Any]]:
+    """Cohen's kappa for every annotator pair sharing at least ``min_shared`` items (``kappa`` None if undefined)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rated = r.codes != MISSING
+    shared = rated.T.astype(np.int64) @ rated.astype(np.int64)
+    out = []
+    for a, b in combinations(range(len(r.annotators)), 2):
+        if shared[a, b] < min_shared:
+            continue
+        both = rated[:, a] & rated[:, b]
+        x, y = r.codes[both, a], r.codes[both, b]
+        out.append({"a": r.annotators[a], "b": r.annotators[b], "n": int(both.sum()),
+                    "agreement": float(np.mean(x == y)),
+                    "kappa": _quiet(cohen_kappa_score, x, y) if len(np.union1d(x, y)) > 1 else None})
+    return out
+
+
+def mean_cohen(pairs: list[dict[str, Any]]) -> float | None:
+    """Light's kappa: the mean of the defined pairwise kappas, weighted by shared items."""
+    defined = [(p["kappa"], p["n"]) for p in pairs if p["kappa"] is not None]
+    if not defined:
+        return None
+    values, weights = zip(*defined, strict=True)
+    return float(np.average(values, weights=weights))
+
+
+def per_class(r: Ratings) -> dict[str, dict[str, Any]]:
+    """Agreement on each class against the rest: binary nominal alpha and how often annotators used it."""
+    import krippendorff
+
+    codes = r.codes[r.pairable()]
+    rated = codes != MISSING
+    out = {}
+    for k, name in enumerate(r.categories):
+        binary = np.where(rated, (codes == k).astype(float), np.nan).T
+        used = int((codes == k).sum())
+        alpha = None
+        if 0 < used < rated.sum():
+            alpha = _quiet(krippendorff.alpha, reliability_data=binary, level_of_measurement="nominal")
+        out[name] = {"alpha": alpha, "ratings": used, "items": int((codes == k).any(axis=1).sum())}
+    return out
+
+
+def confused_pairs(r: Ratings, limit_examples: int = 10) -> list[dict[str, Any]]:
+    """Class pairs annotators split on: disagreeing rating pairs, items involved and example ids, worst first."""
+    counts = r.counts()
+    pairs: dict[tuple[int, int], list[Any]] = defaultdict(lambda: [0, []])
+    for i in np.flatnonzero((counts > 0).sum(axis=1) > 1):
+        present = np.flatnonzero(counts[i])
+        for a, b in combinations(present, 2):
+            entry = pairs[(int(a), int(b))]
+            entry[0] += int(counts[i, a] * counts[i, b])
+            entry[1].append(r.items[i])
+    ranked = sorted(pairs.items(), key=lambda kv: (-kv[1][0], -len(kv[1][1]), kv[0]))
+    return [{"labels": (r.categories[a], r.categories[b]), "rating_pairs": n, "items": len(ids),
+             "examples": ids[:limit_examples]} for (a, b), (n, ids) in ranked]
+
+
+def multiannotator(r: Ratings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """cleanlab CROWDLAB consensus per item and quality per annotator.
+
+    Without a classifier the "model" is the items' own vote shares (add-half smoothed), so an
+    annotator is penalised more for going against a unanimous item than a contested one.
+    Returns (items: consensus, consensus_quality, agreement, n_ratings; annotators:
+    quality, agreement_with_consensus, worst_class, n_items).
+    """
+    from cleanlab.multiannotator import get_label_quality_multiannotator
+
+    counts = r.counts().astype(float)
+    votes = counts + 0.5
+    pred_probs = votes / votes.sum(axis=1, keepdims=True)
+    labels = pd.DataFrame(np.where(r.codes == MISSING, np.nan, r.codes), columns=list(r.annotators))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = get_label_quality_multiannotator(labels, pred_probs, verbose=False)
+    q = res["label_quality"]
+    items = pd.DataFrame({
+        "consensus": [r.categories[int(c)] for c in q["consensus_label"]],
+        "consensus_quality": q["consensus_quality_score"].to_numpy(float),
+        "agreement": q["annotator_agreement"].to_numpy(float),
+        "n_ratings": q["num_annotations"].to_numpy(int),
+    }, index=pd.Index(r.items, name="item"))
+    s = res["annotator_stats"]
+    annotators = pd.DataFrame({
+        "quality": s["annotator_quality"].to_numpy(float),
+        "agreement_with_consensus": s["agreement_with_consensus"].to_numpy(float),
+        "worst_class": [r.categories[int(c)] for c in s["worst_class"]],
+        "n_items": s["num_examples_labeled"].to_numpy(int),
+    }, index=pd.Index([str(a) for a in s.index], name="annotator")).sort_index()
+    return items, annotators
+
+
+def label_variants(labels: Iterable[str]) -> dict[str, list[str]]:
+    """Labels that differ only by case or surrounding whitespace, keyed by their normalised form."""
+    groups: dict[str, set[str]] = defaultdict(set)
+    for label in labels:
+        groups[" ".join(label.split()).casefold()].add(label)
+    return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) > 1}
+
+
+__all__ = [
+    "MISSING", "Ratings", "cohen_pairwise", "confused_pairs", "fleiss_kappa", "krippendorff_alpha",
+    "label_variants", "mean_cohen", "multiannotator", "per_class", "percent_agreement",
+]

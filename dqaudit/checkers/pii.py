@@ -1,0 +1,152 @@
+"""``pii``: personal data (e-mail, phone, card, IBAN, IIN/BIN, names) in the text or the answer.
+
+A training set that carries customers' card numbers teaches a model to repeat
+them. Every value is validated (Luhn, mod-97, IIN check digit, ``phonenumbers``)
+so order numbers, dates and amounts are not flagged; detection lives in
+:mod:`dqaudit.pii`. This checker also supplies the report masker, so no
+report shows a raw value, whichever checker quoted the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+
+from ..findings import Action, CheckResult, Finding, Severity
+from ..pii import PII_TYPES, find_pii, mask_text, masker
+from ..pipeline import AuditContext
+from ..registry import register
+from ..text import preview, text_hash
+from .base import Checker, CheckParams, share_penalty
+
+_NAMES = {
+    "email": "e-mail addresses",
+    "phone": "phone numbers",
+    "card": "payment card numbers",
+    "iban": "IBANs",
+    "iin": "Kazakhstan IIN/BIN numbers",
+    "person": "names of people",
+}
+_SEVERE = frozenset({"card", "iban", "iin"})
+
+
+class PiiParams(CheckParams):
+    types: tuple[str, ...] = Field(
+        PII_TYPES, description="What to look for (and mask in reports): " + ", ".join(PII_TYPES) + "."
+    )
+    export: Literal["mask", "drop"] = Field(
+        "mask",
+        description="What the exporter does with records that "
+        "carry personal data: mask the values or drop the records.",
+    )
+    max_share: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Blocking gate: share of records with card, IBAN or "
+        "IIN numbers above which the data is NOT READY.",
+    )
+    examples: int = Field(3, ge=0, le=20, description="Masked example excerpts per finding.")
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _known(cls, value: object) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        unknown = [t for t in items if t not in PII_TYPES]
+        if unknown:
+            raise ValueError(f"unknown type '{unknown[0]}' (known: {', '.join(PII_TYPES)})")
+        return tuple(items)
+
+
+def pii_counts(ctx: AuditContext, texts: pd.Series) -> np.ndarray:
+    """Matches per record and type (columns in :data:`PII_TYPES` order), cached by content hash."""
+    values = texts.fillna("").astype(str).tolist()
+    keys = [text_hash(t) for t in values]
+
+    def compute(positions: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(positions), len(PII_TYPES)), dtype=np.int32)
+        with ctx.progress.task("looking for personal data", total=len(positions)) as advance:
+            for row, pos in enumerate(positions):
+                for match in find_pii(values[pos]):
+                    out[row, PII_TYPES.index(match.type)] += 1
+                if row % 1000 == 999:
+                    advance(1000)
+            advance(len(positions) % 1000)
+        return out
+
+    counts = ctx.cache.per_record(ctx.cache.namespace("pii", v=1), keys, compute)
+    return np.asarray(counts, dtype=np.int32).reshape(len(values), len(PII_TYPES))
+
+
+@register
+class PiiChecker(Checker):
+    name = "pii"
+    description = "Personal data (e-mail, phone, card, IBAN, IIN/BIN, names), validated; masks every report."
+    default_weight = 2.0
+    Params = PiiParams
+
+    def masker(self, ctx: AuditContext) -> Callable[[str], str] | None:
+        return masker(self.params.types)  # type: ignore[attr-defined]
+
+    def check(self, ctx: AuditContext) -> CheckResult:
+        params: PiiParams = self.params  # type: ignore[assignment]
+        frame = ctx.frame
+        n = len(frame)
+        if n == 0:
+            return self.skip("no records")
+        fields = {"text": pii_counts(ctx, frame["text"])}
+        if frame["output"].notna().any():
+            fields["output"] = pii_counts(ctx, frame["output"])
+        total = sum(fields.values())
+        wanted = [PII_TYPES.index(t) for t in params.types]
+        action = Action.MASK if params.export == "mask" else Action.DROP
+        findings: list[Finding] = []
+        penalties: list[float] = []
+        for col in wanted:
+            kind = PII_TYPES[col]
+            hit = total[:, col] > 0
+            if not hit.any():
+                continue
+            ids = frame.loc[hit, "id"].tolist()
+            where = {name: int((counts[:, col] > 0).sum()) for name, counts in fields.items()}
+            examples = [
+                preview(mask_text(str(t), params.types), 100)
+                for t in frame.loc[hit & (fields["text"][:, col] > 0), "text"].head(params.examples)
+            ]
+            findings.append(
+                self.finding(
+                    kind,
+                    Severity.HIGH if kind in _SEVERE else Severity.MEDIUM,
+                    f"{len(ids)} records contain {_NAMES[kind]} ({int(total[hit, col].sum())} values; "
+                    + ", ".join(f"{k}: {v}" for k, v in where.items() if v)
+                    + f"): {params.export} them before training",
+                    action,
+                    ids,
+                    type=kind,
+                    values=int(total[hit, col].sum()),
+                    fields=where,
+                    examples=examples,
+                )
+            )
+            penalties.append(share_penalty(len(ids), n, 2.0 if kind in _SEVERE else 1.0))
+        any_hit = total[:, wanted].sum(axis=1) > 0
+        severe = total[:, [PII_TYPES.index(t) for t in params.types if t in _SEVERE]].sum(axis=1) > 0
+        share = float(severe.mean())
+        gate = self.gate(
+            "payment_or_id_numbers",
+            share > params.max_share,
+            f"{share:.1%} of records carry card, IBAN or IIN numbers (limit {params.max_share:.0%})",
+        )
+        metrics = {
+            "records_with_pii": int(any_hit.sum()),
+            "share_with_pii": round(float(any_hit.mean()), 4),
+            "records_by_type": {PII_TYPES[c]: int((total[:, c] > 0).sum()) for c in wanted},
+            "values_by_type": {PII_TYPES[c]: int(total[:, c].sum()) for c in wanted},
+            "fields_scanned": list(fields),
+            "export": params.export,
+        }
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])

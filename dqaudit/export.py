@@ -1,0 +1,448 @@
+"""Cleaned, leakage-safe export: train/val/test, quarantine and manifest, written atomically.
+
+Every cleaning decision comes from an audit finding, through one small table, so
+the export and the report always agree. A finding's decision is looked up by
+``check.kind``, then ``check`` (``export.rules`` in dqaudit.yaml over
+:data:`DEFAULT_RULES`), then by the action the checker itself recommends
+(:data:`ACTION_DEFAULTS`):
+
+* ``keep``: no change (near-duplicate clusters still never cross splits);
+* ``dedupe``: keep one record per duplicate cluster, quarantine the other copies: the finding's
+  ``representative`` or, for a finding that sums up many clusters, each cluster's by the same
+  rule (:func:`~dqaudit.checkers.duplicates.representative`: most common label, then earliest
+  ``created_at``, then first line);
+* ``quarantine``: move every named record to quarantine.jsonl with the reason;
+* ``mask``: keep the record with personal data masked in all its strings;
+* ``relabel``: keep the record with the label the finding suggests (e.g. the annotators' consensus).
+
+Every input row, malformed lines included, lands in exactly one output file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from . import __version__
+from .data import LoadProblem, iter_rows
+from .errors import ConfigError, InputError
+from .findings import Action, Finding
+from .split import (
+    SPLITS,
+    LeakReport,
+    SplitOutcome,
+    cross_split_matches,
+    leakage_groups,
+    minhash_settings,
+    stratified_split,
+    time_split,
+)
+
+if TYPE_CHECKING:
+    from .config import AuditConfig, Decision
+    from .pipeline import AuditContext, AuditResult
+    from .progress import Progress
+
+#: Decisions for specific findings; anything else falls back to :data:`ACTION_DEFAULTS`.
+DEFAULT_RULES: dict[str, Decision] = {
+    "duplicates.exact_duplicates": "dedupe",
+    "duplicates.conflicting_labels": "quarantine",
+    "near_duplicates.conflicting_labels": "quarantine",
+    "near_duplicates.near_duplicates": "dedupe",
+    "schema.missing_label": "quarantine",
+    "schema.unknown_label": "quarantine",
+    "label_noise.suspected_mislabel": "quarantine",
+}
+#: What the checker's recommended action means for export when no rule names the finding.
+ACTION_DEFAULTS: dict[Action, Decision] = {
+    Action.DROP: "quarantine",
+    Action.MASK: "mask",
+    Action.RELABEL: "keep",
+    Action.REVIEW: "keep",
+    Action.ADD_DATA: "keep",
+    Action.NONE: "keep",
+}
+MANIFEST = "manifest.json"
+QUARANTINE = "quarantine.jsonl"
+
+
+def decision_for(finding: Finding, rules: Mapping[str, Decision]) -> Decision:
+    """The export decision for one finding: ``check.kind`` rule, then ``check`` rule, then its action."""
+    for key in (f"{finding.check}.{finding.kind}", finding.check):
+        if key in rules:
+            return rules[key]
+    return ACTION_DEFAULTS[finding.action]
+
+
+@dataclass
+class CleaningPlan:
+    """Per frame row: why it is quarantined (if it is), whether to mask it, its new label."""
+
+    reasons: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    mask: set[int] = field(default_factory=set)
+    relabel: dict[int, str] = field(default_factory=dict)
+    decisions: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def quarantine(self, row: int, reason: dict[str, Any]) -> None:
+        self.reasons.setdefault(row, []).append(reason)
+
+
+def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[str, Decision],
+                  clusters: np.ndarray) -> CleaningPlan:
+    """Turn the audit findings into row decisions (quarantine wins over mask and relabel).
+
+    ``clusters`` (a duplicate cluster id per row) splits a dedupe finding that names no
+    representative into its clusters.
+    """
+    plan = CleaningPlan()
+    index = pd.Index(frame["id"].astype(str))
+    for finding in findings:
+        if not finding.record_ids:
+            continue
+        decision = decision_for(finding, rules)
+        rows = [int(r) for r in index.get_indexer_for(list(finding.record_ids)) if r >= 0]
+        reason = {"check": finding.check, "kind": finding.kind, "decision": decision, "message": finding.message}
+        tally = plan.decisions.setdefault(f"{finding.check}.{finding.kind}", {})
+        tally[decision] = tally.get(decision, 0) + len(rows)
+        if decision == "quarantine":
+            for row in rows:
+                plan.quarantine(row, reason)
+        elif decision == "dedupe":
+            for row, keep in _duplicates(frame, index, rows, finding, clusters):
+                plan.quarantine(row, {**reason, "kept": keep})
+        elif decision == "mask":
+            plan.mask.update(rows)
+        elif decision == "relabel":
+            for row, label in zip(rows, _suggested(finding, rows), strict=True):
+                plan.relabel[row] = label
+    return plan
+
+
+def _duplicates(frame: pd.DataFrame, index: pd.Index, rows: list[int], finding: Finding,
+                clusters: np.ndarray) -> list[tuple[int, str]]:
+    """(row, id of the copy kept in its place) for every row a dedupe finding removes."""
+    from .checkers.duplicates import representative
+
+    named = finding.details.get("representative")
+    if named is not None:
+        keep = next((r for r in rows if index[r] == str(named)), None)
+        return [(r, str(named)) for r in rows if keep is not None and r != keep]
+    out = []
+    members = pd.Series(rows, dtype="int64")
+    for _, cluster in members.groupby(clusters[rows], sort=True):
+        keep = representative(frame.iloc[cluster.to_numpy()])
+        kept = next(r for r in cluster if index[r] == keep)
+        out.extend((int(r), keep) for r in cluster if r != kept)
+    return out
+
+
+def _suggested(finding: Finding, rows: list[int]) -> list[str]:
+    """The label a finding proposes for its rows (``details["suggested"]``, as label_noise gives it)."""
+    suggested = finding.details.get("suggested")
+    if suggested is not None:
+        return [str(suggested)] * len(rows)
+    raise ConfigError(f"export.rules: '{finding.check}.{finding.kind}' is relabel but its finding suggests "
+                      "no label; use quarantine or keep")
+
+
+# --- export ---------------------------------------------------------------------------------------------
+
+
+def split_dataset(data: str | Path, out: str | Path, config: AuditConfig, *, by_time: str | None = None,
+                  checks: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Audit ``data``, clean it by the findings, split it and export: the library call behind ``dqaudit split``."""
+    from .cache import Cache
+    from .data import load_dataset
+    from .pipeline import AuditContext, run_audit
+
+    data, out = Path(data), Path(out)
+    check_destination(data, out)
+    dataset = load_dataset(data, config.fields, config.input)
+    cache = Cache(Path(config.cache.dir) if config.cache.enabled else None)
+    ctx = AuditContext(dataset, config, progress=progress, cache=cache)
+    result = run_audit(dataset, config, checks=checks, progress=progress, context=ctx)
+    return export_splits(ctx, result, out, by_time=by_time)
+
+
+def check_destination(data: Path, out: Path) -> None:
+    """Refuse an output folder that holds the input, or an existing folder that is not a previous export."""
+    source, target = data.resolve(), out.resolve()
+    if source == target or target in source.parents:
+        raise InputError(out, f"the output folder would hold the input {data}; choose a folder elsewhere")
+    if target.exists() and not target.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+        raise InputError(out, f"is not empty and holds no {MANIFEST}: not a previous export, so it is "
+                              "not replaced; choose an empty or new folder")
+
+
+def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
+                  by_time: str | None = None) -> dict[str, Any]:
+    """Clean, split, verify and write ``out/``; returns the manifest."""
+    config, dataset, frame = ctx.config, ctx.dataset, ctx.frame
+    source = Path(dataset.source.path)
+    if dataset.source.format not in ("jsonl", "csv", "parquet") or not source.is_file():
+        raise InputError(source, "export needs the input file the dataset was loaded from")
+    out = Path(out)
+    check_destination(source, out)
+    rules = {**DEFAULT_RULES, **config.export.rules}
+    from .checkers.near_duplicates import near_duplicate_groups
+
+    plan = cleaning_plan(frame, result.findings, rules, near_duplicate_groups(ctx))
+    labels = frame["label"].copy()
+    for row, label in plan.relabel.items():
+        labels.iat[row] = label
+    if by_time is not None:
+        times = _times(frame, config, by_time)
+        for row in np.flatnonzero(times.isna().to_numpy()):
+            plan.quarantine(int(row), {"check": "split", "kind": "missing_time", "decision": "quarantine",
+                                       "message": f"--by-time {by_time}: no parseable date"})
+    kept = np.ones(len(frame), dtype=bool)
+    kept[list(plan.reasons)] = False
+    kept_rows = np.flatnonzero(kept)
+    groups = leakage_groups(ctx)[kept_rows]
+    ratios = config.export.ratios
+    if by_time is not None:
+        outcome = time_split(groups, times.iloc[kept_rows], ratios, config.seed)
+    else:
+        outcome = stratified_split(groups, labels.iloc[kept_rows].tolist(),
+                                   _languages(ctx, result).iloc[kept_rows].tolist(), ratios, config.seed)
+    split_of = np.full(len(frame), -1, dtype=np.int8)
+    split_of[kept_rows] = outcome.assignment
+    masker = _masker(ctx) if plan.mask else None
+    texts = [masker(t) if masker and r in plan.mask else t
+             for r, t in zip(kept_rows.tolist(), frame["text"].iloc[kept_rows].tolist(), strict=True)]
+    leaks = cross_split_matches(texts, frame["id"].iloc[kept_rows].astype(str).tolist(), outcome.assignment,
+                                SPLITS, params=minhash_settings(config))
+    writer = _Writer(ctx, plan, labels, split_of, masker)
+    manifest_parts = _manifest_parts(ctx, result, plan, outcome, leaks, labels, split_of, rules, by_time)
+    return writer.publish(source, out, manifest_parts)
+
+
+def _times(frame: pd.DataFrame, config: AuditConfig, by_time: str) -> pd.Series:
+    """Parsed ``created_at`` (UTC); ``--by-time`` names it by its canonical or configured field name."""
+    if by_time not in ("created_at", config.fields.created_at):
+        raise ConfigError(f"--by-time: '{by_time}' is not the date field (fields.created_at is "
+                          f"'{config.fields.created_at}'); set fields.created_at to it in dqaudit.yaml")
+    values = frame["created_at"].astype("string").str.strip()
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+
+
+def _languages(ctx: AuditContext, result: AuditResult) -> pd.Series:
+    """The detected language when the language check ran, else the language field as given."""
+    from .langid import detected_languages
+
+    ran = any(r.check == "language" and r.status == "ok" for r in result.results)
+    return detected_languages(ctx) if ran else ctx.frame["lang"]
+
+
+def _masker(ctx: AuditContext) -> Callable[[str], str]:
+    """The PII check's own masking, with the types it was configured to find."""
+    from .pii import mask_text
+
+    types = tuple(ctx.params("pii").types)
+    return lambda text: mask_text(text, types)
+
+
+def _mask_strings(value: Any, masker: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return masker(value)
+    if isinstance(value, dict):
+        return {k: _mask_strings(v, masker) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_strings(v, masker) for v in value]
+    return value
+
+
+def _set_path(obj: dict[str, Any], spec: str, value: str) -> None:
+    """Set ``key`` or a dotted ``a.b`` path in a record."""
+    *parents, last = spec.split(".") if spec not in obj else [spec]
+    node = obj
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+class _HashingFile:
+    """A file opened for writing that hashes what goes through it."""
+
+    def __init__(self, path: Path) -> None:
+        self.handle: IO[bytes] = path.open("wb")
+        self.digest = hashlib.sha256()
+        self.rows = 0
+
+    def write(self, line: bytes) -> None:
+        self.handle.write(line)
+        self.handle.write(b"\n")
+        self.digest.update(line + b"\n")
+        self.rows += 1
+
+    def close(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+
+
+class _Writer:
+    """Streams the input once, sending each physical row to exactly one output file."""
+
+    def __init__(self, ctx: AuditContext, plan: CleaningPlan, labels: pd.Series, split_of: np.ndarray,
+                 masker: Callable[[str], str] | None) -> None:
+        self.ctx, self.plan, self.labels, self.split_of, self.masker = ctx, plan, labels, split_of, masker
+        frame = ctx.frame
+        self.row_of_line = dict(zip(frame["line"].tolist(), range(len(frame)), strict=True))
+        self.problems = {p.line: p for p in ctx.dataset.problems}
+        self.chat = ctx.config.export.chat
+
+    def publish(self, source: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            manifest["outputs"] = self._write_all(source, tmp)
+            payload = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+            with (tmp / MANIFEST).open("w", encoding="utf-8") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _swap(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return manifest
+
+    def _write_all(self, source: Path, tmp: Path) -> dict[str, dict[str, Any]]:
+        names = [*(f"{s}.jsonl" for s in SPLITS), QUARANTINE]
+        if self.chat:
+            names += [f"{s}.chat.jsonl" for s in SPLITS]
+        files = {name: _HashingFile(tmp / name) for name in names}
+        try:
+            config = self.ctx.config
+            for line, raw, obj in iter_rows(source, self.ctx.dataset.source.format, config.input):
+                row = self.row_of_line.get(line)
+                if row is None or isinstance(obj, LoadProblem):
+                    files[QUARANTINE].write(self._unloaded(line, raw, obj))
+                elif self.split_of[row] < 0:
+                    entry = {"line": line, "id": str(self.ctx.frame["id"].iat[row]),
+                             "reasons": self.plan.reasons[row], "record": obj}
+                    files[QUARANTINE].write(orjson.dumps(entry, default=str))
+                else:
+                    split = SPLITS[self.split_of[row]]
+                    record, changed = self._cleaned(row, obj)
+                    unchanged = not changed and self.ctx.dataset.source.format == "jsonl"
+                    line_out = raw.encode("utf-8") if unchanged else orjson.dumps(record, default=str)
+                    files[f"{split}.jsonl"].write(line_out)
+                    if self.chat:
+                        example = self._chat(row)
+                        if example is not None:
+                            files[f"{split}.chat.jsonl"].write(orjson.dumps(example))
+        finally:
+            for handle in files.values():
+                handle.close()
+        return {name: {"rows": f.rows, "sha256": f.digest.hexdigest()} for name, f in files.items()}
+
+    def _unloaded(self, line: int, raw: str, obj: Any) -> bytes:
+        problem = obj if isinstance(obj, LoadProblem) else self.problems.get(line)
+        if problem is None:  # the loader accounts for every row; a gap is a bug worth a loud failure
+            raise RuntimeError(f"input line {line} is neither a record nor a load problem")
+        reason = {"check": "load", "kind": problem.kind, "decision": "quarantine", "message": problem.message}
+        entry: dict[str, Any] = {"line": line, "reasons": [reason]}
+        if isinstance(obj, LoadProblem):
+            entry["raw"] = raw
+        else:
+            entry["record"] = obj
+        return orjson.dumps(entry, default=str)
+
+    def _cleaned(self, row: int, obj: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        changed = False
+        if self.masker is not None and row in self.plan.mask:
+            obj, changed = _mask_strings(obj, self.masker), True
+        if row in self.plan.relabel:
+            _set_path(obj, self.ctx.config.fields.label or "label", self.plan.relabel[row])
+            changed = True
+        return obj, changed
+
+    def _chat(self, row: int) -> dict[str, Any] | None:
+        """OpenAI chat fine-tuning example: user = text, assistant = output (or the label when there is none)."""
+        frame = self.ctx.frame
+        text, answer = frame["text"].iat[row], frame["output"].iat[row]
+        if answer is None:
+            answer = self.labels.iat[row]
+        if answer is None:
+            return None
+        if self.masker is not None and row in self.plan.mask:
+            text, answer = self.masker(text), self.masker(str(answer))
+        system = self.ctx.config.export.system_prompt
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": text}, {"role": "assistant", "content": str(answer)}]
+        return {"messages": messages}
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by ``tmp``; if the final rename fails the previous export is put back."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _manifest_parts(ctx: AuditContext, result: AuditResult, plan: CleaningPlan, outcome: SplitOutcome,
+                    leaks: LeakReport,
+                    labels: pd.Series, split_of: np.ndarray, rules: Mapping[str, Decision],
+                    by_time: str | None) -> dict[str, Any]:
+    """Everything the manifest says except the output hashes (added once the files are written)."""
+    config = ctx.config
+    kept = split_of >= 0
+    table = pd.DataFrame({"split": split_of[kept], "label": labels[kept].fillna("(none)").astype(str),
+                          "lang": _languages(ctx, result)[kept].fillna("(none)").astype(str)})
+    counts: dict[str, Any] = {s: {} for s in SPLITS}
+    for (split, label, lang), n in table.value_counts().sort_index().items():
+        counts[SPLITS[split]].setdefault(label, {})[lang] = int(n)
+    rows = {s: int((split_of == j).sum()) for j, s in enumerate(SPLITS)}
+    total = int(kept.sum())
+    quarantine: dict[str, int] = {}
+    for reasons in plan.reasons.values():
+        for key in sorted({f"{r['check']}.{r['kind']}" for r in reasons}):
+            quarantine[key] = quarantine.get(key, 0) + 1
+    for problem in ctx.dataset.problems:
+        key = f"load.{problem.kind}"
+        quarantine[key] = quarantine.get(key, 0) + 1
+    return {
+        "dqaudit_version": __version__,
+        "input": {"file": Path(ctx.dataset.source.path).name, "sha256": ctx.dataset.source.fingerprint,
+                  "rows": ctx.dataset.source.rows},
+        "seed": config.seed,
+        "strategy": outcome.strategy + (f" ({by_time})" if by_time else ""),
+        "ratios": {"asked": dict(zip(SPLITS, config.export.ratios, strict=True)),
+                   "achieved": {s: round(rows[s] / total, 4) if total else 0.0 for s in SPLITS}},
+        "rows": {**rows, "quarantine": len(plan.reasons) + len(ctx.dataset.problems)},
+        "groups": {"count": outcome.groups, "largest": outcome.largest_group},
+        "rare_classes": outcome.rare_classes,
+        "counts": counts,
+        "quarantine_reasons": dict(sorted(quarantine.items())),
+        "cleaning": {"rules": dict(sorted(rules.items())),
+                     "action_defaults": {a.value: d for a, d in ACTION_DEFAULTS.items()},
+                     "applied": dict(sorted(plan.decisions.items())),
+                     "masked": len(plan.mask), "relabelled": len(plan.relabel)},
+        "leakage": leaks.to_dict(),
+        "config": config.model_dump(mode="json"),
+    }

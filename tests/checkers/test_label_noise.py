@@ -1,0 +1,178 @@
+"""The label_noise checker: planted flips are found, duplicates stay in one fold, bad input is a finding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dqaudit import embeddings
+from dqaudit.checkers import label_noise
+from dqaudit.config import AuditConfig
+from dqaudit.errors import MissingDependency
+from dqaudit.pipeline import audit
+
+VOCAB = {
+    "card": ["card", "plastic", "visa", "mastercard", "pin"],
+    "loan": ["loan", "credit", "mortgage", "borrow", "interest"],
+    "transfer": ["transfer", "send", "wire", "payment", "recipient"],
+    "fees": ["fee", "charge", "commission", "cost", "tariff"],
+}
+
+
+def make_records(n: int = 240, flip_every: int = 20, seed: int = 0) -> tuple[list[dict[str, Any]], set[str]]:
+    """Texts built from a class vocabulary; every ``flip_every``-th record gets a wrong label."""
+    rng = np.random.default_rng(seed)
+    classes = list(VOCAB)
+    records, flipped = [], set()
+    for i in range(n):
+        truth = classes[i % len(classes)]
+        words = rng.choice(VOCAB[truth], 3).tolist() + rng.choice(["please", "help", "my", "the", "why"], 2).tolist()
+        label = truth
+        if i % flip_every == 7:
+            label = classes[(classes.index(truth) + 1) % len(classes)]
+            flipped.add(f"r{i}")
+        records.append({"id": f"r{i}", "text": " ".join(words) + f" {i}", "label": label})
+    return records, flipped
+
+
+def run(path: Path, **settings: Any):
+    config = AuditConfig().with_check("label_noise", **{"features": "tfidf", **settings})
+    return audit(path, config, checks=["label_noise"]).check("label_noise")
+
+
+def flagged(result) -> set[str]:
+    return {rid for f in result.findings if f.kind == "suspected_mislabel" for rid in f.record_ids}
+
+
+def test_finds_planted_flips_with_suggested_labels(write_jsonl: Callable[..., Path]) -> None:
+    records, flips = make_records()
+    result = run(write_jsonl(records))
+    assert result.error is None, result.error
+    found = flagged(result)
+    assert len(found & flips) >= 0.8 * len(flips)
+    assert len(found - flips) <= 3
+    truth = {r["id"]: list(VOCAB)[int(r["id"][1:]) % 4] for r in records}
+    for f in (f for f in result.findings if f.kind == "suspected_mislabel"):
+        for rec in f.details["records"]:
+            assert 0 <= rec["quality"] <= 1
+            if rec["id"] in flips:
+                assert rec["suggested"] == truth[rec["id"]]
+    lines = [json.loads(x) for x in result.files["label_issues.jsonl"].splitlines()]
+    assert {x["id"] for x in lines} == found and all(x["text"] for x in lines)
+    assert result.metrics["features"] == "tfidf" and 0 < result.score < 100
+
+
+def test_duplicates_never_straddle_folds(monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]) -> None:
+    """Copies of a text share a group, so the splitter keeps them on one side of every fold."""
+    records, _ = make_records(80, flip_every=1000)
+    records += [{**r, "id": r["id"] + "-copy"} for r in records[:20]]
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    real = label_noise.out_of_fold_probs
+
+    def spy(features, labels, groups, n_classes, folds, seed, c):
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        for train, held in StratifiedGroupKFold(min(folds, len(set(groups))), shuffle=True,
+                                                random_state=seed).split(labels, labels, groups):
+            seen.append((groups, train, held))
+        return real(features, labels, groups, n_classes, folds, seed, c)
+
+    monkeypatch.setattr(label_noise, "out_of_fold_probs", spy)
+    run(write_jsonl(records))
+    assert seen
+    for groups, train, held in seen:
+        assert not set(groups[train]) & set(groups[held])
+    groups = seen[0][0]
+    assert len(set(groups)) == 80  # the 20 copies joined their originals' groups
+
+
+def test_classes_too_small_are_reported_not_crashed(write_jsonl: Callable[..., Path]) -> None:
+    records, _ = make_records(80, flip_every=1000)
+    records += [{"id": "lonely", "text": "a single example of its class", "label": "rare"}]
+    result = run(write_jsonl(records))
+    small = [f for f in result.findings if f.kind == "too_few_for_cv"]
+    assert small and small[0].record_ids == ("lonely",) and small[0].details["classes"] == ["rare"]
+    assert result.metrics["classes_checked"] == 4
+
+
+def test_no_labels_or_one_class_skips(write_jsonl: Callable[..., Path]) -> None:
+    assert "no labels" in run(write_jsonl([{"id": "1", "text": "x"}], "nolab.jsonl")).skipped
+    one = [{"id": str(i), "text": f"t {i}", "label": "only"} for i in range(20)]
+    assert "two classes" in run(write_jsonl(one, "one.jsonl")).skipped
+
+
+def test_overlapping_classes_are_reported(write_jsonl: Callable[..., Path]) -> None:
+    """Two classes drawn from the same vocabulary cannot be told apart: merge or redefine them."""
+    records, _ = make_records(240, flip_every=1000)
+    for r in records:
+        if r["label"] == "fees":
+            r["label"] = "fees" if int(r["id"][1:]) % 8 < 4 else "charges"
+    result = run(write_jsonl(records))
+    overlap = [f for f in result.findings if f.kind == "overlapping_classes"]
+    assert overlap and set(overlap[0].details["labels"]) == {"fees", "charges"}
+    assert overlap[0].details["share"] >= 0.1
+
+
+def test_consensus_labels_replace_single_labels(write_jsonl: Callable[..., Path]) -> None:
+    records, flips = make_records(160)
+    classes = list(VOCAB)
+    for r in records:
+        truth = classes[int(r["id"][1:]) % 4]
+        r["annotations"] = [{"annotator": a, "label": truth} for a in ("a1", "a2")] + \
+            [{"annotator": "a3", "label": r["label"]}]
+    result = run(write_jsonl(records))
+    assert result.metrics["consensus_labels_used"] == 160
+    assert not flagged(result) & flips
+    assert run(write_jsonl(records, "again.jsonl"), use_consensus=False).metrics["consensus_labels_used"] == 0
+
+
+def test_falls_back_to_tfidf_without_the_embeddings_extra(monkeypatch: pytest.MonkeyPatch,
+                                                          write_jsonl: Callable[..., Path]) -> None:
+    def missing(*_: Any, **__: Any):
+        raise MissingDependency("sentence-transformers", "embeddings", "text embeddings")
+
+    monkeypatch.setattr(label_noise, "embed_texts", missing)
+    records, _ = make_records(80)
+    result = run(write_jsonl(records), features="ensemble")
+    assert result.error is None and result.metrics["features"] == "tfidf"
+    assert "dqaudit[embeddings]" in result.metrics["note"]
+
+
+def test_ensemble_uses_the_shared_embeddings(monkeypatch: pytest.MonkeyPatch,
+                                             write_jsonl: Callable[..., Path]) -> None:
+    calls: list[str] = []
+
+    def fake(ctx, model):
+        calls.append(model)
+        rng = np.random.default_rng(0)
+        vectors = rng.normal(size=(len(ctx.frame), 16)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    monkeypatch.setattr(label_noise, "embed_texts", fake)
+    records, flips = make_records(160)
+    result = run(write_jsonl(records), features="ensemble", model="my-model")
+    assert calls == ["my-model"] and result.metrics["features"] == "ensemble"
+    assert len(flagged(result) & flips) >= len(flips) // 2  # TF-IDF half still carries the signal
+
+
+def test_sample_data_label_flips(sample_path: Path, truth: dict[str, Any]) -> None:
+    result = audit(sample_path, AuditConfig().with_check("label_noise", features="tfidf"),
+                   checks=["label_noise"]).check("label_noise")
+    assert result.error is None, result.error
+    flips = set(truth["label_flips"])
+    found = flagged(result)
+    precision = len(found & flips) / max(len(found), 1)
+    recall = len(found & flips) / len(flips)
+    assert recall >= 0.5 and precision >= 0.5, (precision, recall)
+    given = {rec["id"]: rec for f in result.findings if f.kind == "suspected_mislabel" for rec in f.details["records"]}
+    hits = [i for i in flips if i in given]
+    assert sum(given[i]["suggested"] == truth["label_flips"][i]["true"] for i in hits) >= 0.7 * len(hits)
+
+
+def test_embeddings_module_default_is_the_packaged_model() -> None:
+    assert label_noise.LabelNoiseParams().model == embeddings.DEFAULT_MODEL

@@ -1,0 +1,151 @@
+"""The near_duplicates check: clusters, conflicting labels, shared groups, cache, planted sample problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dqaudit.checkers import near_duplicates as nd
+from dqaudit.config import AuditConfig, FieldsConfig
+from dqaudit.data import dataset_from_frame, load_dataset
+from dqaudit.pipeline import AuditContext, audit
+
+ROWS = [
+    ("r0", "How do I reset my password for the mobile app?", "password"),
+    ("r1", "how do i reset my password for the mobile app??", "password"),
+    ("r2", "Hi, how do I reset my pasword for the mobile app", "login"),
+    ("r3", "I want to block my card because it was stolen", "block"),
+    ("r4", "I want to block my card because it was stolen yesterday!!", "block"),
+    ("r5", "Картамды бұғаттау керек, оны ұрлап кетті", "block"),
+    ("r6", "КАРТАМДЫ бұғаттау керек: оны ұрлап кетті!", "block"),
+    ("r7", "hello", None),
+    ("r8", "", None),
+    ("r9", "hello", None),
+    ("r10", "A completely unrelated question about deposit interest rates", "deposit"),
+    ("r11", "I want to block my card because it was stolen", "block"),
+]
+
+
+def frame(rows: list[tuple[str, str, str | None]] = ROWS) -> pd.DataFrame:
+    return pd.DataFrame([{"id": i, "text": t, "label": lab} for i, t, lab in rows])
+
+
+def run(data: Any, config: AuditConfig | None = None):  # type: ignore[no-untyped-def]
+    return audit(data, config or AuditConfig(), checks=["near_duplicates"]).check("near_duplicates")
+
+
+def by_kind(result, kind: str) -> list:  # type: ignore[no-untyped-def]
+    return [f for f in result.findings if f.kind == kind]
+
+
+def test_finds_clusters_conflicts_and_short_texts() -> None:
+    result = run(frame())
+    assert result.error is None
+    conflict, = by_kind(result, "conflicting_labels")
+    assert set(conflict.record_ids) == {"r0", "r1", "r2"}
+    assert conflict.details["label_split"] == {"login": 1, "password": 2}
+    clusters = {frozenset(f.record_ids): f for f in by_kind(result, "near_duplicates")}
+    assert set(clusters) == {frozenset({"r3", "r4", "r11"}), frozenset({"r5", "r6"})}
+    block = clusters[frozenset({"r3", "r4", "r11"})]
+    assert block.details["representative"] == "r3" and block.action.value == "drop"
+    low, high = block.details["similarity_range"]
+    assert 0.7 <= low <= high <= 1.0
+    short, = by_kind(result, "too_short_to_compare")
+    assert set(short.record_ids) == {"r7", "r8", "r9"}
+    assert result.metrics["shingles"] == "char 4-grams" and result.metrics["bands_x_rows"] == "21x6"
+    assert 0 < result.score < 100
+
+
+def test_exact_copies_alone_are_left_to_the_duplicates_check() -> None:
+    rows = [("a", "please block my card now", "x"), ("b", "please block my card now", "x"),
+            ("c", "something else entirely different", "y")]
+    result = run(frame(rows))
+    assert by_kind(result, "near_duplicates") == [] and by_kind(result, "conflicting_labels") == []
+    assert result.score == 100.0
+
+
+def test_groups_are_shared_whether_or_not_the_check_runs() -> None:
+    ctx = AuditContext(dataset_from_frame(frame()), AuditConfig())
+    groups = nd.near_duplicate_groups(ctx)
+    assert groups.dtype == np.int64 and len(groups) == len(ROWS)
+    assert groups[0] == groups[1] == groups[2] and groups[3] == groups[4] == groups[11]
+    assert groups[5] == groups[6] and groups[10] not in groups[:10]
+    assert len({groups[7], groups[8], groups[9]}) == 3  # too short: never clustered, not even with each other
+    assert nd.near_duplicate_groups(ctx) is groups  # memoised
+
+
+def test_gate_trips_on_conflicting_share() -> None:
+    config = AuditConfig(checks={"near_duplicates": {"max_conflicting_share": 0.1}})
+    gate, = run(frame(), config).gates
+    assert gate.triggered and "25.0%" in gate.message
+    relaxed = AuditConfig(checks={"near_duplicates": {"max_conflicting_share": 0.3}})
+    assert not run(frame(), relaxed).gates[0].triggered
+
+
+def test_signatures_are_read_back_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = run(frame())
+    from dqaudit.dedup import minhash
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("signatures recomputed")
+
+    monkeypatch.setattr(minhash, "signatures", fail)
+    again = run(frame())
+    assert [f.key for f in again.findings] == [f.key for f in first.findings]
+
+
+def test_large_clusters_beyond_the_limit_are_folded_into_one_finding() -> None:
+    bases = ["block my stolen debit card today", "what is the interest on savings deposits",
+             "the atm swallowed my credit card", "how long does an international transfer take",
+             "change the phone number linked to online banking", "order a new pin code by mail"]
+    rows = []
+    for k, base in enumerate(bases):
+        rows += [(f"{k}a", base, "x"), (f"{k}b", base + " please", "x")]
+    config = AuditConfig(checks={"near_duplicates": {"max_cluster_findings": 2}})
+    findings = by_kind(run(frame(rows), config), "near_duplicates")
+    assert len(findings) == 3 and findings[-1].details["clusters"] == 4 and len(findings[-1].record_ids) == 8
+
+
+def test_semantic_option_adds_paraphrases(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [("p1", "I lost my card", "lost"), ("p2", "My card has gone missing", "lost"),
+            ("p3", "What is the deposit rate", "deposit")]
+    vectors = np.array([[1, 0, 0], [0.99, 0.141, 0], [0, 0, 1]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    import dqaudit.embeddings
+
+    monkeypatch.setattr(dqaudit.embeddings, "embed_texts", lambda ctx, model: vectors)
+    config = AuditConfig(checks={"near_duplicates": {"semantic": True}})
+    result = run(frame(rows), config)
+    finding, = by_kind(result, "semantic_duplicates")
+    assert set(finding.record_ids) == {"p1", "p2"} and finding.details["cosine_range"][0] > 0.98
+    ctx = AuditContext(dataset_from_frame(frame(rows)), config)
+    groups = nd.near_duplicate_groups(ctx)
+    assert groups[0] == groups[1] != groups[2]
+
+
+def test_bad_config_is_a_clear_error() -> None:
+    from dqaudit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="threshold"):
+        AuditConfig(checks={"near_duplicates": {"threshold": 1.5}}).params("near_duplicates")
+
+
+def test_sample_data_planted_near_duplicates(sample_path: Path, truth: dict[str, Any]) -> None:
+    dataset = load_dataset(sample_path, FieldsConfig(output="answer"))
+    config = AuditConfig(fields=FieldsConfig(output="answer"))
+    ctx = AuditContext(dataset, config)
+    groups = nd.near_duplicate_groups(ctx)
+    position = {rid: i for i, rid in enumerate(dataset.frame["id"])}
+    planted = truth["near_duplicate_clusters"] + truth["conflicting_near_clusters"]
+    together = [len({groups[position[r]] for r in cluster}) == 1 for cluster in planted]
+    assert sum(together) >= 0.9 * len(planted)
+    template = {groups[position[r]] for r in truth["template_cluster"]}
+    assert len(template) == 1
+    result = nd.NearDuplicatesChecker(config.params("near_duplicates")).check(ctx)
+    flagged = {rid for f in by_kind(result, "conflicting_labels") for rid in f.record_ids}
+    conflicts = truth["conflicting_near_clusters"]
+    assert sum(set(c) <= flagged for c in conflicts) >= 0.9 * len(conflicts)

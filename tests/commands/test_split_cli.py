@@ -1,0 +1,60 @@
+import json
+import random
+
+from click.testing import CliRunner
+
+from dqaudit.cli import cli
+
+WORDS = "card loan fee limit deposit pin atm branch refund salary cash rate payment login balance".split()
+
+
+def rows(n=40):
+    """Texts far apart (no near-duplicate clusters), so every row is its own group."""
+    rng = random.Random(0)
+    return [{"id": f"r{i}", "text": " ".join(rng.sample(WORDS, 6)), "label": ["card", "loan"][i % 2]}
+            for i in range(n)]
+
+
+def test_split_writes_outputs_and_summary(write_jsonl, tmp_path):
+    source = write_jsonl(rows() + ['{"oops'])
+    result = CliRunner().invoke(cli, ["split", str(source), "--out", str(tmp_path / "clean"), "--ratios",
+                                      "0.5,0.25,0.25", "--seed", "13", "--checks", "duplicates", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "train.jsonl" in result.output and "load.malformed_json" in result.output
+    manifest = json.loads((tmp_path / "clean" / "manifest.json").read_text())
+    assert manifest["seed"] == 13 and manifest["rows"] == {"train": 20, "val": 10, "test": 10, "quarantine": 1}
+
+
+def test_split_json_prints_manifest(write_jsonl, tmp_path):
+    source = write_jsonl(rows())
+    result = CliRunner().invoke(cli, ["split", str(source), "--out", str(tmp_path / "o"), "--json", "-q",
+                                      "--checks", "duplicates", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ratios"]["asked"]["train"] == 0.8
+
+
+def test_split_errors_are_one_line_exit_2(write_jsonl, tmp_path):
+    source = write_jsonl(rows())
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["split", str(source), "--out", str(tmp_path / "o"), "--ratios", "0.5,0.5,0.5"])
+    assert bad.exit_code == 2 and "ratios must be three non-negative shares summing to 1" in bad.output
+    over = runner.invoke(cli, ["split", str(source), "--out", str(tmp_path), "--checks", "duplicates"])
+    assert over.exit_code == 2 and "would hold the input" in over.output and "Traceback" not in over.output
+    missing = runner.invoke(cli, ["split", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_check_split_gates_on_contamination(write_jsonl):
+    train = write_jsonl([{"id": "a", "text": "my card was blocked at the atm yesterday"},
+                         {"id": "b", "text": "how do i change the pin code of my card"}], "train.jsonl")
+    test = write_jsonl([{"id": "c", "text": "My card was blocked at the ATM yesterday"},
+                        {"id": "d", "text": "what are the fees for an international transfer"}], "test.jsonl")
+    runner = CliRunner()
+    dirty = runner.invoke(cli, ["check-split", str(train), str(test)])
+    assert dirty.exit_code == 1, dirty.output
+    assert "1 of 2 rows (50.00%)" in dirty.output and "verdict: CONTAMINATED" in dirty.output
+    tolerated = runner.invoke(cli, ["check-split", str(train), str(test), "--max-contamination", "0.5", "--json"])
+    assert tolerated.exit_code == 0
+    assert json.loads(tolerated.output)["verdict"] == "CLEAN"
+    one = runner.invoke(cli, ["check-split", str(train)])
+    assert one.exit_code == 2 and "at least two files" in one.output

@@ -1,0 +1,151 @@
+"""The Spark engine gives the same records, clusters and splits as the local engine (Spark in local[2])."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dqaudit.checkers.duplicates import exact_groups
+from dqaudit.checkers.near_duplicates import near_duplicates
+from dqaudit.cli import cli
+from dqaudit.config import AuditConfig, parse_config
+from dqaudit.engines import open_context, split_data
+from dqaudit.errors import ConfigError, DqauditError, MissingDependency
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
+CHECKS = ["duplicates", "near_duplicates"]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] session for the whole run (starting Spark costs ~10 s)."""
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed (pip install 'dqaudit[spark]')")
+    if shutil.which("java") is None and not __import__("os").environ.get("JAVA_HOME"):
+        pytest.skip("Java is not installed: Spark needs a JDK 17+")
+    session = (pyspark_sql.SparkSession.builder.master("local[2]").appName("dqaudit-tests")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def spark_config(**updates: object) -> AuditConfig:
+    return parse_config({"engine": "spark", **updates})
+
+
+@pytest.fixture(scope="session")
+def contexts(spark):
+    """The sample data loaded and clustered on both engines (shared: clustering is the slow part)."""
+    return open_context(SAMPLE, AuditConfig()), open_context(str(SAMPLE), spark_config())
+
+
+def partition(groups: np.ndarray, ids: list[str]) -> set[frozenset[str]]:
+    """Clusters as sets of record ids, independent of how they are numbered."""
+    out: dict[int, set[str]] = {}
+    for g, rid in zip(groups.tolist(), ids, strict=True):
+        out.setdefault(g, set()).add(rid)
+    return {frozenset(v) for v in out.values()}
+
+
+def test_same_records_and_quarantine(contexts):
+    local, spark = contexts
+    assert spark.frame.equals(local.frame)
+    assert spark.dataset.problems == local.dataset.problems
+    assert len(spark.dataset.problems) == 3
+    assert spark.dataset.source.rows == local.dataset.source.rows
+
+
+def test_same_clusters_and_exact_groups(contexts):
+    local, spark = contexts
+    ids = local.frame["id"].tolist()
+    near_l, near_s = near_duplicates(local), near_duplicates(spark)
+    assert partition(near_s.groups, ids) == partition(near_l.groups, ids)
+    assert np.array_equal(near_s.groups, near_l.groups)
+    assert near_s.candidates == near_l.candidates
+    assert set(map(tuple, near_s.pairs.tolist())) == set(map(tuple, near_l.pairs.tolist()))
+    assert np.array_equal(near_s.no_shingles, near_l.no_shingles)
+    assert partition(exact_groups(spark).to_numpy(), ids) == partition(exact_groups(local).to_numpy(), ids)
+    assert sum(len(c) > 1 for c in partition(near_l.groups, ids)) > 50  # the sample really has clusters
+
+
+def test_spark_aggregates_match_the_checks(contexts):
+    """Conflicting labels counted on the executors equal what the checks report from the clusters."""
+    from dqaudit.pipeline import run_audit
+
+    local, spark = contexts
+    result = run_audit(local.dataset, local.config, checks=CHECKS, context=local)
+    near, dup = result.check("near_duplicates").metrics, result.check("duplicates").metrics
+    agg = spark.options["engine"]["aggregates"]
+    assert agg["near_duplicate_clusters"] == near["clusters"]
+    assert agg["near_duplicate_conflicting_clusters"] == near["conflicting_clusters"] > 0
+    assert agg["near_duplicate_conflicting_rows"] == near["conflicting_rows"]
+    assert agg["exact_duplicate_groups"] == dup["duplicate_groups"]
+    assert agg["exact_conflicting_rows"] == dup["conflicting_rows"]
+    stages = spark.options["engine"]["stages"]
+    assert stages["connected components (large-star/small-star)"] == "spark"
+
+
+def test_connected_components_roots_are_component_minima(spark):
+    from dqaudit.engines.spark import connected_components
+
+    edges = spark.createDataFrame([(1, 2), (2, 3), (3, 9), (5, 9), (4, 7), (10, 11), (7, 8)], "a long, b long")
+    roots = dict(connected_components(edges).collect())
+    assert roots == {1: 1, 2: 1, 3: 1, 5: 1, 9: 1, 4: 4, 7: 4, 8: 4, 10: 10, 11: 10}
+
+
+def test_same_split_files(spark, tmp_path):
+    local_out, spark_out = tmp_path / "local", tmp_path / "spark"
+    split_data(SAMPLE, local_out, AuditConfig(seed=7), checks=CHECKS)
+    manifest = split_data(SAMPLE, spark_out, spark_config(seed=7), checks=CHECKS)
+    for name in ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl"):
+        assert (spark_out / name).read_bytes() == (local_out / name).read_bytes(), name
+    assert manifest["engine"]["stages"]["write train/val/test/quarantine files"] == "driver"
+    on_disk = json.loads((spark_out / "manifest.json").read_text())
+    assert on_disk["engine"]["name"] == "spark" and on_disk["rows"]["quarantine"] > 3
+
+
+def test_cli_audit_reports_where_stages_ran(spark, tmp_path):
+    result = CliRunner().invoke(cli, ["audit", str(SAMPLE), "--engine", "spark", "--checks", ",".join(CHECKS),
+                                      "--out", str(tmp_path), "--json", "--quiet", "--no-cache"])
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    assert report["run"]["engine"]["stages"]["normalise, MinHash signatures and band keys"] == "spark"
+    assert report["checks"]["near_duplicates"]["metrics"]["clusters"] > 0
+
+
+def test_missing_pyspark_is_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(MissingDependency, match=r'pip install "dqaudit\[spark\]"'):
+        open_context(SAMPLE, spark_config())
+    result = CliRunner().invoke(cli, ["audit", str(SAMPLE), "--engine", "spark", "--quiet"])
+    assert result.exit_code == 2 and "dqaudit[spark]" in result.output
+
+
+def test_missing_java_is_a_one_line_error(spark, monkeypatch):
+    from pyspark.sql import SparkSession
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(DqauditError, match="needs Java 17"):
+        open_context(SAMPLE, spark_config())
+
+
+def test_engine_config_is_validated():
+    assert parse_config({"engine": "spark"}).engine.name == "spark"
+    block = parse_config({"engine": {"name": "spark", "master": "spark://h:7077",
+                                     "conf": {"spark.executor.memory": "8g"}}}).engine
+    assert block.master == "spark://h:7077" and block.conf == {"spark.executor.memory": "8g"}
+    with pytest.raises(ConfigError, match="engine.mastr: unknown key"):
+        parse_config({"engine": {"name": "spark", "mastr": "x"}})
+    with pytest.raises(ConfigError, match="engine"):
+        parse_config({"engine": "dask"})
+    assert AuditConfig().fingerprint() == spark_config().fingerprint()  # the engine changes no result

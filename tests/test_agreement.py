@@ -1,0 +1,226 @@
+"""Agreement metrics reproduce published values and match independent implementations."""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dqaudit import agreement as agr
+
+# Fleiss (1971) Table 1: 30 subjects x 5 diagnoses, 6 ratings each; published kappa = 0.430.
+FLEISS_1971 = [
+    [0, 0, 0, 6, 0], [0, 3, 0, 0, 3], [0, 1, 4, 0, 1], [0, 0, 0, 0, 6], [0, 3, 0, 3, 0], [2, 0, 4, 0, 0],
+    [0, 0, 4, 0, 2], [2, 0, 3, 1, 0], [2, 0, 0, 4, 0], [0, 0, 0, 0, 6], [1, 0, 0, 5, 0], [1, 1, 0, 4, 0],
+    [0, 3, 3, 0, 0], [1, 0, 0, 5, 0], [0, 2, 0, 3, 1], [0, 0, 5, 0, 1], [3, 0, 0, 1, 2], [5, 1, 0, 0, 0],
+    [0, 2, 0, 4, 0], [1, 0, 2, 0, 3], [0, 0, 0, 0, 6], [0, 1, 0, 5, 0], [0, 2, 0, 1, 3], [2, 0, 0, 4, 0],
+    [1, 0, 0, 4, 1], [0, 5, 0, 1, 0], [4, 0, 0, 0, 2], [0, 2, 0, 4, 0], [1, 0, 5, 0, 0], [0, 0, 0, 0, 6],
+]
+# Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", example C: 4 observers x 12 units,
+# None = missing; published nominal alpha = 0.743.
+KRIPPENDORFF_C = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
+    [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+]
+
+
+def from_counts(counts: list[list[int]], categories: list[str] | None = None) -> agr.Ratings:
+    """Counts table -> ratings in rating slots (Fleiss' raters differ per subject; slots are fine for kappa)."""
+    cats = categories or [str(k) for k in range(len(counts[0]))]
+    triples = []
+    for i, row in enumerate(counts):
+        slot = 0
+        for k, n in enumerate(row):
+            for _ in range(n):
+                triples.append((f"s{i}", f"r{slot}", cats[k]))
+                slot += 1
+    return agr.Ratings.from_triples(triples)
+
+
+def from_observers(matrix: list[list[object]]) -> agr.Ratings:
+    return agr.Ratings.from_triples(
+        (f"u{u}", f"o{o}", str(v)) for o, row in enumerate(matrix) for u, v in enumerate(row) if v is not None)
+
+
+def test_fleiss_1971_published_kappa() -> None:
+    assert agr.fleiss_kappa(from_counts(FLEISS_1971)) == pytest.approx(0.430, abs=5e-4)
+
+
+def test_krippendorff_2011_example_c_nominal_with_missing() -> None:
+    assert agr.krippendorff_alpha(from_observers(KRIPPENDORFF_C)) == pytest.approx(0.743, abs=5e-4)
+
+
+def test_fleiss_per_class_matches_category_kappas() -> None:
+    """Binary alpha per class tends to Fleiss' category kappa (0.245, 0.245, 0.520, 0.471, 0.566) for many items."""
+    per = agr.per_class(from_counts(FLEISS_1971))
+    expected = [0.245, 0.245, 0.520, 0.471, 0.566]
+    # alpha = kappa + (1 - kappa) / (n * m) for complete data: n=30 subjects, m=6 ratings
+    for (name, values), kappa in zip(per.items(), expected, strict=True):
+        assert values["alpha"] == pytest.approx(kappa + (1 - kappa) / 180, abs=1.5e-3), name
+
+
+def test_published_values_in_shared_reference(shared_data: Path) -> None:
+    ref = json.loads((shared_data / "agreement_reference" / "reference_values.json").read_text())
+    fleiss = ref["fleiss_1971"]
+    assert agr.fleiss_kappa(from_counts(fleiss["counts"])) == pytest.approx(fleiss["published"]["fleiss_kappa"],
+                                                                            abs=5e-4)
+    kripp = ref["krippendorff_2011"]
+    for case, key in [("example_C_multi_observer_missing", "nominal"),
+                      ("example_A_binary_two_observers", "nominal_binary"),
+                      ("example_B_nominal_two_observers", "nominal")]:
+        data = kripp[case]
+        assert agr.krippendorff_alpha(from_observers(data["reliability_data_observers_by_units"])) == \
+            pytest.approx(data["published"][key], abs=5e-4), case
+    wiki = ref["wikipedia_krippendorff_example"]
+    assert agr.krippendorff_alpha(from_observers(wiki["reliability_data_observers_by_units"])) == \
+        pytest.approx(0.691358, abs=1e-5)
+    wf = ref["wikipedia_fleiss_example"]
+    assert agr.fleiss_kappa(from_counts(wf["counts"])) == pytest.approx(0.210, abs=5e-4)
+
+
+def test_fleiss_long_file_matches_counts(shared_data: Path) -> None:
+    """The per-rater long file gives the same kappa when categories are mapped by label (the rda gotcha)."""
+    import csv
+
+    path = shared_data / "agreement_reference" / "fleiss1971_diagnoses_long.csv"
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    ratings = agr.Ratings.from_triples((r["item_id"], r["annotator_id"], r["label"]) for r in rows)
+    assert agr.fleiss_kappa(ratings) == pytest.approx(0.430245, abs=1e-5)
+
+
+# --- independent implementations on random data ---------------------------------------------------
+
+def _random(seed: int, items: int, annotators: int, classes: int, missing: float) -> agr.Ratings:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, classes, items)
+    triples = []
+    for i in range(items):
+        for a in range(annotators):
+            if rng.random() < missing:
+                continue
+            label = truth[i] if rng.random() < 0.7 else rng.integers(0, classes)
+            triples.append((f"i{i}", f"a{a}", f"c{label}"))
+    return agr.Ratings.from_triples(triples)
+
+
+def _plain_alpha(r: agr.Ratings) -> float:
+    """Krippendorff's nominal alpha from the coincidence matrix, written out from the paper."""
+    k = len(r.categories)
+    o = np.zeros((k, k))
+    for row in r.codes:
+        vals = row[row != agr.MISSING]
+        m = len(vals)
+        if m < 2:
+            continue
+        for x in range(m):
+            for y in range(m):
+                if x != y:
+                    o[vals[x], vals[y]] += 1 / (m - 1)
+    n_c = o.sum(axis=1)
+    n = n_c.sum()
+    d_o = (o.sum() - np.trace(o)) / n
+    d_e = (n * n - (n_c ** 2).sum()) / (n * (n - 1))
+    return 1 - d_o / d_e
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), annotators=st.integers(2, 5), classes=st.integers(2, 4),
+       missing=st.sampled_from([0.0, 0.2, 0.5]))
+def test_alpha_matches_the_krippendorff_formula(seed: int, annotators: int, classes: int, missing: float) -> None:
+    r = _random(seed, 25, annotators, classes, missing)
+    alpha = agr.krippendorff_alpha(r)
+    if len(np.unique(r.codes[r.pairable()][r.codes[r.pairable()] != agr.MISSING])) < 2:
+        assert alpha is None
+    else:
+        assert alpha == pytest.approx(_plain_alpha(r), abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), annotators=st.integers(3, 6), classes=st.integers(2, 4))
+def test_fleiss_matches_its_formula_and_statsmodels(seed: int, annotators: int, classes: int) -> None:
+    r = _random(seed, 20, annotators, classes, 0.0)
+    counts = r.counts().astype(float)
+    n, m = counts.shape[0], annotators
+    p_j = counts.sum(axis=0) / (n * m)
+    p_i = ((counts * (counts - 1)).sum(axis=1)) / (m * (m - 1))
+    p_e = (p_j ** 2).sum()
+    expected = (p_i.mean() - p_e) / (1 - p_e) if p_e < 1 else None
+    value = agr.fleiss_kappa(r)
+    assert (value is None) == (expected is None)
+    if expected is not None:
+        assert value == pytest.approx(expected, abs=1e-9)
+        assert agr.percent_agreement(r) == pytest.approx(p_i.mean(), abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), classes=st.integers(2, 4))
+def test_cohen_matches_the_two_rater_formula(seed: int, classes: int) -> None:
+    r = _random(seed, 40, 3, classes, 0.3)
+    for pair in agr.cohen_pairwise(r, min_shared=2):
+        a, b = r.annotators.index(pair["a"]), r.annotators.index(pair["b"])
+        both = (r.codes[:, a] != agr.MISSING) & (r.codes[:, b] != agr.MISSING)
+        x, y = r.codes[both, a], r.codes[both, b]
+        p_o = np.mean(x == y)
+        p_e = sum(np.mean(x == c) * np.mean(y == c) for c in range(len(r.categories)))
+        assert pair["n"] == both.sum()
+        if p_e < 1:
+            assert pair["kappa"] == pytest.approx((p_o - p_e) / (1 - p_e), abs=1e-9)
+
+
+def test_fleiss_needs_equal_numbers_of_ratings() -> None:
+    assert agr.fleiss_kappa(_random(1, 20, 4, 3, 0.3)) is None
+    assert agr.krippendorff_alpha(_random(1, 20, 4, 3, 0.3)) is not None
+
+
+def test_single_class_and_single_annotator_are_undefined_not_nan() -> None:
+    one_class = agr.Ratings.from_triples((f"i{i}", f"a{a}", "x") for i in range(5) for a in range(3))
+    assert agr.krippendorff_alpha(one_class) is None
+    assert agr.fleiss_kappa(one_class) is None
+    assert agr.percent_agreement(one_class) == 1.0
+    assert all(p["kappa"] is None and p["agreement"] == 1.0 for p in agr.cohen_pairwise(one_class))
+    one_annotator = agr.Ratings.from_triples((f"i{i}", "a", f"c{i % 2}") for i in range(6))
+    assert agr.krippendorff_alpha(one_annotator) is None
+    assert agr.percent_agreement(one_annotator) is None
+    assert agr.cohen_pairwise(one_annotator) == []
+    assert agr.mean_cohen([]) is None
+
+
+def test_confused_pairs_count_disagreeing_rating_pairs() -> None:
+    triples = [("1", "a", "x"), ("1", "b", "y"), ("1", "c", "y"),
+               ("2", "a", "x"), ("2", "b", "y"), ("2", "c", "x"),
+               ("3", "a", "x"), ("3", "b", "z"), ("3", "c", "x"),
+               ("4", "a", "z"), ("4", "b", "z"), ("4", "c", "z")]
+    pairs = agr.confused_pairs(agr.Ratings.from_triples(triples))
+    assert pairs[0] == {"labels": ("x", "y"), "rating_pairs": 4, "items": 2, "examples": ["1", "2"]}
+    assert pairs[1]["labels"] == ("x", "z") and pairs[1]["items"] == 1
+    assert len(pairs) == 2
+
+
+def test_multiannotator_consensus_and_poor_annotator() -> None:
+    rng = np.random.default_rng(0)
+    triples = []
+    for i in range(120):
+        truth = f"c{i % 4}"
+        triples += [(f"i{i}", "good1", truth), (f"i{i}", "good2", truth if rng.random() < 0.95 else "c0")]
+        triples.append((f"i{i}", "bad", truth if rng.random() < 0.4 else f"c{rng.integers(4)}"))
+    items, annotators = agr.multiannotator(agr.Ratings.from_triples(triples))
+    assert (items["consensus"] == [f"c{i % 4}" for i in range(120)]).mean() > 0.95
+    assert annotators["quality"].idxmin() == "bad"
+    assert annotators.loc["bad", "agreement_with_consensus"] < annotators.loc["good1", "agreement_with_consensus"] - 0.3
+
+
+def test_cohen_pairs_cover_every_pair_with_shared_items() -> None:
+    r = _random(3, 30, 4, 3, 0.0)
+    assert {(p["a"], p["b"]) for p in agr.cohen_pairwise(r)} == set(combinations(r.annotators, 2))
+
+
+def test_label_variants() -> None:
+    assert agr.label_variants(["Card", "card ", "card", "loan"]) == {"card": ["Card", "card", "card "]}

@@ -1,0 +1,249 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dqaudit.config import AuditConfig
+from dqaudit.errors import ConfigError, InputError
+from dqaudit.export import MANIFEST, cleaning_plan, decision_for, split_dataset
+from dqaudit.findings import Action, Finding, Severity
+
+FAST = ["duplicates", "text_quality"]
+OUTPUTS = ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl")
+
+
+def config(**export):
+    return AuditConfig(cache={"enabled": False}, export=export)
+
+
+def lines_per_output(out: Path, source: Path) -> list[int]:
+    """Input line of every output row: split rows by their id, quarantine rows by their ``line``."""
+    line_of = {}
+    for number, raw in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "id" in record:
+            line_of[record["id"]] = number
+    seen = []
+    for name in OUTPUTS:
+        for raw in (out / name).read_text(encoding="utf-8").splitlines():
+            row = json.loads(raw)
+            seen.append(row["line"] if name == "quarantine.jsonl" else line_of[row["id"]])
+    return seen
+
+
+def finding(check, kind, ids, action=Action.DROP, **details):
+    return Finding(check, kind, Severity.HIGH, f"{kind} found", action, tuple(ids), 0.0, details)
+
+
+def test_decision_lookup_order():
+    rules = {"pii.email": "quarantine", "stale_policy": "keep"}
+    assert decision_for(finding("pii", "email", ["a"], Action.MASK), rules) == "quarantine"
+    assert decision_for(finding("pii", "phone", ["a"], Action.MASK), rules) == "mask"
+    assert decision_for(finding("stale_policy", "x", ["a"]), rules) == "keep"
+    assert decision_for(finding("text_quality", "fragment", ["a"], Action.REVIEW), rules) == "keep"
+
+
+def test_cleaning_plan_applies_each_decision():
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d", "e"]})
+    findings = [
+        finding("duplicates", "exact_duplicates", ["a", "b", "c"], representative="b"),
+        finding("label_noise", "suspected_mislabel", ["d"], Action.RELABEL, suggested="loan"),
+        finding("pii", "email", ["e"], Action.MASK),
+        finding("text_quality", "fragment", ["e"], Action.REVIEW),
+    ]
+    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe",
+                                           "label_noise.suspected_mislabel": "relabel"}, np.arange(5))
+    assert sorted(plan.reasons) == [0, 2]
+    assert plan.reasons[0][0]["kept"] == "b"
+    assert plan.relabel == {3: "loan"} and plan.mask == {4}
+    assert plan.decisions["duplicates.exact_duplicates"] == {"dedupe": 3}
+
+
+def test_dedupe_without_representative_keeps_one_per_cluster():
+    frame = pd.DataFrame({"id": list("abcde"), "label": ["x", "y", "y", "x", "x"],
+                          "created_at": [None, "2024-02-01", "2024-01-01", None, None], "line": [1, 2, 3, 4, 5]})
+    summed = finding("near_duplicates", "near_duplicates", list("abcde"))
+    plan = cleaning_plan(frame, [summed], {"near_duplicates": "dedupe"}, np.array([0, 0, 0, 1, 1]))
+    assert {row: reasons[0]["kept"] for row, reasons in plan.reasons.items()} == {0: "c", 1: "c", 4: "d"}
+
+
+def test_relabel_without_suggestion_is_a_config_error():
+    frame = pd.DataFrame({"id": ["a"]})
+    with pytest.raises(ConfigError, match="suggests no label"):
+        cleaning_plan(frame, [finding("schema", "missing_label", ["a"], Action.RELABEL)],
+                      {"schema.missing_label": "relabel"}, np.zeros(1, int))
+
+
+def dataset_rows():
+    rows = [{"id": f"r{i}", "text": f"request {i} about {['cards', 'loans', 'fraud'][i % 3]} number {i * 7}",
+             "label": ["card", "loan", "fraud"][i % 3], "group": f"conv{i // 3}" if i < 30 else None}
+            for i in range(90)]
+    rows += [{"id": f"dup{k}", "text": "Same text again", "label": "card"} for k in range(4)]
+    rows += [{"id": "empty", "text": "  ", "label": "card"}, '{"id": "bad", "text": ', "[1, 2, 3]",
+             {"id": "notext", "label": "card"}]
+    return rows
+
+
+def test_every_row_lands_in_exactly_one_file(write_jsonl, tmp_path):
+    source = write_jsonl(dataset_rows())
+    manifest = split_dataset(source, tmp_path / "out", config(), checks=FAST)
+    seen = lines_per_output(tmp_path / "out", source)
+    assert sorted(seen) == list(range(1, 99))
+    assert manifest["rows"]["quarantine"] == 3 + 1 + 3   # 3 extra copies, the empty text, 3 unloadable
+    assert manifest["quarantine_reasons"] == {"duplicates.exact_duplicates": 3, "load.malformed_json": 1,
+                                              "load.missing_text": 1, "load.not_an_object": 1,
+                                              "text_quality.empty_text": 1}
+    quarantined = [json.loads(x) for x in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+    assert {q.get("raw") for q in quarantined if "raw" in q} == {'{"id": "bad", "text": '}
+
+
+def test_split_rows_are_copied_unchanged(write_jsonl, tmp_path):
+    source = write_jsonl(dataset_rows())
+    split_dataset(source, tmp_path / "out", config(), checks=FAST)
+    original = set(source.read_text().splitlines())
+    for name in ("train.jsonl", "val.jsonl", "test.jsonl"):
+        assert set((tmp_path / "out" / name).read_text().splitlines()) <= original
+
+
+def test_groups_stay_together_and_manifest_reports(write_jsonl, tmp_path):
+    source = write_jsonl(dataset_rows())
+    manifest = split_dataset(source, tmp_path / "out", config(ratios=(0.6, 0.2, 0.2)), checks=FAST)
+    where = {}
+    for name in ("train", "val", "test"):
+        for raw in (tmp_path / "out" / f"{name}.jsonl").read_text().splitlines():
+            row = json.loads(raw)
+            if row.get("group"):
+                where.setdefault(row["group"], set()).add(name)
+    assert where and all(len(s) == 1 for s in where.values())
+    assert manifest["ratios"]["asked"] == {"train": 0.6, "val": 0.2, "test": 0.2}
+    assert abs(manifest["ratios"]["achieved"]["test"] - 0.2) < 0.05
+    assert manifest["leakage"]["contaminated_rows"]["test"] == 0
+    assert set(manifest["outputs"]) == set(OUTPUTS)
+    digest = manifest["outputs"]["train.jsonl"]["sha256"]
+    import hashlib
+    assert hashlib.sha256((tmp_path / "out" / "train.jsonl").read_bytes()).hexdigest() == digest
+    on_disk = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert on_disk == json.loads(json.dumps(manifest))
+
+
+def test_same_seed_gives_byte_identical_outputs(write_jsonl, tmp_path):
+    source = write_jsonl(dataset_rows())
+    split_dataset(source, tmp_path / "a", config(), checks=FAST)
+    split_dataset(source, tmp_path / "b", config(), checks=FAST)
+    for name in (*OUTPUTS, MANIFEST):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_empty_input(write_jsonl, tmp_path):
+    source = write_jsonl([])
+    manifest = split_dataset(source, tmp_path / "out", config(), checks=FAST)
+    assert manifest["rows"] == {"train": 0, "val": 0, "test": 0, "quarantine": 0}
+    assert all((tmp_path / "out" / name).read_bytes() == b"" for name in OUTPUTS)
+
+
+def test_refuses_to_write_over_its_input(write_jsonl, tmp_path):
+    source = write_jsonl(dataset_rows())
+    with pytest.raises(InputError, match="would hold the input"):
+        split_dataset(source, tmp_path, config(), checks=FAST)
+    stranger = tmp_path / "docs"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a previous export"):
+        split_dataset(source, stranger, config(), checks=FAST)
+    assert (stranger / "notes.txt").read_text() == "mine"
+
+
+def test_interrupted_export_keeps_previous_outputs(write_jsonl, tmp_path, monkeypatch):
+    source = write_jsonl(dataset_rows())
+    out = tmp_path / "out"
+    split_dataset(source, out, config(), checks=FAST)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("dqaudit.export._HashingFile.write", boom)
+    with pytest.raises(KeyboardInterrupt):
+        split_dataset(source, out, config(ratios=(0.5, 0.25, 0.25)), checks=FAST)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl", "out"]   # no temporary folder left
+
+
+def test_chat_format(write_jsonl, tmp_path):
+    rows = [{"id": f"r{i}", "text": f"question {i} here", "answer": f"answer {i}", "label": "faq"}
+            for i in range(20)]
+    source = write_jsonl(rows)
+    cfg = AuditConfig(cache={"enabled": False}, fields={"output": "answer"},
+                      export={"chat": True, "system_prompt": "You are a bank assistant."})
+    manifest = split_dataset(source, tmp_path / "out", cfg, checks=FAST)
+    chat = [json.loads(x) for s in ("train", "val", "test")
+            for x in (tmp_path / "out" / f"{s}.chat.jsonl").read_text().splitlines()]
+    assert len(chat) == 20 and manifest["outputs"]["train.chat.jsonl"]["rows"] == manifest["rows"]["train"]
+    first = chat[0]["messages"]
+    assert [m["role"] for m in first] == ["system", "user", "assistant"]
+    assert first[2]["content"] == first[1]["content"].replace("question", "answer").removesuffix(" here")
+
+
+def test_by_time_quarantines_undated_rows(write_jsonl, tmp_path):
+    rows = [{"id": f"r{i}", "text": f"text number {i} is here", "label": "a",
+             "created_at": f"2024-{1 + i // 28:02d}-{1 + i % 28:02d}"} for i in range(50)]
+    rows.append({"id": "nodate", "text": "a record without a date", "label": "a"})
+    source = write_jsonl(rows)
+    manifest = split_dataset(source, tmp_path / "out", config(), by_time="created_at", checks=FAST)
+    assert manifest["quarantine_reasons"] == {"split.missing_time": 1}
+    test_ids = [json.loads(x)["id"] for x in (tmp_path / "out" / "test.jsonl").read_text().splitlines()]
+    assert test_ids == [f"r{i}" for i in range(45, 50)]
+    with pytest.raises(ConfigError, match="--by-time"):
+        split_dataset(source, tmp_path / "out2", config(), by_time="updated_at", checks=FAST)
+
+
+records = st.one_of(
+    st.builds(lambda i, t, lab, g: {"id": f"x{i}", "text": t, "label": lab, "group": g},
+              st.integers(0, 10_000), st.sampled_from(["alpha beta", "gamma delta", "  ", "alpha  beta", "zeta"]),
+              st.sampled_from(["a", "b", None]), st.sampled_from([None, "g1", "g2"])),
+    st.sampled_from(['{"truncated', "42", '{"id": "nt"}', "[]"]),
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(records, max_size=25))
+def test_invariant_holds_for_generated_data(tmp_path_factory, rows):
+    folder = tmp_path_factory.mktemp("case")
+    source = folder / "data.jsonl"
+    unique = []
+    for k, row in enumerate(rows):
+        unique.append({**row, "id": f"{row['id']}-{k}"} if isinstance(row, dict) else row)
+    source.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in unique))
+    split_dataset(source, folder / "out", config(), checks=FAST)
+    total = sum(len((folder / "out" / n).read_text().splitlines()) for n in OUTPUTS)
+    assert total == len(rows)
+    quarantined = [orjson.loads(x)["line"] for x in (folder / "out" / "quarantine.jsonl").read_text().splitlines()]
+    assert len(set(quarantined)) == len(quarantined)
+
+
+@pytest.mark.slow
+def test_sample_data_split(sample_path, tmp_path):
+    manifest = split_dataset(sample_path, tmp_path / "out", AuditConfig(cache={"enabled": False}))
+    seen = sum(len((tmp_path / "out" / n).read_text(encoding="utf-8").splitlines()) for n in OUTPUTS)
+    assert seen == manifest["input"]["rows"]
+    assert manifest["quarantine_reasons"]["load.malformed_json"] == 3
+    leak = manifest["leakage"]
+    assert sum(leak["exact_pairs"].values()) == sum(leak["near_pairs"].values()) == 0
+
+
+def test_pii_is_masked_in_the_record_and_the_leak_check(write_jsonl, tmp_path):
+    rows = [{"id": f"r{i}", "text": f"write to anna.k{i}@example.com about {w}", "label": "contact"}
+            for i, w in enumerate(["loans", "cards", "fees", "limits", "rates", "pins"])]
+    source = write_jsonl(rows)
+    manifest = split_dataset(source, tmp_path / "out", config(ratios=(0.5, 0.5, 0.0)), checks=["pii"])
+    written = "".join((tmp_path / "out" / f"{s}.jsonl").read_text() for s in ("train", "val"))
+    assert "@example.com" not in written and written.count("<EMAIL>") == 6
+    assert manifest["cleaning"]["masked"] == 6 and manifest["rows"]["quarantine"] == 0
