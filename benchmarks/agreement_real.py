@@ -42,9 +42,18 @@ def load(folder: str, name: str) -> pd.DataFrame:
                 pairs = [(a, "+".join(sorted(str(v).split(",")))) for a, v in raw.items()]
             else:  # LeWiDi 2023: parallel comma-separated strings
                 pairs = list(zip(item["annotators"].split(","), raw.split(","), strict=True))
-            text = item["text"] if isinstance(item["text"], str) else json.dumps(item["text"], ensure_ascii=False)
-            rows.append({"id": f"{split}-{key}", "text": text,
-                         "annotations": [{"annotator": a.strip(), "label": str(v).strip()} for a, v in pairs]})
+            text = (
+                item["text"]
+                if isinstance(item["text"], str)
+                else json.dumps(item["text"], ensure_ascii=False)
+            )
+            rows.append(
+                {
+                    "id": f"{split}-{key}",
+                    "text": text,
+                    "annotations": [{"annotator": a.strip(), "label": str(v).strip()} for a, v in pairs],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -54,9 +63,13 @@ def main() -> None:
     from dqaudit.config import AuditConfig
     from dqaudit.pipeline import audit
 
-    config = AuditConfig().model_copy(update={"cache": AuditConfig().cache.model_copy(update={"enabled": False})})
-    print("| set | items | annotators | ratings | alpha | Fleiss | mean Cohen | raw agreement | time s "
-          "| most-split pairs (items) |")
+    config = AuditConfig().model_copy(
+        update={"cache": AuditConfig().cache.model_copy(update={"enabled": False})}
+    )
+    print(
+        "| set | items | annotators | ratings | alpha | Fleiss | mean Cohen | raw agreement | time s "
+        "| most-split pairs (items) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for label, (folder, name) in SETS.items():
         frame = load(folder, name)
@@ -67,15 +80,22 @@ def main() -> None:
             print(f"| {label} | {result.error or result.skipped} |")
             continue
         m = result.metrics
-        pairs = "; ".join(f"{' vs '.join(f.details['labels'])} ({f.details['items']})"
-                          for f in result.findings if f.kind == "split_class_pair")[:200]
+        pairs = "; ".join(
+            f"{' vs '.join(f.details['labels'])} ({f.details['items']})"
+            for f in result.findings
+            if f.kind == "split_class_pair"
+        )[:200]
 
         def fmt(value: float | None) -> str:
             return "n/a" if value is None else f"{value:.3f}"
 
-        print(f"| {label} | {m['items']} | {m['annotators']} | {m['ratings']} | {fmt(m['krippendorff_alpha'])} | "
-              f"{fmt(m['fleiss_kappa'])} | {fmt(m['mean_cohen_kappa'])} | {fmt(m['percent_agreement'])} | "
-              f"{took:.1f} | {pairs} |", flush=True)
+        print(
+            f"| {label} | {m['items']} | {m['annotators']} | {m['ratings']} | "
+            f"{fmt(m['krippendorff_alpha'])} | "
+            f"{fmt(m['fleiss_kappa'])} | {fmt(m['mean_cohen_kappa'])} | {fmt(m['percent_agreement'])} | "
+            f"{took:.1f} | {pairs} |",
+            flush=True,
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory {peak:.0f} MiB")
 

@@ -8,7 +8,7 @@ Flips are injected into banking77 train (10k queries, 77 intents) either uniform
 embedding space). The flagged set of each method is scored against the injected
 flips (precision, recall, F1). Methods:
 
-* ``dqaudit ensemble`` / ``embeddings`` / ``tfidf``: the ``label_noise`` checker run
+* ``dqaudit tfidf`` (the default) / ``embeddings`` / ``ensemble``: the ``label_noise`` checker run
   through ``dqaudit.audit`` with that ``features`` setting (grouped folds, cached embeddings);
 * ``cleanlab tfidf`` / ``cleanlab minilm``: the baseline the issue names: scikit-learn
   defaults (``TfidfVectorizer()`` or MiniLM vectors, ``LogisticRegression()``), 5-fold
@@ -35,7 +35,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77" / "
 
 
 def inject(labels: np.ndarray, rate: float, kind: str, confusable: np.ndarray, seed: int) -> np.ndarray:
-    """Labels with ``rate`` of rows flipped (uniformly to another class, or to the class's nearest neighbour)."""
+    """Labels with ``rate`` of rows flipped (uniformly, or to a nearby class)."""
     rng = np.random.default_rng(seed)
     noisy = labels.copy()
     rows = rng.choice(len(labels), int(round(rate * len(labels))), replace=False)
@@ -69,8 +69,7 @@ def run_dqaudit(frame: pd.DataFrame, features: str, cache_dir: str) -> set[int]:
     from dqaudit.config import parse_config
     from dqaudit.pipeline import audit
 
-    config = parse_config({"cache": {"dir": cache_dir},
-                           "checks": {"label_noise": {"features": features}}})
+    config = parse_config({"cache": {"dir": cache_dir}, "checks": {"label_noise": {"features": features}}})
     result = audit(frame, config, checks=["label_noise"]).check("label_noise")
     if result.error:
         raise RuntimeError(result.error)
@@ -93,13 +92,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10%% uniform flips only")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--limit", type=int, help="Use only the first N rows (a smoke run)")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"{args.data} not found (banking77 lives in ../shared/data, outside users' clones)")
     warnings.simplefilter("ignore")
-    from dqaudit.embeddings import encode
+    from dqaudit.cache import Cache
+    from dqaudit.config import AuditConfig
+    from dqaudit.data import dataset_from_frame
+    from dqaudit.embeddings import embed_texts
+    from dqaudit.pipeline import AuditContext
 
     base = pd.read_csv(args.data)
+    base = base.sample(frac=1.0, random_state=0).head(args.limit) if args.limit else base
     classes = sorted(base["category"].unique())
     clean = base["category"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     texts = base["text"].tolist()
@@ -108,18 +113,27 @@ def main() -> None:
     frame = pd.DataFrame({"id": [str(i) for i in range(len(base))], "text": texts, "label": base["category"]})
     run_dqaudit(frame, "embeddings", cache)  # fills the embedding cache
     encode_s = time.perf_counter() - began
-    vectors = encode(texts)
+    vectors = embed_texts(AuditContext(dataset_from_frame(frame), AuditConfig(), cache=Cache(cache)))
     confusable = confusable_classes(vectors, clean)
-    print(f"banking77 train: {len(texts)} texts, {len(classes)} classes; first checker run incl. encoding "
-          f"{encode_s:.1f} s ({len(texts) / encode_s:.0f} docs/s)")
-    settings = [(0.10, "uniform")] if args.quick else \
-        [(r, k) for k in ("uniform", "confusable") for r in (0.05, 0.10, 0.20)]
+    print(
+        f"banking77 train: {len(texts)} texts, {len(classes)} classes; first checker run incl. encoding "
+        f"{encode_s:.1f} s ({len(texts) / encode_s:.0f} docs/s)"
+    )
+    settings = (
+        [(0.10, "uniform")]
+        if args.quick
+        else [(r, k) for k in ("uniform", "confusable") for r in (0.05, 0.10, 0.20)]
+    )
     methods = {
-        "dqaudit ensemble (default)": lambda lab: run_dqaudit(frame.assign(label=[classes[i] for i in lab]),
-                                                              "ensemble", cache),
-        "dqaudit embeddings": lambda lab: run_dqaudit(frame.assign(label=[classes[i] for i in lab]),
-                                                      "embeddings", cache),
-        "dqaudit tfidf": lambda lab: run_dqaudit(frame.assign(label=[classes[i] for i in lab]), "tfidf", cache),
+        "dqaudit ensemble": lambda lab: run_dqaudit(
+            frame.assign(label=[classes[i] for i in lab]), "ensemble", cache
+        ),
+        "dqaudit embeddings": lambda lab: run_dqaudit(
+            frame.assign(label=[classes[i] for i in lab]), "embeddings", cache
+        ),
+        "dqaudit tfidf (default)": lambda lab: run_dqaudit(
+            frame.assign(label=[classes[i] for i in lab]), "tfidf", cache
+        ),
         "cleanlab tfidf (baseline)": lambda lab: run_plain(texts, lab, None),
         "cleanlab minilm (baseline)": lambda lab: run_plain(texts, lab, vectors),
     }
@@ -132,8 +146,11 @@ def main() -> None:
             flagged = method(noisy)
             took = time.perf_counter() - start
             p, r, f1 = score(flagged, flips)
-            print(f"{f'{rate:.0%} {kind}':>16} | {name:<28} | {p:5.3f} {r:5.3f} {f1:5.3f} | {took:6.1f} | "
-                  f"{len(texts) / took:6.0f}", flush=True)
+            print(
+                f"{f'{rate:.0%} {kind}':>16} | {name:<28} | {p:5.3f} {r:5.3f} {f1:5.3f} | {took:6.1f} | "
+                f"{len(texts) / took:6.0f}",
+                flush=True,
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:.0f} MiB (embedding times for dqaudit rows above are cache reads)")
 

@@ -108,7 +108,7 @@ def fleiss_kappa(r: Ratings) -> float | None:
 
 
 def cohen_pairwise(r: Ratings, min_shared: int = 2) -> list[dict[str, Any]]:
-    """Cohen's kappa for every annotator pair sharing at least ``min_shared`` items (``kappa`` None if undefined)."""
+    """Cohen's kappa for every annotator pair sharing at least ``min_shared`` items (None if undefined)."""
     from sklearn.metrics import cohen_kappa_score
 
     rated = r.codes != MISSING
@@ -119,9 +119,15 @@ def cohen_pairwise(r: Ratings, min_shared: int = 2) -> list[dict[str, Any]]:
             continue
         both = rated[:, a] & rated[:, b]
         x, y = r.codes[both, a], r.codes[both, b]
-        out.append({"a": r.annotators[a], "b": r.annotators[b], "n": int(both.sum()),
-                    "agreement": float(np.mean(x == y)),
-                    "kappa": _quiet(cohen_kappa_score, x, y) if len(np.union1d(x, y)) > 1 else None})
+        out.append(
+            {
+                "a": r.annotators[a],
+                "b": r.annotators[b],
+                "n": int(both.sum()),
+                "agreement": float(np.mean(x == y)),
+                "kappa": _quiet(cohen_kappa_score, x, y) if len(np.union1d(x, y)) > 1 else None,
+            }
+        )
     return out
 
 
@@ -152,7 +158,7 @@ def per_class(r: Ratings) -> dict[str, dict[str, Any]]:
 
 
 def confused_pairs(r: Ratings, limit_examples: int = 10) -> list[dict[str, Any]]:
-    """Class pairs annotators split on: disagreeing rating pairs, items involved and example ids, worst first."""
+    """Class pairs annotators split on: disagreeing rating pairs, items and example ids, worst first."""
     counts = r.counts()
     pairs: dict[tuple[int, int], list[Any]] = defaultdict(lambda: [0, []])
     for i in np.flatnonzero((counts > 0).sum(axis=1) > 1):
@@ -162,8 +168,15 @@ def confused_pairs(r: Ratings, limit_examples: int = 10) -> list[dict[str, Any]]
             entry[0] += int(counts[i, a] * counts[i, b])
             entry[1].append(r.items[i])
     ranked = sorted(pairs.items(), key=lambda kv: (-kv[1][0], -len(kv[1][1]), kv[0]))
-    return [{"labels": (r.categories[a], r.categories[b]), "rating_pairs": n, "items": len(ids),
-             "examples": ids[:limit_examples]} for (a, b), (n, ids) in ranked]
+    return [
+        {
+            "labels": (r.categories[a], r.categories[b]),
+            "rating_pairs": n,
+            "items": len(ids),
+            "examples": ids[:limit_examples],
+        }
+        for (a, b), (n, ids) in ranked
+    ]
 
 
 def multiannotator(r: Ratings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -184,19 +197,25 @@ def multiannotator(r: Ratings) -> tuple[pd.DataFrame, pd.DataFrame]:
         warnings.simplefilter("ignore")
         res = get_label_quality_multiannotator(labels, pred_probs, verbose=False)
     q = res["label_quality"]
-    items = pd.DataFrame({
-        "consensus": [r.categories[int(c)] for c in q["consensus_label"]],
-        "consensus_quality": q["consensus_quality_score"].to_numpy(float),
-        "agreement": q["annotator_agreement"].to_numpy(float),
-        "n_ratings": q["num_annotations"].to_numpy(int),
-    }, index=pd.Index(r.items, name="item"))
+    items = pd.DataFrame(
+        {
+            "consensus": [r.categories[int(c)] for c in q["consensus_label"]],
+            "consensus_quality": q["consensus_quality_score"].to_numpy(float),
+            "agreement": q["annotator_agreement"].to_numpy(float),
+            "n_ratings": q["num_annotations"].to_numpy(int),
+        },
+        index=pd.Index(r.items, name="item"),
+    )
     s = res["annotator_stats"]
-    annotators = pd.DataFrame({
-        "quality": s["annotator_quality"].to_numpy(float),
-        "agreement_with_consensus": s["agreement_with_consensus"].to_numpy(float),
-        "worst_class": [r.categories[int(c)] for c in s["worst_class"]],
-        "n_items": s["num_examples_labeled"].to_numpy(int),
-    }, index=pd.Index([str(a) for a in s.index], name="annotator")).sort_index()
+    annotators = pd.DataFrame(
+        {
+            "quality": s["annotator_quality"].to_numpy(float),
+            "agreement_with_consensus": s["agreement_with_consensus"].to_numpy(float),
+            "worst_class": [r.categories[int(c)] for c in s["worst_class"]],
+            "n_items": s["num_examples_labeled"].to_numpy(int),
+        },
+        index=pd.Index([str(a) for a in s.index], name="annotator"),
+    ).sort_index()
     return items, annotators
 
 
@@ -209,6 +228,15 @@ def label_variants(labels: Iterable[str]) -> dict[str, list[str]]:
 
 
 __all__ = [
-    "MISSING", "Ratings", "cohen_pairwise", "confused_pairs", "fleiss_kappa", "krippendorff_alpha",
-    "label_variants", "mean_cohen", "multiannotator", "per_class", "percent_agreement",
+    "MISSING",
+    "Ratings",
+    "cohen_pairwise",
+    "confused_pairs",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "label_variants",
+    "mean_cohen",
+    "multiannotator",
+    "per_class",
+    "percent_agreement",
 ]

@@ -172,9 +172,10 @@ def _iter_csv(path: Path, input_config: InputConfig) -> Iterator[tuple[int, str,
                 continue
             raw = delimiter.join(row)
             if len(row) != len(header):
-                spans = f" (the row spans lines {line}-{start - 1}: a quote left open?)" if start - 1 > line else ""
-                yield line, raw, LoadProblem(line, "bad_row",
-                                             f"{len(row)} fields where the header has {len(header)}{spans}", raw)
+                end = start - 1
+                spans = f" (the row spans lines {line}-{end}: a quote left open?)" if end > line else ""
+                message = f"{len(row)} fields where the header has {len(header)}{spans}"
+                yield line, raw, LoadProblem(line, "bad_row", message, raw)
                 continue
             yield line, raw, dict(zip(header, row, strict=True))
     except csv.Error as exc:
@@ -238,8 +239,8 @@ class _Builder:
             raise _FieldProblem("bad_text", f"expected a string, got {_kind(text)}", f.text)
         self.seen_text = True
         if len(text) > MAX_TEXT_CHARS:
-            raise _FieldProblem("text_too_long", f"text has {len(text):,} characters (limit {MAX_TEXT_CHARS:,}); "
-                                                 "split or drop it", f.text)
+            raise _FieldProblem("text_too_long", f"text has {len(text):,} characters "
+                                                 f"(limit {MAX_TEXT_CHARS:,}); split or drop it", f.text)
         record: dict[str, Any] = {"text": text}
         record["id"] = _scalar(obj, f.id, "bad_id")
         record["label"] = _scalar(obj, f.label, "bad_label")

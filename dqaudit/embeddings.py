@@ -78,8 +78,9 @@ def _load_model(model: str) -> Any:
     try:
         return SentenceTransformer(resolve_model(model), device="cpu")
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"embedding model '{model}' cannot be loaded offline ({exc}); "
-                          "give a local model directory") from None
+        raise ConfigError(
+            f"embedding model '{model}' cannot be loaded offline ({exc}); give a local model directory"
+        ) from None
 
 
 def encode(texts: list[str], model: str = DEFAULT_MODEL, advance: Any = None) -> np.ndarray:
@@ -87,9 +88,16 @@ def encode(texts: list[str], model: str = DEFAULT_MODEL, advance: Any = None) ->
     encoder = _load_model(model)
     chunks = []
     for start in range(0, len(texts), _BATCH):
-        batch = texts[start:start + _BATCH]
-        chunks.append(encoder.encode(batch, batch_size=len(batch), normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False))
+        batch = texts[start : start + _BATCH]
+        chunks.append(
+            encoder.encode(
+                batch,
+                batch_size=len(batch),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        )
         if advance is not None:
             advance(len(batch))
     if not chunks:
@@ -108,7 +116,9 @@ def embed_texts(ctx: AuditContext, model: str = DEFAULT_MODEL) -> np.ndarray:
 
         def missing(positions: np.ndarray) -> np.ndarray:
             todo = [texts[i] for i in positions]
-            with ctx.progress.task(f"Embedding {len(todo)} texts ({Path(model).name})", total=len(todo)) as adv:
+            with ctx.progress.task(
+                f"Embedding {len(todo)} texts ({Path(model).name})", total=len(todo)
+            ) as adv:
                 return encode(todo, model, adv)
 
         vectors = ctx.cache.per_record(namespace, hashes, missing)

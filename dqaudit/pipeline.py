@@ -126,7 +126,7 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | 
         results = [_mask_result(r, maskers) for r in results]
     weights = {c.name: c.weight for c in checkers}
     gates = tuple(g for r in results for g in r.gates if g.triggered) + tuple(error_gates(results))
-    if not dataset.source.rows:  # an empty file would otherwise score 100 (nothing to fault) and pass as READY
+    if not dataset.source.rows:  # an empty file would otherwise score 100 (nothing to fault): READY
         gates += (Gate("schema", "no_rows", True, "the dataset has no rows: nothing to train on"),)
     score = readiness(results, weights)
     return AuditResult(

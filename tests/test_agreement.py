@@ -15,11 +15,36 @@ from dqaudit import agreement as agr
 
 # Fleiss (1971) Table 1: 30 subjects x 5 diagnoses, 6 ratings each; published kappa = 0.430.
 FLEISS_1971 = [
-    [0, 0, 0, 6, 0], [0, 3, 0, 0, 3], [0, 1, 4, 0, 1], [0, 0, 0, 0, 6], [0, 3, 0, 3, 0], [2, 0, 4, 0, 0],
-    [0, 0, 4, 0, 2], [2, 0, 3, 1, 0], [2, 0, 0, 4, 0], [0, 0, 0, 0, 6], [1, 0, 0, 5, 0], [1, 1, 0, 4, 0],
-    [0, 3, 3, 0, 0], [1, 0, 0, 5, 0], [0, 2, 0, 3, 1], [0, 0, 5, 0, 1], [3, 0, 0, 1, 2], [5, 1, 0, 0, 0],
-    [0, 2, 0, 4, 0], [1, 0, 2, 0, 3], [0, 0, 0, 0, 6], [0, 1, 0, 5, 0], [0, 2, 0, 1, 3], [2, 0, 0, 4, 0],
-    [1, 0, 0, 4, 1], [0, 5, 0, 1, 0], [4, 0, 0, 0, 2], [0, 2, 0, 4, 0], [1, 0, 5, 0, 0], [0, 0, 0, 0, 6],
+    [0, 0, 0, 6, 0],
+    [0, 3, 0, 0, 3],
+    [0, 1, 4, 0, 1],
+    [0, 0, 0, 0, 6],
+    [0, 3, 0, 3, 0],
+    [2, 0, 4, 0, 0],
+    [0, 0, 4, 0, 2],
+    [2, 0, 3, 1, 0],
+    [2, 0, 0, 4, 0],
+    [0, 0, 0, 0, 6],
+    [1, 0, 0, 5, 0],
+    [1, 1, 0, 4, 0],
+    [0, 3, 3, 0, 0],
+    [1, 0, 0, 5, 0],
+    [0, 2, 0, 3, 1],
+    [0, 0, 5, 0, 1],
+    [3, 0, 0, 1, 2],
+    [5, 1, 0, 0, 0],
+    [0, 2, 0, 4, 0],
+    [1, 0, 2, 0, 3],
+    [0, 0, 0, 0, 6],
+    [0, 1, 0, 5, 0],
+    [0, 2, 0, 1, 3],
+    [2, 0, 0, 4, 0],
+    [1, 0, 0, 4, 1],
+    [0, 5, 0, 1, 0],
+    [4, 0, 0, 0, 2],
+    [0, 2, 0, 4, 0],
+    [1, 0, 5, 0, 0],
+    [0, 0, 0, 0, 6],
 ]
 # Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", example C: 4 observers x 12 units,
 # None = missing; published nominal alpha = 0.743.
@@ -32,7 +57,7 @@ KRIPPENDORFF_C = [
 
 
 def from_counts(counts: list[list[int]], categories: list[str] | None = None) -> agr.Ratings:
-    """Counts table -> ratings in rating slots (Fleiss' raters differ per subject; slots are fine for kappa)."""
+    """Counts table -> ratings in rating slots (Fleiss' raters vary per subject)."""
     cats = categories or [str(k) for k in range(len(counts[0]))]
     triples = []
     for i, row in enumerate(counts):
@@ -46,7 +71,8 @@ def from_counts(counts: list[list[int]], categories: list[str] | None = None) ->
 
 def from_observers(matrix: list[list[object]]) -> agr.Ratings:
     return agr.Ratings.from_triples(
-        (f"u{u}", f"o{o}", str(v)) for o, row in enumerate(matrix) for u, v in enumerate(row) if v is not None)
+        (f"u{u}", f"o{o}", str(v)) for o, row in enumerate(matrix) for u, v in enumerate(row) if v is not None
+    )
 
 
 def test_fleiss_1971_published_kappa() -> None:
@@ -58,7 +84,7 @@ def test_krippendorff_2011_example_c_nominal_with_missing() -> None:
 
 
 def test_fleiss_per_class_matches_category_kappas() -> None:
-    """Binary alpha per class tends to Fleiss' category kappa (0.245, 0.245, 0.520, 0.471, 0.566) for many items."""
+    """Binary alpha per class matches Fleiss' category kappas (0.245, 0.245, 0.520, 0.471, 0.566)."""
     per = agr.per_class(from_counts(FLEISS_1971))
     expected = [0.245, 0.245, 0.520, 0.471, 0.566]
     # alpha = kappa + (1 - kappa) / (n * m) for complete data: n=30 subjects, m=6 ratings
@@ -69,18 +95,23 @@ def test_fleiss_per_class_matches_category_kappas() -> None:
 def test_published_values_in_shared_reference(shared_data: Path) -> None:
     ref = json.loads((shared_data / "agreement_reference" / "reference_values.json").read_text())
     fleiss = ref["fleiss_1971"]
-    assert agr.fleiss_kappa(from_counts(fleiss["counts"])) == pytest.approx(fleiss["published"]["fleiss_kappa"],
-                                                                            abs=5e-4)
+    assert agr.fleiss_kappa(from_counts(fleiss["counts"])) == pytest.approx(
+        fleiss["published"]["fleiss_kappa"], abs=5e-4
+    )
     kripp = ref["krippendorff_2011"]
-    for case, key in [("example_C_multi_observer_missing", "nominal"),
-                      ("example_A_binary_two_observers", "nominal_binary"),
-                      ("example_B_nominal_two_observers", "nominal")]:
+    for case, key in [
+        ("example_C_multi_observer_missing", "nominal"),
+        ("example_A_binary_two_observers", "nominal_binary"),
+        ("example_B_nominal_two_observers", "nominal"),
+    ]:
         data = kripp[case]
-        assert agr.krippendorff_alpha(from_observers(data["reliability_data_observers_by_units"])) == \
-            pytest.approx(data["published"][key], abs=5e-4), case
+        assert agr.krippendorff_alpha(
+            from_observers(data["reliability_data_observers_by_units"])
+        ) == pytest.approx(data["published"][key], abs=5e-4), case
     wiki = ref["wikipedia_krippendorff_example"]
-    assert agr.krippendorff_alpha(from_observers(wiki["reliability_data_observers_by_units"])) == \
-        pytest.approx(0.691358, abs=1e-5)
+    assert agr.krippendorff_alpha(
+        from_observers(wiki["reliability_data_observers_by_units"])
+    ) == pytest.approx(0.691358, abs=1e-5)
     wf = ref["wikipedia_fleiss_example"]
     assert agr.fleiss_kappa(from_counts(wf["counts"])) == pytest.approx(0.210, abs=5e-4)
 
@@ -97,6 +128,7 @@ def test_fleiss_long_file_matches_counts(shared_data: Path) -> None:
 
 
 # --- independent implementations on random data ---------------------------------------------------
+
 
 def _random(seed: int, items: int, annotators: int, classes: int, missing: float) -> agr.Ratings:
     rng = np.random.default_rng(seed)
@@ -127,14 +159,20 @@ def _plain_alpha(r: agr.Ratings) -> float:
     n_c = o.sum(axis=1)
     n = n_c.sum()
     d_o = (o.sum() - np.trace(o)) / n
-    d_e = (n * n - (n_c ** 2).sum()) / (n * (n - 1))
+    d_e = (n * n - (n_c**2).sum()) / (n * (n - 1))
     return 1 - d_o / d_e
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), annotators=st.integers(2, 5), classes=st.integers(2, 4),
-       missing=st.sampled_from([0.0, 0.2, 0.5]))
-def test_alpha_matches_the_krippendorff_formula(seed: int, annotators: int, classes: int, missing: float) -> None:
+@given(
+    seed=st.integers(0, 10_000),
+    annotators=st.integers(2, 5),
+    classes=st.integers(2, 4),
+    missing=st.sampled_from([0.0, 0.2, 0.5]),
+)
+def test_alpha_matches_the_krippendorff_formula(
+    seed: int, annotators: int, classes: int, missing: float
+) -> None:
     r = _random(seed, 25, annotators, classes, missing)
     alpha = agr.krippendorff_alpha(r)
     if len(np.unique(r.codes[r.pairable()][r.codes[r.pairable()] != agr.MISSING])) < 2:
@@ -151,7 +189,7 @@ def test_fleiss_matches_its_formula_and_statsmodels(seed: int, annotators: int, 
     n, m = counts.shape[0], annotators
     p_j = counts.sum(axis=0) / (n * m)
     p_i = ((counts * (counts - 1)).sum(axis=1)) / (m * (m - 1))
-    p_e = (p_j ** 2).sum()
+    p_e = (p_j**2).sum()
     expected = (p_i.mean() - p_e) / (1 - p_e) if p_e < 1 else None
     value = agr.fleiss_kappa(r)
     assert (value is None) == (expected is None)
@@ -194,10 +232,20 @@ def test_single_class_and_single_annotator_are_undefined_not_nan() -> None:
 
 
 def test_confused_pairs_count_disagreeing_rating_pairs() -> None:
-    triples = [("1", "a", "x"), ("1", "b", "y"), ("1", "c", "y"),
-               ("2", "a", "x"), ("2", "b", "y"), ("2", "c", "x"),
-               ("3", "a", "x"), ("3", "b", "z"), ("3", "c", "x"),
-               ("4", "a", "z"), ("4", "b", "z"), ("4", "c", "z")]
+    triples = [
+        ("1", "a", "x"),
+        ("1", "b", "y"),
+        ("1", "c", "y"),
+        ("2", "a", "x"),
+        ("2", "b", "y"),
+        ("2", "c", "x"),
+        ("3", "a", "x"),
+        ("3", "b", "z"),
+        ("3", "c", "x"),
+        ("4", "a", "z"),
+        ("4", "b", "z"),
+        ("4", "c", "z"),
+    ]
     pairs = agr.confused_pairs(agr.Ratings.from_triples(triples))
     assert pairs[0] == {"labels": ("x", "y"), "rating_pairs": 4, "items": 2, "examples": ["1", "2"]}
     assert pairs[1]["labels"] == ("x", "z") and pairs[1]["items"] == 1
@@ -214,7 +262,10 @@ def test_multiannotator_consensus_and_poor_annotator() -> None:
     items, annotators = agr.multiannotator(agr.Ratings.from_triples(triples))
     assert (items["consensus"] == [f"c{i % 4}" for i in range(120)]).mean() > 0.95
     assert annotators["quality"].idxmin() == "bad"
-    assert annotators.loc["bad", "agreement_with_consensus"] < annotators.loc["good1", "agreement_with_consensus"] - 0.3
+    assert (
+        annotators.loc["bad", "agreement_with_consensus"]
+        < annotators.loc["good1", "agreement_with_consensus"] - 0.3
+    )
 
 
 def test_cohen_pairs_cover_every_pair_with_shared_items() -> None:

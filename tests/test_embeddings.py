@@ -61,9 +61,10 @@ def test_memoised_within_a_run_and_keyed_by_model(fake_encode) -> None:
 
 def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     real = embeddings.find_spec
-    monkeypatch.setattr(embeddings, "find_spec",
-                        lambda name: None if name == "sentence_transformers" else real(name))
-    with pytest.raises(MissingDependency, match=r'sentence-transformers.*dqaudit\[embeddings\]'):
+    monkeypatch.setattr(
+        embeddings, "find_spec", lambda name: None if name == "sentence_transformers" else real(name)
+    )
+    with pytest.raises(MissingDependency, match=r"sentence-transformers.*dqaudit\[embeddings\]"):
         embeddings.embed_texts(_ctx(["x"], None))
 
 
@@ -76,7 +77,11 @@ def test_unloadable_model_is_a_config_error() -> None:
 
 @pytest.mark.slow
 def test_real_model_is_offline_normalised_and_semantic(tmp_path: Path) -> None:
-    texts = ["How do I reset my card PIN?", "I forgot my card PIN, how to change it?", "The weather is nice today"]
+    texts = [
+        "How do I reset my card PIN?",
+        "I forgot my card PIN, how to change it?",
+        "The weather is nice today",
+    ]
     vectors = embeddings.embed_texts(_ctx(texts, tmp_path))
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -29,7 +29,6 @@ from ..errors import InputError
 from ..findings import Action, Chart, CheckResult, Finding, Severity
 from ..pipeline import AuditContext
 from ..registry import register
-from ..text import preview
 from .base import Checker, CheckParams, share_penalty
 
 LONG_COLUMNS = ("item_id", "annotator", "label")
@@ -37,20 +36,41 @@ LONG_COLUMNS = ("item_id", "annotator", "label")
 
 class AgreementParams(CheckParams):
     annotations_file: str | None = Field(
-        None, description="Long-format annotations (item_id, annotator, label), CSV or JSONL, "
-                          "added to any inline annotations.")
-    good_alpha: float = Field(0.8, ge=0, le=1, description="Krippendorff's alpha at or above this scores 100.")
-    min_alpha: float = Field(0.667, ge=0, le=1, description="Blocking gate: alpha below this (Krippendorff's "
-                                                           "lowest limit for tentative conclusions).")
-    normalize_labels: bool = Field(False, description="Merge labels differing only by case/whitespace "
-                                                      "(always reported either way).")
+        None,
+        description="Long-format annotations (item_id, annotator, label), CSV or JSONL, "
+        "added to any inline annotations.",
+    )
+    good_alpha: float = Field(
+        0.8, ge=0, le=1, description="Krippendorff's alpha at or above this scores 100."
+    )
+    min_alpha: float = Field(
+        0.667,
+        ge=0,
+        le=1,
+        description="Blocking gate: alpha below this (Krippendorff's "
+        "lowest limit for tentative conclusions).",
+    )
+    normalize_labels: bool = Field(
+        False, description="Merge labels differing only by case/whitespace (always reported either way)."
+    )
     top_pairs: int = Field(5, ge=0, description="Most-split class pairs reported as findings.")
-    min_pair_items: int = Field(3, ge=1, description="A class pair needs this many split items to be reported.")
+    min_pair_items: int = Field(
+        3, ge=1, description="A class pair needs this many split items to be reported."
+    )
     review_max: int = Field(200, ge=0, description="Most disputed items written to review_disputed.jsonl.")
-    annotator_gap: float = Field(0.15, ge=0, le=1, description="Flag an annotator whose agreement with the "
-                                                               "consensus is this far below the others' median.")
-    min_annotator_items: int = Field(20, ge=1, description="Only judge annotators with at least this many items.")
-    min_shared_items: int = Field(10, ge=2, description="Cohen's kappa only for annotator pairs sharing this many.")
+    annotator_gap: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Flag an annotator whose agreement with the "
+        "consensus is this far below the others' median.",
+    )
+    min_annotator_items: int = Field(
+        20, ge=1, description="Only judge annotators with at least this many items."
+    )
+    min_shared_items: int = Field(
+        10, ge=2, description="Cohen's kappa only for annotator pairs sharing this many."
+    )
 
     @model_validator(mode="after")
     def _bands(self) -> AgreementParams:
@@ -99,8 +119,11 @@ def load_long(path: Path) -> list[dict[str, Any]]:
     if rows:
         missing = [c for c in LONG_COLUMNS if c not in rows[0]]
         if missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(LONG_COLUMNS)} "
-                                   f"(found {', '.join(map(str, rows[0]))})")
+            raise InputError(
+                path,
+                f"missing column(s) {', '.join(missing)}; expected {', '.join(LONG_COLUMNS)} "
+                f"(found {', '.join(map(str, rows[0]))})",
+            )
     return rows
 
 
@@ -134,8 +157,13 @@ def collect_annotations(ctx: AuditContext) -> Annotations:
         variants = agr.label_variants({t[2] for t in triples})
         if params.normalize_labels:
             triples = [(i, a, " ".join(lab.split()).casefold()) for i, a, lab in triples]
-        return Annotations(tuple(triples), tuple(dict.fromkeys(unknown)), tuple(dict.fromkeys(empty)),
-                           variants, tuple(sources))
+        return Annotations(
+            tuple(triples),
+            tuple(dict.fromkeys(unknown)),
+            tuple(dict.fromkeys(empty)),
+            variants,
+            tuple(sources),
+        )
 
     return ctx.memo("agreement.annotations", compute)
 
@@ -165,7 +193,9 @@ def alpha_score(alpha: float, good: float, minimum: float) -> float:
 @register
 class AgreementChecker(Checker):
     name = "agreement"
-    description = "Inter-annotator agreement (Krippendorff, Fleiss, Cohen), split class pairs, disputed items."
+    description = (
+        "Inter-annotator agreement (Krippendorff, Fleiss, Cohen), split class pairs, disputed items."
+    )
     default_weight = 2.0
     Params = AgreementParams
 
@@ -174,20 +204,31 @@ class AgreementChecker(Checker):
         ann = collect_annotations(ctx)
         input_findings, input_penalties = self._input_findings(ctx, ann, params)
         ratings = agr.Ratings.from_triples(ann.triples)
-        base = {"items": len(ratings.items), "annotators": len(ratings.annotators),
-                "ratings": len(ann.triples), "sources": list(ann.sources)}
+        base = {
+            "items": len(ratings.items),
+            "annotators": len(ratings.annotators),
+            "ratings": len(ann.triples),
+            "sources": list(ann.sources),
+        }
         if not ann.triples:
             if input_findings:
                 return self.result(input_findings, penalties=input_penalties, metrics=base)
-            return self.skip("no annotations: add per-annotator labels inline or with --annotations FILE",
-                             metrics=base)
+            return self.skip(
+                "no annotations: add per-annotator labels inline or with --annotations FILE", metrics=base
+            )
         if len(ratings.annotators) < 2 or not ratings.pairable().any():
-            return self.skip(f"not enough annotators: {len(ratings.annotators)} annotator(s) and no item rated "
-                             "twice; agreement needs at least two ratings of the same item", metrics=base)
+            return self.skip(
+                f"not enough annotators: {len(ratings.annotators)} annotator(s) and no item rated "
+                "twice; agreement needs at least two ratings of the same item",
+                metrics=base,
+            )
         alpha = agr.krippendorff_alpha(ratings)
         if alpha is None:
-            return self.skip(f"every rating is '{ratings.categories[0]}': with a single class, chance-corrected "
-                             "agreement is undefined", metrics={**base, "percent_agreement": 1.0})
+            return self.skip(
+                f"every rating is '{ratings.categories[0]}': with a single class, chance-corrected "
+                "agreement is undefined",
+                metrics={**base, "percent_agreement": 1.0},
+            )
         items, annotators = agr.multiannotator(ratings)
         pairs = agr.cohen_pairwise(ratings, params.min_shared_items)
         classes = agr.per_class(ratings)
@@ -195,22 +236,35 @@ class AgreementChecker(Checker):
 
         findings = list(input_findings)
         findings += self._pair_findings(ratings, params)
-        disputed = items[items["agreement"] < 1].sort_values(["consensus_quality", "agreement"], kind="stable")
+        disputed = items[items["agreement"] < 1].sort_values(
+            ["consensus_quality", "agreement"], kind="stable"
+        )
         review = disputed.head(params.review_max)
         files = {}
         if len(review):
             files["review_disputed.jsonl"] = self._review_file(ctx, ratings, review)
-            findings.append(self.finding(
-                "disputed_items", Severity.MEDIUM if len(disputed) / len(items) > 0.1 else Severity.LOW,
-                f"{len(disputed)} of {len(items)} annotated items are disputed; the {len(review)} most disputed "
-                "are in review_disputed.jsonl for adjudication", Action.REVIEW, review.index.tolist(),
-                disputed=len(disputed), file="review_disputed.jsonl"))
+            findings.append(
+                self.finding(
+                    "disputed_items",
+                    Severity.MEDIUM if len(disputed) / len(items) > 0.1 else Severity.LOW,
+                    f"{len(disputed)} of {len(items)} annotated items are disputed; the {len(review)} "
+                    "most disputed "
+                    "are in review_disputed.jsonl for adjudication",
+                    Action.REVIEW,
+                    review.index.tolist(),
+                    disputed=len(disputed),
+                    file="review_disputed.jsonl",
+                )
+            )
         findings += self._annotator_findings(ratings, annotators, params, score)
         penalties_total = sum(input_penalties)
         score = max(0.0, score - penalties_total)
-        gate = self.gate("low_agreement", alpha < params.min_alpha,
-                         f"Krippendorff's alpha {alpha:.3f} is below {params.min_alpha} "
-                         "(too unreliable to train on without adjudication)")
+        gate = self.gate(
+            "low_agreement",
+            alpha < params.min_alpha,
+            f"Krippendorff's alpha {alpha:.3f} is below {params.min_alpha} "
+            "(too unreliable to train on without adjudication)",
+        )
         metrics = {
             **base,
             "krippendorff_alpha": round(alpha, 4),
@@ -218,39 +272,74 @@ class AgreementChecker(Checker):
             "mean_cohen_kappa": _round(agr.mean_cohen(pairs)),
             "percent_agreement": _round(agr.percent_agreement(ratings)),
             "disputed_items": len(disputed),
-            "cohen_pairwise": [{**p, "kappa": _round(p["kappa"]), "agreement": _round(p["agreement"])}
-                               for p in pairs],
+            "cohen_pairwise": [
+                {**p, "kappa": _round(p["kappa"]), "agreement": _round(p["agreement"])} for p in pairs
+            ],
             "per_class": {k: {**v, "alpha": _round(v["alpha"])} for k, v in classes.items()},
-            "per_annotator": {a: {k: _round(v) if isinstance(v, float) else v for k, v in row.items()}
-                              for a, row in annotators.to_dict(orient="index").items()},
+            "per_annotator": {
+                a: {k: _round(v) if isinstance(v, float) else v for k, v in row.items()}
+                for a, row in annotators.to_dict(orient="index").items()
+            },
         }
-        return self.result(findings, score=round(score, 4), metrics=metrics, gates=[gate],
-                           charts=self._charts(ratings, classes, pairs), files=files)
+        return self.result(
+            findings,
+            score=round(score, 4),
+            metrics=metrics,
+            gates=[gate],
+            charts=self._charts(ratings, classes, pairs),
+            files=files,
+        )
 
-    def _input_findings(self, ctx: AuditContext, ann: Annotations,
-                        params: AgreementParams) -> tuple[list[Finding], list[float]]:
+    def _input_findings(
+        self, ctx: AuditContext, ann: Annotations, params: AgreementParams
+    ) -> tuple[list[Finding], list[float]]:
         """Bad annotation input: unknown item ids, empty labels, case/whitespace label variants."""
         n = max(len(ctx.frame), 1)
         findings, penalties = [], []
         if ann.unknown_items:
-            findings.append(self.finding(
-                "unknown_items", Severity.MEDIUM,
-                f"{len(ann.unknown_items)} annotated item id(s) are not in the dataset "
-                f"(e.g. {', '.join(ann.unknown_items[:3])}); their annotations were ignored",
-                Action.REVIEW, (), item_ids=list(ann.unknown_items[:200]), count=len(ann.unknown_items)))
+            findings.append(
+                self.finding(
+                    "unknown_items",
+                    Severity.MEDIUM,
+                    f"{len(ann.unknown_items)} annotated item id(s) are not in the dataset "
+                    f"(e.g. {', '.join(ann.unknown_items[:3])}); their annotations were ignored",
+                    Action.REVIEW,
+                    (),
+                    item_ids=list(ann.unknown_items[:200]),
+                    count=len(ann.unknown_items),
+                )
+            )
             penalties.append(min(10.0, share_penalty(len(ann.unknown_items), n, 1.0)))
         if ann.empty_labels:
-            findings.append(self.finding(
-                "empty_labels", Severity.LOW, f"{len(ann.empty_labels)} record(s) have an annotation with an "
-                "empty label; those annotations were ignored", Action.RELABEL, ann.empty_labels))
+            findings.append(
+                self.finding(
+                    "empty_labels",
+                    Severity.LOW,
+                    f"{len(ann.empty_labels)} record(s) have an annotation with an "
+                    "empty label; those annotations were ignored",
+                    Action.RELABEL,
+                    ann.empty_labels,
+                )
+            )
             penalties.append(min(10.0, share_penalty(len(ann.empty_labels), n, 1.0)))
         for norm, forms in ann.variants.items():
-            done = "merged (normalize_labels)" if params.normalize_labels else \
-                "counted as different labels; set normalize_labels to merge them"
-            findings.append(self.finding(
-                "label_variants", Severity.MEDIUM,
-                f"annotation labels {', '.join(repr(f) for f in forms)} differ only by case or whitespace: {done}",
-                Action.RELABEL, (), normalized=norm, variants=forms))
+            done = (
+                "merged (normalize_labels)"
+                if params.normalize_labels
+                else "counted as different labels; set normalize_labels to merge them"
+            )
+            findings.append(
+                self.finding(
+                    "label_variants",
+                    Severity.MEDIUM,
+                    f"annotation labels {', '.join(repr(f) for f in forms)} differ only by case "
+                    f"or whitespace: {done}",
+                    Action.RELABEL,
+                    (),
+                    normalized=norm,
+                    variants=forms,
+                )
+            )
             penalties.append(2.0)
         return findings, penalties
 
@@ -260,16 +349,26 @@ class AgreementChecker(Checker):
             if pair["items"] < params.min_pair_items:
                 break
             a, b = pair["labels"]
-            out.append(self.finding(
-                "split_class_pair", Severity.MEDIUM,
-                f"annotators split between '{a}' and '{b}' on {pair['items']} items ({pair['rating_pairs']} "
-                "disagreeing rating pairs): clarify the labelling guide for these two classes",
-                Action.REVIEW, pair["examples"], labels=[a, b], items=pair["items"],
-                rating_pairs=pair["rating_pairs"], examples=pair["examples"][:10]))
+            out.append(
+                self.finding(
+                    "split_class_pair",
+                    Severity.MEDIUM,
+                    f"annotators split between '{a}' and '{b}' on {pair['items']} items "
+                    f"({pair['rating_pairs']} "
+                    "disagreeing rating pairs): clarify the labelling guide for these two classes",
+                    Action.REVIEW,
+                    pair["examples"],
+                    labels=[a, b],
+                    items=pair["items"],
+                    rating_pairs=pair["rating_pairs"],
+                    examples=pair["examples"][:10],
+                )
+            )
         return out
 
-    def _annotator_findings(self, ratings: agr.Ratings, annotators: pd.DataFrame,
-                            params: AgreementParams, score: float) -> list[Finding]:
+    def _annotator_findings(
+        self, ratings: agr.Ratings, annotators: pd.DataFrame, params: AgreementParams, score: float
+    ) -> list[Finding]:
         """Annotators far below the median of the others; impact = score regained without their ratings."""
         judged = annotators[annotators["n_items"] >= params.min_annotator_items]
         out = []
@@ -278,20 +377,33 @@ class AgreementChecker(Checker):
             if others.empty or row["agreement_with_consensus"] > others.median() - params.annotator_gap:
                 continue
             col = ratings.annotators.index(str(name))
-            without = replace(ratings, codes=np.delete(ratings.codes, col, axis=1),
-                              annotators=tuple(a for a in ratings.annotators if a != name))
+            without = replace(
+                ratings,
+                codes=np.delete(ratings.codes, col, axis=1),
+                annotators=tuple(a for a in ratings.annotators if a != name),
+            )
             alpha_without = agr.krippendorff_alpha(without)
-            gain = 0.0 if alpha_without is None else \
-                alpha_score(alpha_without, params.good_alpha, params.min_alpha) - score
+            gain = (
+                0.0
+                if alpha_without is None
+                else alpha_score(alpha_without, params.good_alpha, params.min_alpha) - score
+            )
             ids = [ratings.items[i] for i in np.flatnonzero(ratings.codes[:, col] != agr.MISSING)]
             finding = self.finding(
-                "poor_annotator", Severity.HIGH,
+                "poor_annotator",
+                Severity.HIGH,
                 f"annotator '{name}' agrees with the consensus on {row['agreement_with_consensus']:.0%} of "
                 f"{row['n_items']} items (others' median {others.median():.0%}; cleanlab quality "
-                f"{row['quality']:.2f}, worst class '{row['worst_class']}'): retrain or re-check their labels",
-                Action.REVIEW, ids, annotator=str(name), agreement=round(row["agreement_with_consensus"], 4),
-                quality=round(row["quality"], 4), others_median=round(float(others.median()), 4),
-                alpha_without=_round(alpha_without))
+                f"{row['quality']:.2f}, worst class '{row['worst_class']}'): "
+                "retrain or re-check their labels",
+                Action.REVIEW,
+                ids,
+                annotator=str(name),
+                agreement=round(row["agreement_with_consensus"], 4),
+                quality=round(row["quality"], 4),
+                others_median=round(float(others.median()), 4),
+                alpha_without=_round(alpha_without),
+            )
             out.append(replace(finding, impact=round(max(gain, 0.0), 4)))
         return out
 
@@ -302,31 +414,55 @@ class AgreementChecker(Checker):
         lines = []
         for item, info in review.iterrows():
             codes = ratings.codes[row_of[item]]
-            labels = {a: ratings.categories[c] for a, c in zip(ratings.annotators, codes, strict=True)
-                      if c != agr.MISSING}
+            labels = {
+                a: ratings.categories[c]
+                for a, c in zip(ratings.annotators, codes, strict=True)
+                if c != agr.MISSING
+            }
             rec = frame.loc[item] if item in frame.index else None
-            lines.append(orjson.dumps({
-                "id": item, "text": None if rec is None else rec["text"],
-                "label": None if rec is None else rec["label"], "annotations": labels,
-                "consensus": info["consensus"], "consensus_quality": round(float(info["consensus_quality"]), 4),
-                "agreement": round(float(info["agreement"]), 4),
-            }).decode())
+            lines.append(
+                orjson.dumps(
+                    {
+                        "id": item,
+                        "text": None if rec is None else rec["text"],
+                        "label": None if rec is None else rec["label"],
+                        "annotations": labels,
+                        "consensus": info["consensus"],
+                        "consensus_quality": round(float(info["consensus_quality"]), 4),
+                        "agreement": round(float(info["agreement"]), 4),
+                    }
+                ).decode()
+            )
         return "\n".join(lines) + "\n"
 
     @staticmethod
-    def _charts(ratings: agr.Ratings, classes: dict[str, dict[str, Any]],
-                pairs: list[dict[str, Any]]) -> list[Chart]:
+    def _charts(
+        ratings: agr.Ratings, classes: dict[str, dict[str, Any]], pairs: list[dict[str, Any]]
+    ) -> list[Chart]:
         defined = {k: v["alpha"] for k, v in classes.items() if v["alpha"] is not None}
         order = sorted(defined, key=lambda k: (defined[k], k))[:30]
-        charts = [Chart("bar", "Agreement per class (alpha, one class vs the rest; lowest 30)",
-                        {"labels": order, "values": [round(defined[k], 3) for k in order]})]
+        charts = [
+            Chart(
+                "bar",
+                "Agreement per class (alpha, one class vs the rest; lowest 30)",
+                {"labels": order, "values": [round(defined[k], 3) for k in order]},
+            )
+        ]
         names = sorted({p["a"] for p in pairs} | {p["b"] for p in pairs})
         if 2 <= len(names) <= 30:
-            grid = {(p["a"], p["b"]): p["kappa"] for p in pairs} | {(p["b"], p["a"]): p["kappa"] for p in pairs}
-            values = [[1.0 if a == b else round(max(grid.get((a, b)) or 0.0, 0.0), 2) for b in names]
-                      for a in names]
-            charts.append(Chart("heatmap", "Cohen's kappa between annotators (0: undefined or below chance)",
-                                {"rows": names, "columns": names, "values": values}))
+            grid = {(p["a"], p["b"]): p["kappa"] for p in pairs} | {
+                (p["b"], p["a"]): p["kappa"] for p in pairs
+            }
+            values = [
+                [1.0 if a == b else round(max(grid.get((a, b)) or 0.0, 0.0), 2) for b in names] for a in names
+            ]
+            charts.append(
+                Chart(
+                    "heatmap",
+                    "Cohen's kappa between annotators (0: undefined or below chance)",
+                    {"rows": names, "columns": names, "values": values},
+                )
+            )
         return charts
 
 

@@ -7,6 +7,7 @@ and can block the verdict.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -24,11 +25,15 @@ class DuplicatesParams(CheckParams):
 
 
 def exact_groups(ctx: AuditContext) -> pd.Series:
-    """Group number per row (rows with the same normalised text share it); cached for the run."""
+    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run."""
 
     def compute() -> pd.Series:
         keys = ctx.frame["text"].map(normalize)
-        return pd.Series(pd.factorize(keys)[0], index=ctx.frame.index, name="exact_group")
+        codes = pd.factorize(keys)[0]
+        empty = (keys == "").to_numpy()
+        # empty texts are text_quality's finding, not one giant duplicate group: each stands alone
+        codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
+        return pd.Series(codes, index=ctx.frame.index, name="exact_group")
 
     return ctx.memo("duplicates.exact_groups", compute)
 

@@ -45,19 +45,30 @@ _OOF_VERSION = 1
 
 
 class LabelNoiseParams(CheckParams):
-    features: Features = Field("tfidf", description="Text features: tfidf (character + word n-grams), "
-                                                    "embeddings, or ensemble (mean of both models).")
-    model: str = Field(DEFAULT_MODEL, description="Sentence-transformers model (name of the packaged offline "
-                                                  "model, or a local directory).")
+    features: Features = Field(
+        "tfidf",
+        description="Text features: tfidf (character + word n-grams), "
+        "embeddings, or ensemble (mean of both models).",
+    )
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Sentence-transformers model (name of the packaged offline model, or a local directory).",
+    )
     folds: int = Field(5, ge=2, le=20, description="Cross-validation folds.")
     min_class_size: int = Field(5, ge=2, description="Classes with fewer examples are reported and left out.")
     max_noise_share: float = Field(0.15, ge=0, le=1, description="Blocking gate: share of records flagged.")
-    max_class_noise: float = Field(0.3, ge=0, le=1, description="Report a class whose estimated noise rate "
-                                                                "is above this.")
-    overlap_share: float = Field(0.1, ge=0, le=1, description="Report a class pair when this share of the two "
-                                                              "classes' examples overlap.")
+    max_class_noise: float = Field(
+        0.3, ge=0, le=1, description="Report a class whose estimated noise rate is above this."
+    )
+    overlap_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Report a class pair when this share of the two classes' examples overlap.",
+    )
     filter_by: Literal["both", "prune_by_noise_rate", "prune_by_class", "confident_learning"] = Field(
-        "both", description="cleanlab find_label_issues rule ('both' measured best on banking77).")
+        "both", description="cleanlab find_label_issues rule ('both' measured best on banking77)."
+    )
     use_consensus: bool = Field(True, description="Use the annotators' consensus label where one exists.")
 
 
@@ -66,15 +77,28 @@ def tfidf_features(texts: list[str]) -> Any:
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
-                            max_features=200_000, dtype=np.float32)
-    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1,
-                            token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
+    chars = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        sublinear_tf=True,
+        min_df=2,
+        max_features=200_000,
+        dtype=np.float32,
+    )
+    words = TfidfVectorizer(
+        analyzer="word",
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=1,
+        token_pattern=r"(?u)\b\w+\b",
+        dtype=np.float32,
+    )
     return hstack([chars.fit_transform(texts), words.fit_transform(texts)]).tocsr()
 
 
-def out_of_fold_probs(features: Any, labels: np.ndarray, groups: np.ndarray, n_classes: int,
-                      folds: int, seed: int, c: float) -> np.ndarray:
+def out_of_fold_probs(
+    features: Any, labels: np.ndarray, groups: np.ndarray, n_classes: int, folds: int, seed: int, c: float
+) -> np.ndarray:
     """Held-out class probabilities for every row from a grouped, stratified K-fold logistic regression.
 
     Features are fitted transductively (TF-IDF vocabulary on all texts) because the
@@ -95,8 +119,9 @@ def out_of_fold_probs(features: Any, labels: np.ndarray, groups: np.ndarray, n_c
     return probs / probs.sum(axis=1, keepdims=True).clip(1e-12)
 
 
-def predicted_probs(ctx: AuditContext, rows: np.ndarray, labels: np.ndarray, n_classes: int,
-                    params: LabelNoiseParams) -> tuple[np.ndarray, str]:
+def predicted_probs(
+    ctx: AuditContext, rows: np.ndarray, labels: np.ndarray, n_classes: int, params: LabelNoiseParams
+) -> tuple[np.ndarray, str]:
     """Out-of-fold probabilities for ``rows`` of ``ctx.frame`` with the configured features.
 
     Returns the probabilities and the features actually used (``tfidf`` when the
@@ -114,18 +139,32 @@ def predicted_probs(ctx: AuditContext, rows: np.ndarray, labels: np.ndarray, n_c
             vectors = embed_texts(ctx, params.model)[rows]
         except MissingDependency:
             kind = "tfidf"
-    digest = hashlib.blake2b(orjson.dumps([hashes, labels.tolist(), groups.tolist()]), digest_size=16).hexdigest()
-    namespace = Cache.namespace("label_noise_oof", data=digest, features=kind, folds=params.folds, seed=ctx.seed,
-                                model=params.model if vectors is not None else None, version=_OOF_VERSION)
+    digest = hashlib.blake2b(
+        orjson.dumps([hashes, labels.tolist(), groups.tolist()]), digest_size=16
+    ).hexdigest()
+    namespace = Cache.namespace(
+        "label_noise_oof",
+        data=digest,
+        features=kind,
+        folds=params.folds,
+        seed=ctx.seed,
+        model=params.model if vectors is not None else None,
+        version=_OOF_VERSION,
+    )
 
     def compute(positions: np.ndarray) -> np.ndarray:
         parts = []
         with ctx.progress.task(f"Cross-validating labels ({kind}, {params.folds} folds)", total=None):
             if kind in ("ensemble", "tfidf"):
-                parts.append(out_of_fold_probs(tfidf_features(texts), labels, groups, n_classes,
-                                               params.folds, ctx.seed, c=10.0))
+                parts.append(
+                    out_of_fold_probs(
+                        tfidf_features(texts), labels, groups, n_classes, params.folds, ctx.seed, c=10.0
+                    )
+                )
             if vectors is not None:
-                parts.append(out_of_fold_probs(vectors, labels, groups, n_classes, params.folds, ctx.seed, c=10.0))
+                parts.append(
+                    out_of_fold_probs(vectors, labels, groups, n_classes, params.folds, ctx.seed, c=10.0)
+                )
         return np.mean(parts, axis=0)[positions]
 
     return ctx.cache.per_record(namespace, hashes, compute), kind
@@ -164,24 +203,47 @@ class LabelNoiseChecker(Checker):
         penalties: list[float] = []
         if small:
             ids = frame["id"].iloc[labelled][labels.iloc[labelled].isin(small).to_numpy()].tolist()
-            findings.append(self.finding(
-                "too_few_for_cv", Severity.LOW,
-                f"{len(small)} class(es) have fewer than {params.min_class_size} examples and were not checked "
-                f"for label noise: {', '.join(small[:10])}", Action.ADD_DATA, ids, classes=small))
+            findings.append(
+                self.finding(
+                    "too_few_for_cv",
+                    Severity.LOW,
+                    f"{len(small)} class(es) have fewer than {params.min_class_size} examples "
+                    "and were not checked "
+                    f"for label noise: {', '.join(small[:10])}",
+                    Action.ADD_DATA,
+                    ids,
+                    classes=small,
+                )
+            )
             penalties.append(1.0)
         rows = labelled[labels.iloc[labelled].isin(keep).to_numpy()]
         if len(keep) < 2:
-            return self.skip(f"label noise needs at least two classes with {params.min_class_size}+ examples",
-                             metrics={"classes_checked": len(keep)}) if not findings else \
-                self.result(findings, penalties=penalties, metrics={"classes_checked": len(keep)})
+            return (
+                self.skip(
+                    f"label noise needs at least two classes with {params.min_class_size}+ examples",
+                    metrics={"classes_checked": len(keep)},
+                )
+                if not findings
+                else self.result(findings, penalties=penalties, metrics={"classes_checked": len(keep)})
+            )
         code = {k: i for i, k in enumerate(keep)}
         y = labels.iloc[rows].map(code).to_numpy(dtype=np.int64)
         probs, used = predicted_probs(ctx, rows, y, len(keep), params)
         return self._assess(ctx, rows, y, probs, keep, used, consensus_used, findings, penalties, params)
 
-    def _assess(self, ctx: AuditContext, rows: np.ndarray, y: np.ndarray, probs: np.ndarray, classes: list[str],
-                used: str, consensus_used: int, findings: list[Finding], penalties: list[float],
-                params: LabelNoiseParams) -> CheckResult:
+    def _assess(
+        self,
+        ctx: AuditContext,
+        rows: np.ndarray,
+        y: np.ndarray,
+        probs: np.ndarray,
+        classes: list[str],
+        used: str,
+        consensus_used: int,
+        findings: list[Finding],
+        penalties: list[float],
+        params: LabelNoiseParams,
+    ) -> CheckResult:
         from cleanlab.dataset import find_overlapping_classes, rank_classes_by_label_quality
         from cleanlab.filter import find_label_issues
         from cleanlab.rank import get_label_quality_scores
@@ -197,27 +259,51 @@ class LabelNoiseChecker(Checker):
         suggested = probs.argmax(axis=1)
         flagged = np.flatnonzero(issues)
         flagged = flagged[np.lexsort((frame["id"].to_numpy()[flagged].astype(str), quality[flagged]))]
-        records = [{"id": str(frame["id"].iloc[i]), "given": classes[y[i]], "suggested": classes[suggested[i]],
-                    "quality": round(float(quality[i]), 4)} for i in flagged]
+        records = [
+            {
+                "id": str(frame["id"].iloc[i]),
+                "given": classes[y[i]],
+                "suggested": classes[suggested[i]],
+                "quality": round(float(quality[i]), 4),
+            }
+            for i in flagged
+        ]
         by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for rec in records:
             by_pair.setdefault((rec["given"], rec["suggested"]), []).append(rec)
         for (given, sugg), recs in sorted(by_pair.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             example = preview(str(frame["text"].iloc[flagged[records.index(recs[0])]]), 60)
-            findings.append(self.finding(
-                "suspected_mislabel", Severity.HIGH if len(recs) >= 5 else Severity.MEDIUM,
-                f"{len(recs)} record(s) labelled '{given}' look like '{sugg}' (e.g. “{example}”, "
-                f"label quality {recs[0]['quality']:.2f})", Action.RELABEL, [r["id"] for r in recs],
-                given=given, suggested=sugg, records=recs))
+            findings.append(
+                self.finding(
+                    "suspected_mislabel",
+                    Severity.HIGH if len(recs) >= 5 else Severity.MEDIUM,
+                    f"{len(recs)} record(s) labelled '{given}' look like '{sugg}' (e.g. “{example}”, "
+                    f"label quality {recs[0]['quality']:.2f})",
+                    Action.RELABEL,
+                    [r["id"] for r in recs],
+                    given=given,
+                    suggested=sugg,
+                    records=recs,
+                )
+            )
             penalties.append(share_penalty(len(recs), n, 2.0))
         noise = {classes[int(r["Class Index"])]: float(r["Label Noise"]) for _, r in per_class.iterrows()}
         for name, rate in sorted(noise.items(), key=lambda kv: (-kv[1], kv[0])):
             if rate > params.max_class_noise:
                 members = frame["id"].to_numpy()[y == classes.index(name)].astype(str)
-                findings.append(self.finding(
-                    "noisy_class", Severity.MEDIUM,
-                    f"class '{name}': an estimated {rate:.0%} of its labels are wrong; review its definition "
-                    "and examples", Action.REVIEW, members, label=name, noise_rate=round(rate, 4)))
+                findings.append(
+                    self.finding(
+                        "noisy_class",
+                        Severity.MEDIUM,
+                        f"class '{name}': an estimated {rate:.0%} of its labels are wrong; "
+                        "review its definition "
+                        "and examples",
+                        Action.REVIEW,
+                        members,
+                        label=name,
+                        noise_rate=round(rate, 4),
+                    )
+                )
                 penalties.append(3.0 * rate)
         sizes = np.bincount(y, minlength=len(classes))
         for _, r in overlaps.iterrows():
@@ -227,36 +313,59 @@ class LabelNoiseChecker(Checker):
             if share < params.overlap_share or count < 2:
                 continue
             pair_rows = np.flatnonzero(((y == a) & (suggested == b)) | ((y == b) & (suggested == a)))
-            findings.append(self.finding(
-                "overlapping_classes", Severity.MEDIUM,
-                f"classes '{classes[a]}' and '{classes[b]}' overlap: about {count} examples ({share:.0%} of the "
-                "two classes) fit either; merge them or redefine the boundary",
-                Action.REVIEW, frame["id"].to_numpy()[pair_rows].astype(str),
-                labels=[classes[a], classes[b]], overlapping=count, share=round(share, 4),
-                joint_probability=round(float(r["Joint Probability"]), 5)))
+            findings.append(
+                self.finding(
+                    "overlapping_classes",
+                    Severity.MEDIUM,
+                    f"classes '{classes[a]}' and '{classes[b]}' overlap: "
+                    f"about {count} examples ({share:.0%} of the "
+                    "two classes) fit either; merge them or redefine the boundary",
+                    Action.REVIEW,
+                    frame["id"].to_numpy()[pair_rows].astype(str),
+                    labels=[classes[a], classes[b]],
+                    overlapping=count,
+                    share=round(share, 4),
+                    joint_probability=round(float(r["Joint Probability"]), 5),
+                )
+            )
             penalties.append(min(10.0, 20.0 * share))
         share = len(records) / n
-        gate = self.gate("label_noise", share > params.max_noise_share,
-                         f"{share:.1%} of checked records look mislabelled (limit {params.max_noise_share:.0%})")
+        gate = self.gate(
+            "label_noise",
+            share > params.max_noise_share,
+            f"{share:.1%} of checked records look mislabelled (limit {params.max_noise_share:.0%})",
+        )
         files = {"label_issues.jsonl": self._issues_file(frame, flagged, records)} if records else {}
         top = sorted(noise.items(), key=lambda kv: (-kv[1], kv[0]))[:30]
-        chart = Chart("bar", "Estimated label noise per class (worst 30)",
-                      {"labels": [k for k, _ in top], "values": [round(v, 3) for _, v in top]})
+        chart = Chart(
+            "bar",
+            "Estimated label noise per class (worst 30)",
+            {"labels": [k for k, _ in top], "values": [round(v, 3) for _, v in top]},
+        )
         metrics = {
-            "features": used, "model": params.model if used != "tfidf" else None,
-            "records_checked": n, "classes_checked": len(classes), "consensus_labels_used": consensus_used,
-            "suspected_mislabels": len(records), "suspected_share": round(share, 4),
+            "features": used,
+            "model": params.model if used != "tfidf" else None,
+            "records_checked": n,
+            "classes_checked": len(classes),
+            "consensus_labels_used": consensus_used,
+            "suspected_mislabels": len(records),
+            "suspected_share": round(share, 4),
             "mean_label_quality": round(float(quality.mean()), 4),
             "class_noise": {k: round(v, 4) for k, v in sorted(noise.items())},
         }
         if used != self.params.features:  # type: ignore[attr-defined]
-            metrics["note"] = ("embeddings extra not installed: used TF-IDF only "
-                               '(pip install "dqaudit[embeddings]" for better recall)')
-        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart],
-                           files=files)
+            metrics["note"] = (
+                "embeddings extra not installed: used TF-IDF only "
+                '(pip install "dqaudit[embeddings]" for better recall)'
+            )
+        return self.result(
+            findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart], files=files
+        )
 
     @staticmethod
     def _issues_file(frame: pd.DataFrame, flagged: np.ndarray, records: list[dict[str, Any]]) -> str:
         texts = frame["text"].to_numpy()
-        return "".join(orjson.dumps({**rec, "text": texts[i]}).decode() + "\n"
-                       for i, rec in zip(flagged, records, strict=True))
+        return "".join(
+            orjson.dumps({**rec, "text": texts[i]}).decode() + "\n"
+            for i, rec in zip(flagged, records, strict=True)
+        )

@@ -18,7 +18,7 @@ from .base import Checker, CheckParams, share_penalty
 class TextQualityParams(CheckParams):
     min_words: int = Field(2, ge=1, description="Fewer words than this (and under min_chars) is a fragment.")
     min_chars: int = Field(8, ge=1, description="Texts shorter than this (and under min_words) are fragments.")
-    max_chars: int = Field(4000, ge=1, description="Texts longer than this are overlong.")
+    max_chars: int = Field(2000, ge=1, description="Texts longer than this are overlong (support requests rarely pass 1,000).")
     outlier_z: float = Field(3.5, gt=0, description="Robust z-score of log length beyond which a text is an outlier.")
 
 

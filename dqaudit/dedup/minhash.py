@@ -358,11 +358,26 @@ def _char_shingles(cp: np.ndarray, is_sep: np.ndarray, doc_of: np.ndarray,
 
 def shingle_sets(texts: Sequence[str], params: MinHashParams) -> list[np.ndarray]:
     """Each text's set of shingle hashes, sorted and unique (for exact Jaccard)."""
-    hashes, docs = shingle_hashes(texts, params)
-    key = _unique((docs.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
-    bounds = np.searchsorted(key >> np.uint64(32), np.arange(len(texts) + 1, dtype=np.uint64))
-    values = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    return [values[bounds[i]:bounds[i + 1]] for i in range(len(texts))]
+    flat, bounds = shingle_table(texts, params)
+    return [flat[bounds[i]:bounds[i + 1]] for i in range(len(texts))]
+
+
+def shingle_table(texts: Sequence[str], params: MinHashParams,
+                  chunk: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+    """All shingle sets in one array: text ``i`` owns ``flat[bounds[i]:bounds[i + 1]]``, sorted, unique.
+
+    Built ``chunk`` texts at a time, so the transient sort keys stay small at any size.
+    """
+    flats, sizes = [], []
+    for lo in range(0, len(texts), chunk):
+        part = texts[lo:lo + chunk]
+        hashes, docs = shingle_hashes(part, params)
+        key = _unique((docs.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
+        flats.append((key & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+        sizes.append(np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=len(part)))
+    flat = np.concatenate(flats) if flats else np.empty(0, np.uint32)
+    counts = np.concatenate(sizes) if sizes else np.empty(0, np.int64)
+    return flat, np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
 
 # --- signatures -----------------------------------------------------------------------
@@ -503,18 +518,21 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def candidate_pairs(sigs: np.ndarray, params: MinHashParams, max_bucket_pairs: int = 32) -> np.ndarray:
+def candidate_pairs(sigs: np.ndarray, params: MinHashParams, max_bucket_pairs: int = 32,
+                    rows: np.ndarray | None = None) -> np.ndarray:
     """Pairs ``(i, j)``, ``i < j``, sharing at least one LSH band; shape ``(m, 2)``, int64, unique.
 
-    Rows without shingles never pair. A bucket of ``k`` members yields all pairs when
-    ``k <= max_bucket_pairs``, otherwise each member paired with the bucket's first and
-    its neighbour: linear, so thousands of copies of one text cost no quadratic blow-up
-    (their cluster is still connected).
+    Only ``rows`` (default: all) take part; rows without shingles never pair. A bucket
+    of ``k`` members yields all pairs when ``k <= max_bucket_pairs``, otherwise each member
+    paired with the bucket's first and its neighbour: linear, so thousands of copies of
+    one text cost no quadratic blow-up (their cluster is still connected).
     """
     live = np.flatnonzero((sigs != EMPTY).any(axis=1))
+    if rows is not None:
+        live = np.intersect1d(live, rows, assume_unique=True)
     if len(live) < 2:
         return np.empty((0, 2), np.int64)
-    keys = band_keys(sigs[live], params.bands, params.rows)
+    keys = band_keys(sigs, params.bands, params.rows)[live]  # no copy of the signatures
     found: list[np.ndarray] = []
     for band in range(params.bands):
         col = keys[:, band]
@@ -524,12 +542,9 @@ def candidate_pairs(sigs: np.ndarray, params: MinHashParams, max_bucket_pairs: i
         run_start = np.concatenate(([0], boundary))
         run_len = np.diff(np.concatenate((run_start, [len(col)])))
         multi = run_len > 1
-        found.append(_bucket_pairs(order, run_start[multi], run_len[multi], max_bucket_pairs))
-    pairs = live[np.concatenate(found)] if found else np.empty((0, 2), np.int64)
-    pairs.sort(axis=1)
-    if len(pairs) == 0:
-        return pairs.reshape(0, 2)
-    key = _unique(pairs[:, 0] * np.int64(len(sigs)) + pairs[:, 1])
+        pairs = live[_bucket_pairs(order, run_start[multi], run_len[multi], max_bucket_pairs)]
+        found.append(_unique(pairs.min(axis=1) * np.int64(len(sigs)) + pairs.max(axis=1)))
+    key = _unique(np.concatenate(found))
     return np.stack([key // len(sigs), key % len(sigs)], axis=1)
 
 
@@ -548,31 +563,42 @@ def _bucket_pairs(order: np.ndarray, starts: np.ndarray, lengths: np.ndarray, ca
 
 
 def exact_jaccard_pairs(sets: Sequence[np.ndarray], pairs: np.ndarray) -> np.ndarray:
-    """Exact Jaccard of each pair of shingle sets (sorted unique uint32 arrays), vectorised.
-
-    Every shingle of the pair's first set is looked up (binary search) among the
-    second set's, so the cost is the first sets' total size times log of all shingles.
-    """
-    if len(pairs) == 0:
-        return np.zeros(0, np.float64)
+    """Exact Jaccard of each pair of shingle sets (sorted unique uint32 arrays), vectorised."""
     sizes = np.fromiter((len(s) for s in sets), np.int64, count=len(sets))
     flat = np.concatenate(sets) if sets else np.empty(0, np.uint32)
-    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    keys = (np.repeat(np.arange(len(sets), dtype=np.uint64), sizes) << np.uint64(32)) | flat.astype(np.uint64)
+    return exact_jaccard_table(flat, np.concatenate(([0], np.cumsum(sizes))), pairs)
+
+
+def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray,
+                        budget: int = 2_000_000) -> np.ndarray:
+    """Exact Jaccard of pairs of sets stored as in :func:`shingle_table`.
+
+    Pairs are taken in order of their second set, about ``budget`` shingles at a time;
+    each shingle of the first set is looked up (binary search) among the second sets
+    of the chunk only, which form one contiguous, sorted slice of ``flat``.
+    """
     result = np.zeros(len(pairs), np.float64)
-    step = max(1, 2_000_000 // max(1, int(sizes.mean())))
-    by_second = np.argsort(pairs[:, 1], kind="stable")  # queries then arrive nearly sorted: cache-friendly
+    if len(pairs) == 0:
+        return result
+    sizes = np.diff(bounds)
+    order = np.argsort(pairs[:, 1], kind="stable")
+    step = max(1, budget // max(1, int(sizes.mean())))
     for lo in range(0, len(pairs), step):
-        part = pairs[by_second[lo:lo + step]]
+        chosen = order[lo:lo + step]
+        part = pairs[chosen]
+        first_doc, last_doc = int(part[:, 1].min()), int(part[:, 1].max())
+        span = slice(bounds[first_doc], bounds[last_doc + 1])
+        owners = np.repeat(np.arange(first_doc, last_doc + 1, dtype=np.uint64), sizes[first_doc:last_doc + 1])
+        keys = (owners << np.uint64(32)) | flat[span].astype(np.uint64)
         lengths = sizes[part[:, 0]]
         owner = np.repeat(np.arange(len(part)), lengths)
-        offsets = np.repeat(first[part[:, 0]] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        values = flat[np.arange(len(owner)) + offsets].astype(np.uint64)
-        query = (part[owner, 1].astype(np.uint64) << np.uint64(32)) | values
-        found = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-        inter = np.bincount(owner[keys[found] == query], minlength=len(part))
+        starts = np.repeat(bounds[part[:, 0]] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        query = (part[owner, 1].astype(np.uint64) << np.uint64(32)) | flat[np.arange(len(owner)) + starts]
+        found = np.minimum(np.searchsorted(keys, query), max(0, len(keys) - 1))
+        hit = keys[found] == query if len(keys) else np.zeros(len(query), bool)
+        inter = np.bincount(owner[hit], minlength=len(part))
         union = sizes[part[:, 0]] + sizes[part[:, 1]] - inter
-        result[by_second[lo:lo + step]] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+        result[chosen] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
     return result
 
 
@@ -594,20 +620,20 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
     live = np.flatnonzero((sigs != EMPTY).any(axis=1))
     if len(live) < 2:
         return np.empty((0, 2), np.int64), np.empty(0), 0
-    whole = band_keys(sigs[live], 1, sigs.shape[1])[:, 0]
+    whole = band_keys(sigs, 1, sigs.shape[1])[live, 0]
     first, inverse = _first_and_inverse(whole)
     reps = live[first]
     mine = reps[inverse]
     copy_edges = np.stack([mine[mine != live], live[mine != live]], axis=1)
-    cand = candidate_pairs(sigs[reps], params)
+    cand = candidate_pairs(sigs, params, rows=reps)
     kept, sims = np.empty((0, 2), np.int64), np.empty(0)
     if len(cand):
-        close = cand[_estimate_low_bits(sigs[reps], cand) >= params.threshold - ESTIMATE_MARGIN]
+        close = cand[_estimate_low_bits(sigs, cand) >= params.threshold - ESTIMATE_MARGIN]
         involved = _unique(close.ravel())
-        sets = shingle_sets([texts[i] for i in reps[involved]], params)
-        sim = exact_jaccard_pairs(sets, np.searchsorted(involved, close))
+        flat, bounds = shingle_table([texts[i] for i in involved], params)
+        sim = exact_jaccard_table(flat, bounds, np.searchsorted(involved, close))
         ok = sim >= params.threshold - 1e-9
-        kept, sims = reps[close[ok]], sim[ok]
+        kept, sims = close[ok], sim[ok]
     pairs = np.concatenate([copy_edges, kept])
     pairs.sort(axis=1)
     return pairs.astype(np.int64), np.concatenate([np.ones(len(copy_edges)), sims]), int(len(cand))
@@ -618,7 +644,7 @@ def _estimate_low_bits(sigs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
     A quarter of the memory traffic of full values; a chance match (1/256) is corrected for.
     """
-    low = (sigs & np.uint32(0xFF)).astype(np.uint8)
+    low = np.ascontiguousarray(sigs.astype("<u4", copy=False).view(np.uint8)[:, ::4])  # low byte
     out = np.empty(len(pairs), np.float64)
     for lo in range(0, len(pairs), 200_000):
         part = pairs[lo:lo + 200_000]

@@ -208,11 +208,14 @@ def read_rows(spark: SparkSession, path: str, config: AuditConfig) -> tuple[Data
 def collect_dataset(rows: DataFrame, path: str, files: list[tuple[str, int, int]], fmt: str,
                     fields: FieldsConfig) -> tuple[Dataset, np.ndarray]:
     """The canonical table (row order = ``rid`` order, as the local loader's) and its ``rid`` per row."""
-    from pyspark.sql import functions as F
+    import pyarrow.compute as pc
 
-    problems = sorted(rows.where(F.col("problem").isNotNull())
-                      .select("rid", "line", "problem", "message", "raw", "field").collect())
-    table = rows.where(F.col("problem").isNull()).select("rid", "line", *_STRING_COLUMNS, "annotations").toArrow()
+    everything = rows.select("rid", "line", "problem", "message", "raw", "field", *_STRING_COLUMNS,
+                             "annotations").toArrow()  # one job: records and problems together
+    is_record = pc.is_null(everything.column("problem"))
+    problems = sorted(everything.filter(pc.invert(is_record)).select(
+        ["rid", "line", "problem", "message", "raw", "field"]).to_pylist(), key=lambda p: p["rid"])
+    table = everything.filter(is_record)
     rid = table.column("rid").to_numpy()
     order = np.argsort(rid, kind="stable")
     columns: dict[str, pd.Series] = {}
@@ -321,9 +324,9 @@ def connected_components(edges: DataFrame) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    def pin(frame: DataFrame) -> DataFrame:  # lazy: the round's convergence test materialises it
+    def pin(frame: DataFrame) -> DataFrame:  # eager: a lazy checkpoint of a shuffled frame can be recomputed apart
         sc = frame.sparkSession.sparkContext
-        return frame.checkpoint(eager=False) if sc.getCheckpointDir() else frame.localCheckpoint(eager=False)
+        return frame.checkpoint() if sc.getCheckpointDir() else frame.localCheckpoint()
 
     e = pin(edges.select(F.col("b").alias("child"), F.col("a").alias("parent")).distinct())
     while True:
@@ -368,8 +371,6 @@ class _Stages:
 def spark_context(path: str, config: AuditConfig, *, progress: Progress | None = None, cache: Cache | None = None,
                   options: dict[str, Any] | None = None) -> AuditContext:
     """Load and cluster ``path`` on Spark; the context holds the results the checkers would compute."""
-    from pyspark.sql import functions as F
-
     from ..checkers.near_duplicates import NearDuplicates, minhash_params
     from ..pipeline import AuditContext
     from ..progress import NullProgress
@@ -378,6 +379,8 @@ def spark_context(path: str, config: AuditConfig, *, progress: Progress | None =
         raise ConfigError("checks.near_duplicates.semantic: embedding search runs on one machine; "
                           "turn it off or use --engine local")
     spark = spark_session(config.engine)
+    from pyspark.sql import functions as F
+
     log = _Stages(spark, progress or NullProgress())
     with log.stage("read, parse and quarantine rows", "spark"):
         rows, files, fmt = read_rows(spark, path, config)

@@ -19,7 +19,9 @@ from dqaudit.pipeline import audit
 CLASSES = ["card", "loan", "complaint", "dispute"]
 
 
-def make_records(n: int = 120, seed: int = 0, poor: float = 0.5, confuse: float = 0.35) -> list[dict[str, Any]]:
+def make_records(
+    n: int = 120, seed: int = 0, poor: float = 0.5, confuse: float = 0.35
+) -> list[dict[str, Any]]:
     """Three annotators: a1, a2 careful; a3 random on ``poor`` of items; a2 calls some complaints disputes."""
     rng = np.random.default_rng(seed)
     records = []
@@ -28,16 +30,28 @@ def make_records(n: int = 120, seed: int = 0, poor: float = 0.5, confuse: float 
         a1 = truth
         a2 = "dispute" if truth == "complaint" and rng.random() < confuse else truth
         a3 = str(rng.choice(CLASSES)) if rng.random() < poor else truth
-        records.append({"id": f"r{i}", "text": f"request number {i} about {truth}", "label": truth,
-                        "annotations": [{"annotator": "a1", "label": a1}, {"annotator": "a2", "label": a2},
-                                        {"annotator": "a3", "label": a3}]})
+        records.append(
+            {
+                "id": f"r{i}",
+                "text": f"request number {i} about {truth}",
+                "label": truth,
+                "annotations": [
+                    {"annotator": "a1", "label": a1},
+                    {"annotator": "a2", "label": a2},
+                    {"annotator": "a3", "label": a3},
+                ],
+            }
+        )
     return records
 
 
 def run(path: Path, **settings: Any):
     config = AuditConfig().with_check("agreement", **settings) if settings else AuditConfig()
-    return audit(path, config.model_copy(update={"cache": config.cache.model_copy(update={"enabled": False})}),
-                 checks=["agreement"]).check("agreement")
+    return audit(
+        path,
+        config.model_copy(update={"cache": config.cache.model_copy(update={"enabled": False})}),
+        checks=["agreement"],
+    ).check("agreement")
 
 
 def test_finds_poor_annotator_split_pair_and_exports_disputed(write_jsonl: Callable[..., Path]) -> None:
@@ -77,7 +91,9 @@ def test_alpha_bands() -> None:
         AuditConfig().with_check("agreement", good_alpha=0.5, min_alpha=0.7).params("agreement")
 
 
-def test_long_format_file_csv_and_jsonl_with_unknown_ids(write_jsonl: Callable[..., Path], tmp_path: Path) -> None:
+def test_long_format_file_csv_and_jsonl_with_unknown_ids(
+    write_jsonl: Callable[..., Path], tmp_path: Path
+) -> None:
     records = make_records(60)
     plain = [{k: v for k, v in r.items() if k != "annotations"} for r in records]
     data = write_jsonl(plain)
@@ -85,8 +101,13 @@ def test_long_format_file_csv_and_jsonl_with_unknown_ids(write_jsonl: Callable[.
     rows += [("ghost-1", "a1", "card"), ("ghost-2", "a2", "loan")]
     csv_path = tmp_path / "ann.csv"
     csv_path.write_text("item_id,annotator,label\n" + "".join(f"{i},{a},{lab}\n" for i, a, lab in rows))
-    jsonl_path = write_jsonl([{"item_id": i, "annotator": a, "label": lab} for i, a, lab in rows], "ann.jsonl")
-    from_csv, from_jsonl = run(data, annotations_file=str(csv_path)), run(data, annotations_file=str(jsonl_path))
+    jsonl_path = write_jsonl(
+        [{"item_id": i, "annotator": a, "label": lab} for i, a, lab in rows], "ann.jsonl"
+    )
+    from_csv, from_jsonl = (
+        run(data, annotations_file=str(csv_path)),
+        run(data, annotations_file=str(jsonl_path)),
+    )
     assert from_csv.metrics["krippendorff_alpha"] == from_jsonl.metrics["krippendorff_alpha"]
     assert from_csv.metrics["ratings"] == 180
     unknown = [f for f in from_csv.findings if f.kind == "unknown_items"]
@@ -110,8 +131,22 @@ def test_cli_annotations_flag_writes_review_file(write_jsonl: Callable[..., Path
     data = write_jsonl([{k: v for k, v in r.items() if k != "annotations"} for r in records])
     ann = write_jsonl([{"item_id": r["id"], **a} for r in records for a in r["annotations"]], "ann.jsonl")
     out = tmp_path / "out"
-    res = CliRunner().invoke(cli, ["audit", str(data), "--annotations", str(ann), "--checks", "agreement",
-                                   "--out", str(out), "--json", "-q", "--no-cache"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            str(data),
+            "--annotations",
+            str(ann),
+            "--checks",
+            "agreement",
+            "--out",
+            str(out),
+            "--json",
+            "-q",
+            "--no-cache",
+        ],
+    )
     assert res.exit_code in (0, 1), res.output
     report = json.loads(res.output)
     check = next(c for c in report["checks"] if c["check"] == "agreement")
@@ -120,12 +155,16 @@ def test_cli_annotations_flag_writes_review_file(write_jsonl: Callable[..., Path
 
 
 def test_single_annotator_single_class_and_no_annotations_skip(write_jsonl: Callable[..., Path]) -> None:
-    one = [{"id": f"r{i}", "text": f"t{i}", "annotations": [{"annotator": "a1", "label": CLASSES[i % 2]}]}
-           for i in range(10)]
+    one = [
+        {"id": f"r{i}", "text": f"t{i}", "annotations": [{"annotator": "a1", "label": CLASSES[i % 2]}]}
+        for i in range(10)
+    ]
     result = run(write_jsonl(one, "one.jsonl"))
     assert result.score is None and "not enough annotators" in result.skipped
-    same = [{"id": f"r{i}", "text": f"t{i}", "annotations": [{"annotator": a, "label": "card"} for a in "xyz"]}
-            for i in range(10)]
+    same = [
+        {"id": f"r{i}", "text": f"t{i}", "annotations": [{"annotator": a, "label": "card"} for a in "xyz"]}
+        for i in range(10)
+    ]
     result = run(write_jsonl(same, "same.jsonl"))
     assert result.score is None and "single class" in result.skipped
     assert result.metrics["percent_agreement"] == 1.0

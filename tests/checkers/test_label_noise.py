@@ -25,16 +25,19 @@ VOCAB = {
 
 
 def make_records(n: int = 240, flip_every: int = 20, seed: int = 0) -> tuple[list[dict[str, Any]], set[str]]:
-    """Texts built from a class vocabulary; every ``flip_every``-th record gets a wrong label."""
+    """Texts built from a class vocabulary; every ``flip_every``-th record is mislabelled (varied targets)."""
     rng = np.random.default_rng(seed)
     classes = list(VOCAB)
     records, flipped = [], set()
     for i in range(n):
         truth = classes[i % len(classes)]
-        words = rng.choice(VOCAB[truth], 3).tolist() + rng.choice(["please", "help", "my", "the", "why"], 2).tolist()
+        words = (
+            rng.choice(VOCAB[truth], 3).tolist()
+            + rng.choice(["please", "help", "my", "the", "why"], 2).tolist()
+        )
         label = truth
-        if i % flip_every == 7:
-            label = classes[(classes.index(truth) + 1) % len(classes)]
+        if i % flip_every == (7 + i // flip_every) % flip_every:
+            label = classes[(classes.index(truth) + 1 + (i // flip_every) % 3) % len(classes)]
             flipped.add(f"r{i}")
         records.append({"id": f"r{i}", "text": " ".join(words) + f" {i}", "label": label})
     return records, flipped
@@ -67,7 +70,9 @@ def test_finds_planted_flips_with_suggested_labels(write_jsonl: Callable[..., Pa
     assert result.metrics["features"] == "tfidf" and 0 < result.score < 100
 
 
-def test_duplicates_never_straddle_folds(monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]) -> None:
+def test_duplicates_never_straddle_folds(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
     """Copies of a text share a group, so the splitter keeps them on one side of every fold."""
     records, _ = make_records(80, flip_every=1000)
     records += [{**r, "id": r["id"] + "-copy"} for r in records[:20]]
@@ -77,8 +82,9 @@ def test_duplicates_never_straddle_folds(monkeypatch: pytest.MonkeyPatch, write_
     def spy(features, labels, groups, n_classes, folds, seed, c):
         from sklearn.model_selection import StratifiedGroupKFold
 
-        for train, held in StratifiedGroupKFold(min(folds, len(set(groups))), shuffle=True,
-                                                random_state=seed).split(labels, labels, groups):
+        for train, held in StratifiedGroupKFold(
+            min(folds, len(set(groups))), shuffle=True, random_state=seed
+        ).split(labels, labels, groups):
             seen.append((groups, train, held))
         return real(features, labels, groups, n_classes, folds, seed, c)
 
@@ -123,16 +129,18 @@ def test_consensus_labels_replace_single_labels(write_jsonl: Callable[..., Path]
     classes = list(VOCAB)
     for r in records:
         truth = classes[int(r["id"][1:]) % 4]
-        r["annotations"] = [{"annotator": a, "label": truth} for a in ("a1", "a2")] + \
-            [{"annotator": "a3", "label": r["label"]}]
+        r["annotations"] = [{"annotator": a, "label": truth} for a in ("a1", "a2")] + [
+            {"annotator": "a3", "label": r["label"]}
+        ]
     result = run(write_jsonl(records))
     assert result.metrics["consensus_labels_used"] == 160
     assert not flagged(result) & flips
     assert run(write_jsonl(records, "again.jsonl"), use_consensus=False).metrics["consensus_labels_used"] == 0
 
 
-def test_falls_back_to_tfidf_without_the_embeddings_extra(monkeypatch: pytest.MonkeyPatch,
-                                                          write_jsonl: Callable[..., Path]) -> None:
+def test_falls_back_to_tfidf_without_the_embeddings_extra(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
     def missing(*_: Any, **__: Any):
         raise MissingDependency("sentence-transformers", "embeddings", "text embeddings")
 
@@ -143,8 +151,9 @@ def test_falls_back_to_tfidf_without_the_embeddings_extra(monkeypatch: pytest.Mo
     assert "dqaudit[embeddings]" in result.metrics["note"]
 
 
-def test_ensemble_uses_the_shared_embeddings(monkeypatch: pytest.MonkeyPatch,
-                                             write_jsonl: Callable[..., Path]) -> None:
+def test_ensemble_uses_the_shared_embeddings(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
     calls: list[str] = []
 
     def fake(ctx, model):
@@ -154,25 +163,48 @@ def test_ensemble_uses_the_shared_embeddings(monkeypatch: pytest.MonkeyPatch,
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
     monkeypatch.setattr(label_noise, "embed_texts", fake)
-    records, flips = make_records(160)
+    records, flips = make_records(240)
     result = run(write_jsonl(records), features="ensemble", model="my-model")
     assert calls == ["my-model"] and result.metrics["features"] == "ensemble"
-    assert len(flagged(result) & flips) >= len(flips) // 2  # TF-IDF half still carries the signal
+    found = flagged(result)  # quality on real data is the benchmark's job; here: wired in, and it flags flips
+    assert len(found & flips) >= len(flips) // 2 and len(found - flips) <= 2
 
 
 def test_sample_data_label_flips(sample_path: Path, truth: dict[str, Any]) -> None:
-    result = audit(sample_path, AuditConfig().with_check("label_noise", features="tfidf"),
-                   checks=["label_noise"]).check("label_noise")
+    result = audit(
+        sample_path, AuditConfig().with_check("label_noise", features="tfidf"), checks=["label_noise"]
+    ).check("label_noise")
     assert result.error is None, result.error
     flips = set(truth["label_flips"])
     found = flagged(result)
     precision = len(found & flips) / max(len(found), 1)
     recall = len(found & flips) / len(flips)
     assert recall >= 0.5 and precision >= 0.5, (precision, recall)
-    given = {rec["id"]: rec for f in result.findings if f.kind == "suspected_mislabel" for rec in f.details["records"]}
+    given = {
+        rec["id"]: rec
+        for f in result.findings
+        if f.kind == "suspected_mislabel"
+        for rec in f.details["records"]
+    }
     hits = [i for i in flips if i in given]
     assert sum(given[i]["suggested"] == truth["label_flips"][i]["true"] for i in hits) >= 0.7 * len(hits)
 
 
 def test_embeddings_module_default_is_the_packaged_model() -> None:
     assert label_noise.LabelNoiseParams().model == embeddings.DEFAULT_MODEL
+
+
+def test_rerun_on_unchanged_data_reads_cached_probabilities(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
+    records, _ = make_records(120)
+    path = write_jsonl(records)
+    first = run(path)
+    calls: list[int] = []
+    real = label_noise.out_of_fold_probs
+    monkeypatch.setattr(label_noise, "out_of_fold_probs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = run(path)
+    assert calls == [] and flagged(again) == flagged(first)
+    records[0]["label"] = "loan" if records[0]["label"] != "loan" else "card"
+    run(write_jsonl(records, "changed.jsonl"))
+    assert calls == [1]  # any label change recomputes every fold

@@ -47,6 +47,16 @@ def contexts(spark):
     return open_context(SAMPLE, AuditConfig()), open_context(str(SAMPLE), spark_config())
 
 
+@pytest.fixture(scope="session")
+def spark_report(contexts):
+    """report.json of the Spark audit, assembled as ``dqaudit audit --engine spark`` does."""
+    from dqaudit.engines import with_engine_report
+    from dqaudit.pipeline import run_audit
+
+    ctx = contexts[1]
+    return with_engine_report(run_audit(ctx.dataset, ctx.config, checks=CHECKS, context=ctx), ctx).to_dict()
+
+
 def partition(groups: np.ndarray, ids: list[str]) -> set[frozenset[str]]:
     """Clusters as sets of record ids, independent of how they are numbered."""
     out: dict[int, set[str]] = {}
@@ -99,26 +109,35 @@ def test_connected_components_roots_are_component_minima(spark):
     edges = spark.createDataFrame([(1, 2), (2, 3), (3, 9), (5, 9), (4, 7), (10, 11), (7, 8)], "a long, b long")
     roots = dict(connected_components(edges).collect())
     assert roots == {1: 1, 2: 1, 3: 1, 5: 1, 9: 1, 4: 4, 7: 4, 8: 4, 10: 10, 11: 10}
+    rng = np.random.default_rng(0)
+    pairs = np.sort(rng.integers(0, 600, size=(400, 2)), axis=1)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    from dqaudit.dedup.minhash import clusters
+
+    expected = clusters(600, pairs)
+    found = dict(connected_components(spark.createDataFrame(pairs.tolist(), "a long, b long")).collect())
+    mine = np.array([found.get(i, i) for i in range(600)])
+    assert np.array_equal(np.unique(mine, return_inverse=True)[1], expected)
 
 
-def test_same_split_files(spark, tmp_path):
+def test_same_split_files_from_the_cli(spark, tmp_path):
     local_out, spark_out = tmp_path / "local", tmp_path / "spark"
     split_data(SAMPLE, local_out, AuditConfig(seed=7), checks=CHECKS)
-    manifest = split_data(SAMPLE, spark_out, spark_config(seed=7), checks=CHECKS)
+    result = CliRunner().invoke(cli, ["split", str(SAMPLE), "--out", str(spark_out), "--engine", "spark",
+                                      "--seed", "7", "--checks", ",".join(CHECKS), "--quiet", "--no-cache"])
+    assert result.exit_code == 0, result.output
     for name in ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl"):
         assert (spark_out / name).read_bytes() == (local_out / name).read_bytes(), name
+    manifest = json.loads((spark_out / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "spark" and manifest["rows"]["quarantine"] > 3
     assert manifest["engine"]["stages"]["write train/val/test/quarantine files"] == "driver"
-    on_disk = json.loads((spark_out / "manifest.json").read_text())
-    assert on_disk["engine"]["name"] == "spark" and on_disk["rows"]["quarantine"] > 3
 
 
-def test_cli_audit_reports_where_stages_ran(spark, tmp_path):
-    result = CliRunner().invoke(cli, ["audit", str(SAMPLE), "--engine", "spark", "--checks", ",".join(CHECKS),
-                                      "--out", str(tmp_path), "--json", "--quiet", "--no-cache"])
-    assert result.exit_code in (0, 1), result.output
-    report = json.loads(result.stdout)
-    assert report["run"]["engine"]["stages"]["normalise, MinHash signatures and band keys"] == "spark"
-    assert report["checks"]["near_duplicates"]["metrics"]["clusters"] > 0
+def test_report_says_where_stages_ran(spark_report):
+    engine = spark_report["run"]["engine"]
+    assert engine["stages"]["normalise, MinHash signatures and band keys"] == "spark"
+    assert engine["stages"]["checkers (findings, scores, cleanlab, agreement)"] == "driver"
+    assert spark_report["checks"]["near_duplicates"]["metrics"]["clusters"] > 0
 
 
 def test_missing_pyspark_is_a_one_line_error(monkeypatch):

@@ -1,4 +1,4 @@
-"""Hostile inputs: a generated corpus of malformed, adversarial and huge inputs, each with its expected outcome.
+"""Hostile inputs: a generated corpus of malformed, adversarial and huge inputs, each with its outcome.
 
 ``cases.py`` builds the inputs, ``runner.py`` runs ``dqaudit audit`` on one and inspects
 everything it wrote, ``report.py`` regenerates docs/sections/hostile.md from the same run.

@@ -29,9 +29,11 @@ from .cases import MARK, Case, Setup
 #: Characters that steer a terminal: C0 (but tab and newline), DEL, C1, bidi overrides and isolates.
 TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: Every element the report template and the SVG charts use; anything else came from data.
-HTML_TAGS = frozenset("html head meta title style body main h1 h2 h3 h4 div span p b i em strong small code sub "
-                      "sup br hr ul ol li table thead tbody tr th td details summary pre svg g text tspan rect "
-                      "line polyline polygon path circle".split())
+HTML_TAGS = frozenset(
+    "html head meta title style body main h1 h2 h3 h4 div span p b i em strong small code sub "
+    "sup br hr ul ol li table thead tbody tr th td details summary pre svg g text tspan rect "
+    "line polyline polygon path circle".split()
+)
 _FORMULA = re.compile(r"^[=+\-@\t\r]")
 _NUMBER_OR_RULE = re.compile(r"^(?:[+-]?\d[\d.,]*%?|:?-{3,}:?)$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
@@ -98,7 +100,11 @@ def _read_reports(folder: Path, outcome: Outcome) -> None:
     except jsonschema.ValidationError as exc:
         outcome.unsafe.append(f"report.json breaks its schema: {exc.message[:120]}")
     dataset = report["dataset"]
-    outcome.rows, outcome.loaded, outcome.quarantined = dataset["rows"], dataset["loaded"], dataset["quarantined"]
+    outcome.rows, outcome.loaded, outcome.quarantined = (
+        dataset["rows"],
+        dataset["loaded"],
+        dataset["quarantined"],
+    )
     for check in report["checks"].values():
         for finding in check["findings"]:
             outcome.kinds.add(finding["kind"])
@@ -181,8 +187,10 @@ def mismatches(case: Case, setup: Setup, outcome: Outcome) -> list[str]:
             wrong.append("no report.json")
         else:
             if outcome.rows != setup.rows or outcome.lost:
-                wrong.append(f"{setup.rows} rows in, report counts {outcome.rows}: "
-                             f"{outcome.loaded} loaded + {outcome.quarantined} quarantined")
+                wrong.append(
+                    f"{setup.rows} rows in, report counts {outcome.rows}: "
+                    f"{outcome.loaded} loaded + {outcome.quarantined} quarantined"
+                )
             if e.quarantined is not None and outcome.quarantined != e.quarantined:
                 wrong.append(f"{outcome.quarantined} quarantined, expected {e.quarantined}")
     wrong += [f"no finding of kind {k}" for k in e.kinds if k not in outcome.kinds]
@@ -203,9 +211,19 @@ def summary_row(case: Case, setup: Setup, outcome: Outcome, wrong: list[str]) ->
         shown = [k for k in case.expect.kinds if k in outcome.kinds]
         if shown:
             got += "; " + ", ".join(shown)
-    return {"case": case.name, "group": case.group, "input": case.what, "expected": case.expect.describe(),
-            "got": got, "rows": setup.rows, "lost": outcome.lost, "traceback": outcome.traceback,
-            "seconds": round(outcome.seconds, 1), "ok": not wrong, "problems": wrong}
+    return {
+        "case": case.name,
+        "group": case.group,
+        "input": case.what,
+        "expected": case.expect.describe(),
+        "got": got,
+        "rows": setup.rows,
+        "lost": outcome.lost,
+        "traceback": outcome.traceback,
+        "seconds": round(outcome.seconds, 1),
+        "ok": not wrong,
+        "problems": wrong,
+    }
 
 
 def _plain(text: str, limit: int = 110) -> str:
@@ -218,6 +236,7 @@ def warm_up(workdir: Path) -> None:
     """One throw-away audit with every checker, so case timings measure the case, not the imports."""
     from .cases import filler, jsonl
 
+    workdir.mkdir(parents=True, exist_ok=True)
     with contextlib.chdir(workdir):
         setup = jsonl(workdir, filler(20))
         CliRunner().invoke(cli, ["audit", str(setup.data), "--out", str(workdir / "r"), "--no-cache", "-q"])

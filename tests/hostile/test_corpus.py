@@ -16,8 +16,9 @@ def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
     warm_up(tmp_path_factory.mktemp("warm"))
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else [])
-                                  for c in CASES])
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in CASES]
+)
 def test_hostile_case(case: Case, tmp_path: Path) -> None:
     setup, outcome = run_case(case, tmp_path / "case")
     assert mismatches(case, setup, outcome) == []
@@ -26,16 +27,26 @@ def test_hostile_case(case: Case, tmp_path: Path) -> None:
 def test_corpus_is_large_and_varied() -> None:
     """The issue asks for at least 40 distinct cases across formats."""
     assert len(CASES) >= 40
-    assert {"jsonl", "csv", "parquet", "path", "config", "policies", "injection", "scale"} <= {c.group for c in CASES}
+    assert {"jsonl", "csv", "parquet", "path", "config", "policies", "injection", "scale"} <= {
+        c.group for c in CASES
+    }
 
 
 def test_the_inspectors_catch_what_they_look_for() -> None:
     """A report that did interpolate data raw must be caught, or a clean corpus run proves nothing."""
-    csp = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">"
+    csp = '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'">'
     assert html_problems(f"<html><head>{csp}</head><body><p>ok</p></body></html>") == []
-    leaked = html_problems(f"<html><head>{csp}</head><body><script>x</script><img src=x onerror=y></body></html>")
-    assert "<script> element" in leaked and "<img src=…> attribute" in leaked and "<img onerror=…> attribute" in leaked
+    leaked = html_problems(
+        f"<html><head>{csp}</head><body><script>x</script><img src=x onerror=y></body></html>"
+    )
+    assert (
+        "<script> element" in leaked
+        and "<img src=…> attribute" in leaked
+        and "<img onerror=…> attribute" in leaked
+    )
     assert html_problems("<html><body><p>no csp</p></body></html>")
-    assert markdown_problems("| 1 | +0.50 | =HYPERLINK(1) |") == ["report.md cell starts a formula: '=HYPERLINK(1)'"]
+    assert markdown_problems("| 1 | +0.50 | =HYPERLINK(1) |") == [
+        "report.md cell starts a formula: '=HYPERLINK(1)'"
+    ]
     assert markdown_problems("| a | \\| b | '=safe |\n|---|---:|---|") == []
     assert markdown_problems("text <script>") == ["report.md has raw HTML"]

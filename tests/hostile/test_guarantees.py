@@ -29,23 +29,31 @@ from .cases import filler, jsonl
 from .runner import SLOW_CHECKS
 
 FAST_CHECKS = ",".join(c for c in available_checkers() if c not in SLOW_CHECKS)
-PII = ["ivan.petrov@example.com", "4111 1111 1111 1111", "+7 701 234 5678", "KZ86125KZT5004100100"]
+PII = ["ivan.petrov@example.com", "4539 1488 0343 6467", "+7 701 234 5678", "KZ86125KZT5004100100"]
 
 
 def mixed_records() -> list[Any]:
     """Clean rows plus one of each row-level problem, each with a unique id where it has one at all."""
     return [
         *filler(60),
-        '{"id":"cut","text":"truncated rec', "[1, 2]", "null", '{"id":"nan","text":"x","label":NaN}',
+        '{"id":"cut","text":"truncated rec',
+        "[1, 2]",
+        "null",
+        '{"id":"nan","text":"x","label":NaN}',
         {"id": "nested", "text": {"a": 1}, "label": "billing"},
         {"id": "badlabel", "text": "label is a list", "label": ["a"]},
         {"id": "dup1", "text": "duplicate text of a refund request", "label": "billing"},
         {"id": "dup2", "text": "duplicate text of a refund request", "label": "billing"},
         {"id": "conf1", "text": "conflicting labels on this login text", "label": "billing"},
         {"id": "conf2", "text": "conflicting labels on this login text", "label": "access"},
-        {"id": "pii", "text": f"write to {PII[0]}, call {PII[2]}, card {PII[1]}, iban {PII[3]}", "label": "billing"},
-        {"id": "=formula", "text": "=HYPERLINK(\"http://evil\") refund", "label": "billing"},
-        "", "   ",
+        {
+            "id": "pii",
+            "text": f"write to {PII[0]}, call {PII[2]}, card {PII[1]}, iban {PII[3]}",
+            "label": "billing",
+        },
+        {"id": "=formula", "text": '=HYPERLINK("http://evil") refund', "label": "billing"},
+        "",
+        "   ",
     ]
 
 
@@ -66,40 +74,41 @@ def _outputs_match_manifest(out: Path) -> dict[str, Any]:
 def test_export_puts_every_input_row_in_exactly_one_output(tmp_path: Path) -> None:
     setup = jsonl(tmp_path, mixed_records())
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["split", str(setup.data), "--out", str(out), "--no-cache", "-q",
-                                      "--checks", FAST_CHECKS])
+    result = CliRunner().invoke(
+        cli, ["split", str(setup.data), "--out", str(out), "--no-cache", "-q", "--checks", FAST_CHECKS]
+    )
     assert result.exit_code == 0, result.output + result.stderr
     manifest = _outputs_match_manifest(out)
     assert sum(manifest["rows"].values()) == setup.rows == manifest["input"]["rows"]
-    seen: list[str] = []
     lines = setup.data.read_text(encoding="utf-8").split("\n")
-    for name in ("train.jsonl", "val.jsonl", "test.jsonl"):
-        seen += [json.loads(line)["id"] for line in (out / name).read_text(encoding="utf-8").splitlines()]
-    for line in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        seen.append(entry["id"] if "id" in entry else f"line {entry['line']}")
+    line_of_id = {}
+    for number, text in enumerate(lines, 1):
+        try:
+            line_of_id[json.loads(text)["id"]] = number
+        except (ValueError, TypeError, KeyError):
+            continue
+    seen = [
+        line_of_id[json.loads(row)["id"]]
+        for name in ("train.jsonl", "val.jsonl", "test.jsonl")
+        for row in (out / name).read_text(encoding="utf-8").splitlines()
+    ]
+    for row in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines():
+        entry = json.loads(row)
+        seen.append(entry["line"])
         if "raw" in entry:
             assert entry["raw"] == lines[entry["line"] - 1]  # quarantined verbatim
-    expected = []
-    for number, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-            expected.append(str(record["id"]) if isinstance(record, dict) and "id" in record and
-                            isinstance(record["text"], str) and not isinstance(record.get("label"), list)
-                            else f"line {number}")
-        except ValueError:
-            expected.append(f"line {number}")
-    assert sorted(seen) == sorted(expected)  # each input row once, nothing invented
+    assert sorted(seen) == [
+        n for n, text in enumerate(lines, 1) if text.strip()
+    ]  # each row once, none invented
     exported = "".join((out / f"{s}.jsonl").read_text(encoding="utf-8") for s in ("train", "val", "test"))
     assert not [p for p in PII if p in exported]
 
 
 def test_reports_and_terminal_never_show_personal_data(tmp_path: Path) -> None:
     setup = jsonl(tmp_path, mixed_records())
-    result = CliRunner().invoke(cli, ["audit", str(setup.data), "--out", str(tmp_path / "r"), "--no-cache",
-                                      "--checks", FAST_CHECKS])
+    result = CliRunner().invoke(
+        cli, ["audit", str(setup.data), "--out", str(tmp_path / "r"), "--no-cache", "--checks", FAST_CHECKS]
+    )
     assert result.exit_code in (0, 1), result.output
     (folder,) = (tmp_path / "r").iterdir()
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
@@ -109,13 +118,18 @@ def test_reports_and_terminal_never_show_personal_data(tmp_path: Path) -> None:
         assert leaked == []
 
 
-# --- SIGKILL ---------------------------------------------------------------------------------------------------
+# --- SIGKILL -------------------------------------------------------------------------------------------
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, "-m", "dqaudit", *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dqaudit", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _timed_run(args: list[str], cwd: Path) -> float:
@@ -156,8 +170,18 @@ def test_split_killed_anywhere_leaves_previous_outputs_or_none(tmp_path: Path) -
 def test_history_stays_consistent_when_audits_are_killed(tmp_path: Path) -> None:
     setup = jsonl(tmp_path, [*mixed_records(), *filler(2000, start=1000)])
     db = tmp_path / "history.sqlite"
-    args = ["audit", str(setup.data), "--history", str(db), "--no-cache", "-q", "--checks", FAST_CHECKS,
-            "--out", str(tmp_path / "reports")]
+    args = [
+        "audit",
+        str(setup.data),
+        "--history",
+        str(db),
+        "--no-cache",
+        "-q",
+        "--checks",
+        FAST_CHECKS,
+        "--out",
+        str(tmp_path / "reports"),
+    ]
     full = _timed_run(args, tmp_path)
     rng = random.Random(4)
     for fraction in sorted(rng.uniform(0.5, 1.1) for _ in range(3)):

@@ -24,17 +24,26 @@ from dqaudit.findings import CheckResult, Verdict
 from dqaudit.scoring import readiness, verdict
 from dqaudit.split import stratified_split, union_groups
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
-                    st.text(max_size=20))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5),
-                                                                                           inner, max_size=3),
-                      max_leaves=8)
-records = st.dictionaries(st.sampled_from(["id", "text", "label", "lang", "group", "annotations", "x"]),
-                          values, max_size=6)
-lines = st.one_of(records.map(lambda r: json.dumps(r, allow_nan=True)), st.text(max_size=40),
-                  st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=False), st.text(max_size=20)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+records = st.dictionaries(
+    st.sampled_from(["id", "text", "label", "lang", "group", "annotations", "x"]), values, max_size=6
+)
+lines = st.one_of(
+    records.map(lambda r: json.dumps(r, allow_nan=True)),
+    st.text(max_size=40),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+)
 
 
 @SETTINGS
@@ -56,8 +65,14 @@ def test_jsonl_every_line_is_loaded_or_quarantined(tmp_path: Path, body: list[st
 
 
 @SETTINGS
-@given(st.lists(st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=15),
-                         min_size=3, max_size=3), max_size=20))
+@given(
+    st.lists(
+        st.lists(
+            st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=15), min_size=3, max_size=3
+        ),
+        max_size=20,
+    )
+)
 def test_csv_every_row_is_loaded_or_quarantined(tmp_path: Path, rows: list[list[str]]) -> None:
     import csv
 
@@ -89,11 +104,15 @@ def test_readiness_is_bounded_by_the_scored_checks(pairs: list[tuple[float | Non
 
 
 @SETTINGS
-@given(st.lists(st.integers(0, 12), min_size=1, max_size=200), st.lists(st.sampled_from("abc"), min_size=200,
-                                                                        max_size=200),
-       st.sampled_from([(0.8, 0.1, 0.1), (0.5, 0.5, 0.0), (1.0, 0.0, 0.0), (0.34, 0.33, 0.33)]), st.integers(0, 9))
-def test_split_assigns_each_row_once_and_keeps_groups_whole(groups: list[int], labels: list[str],
-                                                            ratios: tuple[float, float, float], seed: int) -> None:
+@given(
+    st.lists(st.integers(0, 12), min_size=1, max_size=200),
+    st.lists(st.sampled_from("abc"), min_size=200, max_size=200),
+    st.sampled_from([(0.8, 0.1, 0.1), (0.5, 0.5, 0.0), (1.0, 0.0, 0.0), (0.34, 0.33, 0.33)]),
+    st.integers(0, 9),
+)
+def test_split_assigns_each_row_once_and_keeps_groups_whole(
+    groups: list[int], labels: list[str], ratios: tuple[float, float, float], seed: int
+) -> None:
     n = len(groups)
     g = union_groups(n, np.asarray(groups, dtype=np.int64))
     langs = ["en"] * n
@@ -106,14 +125,21 @@ def test_split_assigns_each_row_once_and_keeps_groups_whole(groups: list[int], l
     assert np.array_equal(assignment, again.assignment)
 
 
-codes = st.integers(1, 6).flatmap(lambda m: st.lists(
-    st.lists(st.one_of(st.just(-1), st.integers(0, 2)), min_size=m, max_size=m), min_size=2, max_size=15))
+codes = st.integers(1, 6).flatmap(
+    lambda m: st.lists(
+        st.lists(st.one_of(st.just(-1), st.integers(0, 2)), min_size=m, max_size=m), min_size=2, max_size=15
+    )
+)
 
 
 def _ratings(matrix: list[list[int]]) -> Ratings:
     array = np.asarray(matrix, dtype=np.int64)
-    return Ratings(tuple(f"i{k}" for k in range(len(array))), tuple(f"a{k}" for k in range(array.shape[1])),
-                   ("x", "y", "z"), array)
+    return Ratings(
+        tuple(f"i{k}" for k in range(len(array))),
+        tuple(f"a{k}" for k in range(array.shape[1])),
+        ("x", "y", "z"),
+        array,
+    )
 
 
 def _close(a: float | None, b: float | None) -> bool:

@@ -1,0 +1,113 @@
+"""Local engine vs Spark ``local[2]``: load + normalise + MinHash + LSH + verify + clusters + exact groups.
+
+Per size, the same JSONL file (the near-duplicate benchmark's corpus: ~20% edited
+copies, ~3% exact copies) is loaded and clustered by each engine in a fresh process,
+which reports wall time, its peak RSS (the Python driver) and the peak RSS of its
+largest waited-for child (Spark's JVM, which in local mode also runs the executors).
+Both print the same cluster counts, or the run fails: the engines must agree.
+The checkers that follow are the same code on both engines, so they are left out.
+
+    python benchmarks/spark.py                      # 100k and 1M
+    python benchmarks/spark.py --sizes 100000 --master local[2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def write_corpus(size: int, workdir: Path) -> Path:
+    from near_dup import corpus, label_of
+
+    path = workdir / f"spark_bench_{size}.jsonl"
+    if not path.exists():
+        with path.open("w", encoding="utf-8") as handle:
+            for i, text in enumerate(corpus(size)):
+                handle.write(json.dumps({"id": f"d{i}", "text": text, "label": label_of(text)},
+                                        ensure_ascii=False) + "\n")
+    return path
+
+
+def worker(engine: str, path: Path, master: str) -> None:
+    """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
+    from dqaudit.checkers.duplicates import exact_groups
+    from dqaudit.checkers.near_duplicates import near_duplicates
+    from dqaudit.config import parse_config
+    from dqaudit.engines import open_context
+
+    config = parse_config({"cache": {"enabled": False},
+                           "engine": {"name": engine, "master": master,
+                                      "conf": {"spark.driver.memory": "6g",
+                                               "spark.sql.shuffle.partitions": "16"}}})
+    began = time.perf_counter()
+    ctx = open_context(path, config)
+    groups = near_duplicates(ctx).groups
+    exact = exact_groups(ctx).to_numpy()
+    wall = time.perf_counter() - began
+    sizes = np.bincount(groups)
+    if engine == "spark":
+        from pyspark.sql import SparkSession
+
+        SparkSession.getActiveSession().stop()
+    print(json.dumps({
+        "wall_s": round(wall, 1),
+        "rows": len(ctx.frame),
+        "clusters": int((sizes > 1).sum()),
+        "rows_in_clusters": int(sizes[sizes > 1].sum()),
+        "exact_groups": int((np.bincount(exact) > 1).sum()),
+        "groups_sha": hashlib.sha256(groups.tobytes()).hexdigest()[:16],
+        "driver_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "jvm_peak_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "stages_s": ctx.options.get("engine", {}).get("seconds", {}),
+    }))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dqaudit-spark-bench"))
+    parser.add_argument("--worker", choices=["local", "spark"])
+    parser.add_argument("--file", type=Path)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.file, args.master)
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print("| rows | engine | wall | driver peak RSS | JVM peak RSS | clusters | rows in clusters | exact groups |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        path = write_corpus(size, args.workdir)
+        found = {}
+        for engine in ("local", "spark"):
+            done = subprocess.run([sys.executable, __file__, "--worker", engine, "--file", str(path),
+                                   "--master", args.master], capture_output=True, text=True)
+            if done.returncode:
+                sys.exit(f"{engine} at {size:,} rows failed:\n{done.stderr[-3000:]}")
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            found[engine] = r
+            jvm = f"{r['jvm_peak_mib']:,} MiB" if engine == "spark" else "-"
+            label = "local (2 processes)" if engine == "local" else f"spark {args.master}"
+            print(f"| {size:,} | {label} | {r['wall_s']:,.1f} s | {r['driver_peak_mib']:,} MiB | {jvm} | "
+                  f"{r['clusters']:,} | {r['rows_in_clusters']:,} | {r['exact_groups']:,} |", flush=True)
+            if r["stages_s"]:
+                print(f"<!-- spark stages at {size:,}: {json.dumps(r['stages_s'])} -->", flush=True)
+        same = all(found["local"][k] == found["spark"][k]
+                   for k in ("clusters", "rows_in_clusters", "exact_groups", "groups_sha"))
+        if not same:
+            sys.exit(f"engines disagree at {size:,} rows: {found}")
+
+
+if __name__ == "__main__":
+    main()
