@@ -2,8 +2,8 @@
 
 Per size, the same JSONL file (the near-duplicate benchmark's corpus: ~20% edited
 copies, ~3% exact copies) is loaded and clustered by each engine in a fresh process,
-which reports wall time, its peak RSS (the Python driver) and the peak RSS of its
-largest waited-for child (Spark's JVM, which in local mode also runs the executors).
+which reports wall time, its peak RSS (the Python driver) and the peak RSS of Spark's
+JVM (which in local mode also runs the executors; Python workers are not counted).
 Both print the same cluster counts, or the run fails: the engines must agree.
 The checkers that follow are the same code on both engines, so they are left out.
 
@@ -34,8 +34,10 @@ def write_corpus(size: int, workdir: Path) -> Path:
     if not path.exists():
         with path.open("w", encoding="utf-8") as handle:
             for i, text in enumerate(corpus(size)):
-                handle.write(json.dumps({"id": f"d{i}", "text": text, "label": label_of(text)},
-                                        ensure_ascii=False) + "\n")
+                handle.write(
+                    json.dumps({"id": f"d{i}", "text": text, "label": label_of(text)}, ensure_ascii=False)
+                    + "\n"
+                )
     return path
 
 
@@ -46,31 +48,52 @@ def worker(engine: str, path: Path, master: str) -> None:
     from dqaudit.config import parse_config
     from dqaudit.engines import open_context
 
-    config = parse_config({"cache": {"enabled": False},
-                           "engine": {"name": engine, "master": master,
-                                      "conf": {"spark.driver.memory": "6g",
-                                               "spark.sql.shuffle.partitions": "16"}}})
+    config = parse_config(
+        {
+            "cache": {"enabled": False},
+            "engine": {
+                "name": engine,
+                "master": master,
+                "conf": {"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "16"},
+            },
+        }
+    )
     began = time.perf_counter()
     ctx = open_context(path, config)
     groups = near_duplicates(ctx).groups
     exact = exact_groups(ctx).to_numpy()
     wall = time.perf_counter() - began
     sizes = np.bincount(groups)
+    jvm_peak = 0
     if engine == "spark":
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
 
+        jvm_peak = _peak_mib(SparkContext._gateway.proc.pid)
         SparkSession.getActiveSession().stop()
-    print(json.dumps({
-        "wall_s": round(wall, 1),
-        "rows": len(ctx.frame),
-        "clusters": int((sizes > 1).sum()),
-        "rows_in_clusters": int(sizes[sizes > 1].sum()),
-        "exact_groups": int((np.bincount(exact) > 1).sum()),
-        "groups_sha": hashlib.sha256(groups.tobytes()).hexdigest()[:16],
-        "driver_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "jvm_peak_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
-        "stages_s": ctx.options.get("engine", {}).get("seconds", {}),
-    }))
+    print(
+        json.dumps(
+            {
+                "wall_s": round(wall, 1),
+                "rows": len(ctx.frame),
+                "clusters": int((sizes > 1).sum()),
+                "rows_in_clusters": int(sizes[sizes > 1].sum()),
+                "exact_groups": int((np.bincount(exact) > 1).sum()),
+                "groups_sha": hashlib.sha256(groups.tobytes()).hexdigest()[:16],
+                "driver_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "jvm_peak_mib": jvm_peak,
+                "stages_s": ctx.options.get("engine", {}).get("seconds", {}),
+            }
+        )
+    )
+
+
+def _peak_mib(pid: int) -> int:
+    """Peak resident memory (VmHWM) of a running process, e.g. Spark's JVM (driver + local executors)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return 0
 
 
 def main() -> None:
@@ -85,26 +108,37 @@ def main() -> None:
         worker(args.worker, args.file, args.master)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print("| rows | engine | wall | driver peak RSS | JVM peak RSS | clusters | rows in clusters | exact groups |")
+    print(
+        "| rows | engine | wall | driver peak RSS | JVM peak RSS | clusters | rows in clusters "
+        "| exact groups |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",")):
         path = write_corpus(size, args.workdir)
         found = {}
         for engine in ("local", "spark"):
-            done = subprocess.run([sys.executable, __file__, "--worker", engine, "--file", str(path),
-                                   "--master", args.master], capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--worker", engine, "--file", str(path), "--master", args.master],
+                capture_output=True,
+                text=True,
+            )
             if done.returncode:
                 sys.exit(f"{engine} at {size:,} rows failed:\n{done.stderr[-3000:]}")
             r = json.loads(done.stdout.strip().splitlines()[-1])
             found[engine] = r
             jvm = f"{r['jvm_peak_mib']:,} MiB" if engine == "spark" else "-"
             label = "local (2 processes)" if engine == "local" else f"spark {args.master}"
-            print(f"| {size:,} | {label} | {r['wall_s']:,.1f} s | {r['driver_peak_mib']:,} MiB | {jvm} | "
-                  f"{r['clusters']:,} | {r['rows_in_clusters']:,} | {r['exact_groups']:,} |", flush=True)
+            print(
+                f"| {size:,} | {label} | {r['wall_s']:,.1f} s | {r['driver_peak_mib']:,} MiB | {jvm} | "
+                f"{r['clusters']:,} | {r['rows_in_clusters']:,} | {r['exact_groups']:,} |",
+                flush=True,
+            )
             if r["stages_s"]:
                 print(f"<!-- spark stages at {size:,}: {json.dumps(r['stages_s'])} -->", flush=True)
-        same = all(found["local"][k] == found["spark"][k]
-                   for k in ("clusters", "rows_in_clusters", "exact_groups", "groups_sha"))
+        same = all(
+            found["local"][k] == found["spark"][k]
+            for k in ("clusters", "rows_in_clusters", "exact_groups", "groups_sha")
+        )
         if not same:
             sys.exit(f"engines disagree at {size:,} rows: {found}")
 

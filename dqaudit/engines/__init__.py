@@ -29,11 +29,15 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["local", "spark"] = Field("local", description="local: this process; spark: Apache Spark.")
-    master: str | None = Field(None, description="Spark master URL (spark://host:7077, yarn, k8s://…); "
-                                                 "unset: local[*], or whatever spark-submit set.")
+    master: str | None = Field(
+        None,
+        description="Spark master URL (spark://host:7077, yarn, k8s://…); "
+        "unset: local[*], or whatever spark-submit set.",
+    )
     app_name: str = Field("dqaudit", description="Spark application name.")
     conf: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Extra Spark settings, e.g. spark.executor.memory: 8g.")
+        default_factory=dict, description="Extra Spark settings, e.g. spark.executor.memory: 8g."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -55,8 +59,13 @@ def with_engine(config: AuditConfig, name: str | None, master: str | None) -> Au
     return config.model_copy(update={"engine": config.engine.model_copy(update=updates)})
 
 
-def open_context(data: str | Path, config: AuditConfig, *, progress: Progress | None = None,
-                 options: dict[str, Any] | None = None) -> AuditContext:
+def open_context(
+    data: str | Path,
+    config: AuditConfig,
+    *,
+    progress: Progress | None = None,
+    options: dict[str, Any] | None = None,
+) -> AuditContext:
     """Load ``data`` on the configured engine into a context the checkers can run on."""
     from ..cache import Cache
     from ..data import load_dataset
@@ -71,8 +80,13 @@ def open_context(data: str | Path, config: AuditConfig, *, progress: Progress | 
     return AuditContext(dataset, config, progress=progress, cache=cache, options=options)
 
 
-def audit_data(data: str | Path, config: AuditConfig, *, checks: Sequence[str] | None = None,
-               progress: Progress | None = None) -> tuple[Dataset, AuditResult]:
+def audit_data(
+    data: str | Path,
+    config: AuditConfig,
+    *,
+    checks: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> tuple[Dataset, AuditResult]:
     """``dqaudit audit`` on either engine: the dataset and the result, with where each stage ran."""
     from ..pipeline import run_audit
 
@@ -81,21 +95,29 @@ def audit_data(data: str | Path, config: AuditConfig, *, checks: Sequence[str] |
     return ctx.dataset, with_engine_report(result, ctx)
 
 
-def split_data(data: str | Path, out: str | Path, config: AuditConfig, *, by_time: str | None = None,
-               checks: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def split_data(
+    data: str | Path,
+    out: str | Path,
+    config: AuditConfig,
+    *,
+    by_time: str | None = None,
+    checks: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """``dqaudit split`` on either engine; the manifest records where each stage ran."""
     if config.engine.name != "spark":
         from ..export import split_dataset
 
-        return split_dataset(data, out, config, by_time=by_time, checks=list(checks) if checks else None,
-                             progress=progress)
+        return split_dataset(
+            data, out, config, by_time=by_time, checks=list(checks) if checks else None, progress=progress
+        )
     from .spark import spark_split
 
     return spark_split(str(data), str(out), config, by_time=by_time, checks=checks, progress=progress)
 
 
 def with_engine_report(result: AuditResult, ctx: AuditContext) -> AuditResult:
-    """Add ``run.engine`` (name, master, stage -> where, timings) to report.json when an engine recorded it."""
+    """Add ``run.engine`` (master, stage -> where, timings) to report.json when an engine recorded it."""
     engine = ctx.options.get("engine")
     if engine is None:
         return result

@@ -4,8 +4,9 @@ Every stage calls the same pure functions as the local engine (``_Builder`` for 
 record rules, :func:`~dqaudit.dedup.minhash.signatures`, ``band_keys``,
 ``shingle_sets``/``exact_jaccard_pairs``, :func:`~dqaudit.text.normalize`) on
 partitions, and replays the local tie-breaking rules (representative = first row of
-identical signatures, bucket order by whole-signature key, linear pairing of buckets
-over 32 members), so clusters are the same partitions of records as on one machine.
+identical signatures, buckets in record order, linear pairing of buckets over 32
+members, the b-bit estimate before exact Jaccard), so clusters are the same partitions
+of records as on one machine.
 
 Records are identified by ``rid = file_index << 40 | line``; clusters come out of a
 large-star/small-star connected-components loop whose edges never leave the
@@ -50,20 +51,29 @@ if TYPE_CHECKING:
 FILE_SHIFT = 40
 #: Buckets with more members are paired linearly, as ``minhash.candidate_pairs`` does.
 MAX_BUCKET_PAIRS = 32
-_SIGN = np.uint64(1 << 63)
 _ROW_SCHEMA = (
     "rid long, line long, problem string, message string, raw string, field string, id string, text string, "
     "label string, lang string, created_at string, policy_version string, `group` string, output string, "
     "annotations array<array<string>>, text_hash string"
 )
-_STRING_COLUMNS = ("id", "text", "label", "lang", "created_at", "policy_version", "group", "output", "text_hash")
+_STRING_COLUMNS = (
+    "id",
+    "text",
+    "label",
+    "lang",
+    "created_at",
+    "policy_version",
+    "group",
+    "output",
+    "text_hash",
+)
 
 
 # --- session --------------------------------------------------------------------------------------------
 
 
 def spark_session(engine: EngineConfig) -> SparkSession:
-    """The active session (spark-submit, notebooks, tests) or a new one from ``engine``; clear errors otherwise."""
+    """The active session (spark-submit, notebooks, tests) or a new one from ``engine``; clear errors."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -72,16 +82,21 @@ def spark_session(engine: EngineConfig) -> SparkSession:
     if active is not None:
         return active
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        raise DqauditError("--engine spark needs Java 17 or newer: install a JDK "
-                           "(e.g. apt install openjdk-17-jre-headless) or set JAVA_HOME")
+        raise DqauditError(
+            "--engine spark needs Java 17 or newer: install a JDK "
+            "(e.g. apt install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local executors run this interpreter
     builder = SparkSession.builder.appName(engine.app_name)
     if engine.master:
         builder = builder.master(engine.master)
     elif "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit, which sets the master itself
         builder = builder.master("local[*]")
-    settings = {"spark.ui.showConsoleProgress": "false", "spark.sql.execution.arrow.pyspark.enabled": "true",
-                **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in engine.conf.items()}}
+    settings = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in engine.conf.items()},
+    }
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -105,14 +120,17 @@ def list_files(spark: SparkSession, path: str) -> list[tuple[str, int, int]]:
         for child in children:
             name = child.getPath().getName()
             if child.isFile() and not name.startswith(("_", ".")):
-                found.append((child.getPath().toString(), int(child.getLen()), int(child.getModificationTime())))
+                found.append(
+                    (child.getPath().toString(), int(child.getLen()), int(child.getModificationTime()))
+                )
     if not found:
         raise InputError(path, "no such file, or the folder or pattern holds no data files")
     return sorted(found)
 
 
-def _parse_partition(rows: Iterator[tuple[int, int, str, Any]], fields: FieldsConfig,
-                     fmt: str) -> Iterator[tuple[Any, ...]]:
+def _parse_partition(
+    rows: Iterator[tuple[int, int, str, Any]], fields: FieldsConfig, fmt: str
+) -> Iterator[tuple[Any, ...]]:
     """One output row per non-blank input row: a record, or a problem with the loader's reason.
 
     ``rows`` are ``(file_index, line, raw, parsed)``; for JSONL and CSV ``parsed`` is the
@@ -139,12 +157,21 @@ def _parse_partition(rows: Iterator[tuple[int, int, str, Any]], fields: FieldsCo
             continue
         record = {name: values.pop() for name, values in builder.columns.items()}
         notes = record["annotations"]
-        yield (rid, line, None, None, None, None, *(record[c] for c in _STRING_COLUMNS[:-1]),
-               None if notes is None else [list(pair) for pair in notes], record["text_hash"])
+        yield (
+            rid,
+            line,
+            None,
+            None,
+            None,
+            None,
+            *(record[c] for c in _STRING_COLUMNS[:-1]),
+            None if notes is None else [list(pair) for pair in notes],
+            record["text_hash"],
+        )
 
 
 def _csv_rows(spark: SparkSession, files: list[str], delimiter: str) -> Any:
-    """``(file_index, line, raw, parsed)`` for CSV files read line by line (quoted newlines are not joined)."""
+    """``(file_index, line, raw, parsed)`` for CSV files, line by line (quoted newlines are not joined)."""
     sc = spark.sparkContext
     parts = []
     for k, uri in enumerate(files):
@@ -161,8 +188,9 @@ def _csv_rows(spark: SparkSession, files: list[str], delimiter: str) -> Any:
                 return []
             raw = delimiter.join(row)
             if len(row) != len(header):
-                problem = LoadProblem(index + 1, "bad_row", f"{len(row)} fields where the header has "
-                                                            f"{len(header)}", raw)
+                problem = LoadProblem(
+                    index + 1, "bad_row", f"{len(row)} fields where the header has {len(header)}", raw
+                )
                 return [(k, index + 1, raw, problem)]
             return [(k, index + 1, raw, dict(zip(header, row, strict=True)))]
 
@@ -174,8 +202,12 @@ def _raw_rows(spark: SparkSession, files: list[str], fmt: str, config: AuditConf
     """An RDD of ``(file_index, line, raw, parsed)`` with the same line numbers as the local loader."""
     sc = spark.sparkContext
     if fmt == "jsonl":
-        return sc.union([sc.textFile(uri).zipWithIndex().map(lambda t, k=k: (k, t[1] + 1, t[0], None))
-                         for k, uri in enumerate(files)])
+        return sc.union(
+            [
+                sc.textFile(uri).zipWithIndex().map(lambda t, k=k: (k, t[1] + 1, t[0], None))
+                for k, uri in enumerate(files)
+            ]
+        )
     if fmt == "csv":
         tsv = files[0].lower().endswith(".tsv")
         return _csv_rows(spark, files, config.input.delimiter or ("\t" if tsv else ","))
@@ -183,8 +215,9 @@ def _raw_rows(spark: SparkSession, files: list[str], fmt: str, config: AuditConf
 
     index = {uri: k for k, uri in enumerate(files)}
     frame = spark.read.parquet(*files)
-    frame = frame.select("*", F.col("_metadata.file_path").alias("__file"),
-                         F.col("_metadata.row_index").alias("__row"))
+    frame = frame.select(
+        "*", F.col("_metadata.file_path").alias("__file"), F.col("_metadata.row_index").alias("__row")
+    )
 
     def to_row(row: Any) -> tuple[Any, ...]:
         record = row.asDict(recursive=True)
@@ -194,8 +227,9 @@ def _raw_rows(spark: SparkSession, files: list[str], fmt: str, config: AuditConf
     return frame.rdd.map(to_row)
 
 
-def read_rows(spark: SparkSession, path: str, config: AuditConfig) -> tuple[DataFrame, list[tuple[str, int, int]],
-                                                                            str]:
+def read_rows(
+    spark: SparkSession, path: str, config: AuditConfig
+) -> tuple[DataFrame, list[tuple[str, int, int]], str]:
     """Every non-blank input row as a record or a quarantined problem (cached), the files, and the format."""
     files = list_files(spark, path)
     fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
@@ -205,16 +239,22 @@ def read_rows(spark: SparkSession, path: str, config: AuditConfig) -> tuple[Data
     return spark.createDataFrame(parsed, _ROW_SCHEMA).cache(), files, fmt
 
 
-def collect_dataset(rows: DataFrame, path: str, files: list[tuple[str, int, int]], fmt: str,
-                    fields: FieldsConfig) -> tuple[Dataset, np.ndarray]:
+def collect_dataset(
+    rows: DataFrame, path: str, files: list[tuple[str, int, int]], fmt: str, fields: FieldsConfig
+) -> tuple[Dataset, np.ndarray]:
     """The canonical table (row order = ``rid`` order, as the local loader's) and its ``rid`` per row."""
     import pyarrow.compute as pc
 
-    everything = rows.select("rid", "line", "problem", "message", "raw", "field", *_STRING_COLUMNS,
-                             "annotations").toArrow()  # one job: records and problems together
+    everything = rows.select(
+        "rid", "line", "problem", "message", "raw", "field", *_STRING_COLUMNS, "annotations"
+    ).toArrow()  # one job: records and problems together
     is_record = pc.is_null(everything.column("problem"))
-    problems = sorted(everything.filter(pc.invert(is_record)).select(
-        ["rid", "line", "problem", "message", "raw", "field"]).to_pylist(), key=lambda p: p["rid"])
+    problems = sorted(
+        everything.filter(pc.invert(is_record))
+        .select(["rid", "line", "problem", "message", "raw", "field"])
+        .to_pylist(),
+        key=lambda p: p["rid"],
+    )
     table = everything.filter(is_record)
     rid = table.column("rid").to_numpy()
     order = np.argsort(rid, kind="stable")
@@ -226,12 +266,15 @@ def collect_dataset(rows: DataFrame, path: str, files: list[tuple[str, int, int]
         series = pd.Series(values, dtype="int64" if name == "line" else object)
         columns[name] = series.iloc[order].reset_index(drop=True)
     frame = pd.DataFrame(columns)
-    quarantined = tuple(LoadProblem(p["line"], p["problem"], p["message"], p["raw"], p["field"]) for p in problems)
+    quarantined = tuple(
+        LoadProblem(p["line"], p["problem"], p["message"], p["raw"], p["field"]) for p in problems
+    )
     if len(frame) == 0 and quarantined:
         kinds = {p.kind for p in quarantined}
         if kinds <= {"missing_text", "not_an_object", "bad_text"} and "missing_text" in kinds:
-            raise InputError(path, "no record has this field; map it with fields.text in dqaudit.yaml",
-                             field=fields.text)
+            raise InputError(
+                path, "no record has this field; map it with fields.text in dqaudit.yaml", field=fields.text
+            )
     digest = hashlib.sha256("\n".join(f"{uri}\t{size}\t{mtime}" for uri, size, mtime in files).encode())
     source = SourceInfo(path, fmt, "files:" + digest.hexdigest(), len(frame) + len(quarantined))
     return Dataset(frame, quarantined, source, fields), rid[order]
@@ -240,13 +283,8 @@ def collect_dataset(rows: DataFrame, path: str, files: list[tuple[str, int, int]
 # --- near duplicates ------------------------------------------------------------------------------------
 
 
-def _ordered(keys: np.ndarray) -> np.ndarray:
-    """uint64 keys as int64 that sort in the same order (Spark has no unsigned longs)."""
-    return (keys ^ _SIGN).view(np.int64)
-
-
 def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
-    """Per record: exact-duplicate key (hash of the normalised text), shingles?, whole-signature key, band keys."""
+    """Per record: exact-duplicate key (hash of the normalised text), has shingles, signature, band keys."""
     from ..dedup.minhash import EMPTY, band_keys, signatures
 
     def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -256,20 +294,33 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
             live = (sigs != EMPTY).any(axis=1)
             whole = band_keys(sigs, 1, params.num_perm)[:, 0]
             keys = band_keys(sigs, params.bands, params.rows).view(np.int64)
-            nkey = [hashlib.blake2b(normalize(t).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-                    for t in texts]
-            yield pd.DataFrame({"rid": batch["rid"].to_numpy(), "nkey": nkey, "live": live,
-                                "whole": _ordered(whole), "keys": list(keys)})
+            nkey = [_exact_key(t) for t in texts]
+            yield pd.DataFrame(
+                {
+                    "rid": batch["rid"].to_numpy(),
+                    "nkey": nkey,
+                    "live": live,
+                    "whole": whole.view(np.int64),
+                    "keys": list(keys),
+                    "sig": [row.tobytes() for row in sigs.astype("<u4")],
+                }
+            )
 
-    schema = "rid long, nkey string, live boolean, whole long, keys array<long>"
+    schema = "rid long, nkey string, live boolean, whole long, keys array<long>, sig binary"
     return records.select("rid", "text").mapInPandas(compute, schema)
+
+
+def _exact_key(text: str) -> str | None:
+    """Hash of the normalised text; None for an empty one (``exact_groups`` leaves those alone)."""
+    key = normalize(text)
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() if key else None
 
 
 def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Identical-signature edges (representative, copy) and LSH candidate pairs of representatives.
 
     Mirrors ``minhash.near_duplicate_pairs``: the representative of identical signatures
-    is their first record; bucket members are ordered by whole-signature key.
+    is their first record; bucket members are in record order.
     """
     from pyspark.sql import functions as F
 
@@ -277,40 +328,65 @@ def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
     reps = live.groupBy("whole").agg(F.min("rid").alias("rep"))
     linked = live.join(reps, "whole")
     copies = linked.where(F.col("rid") != F.col("rep")).select(
-        F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim"))
-    members = (linked.where(F.col("rid") == F.col("rep"))
-               .select("rid", "whole", F.posexplode("keys").alias("band", "key"))
-               .groupBy("band", "key").agg(F.sort_array(F.collect_list(F.struct("whole", "rid"))).alias("m"))
-               .where(F.size("m") > 1).select(F.transform("m", lambda x: x["rid"]).alias("m")))
-    every = F.expr("flatten(transform(sequence(0, size(m) - 2), "
-                   "i -> transform(sequence(i + 1, size(m) - 1), j -> array(m[i], m[j]))))")
-    linear = F.expr("concat(transform(sequence(1, size(m) - 1), k -> array(m[0], m[k])), "
-                    "transform(sequence(1, size(m) - 2), k -> array(m[k], m[k + 1])))")
-    pairs = members.select(F.explode(F.when(F.size("m") <= MAX_BUCKET_PAIRS, every).otherwise(linear)).alias("p"))
-    candidates = pairs.select(F.least(F.col("p")[0], F.col("p")[1]).alias("a"),
-                              F.greatest(F.col("p")[0], F.col("p")[1]).alias("b")).distinct()
+        F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim")
+    )
+    members = (
+        linked.where(F.col("rid") == F.col("rep"))
+        .select("rid", F.posexplode("keys").alias("band", "key"))
+        .groupBy("band", "key")
+        .agg(F.sort_array(F.collect_list("rid")).alias("m"))
+        .where(F.size("m") > 1)
+    )
+    every = F.expr(
+        "flatten(transform(sequence(0, size(m) - 2), "
+        "i -> transform(sequence(i + 1, size(m) - 1), j -> array(m[i], m[j]))))"
+    )
+    linear = F.expr(
+        "concat(transform(sequence(1, size(m) - 1), k -> array(m[0], m[k])), "
+        "transform(sequence(1, size(m) - 2), k -> array(m[k], m[k + 1])))"
+    )
+    pairs = members.select(
+        F.explode(F.when(F.size("m") <= MAX_BUCKET_PAIRS, every).otherwise(linear)).alias("p")
+    )
+    candidates = pairs.select(
+        F.least(F.col("p")[0], F.col("p")[1]).alias("a"), F.greatest(F.col("p")[0], F.col("p")[1]).alias("b")
+    ).distinct()
     return copies, candidates
 
 
-def verify(candidates: DataFrame, records: DataFrame, params: MinHashParams) -> DataFrame:
-    """Candidates whose exact Jaccard of shingle sets reaches the threshold: ``(a, b, sim)``."""
+def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params: MinHashParams) -> DataFrame:
+    """Candidates whose signatures estimate Jaccard near the threshold and whose exact Jaccard reaches it.
+
+    The same two steps as ``minhash.near_duplicate_pairs``: the b-bit estimate drops pairs
+    below ``threshold - ESTIMATE_MARGIN``, the shingle sets decide the rest. ``(a, b, sim)``.
+    """
     from pyspark.sql import functions as F
 
-    from ..dedup.minhash import exact_jaccard_pairs, shingle_sets
+    from ..dedup.minhash import ESTIMATE_MARGIN, _estimate_low_bits, exact_jaccard_pairs, shingle_sets
 
-    texts = records.select("rid", "text")
-    joined = (candidates.join(texts.withColumnRenamed("rid", "a").withColumnRenamed("text", "ta"), "a")
-              .join(texts.withColumnRenamed("rid", "b").withColumnRenamed("text", "tb"), "b"))
+    side = records.select("rid", "text").join(signed.select("rid", "sig"), "rid")
+    joined = candidates.join(side.toDF("a", "ta", "sa"), "a").join(side.toDF("b", "tb", "sb"), "b")
 
     def jaccard(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             m = len(batch)
-            sets = shingle_sets(batch["ta"].tolist() + batch["tb"].tolist(), params)
+            sigs = np.frombuffer(b"".join([*batch["sa"], *batch["sb"]]), "<u4").reshape(
+                2 * m, params.num_perm
+            )
             index = np.arange(m)
-            sims = exact_jaccard_pairs(sets, np.stack([index, index + m], axis=1))
+            close = (
+                _estimate_low_bits(sigs, np.stack([index, index + m], axis=1))
+                >= params.threshold - ESTIMATE_MARGIN
+            )
+            batch = batch[close]
+            k = len(batch)
+            sets = shingle_sets(batch["ta"].tolist() + batch["tb"].tolist(), params)
+            sims = exact_jaccard_pairs(sets, np.stack([np.arange(k), np.arange(k) + k], axis=1))
             yield pd.DataFrame({"a": batch["a"].to_numpy(), "b": batch["b"].to_numpy(), "sim": sims})
 
-    verified = joined.select("a", "b", "ta", "tb").mapInPandas(jaccard, "a long, b long, sim double")
+    verified = joined.select("a", "b", "ta", "tb", "sa", "sb").mapInPandas(
+        jaccard, "a long, b long, sim double"
+    )
     return verified.where(F.col("sim") >= params.threshold - 1e-9)
 
 
@@ -324,7 +400,9 @@ def connected_components(edges: DataFrame) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    def pin(frame: DataFrame) -> DataFrame:  # eager: a lazy checkpoint of a shuffled frame can be recomputed apart
+    def pin(
+        frame: DataFrame,
+    ) -> DataFrame:  # eager: a lazy checkpoint of a shuffled frame can be recomputed apart
         sc = frame.sparkSession.sparkContext
         return frame.checkpoint() if sc.getCheckpointDir() else frame.localCheckpoint()
 
@@ -332,20 +410,30 @@ def connected_components(edges: DataFrame) -> DataFrame:
     while True:
         both = e.union(e.select(F.col("parent").alias("child"), F.col("child").alias("parent")))
         least = both.groupBy("child").agg(F.least(F.min("parent"), F.col("child")).alias("m"))
-        large = (both.join(least, "child").where(F.col("parent") > F.col("child"))
-                 .select(F.col("parent").alias("child"), F.col("m").alias("parent")).distinct())
+        large = (
+            both.join(least, "child")
+            .where(F.col("parent") > F.col("child"))
+            .select(F.col("parent").alias("child"), F.col("m").alias("parent"))
+            .distinct()
+        )
         lowest = large.groupBy("child").agg(F.min("parent").alias("m"))
-        small = (large.join(lowest, "child").where(F.col("parent") != F.col("m"))
-                 .select(F.col("parent").alias("child"), F.col("m").alias("parent"))
-                 .union(lowest.select("child", F.col("m").alias("parent"))).distinct())
+        small = (
+            large.join(lowest, "child")
+            .where(F.col("parent") != F.col("m"))
+            .select(F.col("parent").alias("child"), F.col("m").alias("parent"))
+            .union(lowest.select("child", F.col("m").alias("parent")))
+            .distinct()
+        )
         e = pin(small)
         ends = e.select(F.col("child").alias("n"), F.lit(1).alias("up"), F.lit(0).alias("down")).union(
-            e.select(F.col("parent").alias("n"), F.lit(0).alias("up"), F.lit(1).alias("down")))
+            e.select(F.col("parent").alias("n"), F.lit(0).alias("up"), F.lit(1).alias("down"))
+        )
         nodes = ends.groupBy("n").agg(F.sum("up").alias("parents"), F.max("down").alias("children"))
         if nodes.where("parents > 1 OR (parents > 0 AND children > 0)").limit(1).count() == 0:
             # a forest of stars: every child hangs off its component's minimum
             return e.select(F.col("child").alias("node"), F.col("parent").alias("root")).union(
-                e.select(F.col("parent").alias("node"), F.col("parent").alias("root")).distinct())
+                e.select(F.col("parent").alias("node"), F.col("parent").alias("root")).distinct()
+            )
 
 
 # --- the context the checkers run on --------------------------------------------------------------------
@@ -355,8 +443,13 @@ class _Stages:
     """Where each stage ran and how long it took: report.json's ``run.engine``."""
 
     def __init__(self, spark: SparkSession, progress: Progress) -> None:
-        self.info: dict[str, Any] = {"name": "spark", "master": spark.sparkContext.master,
-                                     "spark_version": spark.version, "stages": {}, "seconds": {}}
+        self.info: dict[str, Any] = {
+            "name": "spark",
+            "master": spark.sparkContext.master,
+            "spark_version": spark.version,
+            "stages": {},
+            "seconds": {},
+        }
         self.progress = progress
 
     @contextmanager
@@ -368,16 +461,24 @@ class _Stages:
         self.info["seconds"][name] = round(time.perf_counter() - began, 3)
 
 
-def spark_context(path: str, config: AuditConfig, *, progress: Progress | None = None, cache: Cache | None = None,
-                  options: dict[str, Any] | None = None) -> AuditContext:
+def spark_context(
+    path: str,
+    config: AuditConfig,
+    *,
+    progress: Progress | None = None,
+    cache: Cache | None = None,
+    options: dict[str, Any] | None = None,
+) -> AuditContext:
     """Load and cluster ``path`` on Spark; the context holds the results the checkers would compute."""
     from ..checkers.near_duplicates import NearDuplicates, minhash_params
     from ..pipeline import AuditContext
     from ..progress import NullProgress
 
     if config.params("near_duplicates").semantic:
-        raise ConfigError("checks.near_duplicates.semantic: embedding search runs on one machine; "
-                          "turn it off or use --engine local")
+        raise ConfigError(
+            "checks.near_duplicates.semantic: embedding search runs on one machine; "
+            "turn it off or use --engine local"
+        )
     spark = spark_session(config.engine)
     from pyspark.sql import functions as F
 
@@ -386,8 +487,9 @@ def spark_context(path: str, config: AuditConfig, *, progress: Progress | None =
         rows, files, fmt = read_rows(spark, path, config)
     with log.stage("collect the canonical table", "driver"):
         dataset, rid = collect_dataset(rows, path, files, fmt, config.fields)
-    ctx = AuditContext(dataset, config, progress=progress, cache=cache,
-                       options={**(options or {}), "engine": log.info})
+    ctx = AuditContext(
+        dataset, config, progress=progress, cache=cache, options={**(options or {}), "engine": log.info}
+    )
     records = rows.where(F.col("problem").isNull()).select("rid", "text", "label")
     params = minhash_params(ctx)  # ``auto`` shingles resolved on the collected texts, as locally
     with log.stage("normalise, MinHash signatures and band keys", "spark"):
@@ -396,14 +498,23 @@ def spark_context(path: str, config: AuditConfig, *, progress: Progress | None =
         copies, candidates = candidate_pairs(signed)
         candidates = candidates.cache()
         candidate_count = candidates.count()
-        edges = copies.union(verify(candidates, records, params)).cache()
+        edges = copies.union(verify(candidates, records, signed, params)).cache()
     with log.stage("connected components (large-star/small-star)", "spark"):
         roots = connected_components(edges.select("a", "b"))
     with log.stage("exact-duplicate groups and conflicting labels", "spark"):
-        exact = signed.groupBy("nkey").agg(F.min("rid").alias("exact_root"))
-        per_row = (signed.join(exact, "nkey").join(roots.withColumnRenamed("node", "rid"), "rid", "left")
-                   .select("rid", "nkey", "live", "exact_root",
-                           F.coalesce("root", "rid").alias("near_root")).cache())
+        exact = signed.where(F.col("nkey").isNotNull()).groupBy("nkey").agg(F.min("rid").alias("exact_root"))
+        per_row = (
+            signed.join(exact, "nkey", "left")
+            .join(roots.withColumnRenamed("node", "rid"), "rid", "left")
+            .select(
+                "rid",
+                "nkey",
+                "live",
+                F.coalesce("exact_root", F.lit(-1)).alias("exact_root"),
+                F.coalesce("root", "rid").alias("near_root"),
+            )
+            .cache()
+        )
         log.info["aggregates"] = _aggregates(per_row.join(records.select("rid", "label"), "rid"))
     with log.stage("collect cluster ids and verified edges", "driver"):
         found = per_row.select("rid", "live", "exact_root", "near_root").toArrow()
@@ -411,50 +522,103 @@ def spark_context(path: str, config: AuditConfig, *, progress: Progress | None =
         live = np.zeros(len(rid), bool)
         live[at] = found.column("live").to_numpy()
         near_root, exact_root = np.empty(len(rid), np.int64), np.empty(len(rid), np.int64)
-        near_root[at], exact_root[at] = found.column("near_root").to_numpy(), found.column("exact_root").to_numpy()
+        near_root[at], exact_root[at] = (
+            found.column("near_root").to_numpy(),
+            found.column("exact_root").to_numpy(),
+        )
         verified = edges.toArrow()
-        pairs = np.stack([np.searchsorted(rid, verified.column("a").to_numpy()),
-                          np.searchsorted(rid, verified.column("b").to_numpy())], axis=1).astype(np.int64)
+        pairs = np.stack(
+            [
+                np.searchsorted(rid, verified.column("a").to_numpy()),
+                np.searchsorted(rid, verified.column("b").to_numpy()),
+            ],
+            axis=1,
+        ).astype(np.int64)
         similarity = verified.column("sim").to_numpy()
-    groups = np.unique(near_root, return_inverse=True)[1].astype(np.int64)  # numbered by first row, as locally
-    ctx.memo("near_duplicates.analysis", lambda: NearDuplicates(
-        params.shingle, params.ngram, params.bands, params.rows, ~live, pairs, similarity,
-        np.empty((0, 2), np.int64), np.empty(0), groups, candidate_count))
-    ctx.memo("duplicates.exact_groups", lambda: pd.Series(pd.factorize(exact_root)[0], index=dataset.frame.index,
-                                                          name="exact_group"))
+    groups = np.unique(near_root, return_inverse=True)[1].astype(
+        np.int64
+    )  # numbered by first row, as locally
+    ctx.memo(
+        "near_duplicates.analysis",
+        lambda: NearDuplicates(
+            params.shingle,
+            params.ngram,
+            params.bands,
+            params.rows,
+            ~live,
+            pairs,
+            similarity,
+            np.empty((0, 2), np.int64),
+            np.empty(0),
+            groups,
+            candidate_count,
+        ),
+    )
+    ctx.memo("duplicates.exact_groups", lambda: _exact_codes(exact_root, dataset.frame.index))
     log.info["stages"]["checkers (findings, scores, cleanlab, agreement)"] = "driver"
     for data in (signed, candidates, edges, per_row, rows):
         data.unpersist()
     return ctx
 
 
+def _exact_codes(exact_root: np.ndarray, index: pd.Index) -> pd.Series:
+    """``exact_groups``' numbering from the roots: by first row, then each empty text (root -1) alone."""
+    codes = pd.factorize(exact_root)[0]
+    empty = exact_root < 0
+    codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
+    return pd.Series(codes, index=index, name="exact_group")
+
+
 def _aggregates(table: DataFrame) -> dict[str, int]:
     """Cluster and exact-group counts with conflicting labels, computed on the executors."""
     from pyspark.sql import functions as F
 
-    near = (table.groupBy("near_root").agg(F.count("*").alias("size"), F.countDistinct("nkey").alias("texts"),
-                                          F.countDistinct("label").alias("labels"))
-            .where("size > 1 AND texts > 1"))
-    exact = (table.groupBy("exact_root").agg(F.count("*").alias("size"), F.countDistinct("label").alias("labels"))
-             .where("size > 1"))
-    n = near.agg(F.count("*").alias("clusters"),
-                 F.sum(F.when(F.col("labels") > 1, 1).otherwise(0)).alias("conflicting_clusters"),
-                 F.sum(F.when(F.col("labels") > 1, F.col("size")).otherwise(0)).alias("conflicting_rows"),
-                 F.sum("size").alias("rows_in_clusters")).first()
-    x = exact.agg(F.sum(F.when(F.col("labels") <= 1, 1).otherwise(0)).alias("duplicate_groups"),
-                  F.sum(F.when(F.col("labels") > 1, 1).otherwise(0)).alias("conflicting_groups"),
-                  F.sum(F.when(F.col("labels") > 1, F.col("size")).otherwise(0)).alias("conflicting_rows")).first()
-    return {"near_duplicate_clusters": int(n["clusters"] or 0),
-            "near_duplicate_rows_in_clusters": int(n["rows_in_clusters"] or 0),
-            "near_duplicate_conflicting_clusters": int(n["conflicting_clusters"] or 0),
-            "near_duplicate_conflicting_rows": int(n["conflicting_rows"] or 0),
-            "exact_duplicate_groups": int(x["duplicate_groups"] or 0),
-            "exact_conflicting_groups": int(x["conflicting_groups"] or 0),
-            "exact_conflicting_rows": int(x["conflicting_rows"] or 0)}
+    near = (
+        table.groupBy("near_root")
+        .agg(
+            F.count("*").alias("size"),
+            F.countDistinct("nkey").alias("texts"),
+            F.countDistinct("label").alias("labels"),
+        )
+        .where("size > 1 AND texts > 1")
+    )
+    exact = (
+        table.where("exact_root >= 0")
+        .groupBy("exact_root")
+        .agg(F.count("*").alias("size"), F.countDistinct("label").alias("labels"))
+        .where("size > 1")
+    )
+    n = near.agg(
+        F.count("*").alias("clusters"),
+        F.sum(F.when(F.col("labels") > 1, 1).otherwise(0)).alias("conflicting_clusters"),
+        F.sum(F.when(F.col("labels") > 1, F.col("size")).otherwise(0)).alias("conflicting_rows"),
+        F.sum("size").alias("rows_in_clusters"),
+    ).first()
+    x = exact.agg(
+        F.sum(F.when(F.col("labels") <= 1, 1).otherwise(0)).alias("duplicate_groups"),
+        F.sum(F.when(F.col("labels") > 1, 1).otherwise(0)).alias("conflicting_groups"),
+        F.sum(F.when(F.col("labels") > 1, F.col("size")).otherwise(0)).alias("conflicting_rows"),
+    ).first()
+    return {
+        "near_duplicate_clusters": int(n["clusters"] or 0),
+        "near_duplicate_rows_in_clusters": int(n["rows_in_clusters"] or 0),
+        "near_duplicate_conflicting_clusters": int(n["conflicting_clusters"] or 0),
+        "near_duplicate_conflicting_rows": int(n["conflicting_rows"] or 0),
+        "exact_duplicate_groups": int(x["duplicate_groups"] or 0),
+        "exact_conflicting_groups": int(x["conflicting_groups"] or 0),
+        "exact_conflicting_rows": int(x["conflicting_rows"] or 0),
+    }
 
 
-def spark_split(data: str, out: str, config: AuditConfig, *, by_time: str | None = None,
-                checks: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def spark_split(
+    data: str,
+    out: str,
+    config: AuditConfig,
+    *,
+    by_time: str | None = None,
+    checks: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """``dqaudit split --engine spark``: clusters and groups from Spark, the same assignment and writer."""
     from ..export import MANIFEST, export_splits
     from ..pipeline import run_audit
@@ -462,11 +626,15 @@ def spark_split(data: str, out: str, config: AuditConfig, *, by_time: str | None
 
     source = Path(data.removeprefix("file:"))
     if not source.is_file():
-        raise InputError(data, "split --engine spark writes the splits from a local input file; copy the "
-                               "data locally (audits read any path Spark understands)")
+        raise InputError(
+            data,
+            "split --engine spark writes the splits from a local input file; copy the "
+            "data locally (audits read any path Spark understands)",
+        )
     ctx = spark_context(str(source), config, progress=progress)
-    result = with_engine_report(run_audit(ctx.dataset, config, checks=checks, progress=progress, context=ctx),
-                                ctx)
+    result = with_engine_report(
+        run_audit(ctx.dataset, config, checks=checks, progress=progress, context=ctx), ctx
+    )
     stages = ctx.options["engine"]["stages"]
     stages["group-aware split assignment (seeded, same function as local)"] = "driver"
     stages["write train/val/test/quarantine files"] = "driver"

@@ -149,7 +149,7 @@ def test_cli_annotations_flag_writes_review_file(write_jsonl: Callable[..., Path
     )
     assert res.exit_code in (0, 1), res.output
     report = json.loads(res.output)
-    check = next(c for c in report["checks"] if c["check"] == "agreement")
+    check = report["checks"]["agreement"]
     assert check["metrics"]["ratings"] == 180
     assert list(out.glob("*/review_disputed.jsonl"))
 

@@ -181,6 +181,7 @@ def test_params_validate_and_resolve_auto_by_length() -> None:
 
 def test_lone_surrogates_and_astral_characters_do_not_break_hashing() -> None:
     params = MinHashParams("char", 4)
-    texts = ["broken \ud800 text here", "broken \ud800 text here!", "𝐛𝐨𝐥𝐝 letters 😀 here", "bold letters here"]
+    texts = ["broken \ud800 text here", "broken \ud800 text here!",
+             "𝐛𝐨𝐥𝐝 letters 😀 here", "bold letters here"]
     sigs = mh.signatures(texts, params)
     assert np.array_equal(sigs[0], sigs[1]) and np.array_equal(sigs[2], sigs[3])

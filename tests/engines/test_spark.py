@@ -25,13 +25,20 @@ CHECKS = ["duplicates", "near_duplicates"]
 @pytest.fixture(scope="session")
 def spark():
     """One local[2] session for the whole run (starting Spark costs ~10 s)."""
-    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed (pip install 'dqaudit[spark]')")
+    pyspark_sql = pytest.importorskip(
+        "pyspark.sql", reason="pyspark is not installed (pip install 'dqaudit[spark]')"
+    )
     if shutil.which("java") is None and not __import__("os").environ.get("JAVA_HOME"):
         pytest.skip("Java is not installed: Spark needs a JDK 17+")
-    session = (pyspark_sql.SparkSession.builder.master("local[2]").appName("dqaudit-tests")
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
-               .getOrCreate())
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("dqaudit-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -83,6 +90,7 @@ def test_same_clusters_and_exact_groups(contexts):
     assert set(map(tuple, near_s.pairs.tolist())) == set(map(tuple, near_l.pairs.tolist()))
     assert np.array_equal(near_s.no_shingles, near_l.no_shingles)
     assert partition(exact_groups(spark).to_numpy(), ids) == partition(exact_groups(local).to_numpy(), ids)
+    assert exact_groups(spark).equals(exact_groups(local))  # same numbering, not only the same sets
     assert sum(len(c) > 1 for c in partition(near_l.groups, ids)) > 50  # the sample really has clusters
 
 
@@ -106,7 +114,9 @@ def test_spark_aggregates_match_the_checks(contexts):
 def test_connected_components_roots_are_component_minima(spark):
     from dqaudit.engines.spark import connected_components
 
-    edges = spark.createDataFrame([(1, 2), (2, 3), (3, 9), (5, 9), (4, 7), (10, 11), (7, 8)], "a long, b long")
+    edges = spark.createDataFrame(
+        [(1, 2), (2, 3), (3, 9), (5, 9), (4, 7), (10, 11), (7, 8)], "a long, b long"
+    )
     roots = dict(connected_components(edges).collect())
     assert roots == {1: 1, 2: 1, 3: 1, 5: 1, 9: 1, 4: 4, 7: 4, 8: 4, 10: 10, 11: 10}
     rng = np.random.default_rng(0)
@@ -123,8 +133,23 @@ def test_connected_components_roots_are_component_minima(spark):
 def test_same_split_files_from_the_cli(spark, tmp_path):
     local_out, spark_out = tmp_path / "local", tmp_path / "spark"
     split_data(SAMPLE, local_out, AuditConfig(seed=7), checks=CHECKS)
-    result = CliRunner().invoke(cli, ["split", str(SAMPLE), "--out", str(spark_out), "--engine", "spark",
-                                      "--seed", "7", "--checks", ",".join(CHECKS), "--quiet", "--no-cache"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "split",
+            str(SAMPLE),
+            "--out",
+            str(spark_out),
+            "--engine",
+            "spark",
+            "--seed",
+            "7",
+            "--checks",
+            ",".join(CHECKS),
+            "--quiet",
+            "--no-cache",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for name in ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl"):
         assert (spark_out / name).read_bytes() == (local_out / name).read_bytes(), name
@@ -160,8 +185,9 @@ def test_missing_java_is_a_one_line_error(spark, monkeypatch):
 
 def test_engine_config_is_validated():
     assert parse_config({"engine": "spark"}).engine.name == "spark"
-    block = parse_config({"engine": {"name": "spark", "master": "spark://h:7077",
-                                     "conf": {"spark.executor.memory": "8g"}}}).engine
+    block = parse_config(
+        {"engine": {"name": "spark", "master": "spark://h:7077", "conf": {"spark.executor.memory": "8g"}}}
+    ).engine
     assert block.master == "spark://h:7077" and block.conf == {"spark.executor.memory": "8g"}
     with pytest.raises(ConfigError, match="engine.mastr: unknown key"):
         parse_config({"engine": {"name": "spark", "mastr": "x"}})
