@@ -133,8 +133,12 @@ def luhn_ok(digits: str) -> bool:
 
 
 def card_ok(digits: str) -> bool:
-    """13-19 digits, an issuer's first digit (2-6: Mir, Amex/JCB, Visa, Mastercard, UnionPay), Luhn."""
-    return 13 <= len(digits) <= 19 and digits[0] in "23456" and len(set(digits)) > 2 and luhn_ok(digits)
+    """13-19 digits, an issuer's first digit (2-6: Mir, Amex/JCB, Visa, Mastercard, UnionPay), Luhn.
+
+    Well-known test numbers such as 4111 1111 1111 1111 count: masking them costs nothing,
+    and a report must never show anything that passes as a card number.
+    """
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and len(set(digits)) > 1 and luhn_ok(digits)
 
 
 def iban_ok(iban: str) -> bool:

@@ -46,11 +46,7 @@ def unregister(name: str) -> None:
 @cache
 def _load_plugins() -> None:
     for module in BUILTIN_MODULES:
-        try:
-            import_module(f"dqaudit.checkers.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"dqaudit.checkers.{module}":
-                raise
+        import_module(f"dqaudit.checkers.{module}")
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             register(entry.load())
@@ -59,9 +55,11 @@ def _load_plugins() -> None:
 
 
 def available_checkers() -> dict[str, type[Checker]]:
-    """All registered checkers by name, built-ins first in pipeline order."""
+    """All registered checkers by name, built-ins first in pipeline order (whatever the import order)."""
     _load_plugins()
-    return dict(_REGISTRY)
+    order = {f"dqaudit.checkers.{module}": i for i, module in enumerate(BUILTIN_MODULES)}
+    ranked = sorted(_REGISTRY.items(), key=lambda item: (order.get(item[1].__module__, len(order)), item[0]))
+    return dict(ranked)
 
 
 def get_checker(name: str) -> type[Checker]:

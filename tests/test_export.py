@@ -222,7 +222,8 @@ def test_invariant_holds_for_generated_data(tmp_path_factory, rows):
     for k, row in enumerate(rows):
         unique.append({**row, "id": f"{row['id']}-{k}"} if isinstance(row, dict) else row)
     source.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in unique))
-    if not any(isinstance(r, dict) for r in rows) and '{"id": "nt"}' in rows:
+    # the loader's whole-file rule: no record has a text field, and no row is unreadable JSON
+    if not any(isinstance(r, dict) for r in rows) and '{"id": "nt"}' in rows and '{"truncated' not in rows:
         with pytest.raises(InputError, match="no record has this field"):   # a whole-file problem, not a row's
             split_dataset(source, folder / "out", config(), checks=FAST)
         return
@@ -238,7 +239,8 @@ def test_sample_data_split(sample_path, tmp_path):
     manifest = split_dataset(sample_path, tmp_path / "out", AuditConfig(cache={"enabled": False}))
     seen = sum(len((tmp_path / "out" / n).read_text(encoding="utf-8").splitlines()) for n in OUTPUTS)
     assert seen == manifest["input"]["rows"]
-    assert manifest["quarantine_reasons"]["load.malformed_json"] == 3
+    loader = {k: v for k, v in manifest["quarantine_reasons"].items() if k.startswith("load.")}
+    assert loader == {"load.malformed_json": 1, "load.not_an_object": 1, "load.missing_text": 1}
     leak = manifest["leakage"]
     assert sum(leak["exact_pairs"].values()) == sum(leak["near_pairs"].values()) == 0
 

@@ -80,3 +80,10 @@ def test_mask_keeps_text_around_and_masks_truncated_previews() -> None:
     text = f"Карта {CARD}, почта a.b@mail.kz, всё."
     assert mask_text(text) == "Карта <CARD>, почта <EMAIL>, всё."
     assert mask_text(f"Номер карты {CARD[:9]}…") == "Номер карты <…>"
+
+
+def test_well_known_test_card_numbers_are_masked():
+    from dqaudit.pii import mask_text
+
+    masked = mask_text("card 4111 1111 1111 1111 and 5555 5555 5555 4444")
+    assert "4111" not in masked and "5555" not in masked

@@ -57,7 +57,8 @@ def test_jsonl_every_line_is_loaded_or_quarantined(tmp_path: Path, body: list[st
     except Exception as exc:  # only the documented whole-file error is allowed
         assert type(exc).__name__ == "InputError" and "field 'text'" in str(exc)
         return
-    nonblank = [n for n, line in enumerate(flat, 1) if line.strip()]
+    # blank means ASCII whitespace only (as JSON defines it); "\x1f" is a line to quarantine
+    nonblank = [n for n, line in enumerate(flat, 1) if line.strip(" \t\r\n\x0b\x0c")]
     lines_seen = sorted([*dataset.frame["line"].tolist(), *(p.line for p in dataset.problems)])
     assert lines_seen == nonblank and dataset.source.rows == len(nonblank)
     for line, text in zip(dataset.frame["line"], dataset.frame["text"], strict=True):
