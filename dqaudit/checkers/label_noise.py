@@ -11,9 +11,9 @@ consensus replaces the single label.
 Features (``features``): ``embeddings`` (the shared sentence-embedding cache),
 ``tfidf`` (character 2-5-grams plus word 1-2-grams: language-agnostic, fine for
 Russian and Kazakh; the default) or ``ensemble`` (the mean of both models'
-probabilities). The default was chosen by measurement on banking77 (docs/sections/labels.md):
-TF-IDF with cleanlab's ``filter_by="both"`` reaches F1 0.82 at 10% uniform flips
-without the cost of encoding; the ensemble reaches 0.84. Without the embeddings
+probabilities). The default was chosen by measurement on banking77 (the README, "Can the labels be trusted?"):
+TF-IDF (logistic loss by SGD) with cleanlab's ``filter_by="both"`` reaches F1 0.80 at 10% uniform flips
+without the cost of encoding; the ensemble reaches 0.84 (benchmarks/label_noise.py). Without the embeddings
 extra, embedding-based settings fall back to TF-IDF and say so.
 """
 
