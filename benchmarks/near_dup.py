@@ -442,20 +442,25 @@ def label_of(text: str) -> str:
     return next((a for a in ACTIONS_EN + ACTIONS_RU if a in low), "other")
 
 
-def end_to_end(size: int, workdir: Path) -> None:
-    """``dqaudit audit FILE --checks near_duplicates`` on ``size`` requests: wall time and peak RSS."""
+def write_corpus(size: int, workdir: Path, prefix: str = "near_dup") -> Path:
+    """The benchmark corpus as JSONL (written once per size), for runs through the CLI or Spark."""
     import json
-    import os
-    import subprocess
 
-    path = workdir / f"near_dup_{size}.jsonl"
+    path = workdir / f"{prefix}_{size}.jsonl"
     if not path.exists():
         with path.open("w", encoding="utf-8") as handle:
             for i, text in enumerate(corpus(size)):
-                handle.write(
-                    json.dumps({"id": f"d{i}", "text": text, "label": label_of(text)}, ensure_ascii=False)
-                    + "\n"
-                )
+                record = {"id": f"d{i}", "text": text, "label": label_of(text)}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def end_to_end(size: int, workdir: Path) -> None:
+    """``dqaudit audit FILE --checks near_duplicates`` on ``size`` requests: wall time and peak RSS."""
+    import os
+    import subprocess
+
+    path = write_corpus(size, workdir)
     for cached in (False, True):
         began = time.perf_counter()
         done = subprocess.run(

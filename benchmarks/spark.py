@@ -28,17 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def write_corpus(size: int, workdir: Path) -> Path:
-    from near_dup import corpus, label_of
+    from near_dup import write_corpus as near_dup_corpus
 
-    path = workdir / f"spark_bench_{size}.jsonl"
-    if not path.exists():
-        with path.open("w", encoding="utf-8") as handle:
-            for i, text in enumerate(corpus(size)):
-                handle.write(
-                    json.dumps({"id": f"d{i}", "text": text, "label": label_of(text)}, ensure_ascii=False)
-                    + "\n"
-                )
-    return path
+    return near_dup_corpus(size, workdir, prefix="spark_bench")
 
 
 def worker(engine: str, path: Path, master: str) -> None:
