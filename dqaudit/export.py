@@ -308,6 +308,7 @@ class _Writer:
     def publish(self, source: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half."""
         out.parent.mkdir(parents=True, exist_ok=True)
+        _recover(out)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
             manifest["outputs"] = self._write_all(source, tmp)
@@ -387,6 +388,16 @@ class _Writer:
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": text}, {"role": "assistant", "content": str(answer)}]
         return {"messages": messages}
+
+
+def _recover(out: Path) -> None:
+    """A kill between :func:`_swap`'s two renames leaves ``out`` missing and the previous export
+    beside it as ``.<out>.old-<pid>``: put the newest such export back before writing again."""
+    if out.exists():
+        return
+    stranded = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if stranded:
+        os.replace(stranded[-1], out)
 
 
 def _swap(tmp: Path, out: Path) -> None:

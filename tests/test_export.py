@@ -253,3 +253,15 @@ def test_pii_is_masked_in_the_record_and_the_leak_check(write_jsonl, tmp_path):
     written = "".join((tmp_path / "out" / f"{s}.jsonl").read_text() for s in ("train", "val"))
     assert "@example.com" not in written and written.count("<EMAIL>") == 6
     assert manifest["cleaning"]["masked"] == 6 and manifest["rows"]["quarantine"] == 0
+
+
+def test_a_stranded_previous_export_is_restored(write_jsonl, tmp_path):
+    """A kill between the swap's two renames leaves only .out.old-PID; the next export puts it back first."""
+    from dqaudit.export import _recover
+
+    out = tmp_path / "out"
+    stranded = tmp_path / ".out.old-4242"
+    stranded.mkdir()
+    (stranded / "manifest.json").write_text("{}")
+    _recover(out)
+    assert (out / "manifest.json").read_text() == "{}" and not stranded.exists()
