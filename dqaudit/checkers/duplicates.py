@@ -7,10 +7,13 @@ and can block the verdict.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..cache import Cache
 from ..findings import Action, CheckResult, Severity
 from ..pipeline import AuditContext
 from ..registry import register
@@ -25,17 +28,32 @@ class DuplicatesParams(CheckParams):
 
 
 def exact_groups(ctx: AuditContext) -> pd.Series:
-    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run."""
+    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run.
+
+    The key is a 64-bit hash of the normalised text, cached per record by content hash, so a nightly
+    re-run normalises only the new rows.
+    """
 
     def compute() -> pd.Series:
-        keys = ctx.frame["text"].map(normalize)
+        texts = ctx.frame["text"].to_numpy()
+        keys = ctx.cache.per_record(
+            Cache.namespace("normalized_key", version=1), ctx.frame["text_hash"].tolist(),
+            lambda rows: np.array([_key(normalize(texts[i])) for i in rows], dtype=np.uint64))
         codes = pd.factorize(keys)[0]
-        empty = (keys == "").to_numpy()
+        empty = keys == _EMPTY
         # empty texts are text_quality's finding, not one giant duplicate group: each stands alone
         codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
         return pd.Series(codes, index=ctx.frame.index, name="exact_group")
 
     return ctx.memo("duplicates.exact_groups", compute)
+
+
+def _key(normalized: str) -> int:
+    return int.from_bytes(hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "little")
+
+
+_EMPTY = np.uint64(_key(""))
 
 
 def representative(group: pd.DataFrame) -> str:
