@@ -7,13 +7,10 @@ and can block the verdict.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..cache import Cache
 from ..findings import Action, CheckResult, Severity
 from ..pipeline import AuditContext
 from ..registry import register
@@ -28,32 +25,17 @@ class DuplicatesParams(CheckParams):
 
 
 def exact_groups(ctx: AuditContext) -> pd.Series:
-    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run.
-
-    The key is a 64-bit hash of the normalised text, cached per record by content hash, so a nightly
-    re-run normalises only the new rows.
-    """
+    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run."""
 
     def compute() -> pd.Series:
-        texts = ctx.frame["text"].to_numpy()
-        keys = ctx.cache.per_record(
-            Cache.namespace("normalized_key", version=1), ctx.frame["text_hash"].tolist(),
-            lambda rows: np.array([_key(normalize(texts[i])) for i in rows], dtype=np.uint64))
+        keys = ctx.frame["text"].map(normalize)
         codes = pd.factorize(keys)[0]
-        empty = keys == _EMPTY
+        empty = (keys == "").to_numpy()
         # empty texts are text_quality's finding, not one giant duplicate group: each stands alone
         codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
         return pd.Series(codes, index=ctx.frame.index, name="exact_group")
 
     return ctx.memo("duplicates.exact_groups", compute)
-
-
-def _key(normalized: str) -> int:
-    return int.from_bytes(hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                          "little")
-
-
-_EMPTY = np.uint64(_key(""))
 
 
 def representative(group: pd.DataFrame) -> str:
