@@ -311,18 +311,8 @@ def _word_shingles(cp: np.ndarray, is_word: np.ndarray, starts: np.ndarray, doc_
         acc += tokens[full + k] * mult[k]
     # documents shorter than n words: one shingle of all their words
     counts = np.bincount(token_doc, minlength=int(token_doc[-1]) + 1)
-    short_docs = np.flatnonzero((counts > 0) & (counts < n))
     first_token = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    short_acc = np.zeros(len(short_docs), np.uint32)
-    for k in range(n - 1):
-        has = counts[short_docs] > k
-        short_acc[has] += tokens[first_token[short_docs[has]] + k] * mult[k]
-    if len(short_docs) == 0:
-        return acc, token_doc[full]
-    hashes = np.concatenate([acc, short_acc])
-    docs = np.concatenate([token_doc[full], short_docs])
-    order = np.argsort(docs, kind="stable")
-    return hashes[order], docs[order]
+    return _with_short_docs(acc, token_doc[full], tokens, first_token, counts, mult, n)
 
 
 def _char_shingles(cp: np.ndarray, is_sep: np.ndarray, doc_of: np.ndarray,
@@ -342,16 +332,26 @@ def _char_shingles(cp: np.ndarray, is_sep: np.ndarray, doc_of: np.ndarray,
     # documents shorter than n characters: one shingle of the whole text
     n_docs = int(doc_of[-1]) + 1
     doc_len = np.bincount(doc_of[~is_sep], minlength=n_docs)
-    short_docs = np.flatnonzero((doc_len > 0) & (doc_len < n))
     doc_start = np.concatenate(([0], np.flatnonzero(is_sep) + 1))
+    return _with_short_docs(acc, doc_of[full], values, doc_start, doc_len, mult, n)
+
+
+def _with_short_docs(acc: np.ndarray, acc_docs: np.ndarray, units: np.ndarray, starts: np.ndarray,
+                     lengths: np.ndarray, mult: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Add one shingle of all their units for documents shorter than ``n`` units, in document order.
+
+    Shared by word and character shingling so a short text is never shingle-less (and never
+    clustered with every other empty one).
+    """
+    short_docs = np.flatnonzero((lengths > 0) & (lengths < n))
+    if len(short_docs) == 0:
+        return acc, acc_docs
     short_acc = np.zeros(len(short_docs), np.uint32)
     for k in range(n - 1):
-        has = doc_len[short_docs] > k
-        short_acc[has] += values[doc_start[short_docs[has]] + k] * mult[k]
-    if len(short_docs) == 0:
-        return acc, doc_of[full]
+        has = lengths[short_docs] > k
+        short_acc[has] += units[starts[short_docs[has]] + k] * mult[k]
     hashes = np.concatenate([acc, short_acc])
-    docs = np.concatenate([doc_of[full], short_docs])
+    docs = np.concatenate([acc_docs, short_docs])
     order = np.argsort(docs, kind="stable")
     return hashes[order], docs[order]
 
