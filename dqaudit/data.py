@@ -14,8 +14,11 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
+from itertools import islice, repeat
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,11 @@ _SELECTOR = re.compile(r"^(?P<key>[^\[\]]+)\[(?P<role>[^\[\]]+)\]$")
 MAX_TEXT_CHARS = 1_000_000
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv",
             ".parquet": "parquet", ".pq": "parquet"}
+#: JSONL is read in blocks this large (at least 3 bytes: the first block must hold any BOM);
+#: each block's lines are parsed and mapped as one batch.
+_BLOCK_BYTES = 1 << 20
+#: A block with an unusual row is retried in chunks of this many rows.
+_CHUNK_ROWS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +103,12 @@ def load_dataset(path: str | Path, fields: FieldsConfig | None = None,
         raise InputError(path, "is a directory; give a file")
     fmt = detect_format(path, input_config)
     builder = _Builder(path, fields)
-    for line, raw, obj in iter_rows(path, fmt, input_config):
-        builder.add(line, raw, obj)
+    if fmt == "jsonl":
+        for first, lines in _jsonl_blocks(path):
+            builder.add_lines(first, lines)
+    else:
+        for line, raw, obj in iter_rows(path, fmt, input_config):
+            builder.add(line, raw, obj)
     return builder.finish(SourceInfo(str(path), fmt, _file_digest(path), builder.rows))
 
 
@@ -115,30 +127,73 @@ def iter_rows(path: Path, fmt: str, input_config: InputConfig) -> Iterator[tuple
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, str, Any]]:
+    for first, lines in _jsonl_blocks(path):
+        yield from _parse_lines(first, lines)
+
+
+def _jsonl_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
+    """The file's ``\\n``-separated lines in blocks, each with the number of its first line.
+
+    Reading blocks instead of lines lets a whole block be parsed and mapped at once;
+    a line longer than a block is assembled from pieces, never by repeated copying.
+    """
+    number = 1
+    pending: list[bytes] = []
+    for block in _utf8_blocks(path):
+        lines = block.split(b"\n")
+        pending.append(lines[0])
+        if len(lines) == 1:
+            continue
+        lines[0] = b"".join(pending)
+        pending = [lines.pop()]  # the start of the line the next block ends
+        yield number, lines
+        number += len(lines)
+    tail = b"".join(pending)
+    if tail:
+        yield number, [tail]
+
+
+def _utf8_blocks(path: Path) -> Iterator[bytes]:
+    """The file as UTF-8 blocks: UTF-16 (by its BOM) re-encoded, a leading UTF-8 BOM dropped."""
     with path.open("rb") as handle:
-        head = handle.read(4)
-        handle.seek(0)
-        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            stream: Any = io.BytesIO(handle.read().decode("utf-16").encode("utf-8"))
-        else:
-            stream = handle
-        for number, raw_bytes in enumerate(stream, start=1):
-            if number == 1 and raw_bytes.startswith(codecs.BOM_UTF8):
-                raw_bytes = raw_bytes[len(codecs.BOM_UTF8):]
-            raw_bytes = raw_bytes.rstrip(b"\r\n")
-            if not raw_bytes.strip():
-                continue
-            try:
-                raw = raw_bytes.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raw = raw_bytes.decode("utf-8", "replace")
-                yield number, raw, LoadProblem(number, "bad_encoding",
-                                               f"invalid UTF-8 at byte {exc.start}", raw)
-                continue
-            try:
-                yield number, raw, orjson.loads(raw_bytes)
-            except orjson.JSONDecodeError as exc:
-                yield number, raw, LoadProblem(number, "malformed_json", f"invalid JSON: {exc}", raw)
+        first = handle.read(_BLOCK_BYTES)
+        if first[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            first = (first + handle.read()).decode("utf-16").encode("utf-8")
+        yield first.removeprefix(codecs.BOM_UTF8)
+        yield from iter(partial(handle.read, _BLOCK_BYTES), b"")
+
+
+def _parse_all(lines: list[bytes]) -> list[Any]:
+    """orjson.loads of every line, at C speed between failures; a line that fails reads as None.
+
+    ``list.extend`` keeps the rows parsed before a failure, so parsing resumes after it.
+    Like a ``null`` line, None is not an object: the per-row rules then say what the line is.
+    """
+    objs: list[Any] = []
+    while len(objs) < len(lines):
+        try:
+            objs.extend(map(orjson.loads, islice(lines, len(objs), None)))
+        except orjson.JSONDecodeError:
+            objs.append(None)
+    return objs
+
+
+def _parse_lines(first: int, lines: list[bytes]) -> Iterator[tuple[int, str, Any]]:
+    """Yield ``(line, raw_text, parsed_or_problem)`` for the non-blank ``lines``, numbered from ``first``."""
+    for number, raw_bytes in enumerate(lines, start=first):
+        raw_bytes = raw_bytes.rstrip(b"\r\n")
+        if not raw_bytes.strip():
+            continue
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raw = raw_bytes.decode("utf-8", "replace")
+            yield number, raw, LoadProblem(number, "bad_encoding", f"invalid UTF-8 at byte {exc.start}", raw)
+            continue
+        try:
+            yield number, raw, orjson.loads(raw_bytes)
+        except orjson.JSONDecodeError as exc:
+            yield number, raw, LoadProblem(number, "malformed_json", f"invalid JSON: {exc}", raw)
 
 
 def _iter_csv(path: Path, input_config: InputConfig) -> Iterator[tuple[int, str, Any]]:
@@ -206,6 +261,13 @@ class _Builder:
         self.rows = 0
         self.seen_text = False
         self.keys_seen: set[str] = set()
+        f = fields
+        self._text = _field(f.text)
+        specs = {name: getattr(f, name) for name in _SCALAR_FIELDS}
+        self._scalars = [(name, _field(spec) if spec is not None else None, f"bad_{name}")
+                         for name, spec in specs.items()]
+        self._output = _field(f.output) if f.output else None  # an empty spec means no output
+        self._annotations = _field(f.annotations) if f.annotations is not None else None
 
     def add(self, line: int, raw: str, obj: Any) -> None:
         self.rows += 1
@@ -216,7 +278,7 @@ class _Builder:
             self.problems.append(LoadProblem(line, "not_an_object",
                                              f"expected a JSON object, got {type(obj).__name__}", raw))
             return
-        if len(self.keys_seen) < 64:
+        if not self.seen_text and len(self.keys_seen) < 64:  # only reported when no record has text
             self.keys_seen.update(map(str, list(obj)[:64]))
         try:
             record = self._extract(obj)
@@ -230,10 +292,67 @@ class _Builder:
         for name in COLUMNS:
             self.columns[name].append(record[name])
 
+    def add_lines(self, first: int, lines: list[bytes]) -> None:
+        """JSONL ``lines`` numbered from ``first``: in batches of plain records, other rows one by one.
+
+        A line orjson parses is valid UTF-8 and not blank, so the row-by-row rules would
+        give it the same object. A block with an unusual row is retried in small chunks,
+        so that a few bad rows send only their own chunks down the exact per-row path.
+        """
+        objs = _parse_all(lines)
+        if self._add_batch(range(first, first + len(lines)), objs):
+            return
+        for start in range(0, len(lines), _CHUNK_ROWS):
+            end = start + _CHUNK_ROWS
+            if not self._add_batch(range(first + start, first + min(end, len(lines))), objs[start:end]):
+                for line, raw, obj in _parse_lines(first + start, lines[start:end]):
+                    self.add(line, raw, obj)
+
+    def _add_batch(self, lines: range, objs: list[Any]) -> bool:
+        """Add rows column by column; False, adding nothing, when some row needs the per-row rules.
+
+        Whole-column type checks (``set(map(type, ...))``) replace per-row checks: a column
+        of str/None values passes untouched, anything else goes through the per-row converter.
+        """
+        if set(map(type, objs)) != {dict}:
+            return False
+        keys = set().union(*objs)
+        absent = [None] * len(objs)
+        try:
+            texts = self._text.column(objs, keys)
+            if texts is None or set(map(type, texts)) != {str} or max(map(len, texts)) > MAX_TEXT_CHARS:
+                return False
+            batch: dict[str, list[Any]] = {"text": texts}
+            for name, field, kind in self._scalars:
+                values = field.column(objs, keys) if field else None
+                if values is not None and not set(map(type, values)) <= _PLAIN:
+                    values = [_scalar(v, field.spec, kind) for v in values]
+                batch[name] = absent if values is None else values
+            output = self._output.column(objs, keys) if self._output else None
+            if output is not None and not set(map(type, output)) <= _PLAIN:
+                return False
+            notes = self._annotations.column(objs, keys) if self._annotations else None
+            if notes is not None:
+                notes = [_annotations(v, self._annotations.spec) for v in notes]
+        except _FieldProblem:
+            return False
+        batch["output"] = absent if output is None else output
+        batch["annotations"] = absent if notes is None else notes
+        self.rows += len(objs)
+        self.seen_text = True
+        batch["line"] = list(lines)
+        batch["text_hash"] = hashes = list(map(text_hash, texts))
+        if None in batch["id"]:
+            batch["id"] = [rid if rid is not None else f"auto-{line}-{h[:8]}"
+                           for rid, line, h in zip(batch["id"], lines, hashes, strict=True)]
+        for name in COLUMNS:
+            self.columns[name].extend(batch[name])
+        return True
+
     def _extract(self, obj: dict[str, Any]) -> dict[str, Any]:
         f = self.fields
-        text = _select(obj, f.text)
-        if text is _MISSING or text is None:
+        text = self._text.get(obj)
+        if text is None:
             raise _FieldProblem("missing_text", "missing text", f.text)
         if not isinstance(text, str):
             raise _FieldProblem("bad_text", f"expected a string, got {_kind(text)}", f.text)
@@ -242,17 +361,14 @@ class _Builder:
             raise _FieldProblem("text_too_long", f"text has {len(text):,} characters "
                                                  f"(limit {MAX_TEXT_CHARS:,}); split or drop it", f.text)
         record: dict[str, Any] = {"text": text}
-        record["id"] = _scalar(obj, f.id, "bad_id")
-        record["label"] = _scalar(obj, f.label, "bad_label")
-        record["lang"] = _scalar(obj, f.lang, "bad_lang")
-        record["group"] = _scalar(obj, f.group, "bad_group")
-        record["created_at"] = _scalar(obj, f.created_at, "bad_created_at")
-        record["policy_version"] = _scalar(obj, f.policy_version, "bad_policy_version")
-        output = _select(obj, f.output) if f.output else None
-        if output is not _MISSING and output is not None and not isinstance(output, str):
+        for name, field, kind in self._scalars:
+            record[name] = _scalar(field.get(obj), field.spec, kind) if field else None
+        output = self._output.get(obj) if self._output else None
+        if output is not None and not isinstance(output, str):
             raise _FieldProblem("bad_output", f"expected a string, got {_kind(output)}", f.output)
-        record["output"] = None if output is _MISSING else output
-        record["annotations"] = _annotations(obj, f.annotations)
+        record["output"] = output
+        field = self._annotations
+        record["annotations"] = _annotations(field.get(obj), field.spec) if field else None
         return record
 
     def finish(self, source: SourceInfo) -> Dataset:
@@ -273,38 +389,72 @@ class _FieldProblem(Exception):
         self.kind, self.message, self.field = kind, message, field
 
 
-_MISSING = object()
+#: String-ish fields, in the order their problems are reported.
+_SCALAR_FIELDS = ("id", "label", "lang", "group", "created_at", "policy_version")
+#: Value types a string field keeps as they are (an absent field reads as None).
+_PLAIN = {str, type(None)}
 
 
-def _select(obj: dict[str, Any], spec: str | None) -> Any:
-    """Resolve a field spec: ``key``, ``a.b`` or ``messages[role]`` (joins that role's turns)."""
-    if spec is None:
-        return _MISSING
-    if spec in obj:
-        return obj[spec]
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """A field spec compiled once: ``key``, ``a.b`` or ``messages[role]`` (joins that role's turns).
+
+    ``get`` returns None for an absent field (every caller treats absent and null alike);
+    a key literally named like the spec wins over its path or selector reading.
+    """
+
+    spec: str
+    get: Callable[[dict[str, Any]], Any]
+    roots: frozenset[str]  # a row with none of these keys has no value for the field
+
+    def column(self, objs: list[dict[str, Any]], keys: set[str]) -> list[Any] | None:
+        """The value in every row of ``objs``; None when no row has it (``keys``: all their keys)."""
+        if self.roots.isdisjoint(keys):
+            return None
+        if self.roots == {self.spec}:  # a plain key: no Python call per row
+            return list(map(dict.get, objs, repeat(self.spec)))
+        return list(map(self.get, objs))
+
+
+def _field(spec: str) -> _Field:
     match = _SELECTOR.match(spec)
     if match:
-        turns = _select(obj, match["key"])
-        if not isinstance(turns, list):
-            return _MISSING
-        parts = [t.get("content") for t in turns if isinstance(t, dict) and t.get("role") == match["role"]]
-        if not parts:
-            return _MISSING
-        if not all(isinstance(p, str) for p in parts):
-            raise _FieldProblem("bad_text", "a message's content is not a string", spec)
-        return "\n".join(parts)
-    node: Any = obj
-    for part in spec.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+        turns_of, role = _field(match["key"]), match["role"]
+
+        def select(obj: dict[str, Any]) -> Any:
+            if spec in obj:
+                return obj[spec]
+            turns = turns_of.get(obj)
+            if not isinstance(turns, list):
+                return None
+            parts = [t.get("content") for t in turns if isinstance(t, dict) and t.get("role") == role]
+            if not parts:
+                return None
+            if not all(isinstance(p, str) for p in parts):
+                raise _FieldProblem("bad_text", "a message's content is not a string", spec)
+            return "\n".join(parts)
+
+        return _Field(spec, select, turns_of.roots | {spec})
+    if "." not in spec:
+        return _Field(spec, methodcaller("get", spec), frozenset({spec}))
+    path = spec.split(".")
+
+    def walk(obj: dict[str, Any]) -> Any:
+        if spec in obj:
+            return obj[spec]
+        node: Any = obj
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    return _Field(spec, walk, frozenset({spec, path[0]}))
 
 
-def _scalar(obj: dict[str, Any], spec: str | None, kind: str) -> str | None:
+def _scalar(value: Any, spec: str | None, kind: str) -> str | None:
     """A string-ish field: strings pass, integers become strings, anything else is a problem."""
-    value = _select(obj, spec)
-    if value is _MISSING or value is None:
+    if value is None:
         return None
     if isinstance(value, str):
         return value
@@ -317,10 +467,9 @@ def _scalar(obj: dict[str, Any], spec: str | None, kind: str) -> str | None:
     raise _FieldProblem(kind, f"expected a string or integer, got {_kind(value)}{hint}", spec)
 
 
-def _annotations(obj: dict[str, Any], spec: str | None) -> tuple[tuple[str, str], ...] | None:
+def _annotations(value: Any, spec: str | None) -> tuple[tuple[str, str], ...] | None:
     """``[{annotator, label}, ...]`` as a tuple of (annotator, label) pairs."""
-    value = _select(obj, spec)
-    if value is _MISSING or value is None:
+    if value is None:
         return None
     if not isinstance(value, list):
         raise _FieldProblem("bad_annotations", f"expected a list, got {_kind(value)}", spec)

@@ -1,12 +1,17 @@
 import codecs
 import json
+import random
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from dqaudit import data
 from dqaudit.config import FieldsConfig, InputConfig
-from dqaudit.data import dataset_from_frame, load_dataset
+from dqaudit.data import Dataset, SourceInfo, dataset_from_frame, load_dataset
 from dqaudit.errors import InputError
+from dqaudit.text import text_hash
 
 
 def test_jsonl_keeps_every_row(write_jsonl):
@@ -53,7 +58,8 @@ def test_invalid_utf8_line_is_quarantined(tmp_path):
 
 def test_missing_text_everywhere_is_an_input_error(write_jsonl):
     path = write_jsonl([{"body": "x", "label": "y"}] * 3)
-    with pytest.raises(InputError, match=r"data.jsonl: field 'text': no record has this field \(keys seen: body"):
+    message = r"data.jsonl: field 'text': no record has this field \(keys seen: body"
+    with pytest.raises(InputError, match=message):
         load_dataset(path)
 
 
@@ -92,9 +98,8 @@ def test_parquet_roundtrip_and_wrong_schema(tmp_path):
 
 
 def test_chat_and_prompt_completion_fields(write_jsonl):
-    chat = write_jsonl([{"messages": [{"role": "system", "content": "be nice"}, {"role": "user", "content": "hi"},
-                                      {"role": "assistant", "content": "hello"}, {"role": "user", "content": "bye"}],
-                         "intent": "greet"}])
+    turns = [("system", "be nice"), ("user", "hi"), ("assistant", "hello"), ("user", "bye")]
+    chat = write_jsonl([{"messages": [{"role": r, "content": c} for r, c in turns], "intent": "greet"}])
     ds = load_dataset(chat, FieldsConfig(text="messages[user]", output="messages[assistant]", label="intent"))
     row = ds.frame.iloc[0]
     assert (row["text"], row["output"], row["label"]) == ("hi\nbye", "hello", "greet")
@@ -114,3 +119,157 @@ def test_dataframe_input():
     ds = dataset_from_frame(pd.DataFrame({"text": ["a", None, "b"], "label": ["x", "y", float("nan")]}))
     assert len(ds) == 2 and ds.problems[0].kind == "missing_text"
     assert ds.frame["label"].tolist() == ["x", None]
+
+
+# --- the batched JSONL path against the row-by-row rules -------------------------------------------
+
+#: (line as written, what the default fields must make of it): ("record", id, text, label), a problem
+#: kind, or "blank". Most are plain records, so that whole blocks take the batched path.
+_LINES: list[tuple[str | bytes, Any]] = [
+    ('{"id": "p1", "text": "plain row", "label": "a"}', ("record", "p1", "plain row", "a")),
+    ('{"text": "only text"}', ("record", None, "only text", None)),
+    ('{"id": 7, "text": "int id and label", "label": 3}', ("record", "7", "int id and label", "3")),
+    ('{"id": -2, "text": "negative id"}', ("record", "-2", "negative id", None)),
+    ('{"id": 18446744073709551615, "text": "u64"}', ("record", "18446744073709551615", "u64", None)),
+    ('{"id": 1180591620717411303424, "text": "beyond 64 bits"}', "bad_id"),
+    ('{"id": "f", "text": "integral float", "label": 2.0}', ("record", "f", "integral float", "2")),
+    ('{"id": "g", "text": "fractional label", "label": 2.5}', "bad_label"),
+    ('{"id": true, "text": "bool id"}', "bad_id"),
+    ('{"id": "b", "text": "bool label", "label": false}', "bad_label"),
+    ('{"id": "n", "text": "nulls", "label": null, "lang": null}', ("record", "n", "nulls", None)),
+    ('{"id": "m", "text": "meta", "lang": "kk", "group": 4, "created_at": "2024-01-01", "policy_version": 2}',
+     ("record", "m", "meta", None)),
+    ('{"id": "ann", "text": "annotated", "annotations": [{"annotator": "x", "label": "a"}, {"label": 1}]}',
+     ("record", "ann", "annotated", None)),
+    ('{"id": "ann2", "text": "bad annotations", "annotations": {"x": "a"}}', "bad_annotations"),
+    ('{"id": "chat", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],'
+     ' "meta": {"id": "c1", "intent": "greet"}}', "missing_text"),
+    ('{"id": "chat2", "messages": [{"role": "user", "content": 1}]}', "missing_text"),
+    ('{"id": "pc", "prompt": "p", "completion": "c", "meta": {"lang": "ru"}, "meta.lang": "kk"}',
+     "missing_text"),
+    ('{"id": "pc2", "prompt": "p", "completion": 3}', "missing_text"),
+    ('{"id": "nested", "text": {"body": "x"}}', "bad_text"),
+    ('{"id": "long", "text": "' + "x" * 60 + '"}', "text_too_long"),
+    ('{"id": "dup", "text": "first", "text": "last wins"}', ("record", "dup", "last wins", None)),
+    ('{"id": "esc", "text": "tab\\tline\\nq\\" \\u00e9"}', ("record", "esc", 'tab\tline\nq" é', None)),
+    ('{"id": "crlf", "text": "windows line"}\r', ("record", "crlf", "windows line", None)),
+    ('{"id": "cyr", "text": "Сәлем әлем"}', ("record", "cyr", "Сәлем әлем", None)),
+    ("", "blank"),
+    ("   \t", "blank"),
+    ("\r", "blank"),
+    ('{"id": "cut", "text": "trunc', "malformed_json"),
+    ('{"id": "surrogate", "text": "\\ud800"}', "malformed_json"),
+    ("[1, 2]", "not_an_object"),
+    ("42", "not_an_object"),
+    ("null", "not_an_object"),
+    (b'{"id": "bytes", "text": "\xff\xfe"}', "bad_encoding"),
+]
+
+
+def _write_lines(path: Path, lines: list[str | bytes], bom: bytes = b"", trailing: bool = True) -> Path:
+    encoded = [line if isinstance(line, bytes) else line.encode() for line in lines]
+    path.write_bytes(bom + b"\n".join(encoded) + (b"\n" if trailing else b""))
+    return path
+
+
+def _mixed(seed: int, n: int) -> list[tuple[str | bytes, Any]]:
+    """Mostly plain rows with every special line sprinkled in, as a plausibly dirty file looks."""
+    rng = random.Random(seed)
+    rows: list[tuple[str | bytes, Any]] = []
+    for i in range(n):
+        if rng.random() < 0.15 and i < n - 3:
+            rows.append(rng.choice(_LINES))
+        else:  # and always the last rows, so that a partial last chunk can go in a batch
+            rid, text, label = f"r{i}", f"row {i} " + "w" * rng.randrange(30), rng.choice("ab")
+            rows.append((json.dumps({"id": rid, "text": text, "label": label}), ("record", rid, text, label)))
+    return rows
+
+
+def _row_by_row(path: Path, fields: FieldsConfig) -> Dataset:
+    """The per-row rules alone: every line through ``_Builder.add``, as the loader did before batching."""
+    builder = data._Builder(path, fields)
+    for line, raw, obj in data.iter_rows(path, "jsonl", InputConfig()):
+        builder.add(line, raw, obj)
+    return builder.finish(SourceInfo(str(path), "jsonl", data._file_digest(path), builder.rows))
+
+
+def _assert_same(got: Dataset, want: Dataset) -> None:
+    pd.testing.assert_frame_equal(got.frame, want.frame, check_exact=True)
+    for name in got.frame.columns:  # object columns: make sure 3 and "3" are told apart
+        assert list(map(type, got.frame[name])) == list(map(type, want.frame[name])), name
+    assert got.problems == want.problems
+    assert got.source == want.source
+
+
+_CHAT = FieldsConfig(text="messages[user]", output="messages[assistant]", id="meta.id", label="meta.intent")
+_PROMPT = FieldsConfig(text="prompt", output="completion", lang="meta.lang", annotations=None, group=None)
+
+
+@pytest.mark.parametrize("block", [1 << 20, 64, 7])
+@pytest.mark.parametrize("fields", [FieldsConfig(), _CHAT, _PROMPT], ids=["default", "chat", "prompt"])
+def test_batched_jsonl_matches_row_by_row(tmp_path, monkeypatch, block, fields):
+    monkeypatch.setattr(data, "MAX_TEXT_CHARS", 50)
+    monkeypatch.setattr(data, "_BLOCK_BYTES", block)  # small blocks: lines split across reads, many batches
+    monkeypatch.setattr(data, "_CHUNK_ROWS", 4)  # so that some chunks of a dirty block are clean
+    batched: list[int] = []  # rows of each batch that went in whole
+    add_batch = data._Builder._add_batch
+
+    def spy(self: Any, lines: range, objs: list[Any]) -> bool:
+        added = add_batch(self, lines, objs)
+        batched.extend([len(objs)] if added else [])
+        return added
+
+    monkeypatch.setattr(data._Builder, "_add_batch", spy)
+    rows = _mixed(seed=block, n=403)  # with the unterminated last line apart, the last chunk has 2 rows
+    lines = [line for line, _ in rows]
+    path = _write_lines(tmp_path / "mixed.jsonl", lines, bom=codecs.BOM_UTF8, trailing=False)
+    got = load_dataset(path, fields)
+    _assert_same(got, _row_by_row(path, fields))
+    if fields != FieldsConfig():
+        return
+    assert sum(batched) > len(rows) // 4  # the batched path did much of the work, and agreed
+    expected = {number: outcome for number, (_, outcome) in enumerate(rows, start=1) if outcome != "blank"}
+    assert got.source.rows == len(expected)
+    problems = [(number, outcome) for number, outcome in expected.items() if isinstance(outcome, str)]
+    assert [(p.line, p.kind) for p in got.problems] == problems
+    records = {number: outcome[1:] for number, outcome in expected.items() if not isinstance(outcome, str)}
+    assert got.frame["line"].tolist() == list(records)
+    assert got.frame["text"].tolist() == [text for _, text, _ in records.values()]
+    assert got.frame["label"].tolist() == [label for _, _, label in records.values()]
+    assert got.frame["id"].tolist() == [rid if rid is not None else f"auto-{number}-{text_hash(text)[:8]}"
+                                        for number, (rid, text, _) in records.items()]
+
+
+def test_batched_jsonl_values(tmp_path):
+    records = [(line, outcome) for line, outcome in _LINES if not isinstance(outcome, str)]
+    frame = load_dataset(_write_lines(tmp_path / "d.jsonl", [line for line, _ in records])).frame
+    auto = f"auto-2-{text_hash('only text')[:8]}"
+    assert frame["id"].tolist()[:5] == ["p1", auto, "7", "-2", "18446744073709551615"]
+    assert frame["text"].tolist() == [outcome[2] for _, outcome in records]
+    by_id = frame.set_index("id")
+    assert by_id.loc["ann", "annotations"] == (("x", "a"), ("#1", "1"))
+    assert by_id.loc["p1", "annotations"] is None
+    meta = by_id.loc["m"]
+    assert meta[["lang", "group", "created_at", "policy_version"]].tolist() == ["kk", "4", "2024-01-01", "2"]
+    assert frame["text_hash"].tolist() == [text_hash(t) for t in frame["text"]]
+
+
+def test_selectors_in_batches(tmp_path):
+    chat = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                         {"role": "user", "content": "c"}], "meta": {"id": 5, "intent": "greet"}}
+    literal = {**chat, "messages[user]": "literal"}
+    path = _write_lines(tmp_path / "d.jsonl", [json.dumps(chat), json.dumps(literal)])
+    frame = load_dataset(path, _CHAT).frame
+    assert frame[["id", "text", "output", "label"]].values.tolist() == [
+        ["5", "a\nc", "b", "greet"], ["5", "literal", "b", "greet"]]  # a key named like the spec wins
+    pc = _write_lines(tmp_path / "pc.jsonl", ['{"prompt": "p", "completion": "c", "meta": {"lang": "ru"}}',
+                                              '{"prompt": "q", "meta": {"lang": "ru"}, "meta.lang": "kk"}'])
+    frame = load_dataset(pc, _PROMPT).frame
+    assert frame[["text", "output", "lang"]].values.tolist() == [["p", "c", "ru"], ["q", None, "kk"]]
+
+
+def test_jsonl_without_text_anywhere_lists_keys_seen(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_BLOCK_BYTES", 16)
+    path = _write_lines(tmp_path / "d.jsonl", ['{"body": "x", "id": 1}'] * 5 + ["[1]"])
+    with pytest.raises(InputError, match=r"keys seen: body, id\)"):
+        load_dataset(path)
