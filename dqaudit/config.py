@@ -51,6 +51,8 @@ class FieldsConfig(_Strict):
     policy_version: str | None = "policy_version"
     group: str | None = "group"
     output: str | None = Field(None, description="The answer/completion a model is trained to produce.")
+    split: str | None = Field(None, description="The split a record belongs to (train, val or test): the "
+                                                "contamination check counts copies across splits.")
 
 
 class ScoreConfig(_Strict):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "dqaudit.checkers"
 #: Built-in checker modules, in the order they run and are listed.
 BUILTIN_MODULES = (
-    "schema", "duplicates", "near_duplicates", "text_quality", "balance",
+    "schema", "duplicates", "near_duplicates", "contamination", "text_quality", "balance",
     "agreement", "label_noise", "language", "stale_policy", "pii",
 )
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .history import Run, StoredFinding
     from .reports.html import HtmlSection
 
-Measure = Literal["drop", "new_findings", "new_records", "cells_below"]
+Measure = Literal["drop", "rise", "new_findings", "new_records", "cells_below"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ RULES: tuple[Rule, ...] = (
          "stale_records"),
     Rule("language_cells", "language", ("coverage",), "cells_below",
          "label x language cells newly under the minimum", "under_covered_cells"),
+    Rule("new_contamination", "contamination", ("cross_split_pairs",), "rise",
+         "exact/near-duplicate pairs across splits", "cross_split_pairs"),
 )
 
 
@@ -71,6 +73,8 @@ class RegressionConfig(BaseModel):
                                                                "tolerated.")
     language_cells: int | None = Field(0, ge=0, description="(label, language) cells that fell under the "
                                                             "language check's min_per_cell tolerated.")
+    new_contamination: int | None = Field(0, ge=0, description="Rise in exact/near-duplicate pairs across "
+                                                               "train, val and test tolerated.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,9 @@ class Outcome:
                     f"(-{self.change:.4g}, limit {self.threshold:g})")
         if self.measure == "drop":
             return f"{self.noun} {self.before:g} -> {self.after:g} (no drop)"
+        if self.measure == "rise":
+            return (f"{self.noun} rose {self.before:g} -> {self.after:g} "
+                    f"(+{self.change:g}, limit {self.threshold:g})")
         text = f"{self.change:g} {self.noun} (limit {self.threshold:g})"
         return text + (f", e.g. {self.examples[0]}" if self.examples else "")
 
@@ -190,6 +197,13 @@ def _drop(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | No
                    max(0.0, old - new), threshold)
 
 
+def _rise(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
+    old, new = _metric(before, rule), _metric(after, rule)
+    if old is None or new is None:
+        return None
+    return Outcome(rule.name, rule.check, rule.measure, rule.noun, old, new, max(0.0, new - old), threshold)
+
+
 def _new_findings(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
     if not _ran(before, rule.check) or not _ran(after, rule.check):
         return None
@@ -232,7 +246,8 @@ def _cells_below(rule: Rule, before: Run, after: Run, threshold: float) -> Outco
 
 
 _MEASURES: dict[str, Callable[[Rule, Run, Run, float], Outcome | None]] = {
-    "drop": _drop, "new_findings": _new_findings, "new_records": _new_records, "cells_below": _cells_below,
+    "drop": _drop, "rise": _rise, "new_findings": _new_findings, "new_records": _new_records,
+    "cells_below": _cells_below,
 }
 
 

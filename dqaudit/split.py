@@ -195,14 +195,17 @@ class LeakReport:
 
 
 def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndarray, names: Sequence[str],
-                        *, params: MinHashParams, max_examples: int = 5) -> LeakReport:
+                        *, params: MinHashParams, max_examples: int = 5,
+                        edges: tuple[np.ndarray, np.ndarray] | None = None) -> LeakReport:
     """Count exact (normalised text) and near (MinHash, verified Jaccard >= threshold) pairs across parts.
 
     Independent of how the split was made: it sees only texts and part numbers. A row
     counts as contaminated when it has an exact copy, or a verified near-duplicate edge,
     in another part. Near-duplicate search links thousands of copies of one text to a
     single representative, so near pair counts are a lower bound; whether any pair
-    crosses is exact (every cluster stays connected).
+    crosses is exact (every cluster stays connected). ``edges`` (row pairs, Jaccard) are verified
+    near-duplicate edges already found for these texts with ``params`` (the audit's, from cached
+    signatures); without them the search runs here.
     """
     parts = np.asarray(parts, dtype=np.int64)
     keys = pd.factorize(pd.Series(list(texts), dtype=object).map(normalize))[0] if len(texts) else np.zeros(0, int)
@@ -232,7 +235,7 @@ def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndar
             members = np.flatnonzero(keys == key)
             other = members[parts[members] != parts[members[0]]][0]
             example("exact", int(members[0]), int(other), 1.0)
-    for i, j, similarity in _near_pairs(texts, parts, keys, params):
+    for i, j, similarity in _near_pairs(texts, parts, keys, params, edges):
         a, b = sorted((int(parts[i]), int(parts[j])))
         near[f"{names[a]}~{names[b]}"] += 1
         dirty[i] = dirty[j] = True
@@ -242,16 +245,19 @@ def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndar
     return LeakReport(tuple(names), params.threshold, exact, near, contaminated, rows, examples)
 
 
-def _near_pairs(texts: Sequence[str], parts: np.ndarray, keys: np.ndarray,
-                params: MinHashParams) -> list[tuple[int, int, float]]:
+def _near_pairs(texts: Sequence[str], parts: np.ndarray, keys: np.ndarray, params: MinHashParams,
+                edges: tuple[np.ndarray, np.ndarray] | None) -> list[tuple[int, int, float]]:
     """Verified near-duplicate edges between different parts that are not exact copies."""
     from .dedup.minhash import default_workers, near_duplicate_pairs, signatures
 
     if len(texts) < 2 or len(np.unique(parts)) < 2:
         return []
-    params = params.resolve(texts)
-    sigs = signatures(texts, params, workers=default_workers())
-    pairs, sims, _ = near_duplicate_pairs(texts, sigs, params)
+    if edges is None:
+        params = params.resolve(texts)
+        sigs = signatures(texts, params, workers=default_workers())
+        pairs, sims, _ = near_duplicate_pairs(texts, sigs, params)
+    else:
+        pairs, sims = edges
     crossing = (parts[pairs[:, 0]] != parts[pairs[:, 1]]) & (keys[pairs[:, 0]] != keys[pairs[:, 1]])
     return [(int(i), int(j), float(sim)) for (i, j), sim in zip(pairs[crossing].tolist(), sims[crossing].tolist(),
                                                                strict=True)]

@@ -144,3 +144,22 @@ def test_reordered_rows_give_no_new_findings(write_jsonl) -> None:
     diff = compare(*runs)
     assert runs[0].findings and not diff.regressions
     assert all(k.new == 0 and k.resolved == 0 for k in diff.kinds)
+
+
+@pytest.mark.parametrize(("pairs", "regressed"), [(0, False), (1, True), (3, True)])
+def test_new_contamination_is_a_rise_in_cross_split_pairs(pairs: int, regressed: bool) -> None:
+    before = run(1, contamination={"cross_split_pairs": 2})
+    after = run(2, contamination={"cross_split_pairs": 2 + pairs})
+    result = outcome(compare(before, after), "new_contamination")
+    assert result.regressed is regressed and result.change == pairs
+    lenient = compare(before, after, RegressionConfig(new_contamination=1))
+    assert outcome(lenient, "new_contamination").regressed is (pairs > 1)
+    if regressed:
+        assert result.describe() == (f"exact/near-duplicate pairs across splits rose 2 -> {2 + pairs:g} "
+                                     f"(+{pairs}, limit 0)")
+
+
+def test_fewer_cross_split_pairs_is_no_regression() -> None:
+    before, after = (run(i, contamination={"cross_split_pairs": n}) for i, n in ((1, 5), (2, 1)))
+    diff = compare(before, after)
+    assert not outcome(diff, "new_contamination").regressed

@@ -7,10 +7,14 @@ and can block the verdict.
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..cache import Cache
 from ..findings import Action, CheckResult, Severity
 from ..pipeline import AuditContext
 from ..registry import register
@@ -25,12 +29,19 @@ class DuplicatesParams(CheckParams):
 
 
 def exact_groups(ctx: AuditContext) -> pd.Series:
-    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run."""
+    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run.
+
+    The key is a 64-bit hash of the normalised text, cached per record by content hash, so a nightly
+    re-run normalises only the new rows. Groups are numbered by their first row.
+    """
 
     def compute() -> pd.Series:
-        keys = ctx.frame["text"].map(normalize)
+        texts = ctx.frame["text"].to_numpy()
+        keys = ctx.cache.per_record(
+            Cache.namespace("normalized_key", version=1), ctx.frame["text_hash"].tolist(),
+            lambda rows: np.array([_key(normalize(texts[i])) for i in rows], dtype=np.uint64))
         codes = pd.factorize(keys)[0]
-        empty = (keys == "").to_numpy()
+        empty = keys == _EMPTY
         # empty texts are text_quality's finding, not one giant duplicate group: each stands alone
         codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
         return pd.Series(codes, index=ctx.frame.index, name="exact_group")
@@ -38,16 +49,34 @@ def exact_groups(ctx: AuditContext) -> pd.Series:
     return ctx.memo("duplicates.exact_groups", compute)
 
 
+def _key(normalized: str) -> int:
+    digest = hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+_EMPTY = np.uint64(_key(""))
+RULE = "most common label, then earliest created_at, then first line"
+
+
 def representative(group: pd.DataFrame) -> str:
     """The record kept from a duplicate group: the most common label's earliest record, then the first line.
 
     The rule is documented in the README and used by the exporter, so report and export agree.
     """
-    labels = group["label"].fillna("")
-    top = labels.value_counts().sort_index().idxmax() if labels.any() else ""
-    pool = group[labels == top]
-    order = pool.assign(_t=pool["created_at"].fillna("~")).sort_values(["_t", "line"])
-    return str(order["id"].iloc[0])
+    return keep(group["label"].fillna("").tolist(), group["created_at"].fillna("~").tolist(),
+                group["line"].tolist(), group["id"].tolist())
+
+
+def keep(labels: list[str], times: list[str], lines: list[int], ids: list[str]) -> str:
+    """:func:`representative` on plain lists (missing labels as "", missing times as "~").
+
+    Most common label, ties to the first in label order; then earliest time, then first line.
+    Plain Python: groups are small, and pandas costs milliseconds per call.
+    """
+    counts = Counter(labels)
+    top = min(counts, key=lambda label: (-counts[label], label))
+    return str(min((t, line, i) for label, t, line, i in zip(labels, times, lines, ids, strict=True)
+                   if label == top)[2])
 
 
 @register
@@ -63,32 +92,38 @@ class DuplicatesChecker(Checker):
         n = len(frame)
         if n == 0:
             return self.skip("no records")
-        groups = exact_groups(ctx)
-        sizes = groups.map(groups.value_counts())
-        dup = frame[sizes > 1].assign(_g=groups[sizes > 1])
+        codes = exact_groups(ctx).to_numpy()
+        copied = np.bincount(codes)[codes] > 1
+        # rows of groups with copies, grouped by group number (groups in order, rows in file order)
+        dup = frame[copied].assign(_g=codes[copied]).sort_values("_g", kind="stable")
+        g = dup["_g"].to_numpy()
+        bounds = np.flatnonzero(np.diff(g, prepend=-1, append=-1))  # where the (sorted, >= 0) group changes
+        starts, ends = bounds[:-1], bounds[1:]
+        ids, texts, lines = dup["id"].tolist(), dup["text"].to_numpy(), dup["line"].tolist()
+        labels, times = dup["label"].tolist(), dup["created_at"].fillna("~").tolist()
         findings, penalties = [], []
         conflicting_rows = redundant = 0
-        for _, group in dup.groupby("_g", sort=True):
-            ids = group["id"].tolist()
-            labels = group["label"].dropna()
-            split = labels.value_counts().sort_index().to_dict()
-            keep = representative(group)
-            text = preview(group["text"].iloc[0])
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            members, size, group_labels = ids[start:end], end - start, labels[start:end]
+            split = dict(sorted(Counter(label for label in group_labels if label is not None).items()))
+            text = preview(texts[start])
             if len(split) > 1:
-                conflicting_rows += len(ids)
+                conflicting_rows += size
                 findings.append(self.finding(
                     "conflicting_labels", Severity.HIGH,
-                    f"{len(ids)} copies of “{text}” carry {len(split)} different labels: "
+                    f"{size} copies of “{text}” carry {len(split)} different labels: "
                     + ", ".join(f"{k} ×{v}" for k, v in split.items()),
-                    Action.REVIEW, ids, label_split=split, size=len(ids)))
-                penalties.append(share_penalty(len(ids), n, 3.0))
+                    Action.REVIEW, members, label_split=split, size=size))
+                penalties.append(share_penalty(size, n, 3.0))
             else:
-                redundant += len(ids) - 1
+                redundant += size - 1
+                kept = keep(["" if label is None else label for label in group_labels], times[start:end],
+                            lines[start:end], members)
                 findings.append(self.finding(
-                    "exact_duplicates", Severity.MEDIUM, f"{len(ids)} identical copies of “{text}”; keep {keep}",
-                    Action.DROP, ids, representative=keep,
-                    rule="most common label, then earliest created_at, then first line", size=len(ids)))
-                penalties.append(share_penalty(len(ids) - 1, n, 1.0))
+                    "exact_duplicates", Severity.MEDIUM,
+                    f"{size} identical copies of “{text}”; keep {kept}", Action.DROP, members,
+                    representative=kept, rule=RULE, size=size))
+                penalties.append(share_penalty(size - 1, n, 1.0))
         share = conflicting_rows / n
         gate = self.gate("conflicting_labels", share > params.max_conflicting_share,
                          f"{share:.1%} of rows are identical texts with conflicting labels "

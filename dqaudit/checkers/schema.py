@@ -11,16 +11,20 @@ from __future__ import annotations
 import os
 import warnings
 from collections import defaultdict
+from importlib.metadata import version
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..cache import Cache
 from ..findings import Action, CheckResult, Severity
 from ..pipeline import AuditContext
 from ..registry import register
-from ..text import normalize
+from ..text import normalize, text_hash
 from .base import Checker, CheckParams, share_penalty
+from .text_quality import text_lengths
 
 
 class SchemaParams(CheckParams):
@@ -72,7 +76,7 @@ class SchemaChecker(Checker):
                 lines=[p.line for p in problems], reasons=sorted({p.message for p in problems})[:5]))
             penalties.append(share_penalty(len(problems), total, 2.0))
         if len(frame):
-            for finding, points in self._expectations(frame, params):
+            for finding, points in self._expectations(ctx, params):
                 findings.append(finding)
                 penalties.append(share_penalty(len(finding.record_ids), total, points))
             variants = _label_variants(frame["label"])
@@ -93,50 +97,87 @@ class SchemaChecker(Checker):
                    "unusable_share": round(share, 4)}
         return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
 
-    def _expectations(self, frame: pd.DataFrame, params: SchemaParams) -> list[tuple[Any, float]]:
-        """Validate the canonical table with a GX suite; failures become findings."""
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import great_expectations as gx
-            import great_expectations.expectations as gxe
-            from great_expectations.data_context.types.base import ProgressBarsConfig
+    def _expectations(self, ctx: AuditContext, params: SchemaParams) -> list[tuple[Any, float]]:
+        """Failed expectations of the suite as findings, in suite order.
 
-        table = pd.DataFrame({
-            "id": frame["id"].astype(str),
-            "label": frame["label"],
-            "text_chars": frame["text"].str.strip().str.len(),
-        })
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        batch = (context.data_sources.add_pandas("dqaudit").add_dataframe_asset("records")
-                 .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": table}))
-        suite = gx.ExpectationSuite(name="dqaudit_schema")
-        suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column="id"))
+        Unique ids is a property of the whole table (pandas, every run). The other expectations
+        judge one value at a time, so Great Expectations validates each distinct label and text
+        length once; its verdicts are cached per value, and a re-run imports GX (seconds) only
+        when it meets a value GX has not judged.
+        """
+        frame = ctx.frame
+        ids = frame["id"].astype(str)
+        failed = {"expect_column_values_to_be_unique": (ids.duplicated(keep=False).to_numpy(), len(frame))}
         if frame["label"].notna().any():
-            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column="label"))
+            suite: list[tuple[str, dict[str, Any]]] = [("expect_column_values_to_not_be_null", {})]
             if params.allowed_labels:
-                suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="label",
-                                                                      value_set=params.allowed_labels))
-        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="text_chars", min_value=params.min_chars,
-                                                                max_value=params.max_chars))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            outcome = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+                suite.append(("expect_column_values_to_be_in_set", {"value_set": params.allowed_labels}))
+            verdicts = _verdicts(ctx, "label", frame["label"], suite)
+            labelled = int(frame["label"].notna().sum())
+            for k, (expectation, _) in enumerate(suite):
+                # GX's unexpected_percent: of all rows for not-null, of the non-null values otherwise
+                counted = len(frame) if expectation == "expect_column_values_to_not_be_null" else labelled
+                failed[expectation] = (verdicts[:, k], counted)
+        between = "expect_column_values_to_be_between"
+        bounds = {"min_value": params.min_chars, "max_value": params.max_chars}
+        chars = pd.Series(text_lengths(ctx)[:, 0])
+        failed[between] = (_verdicts(ctx, "text_chars", chars, [(between, bounds)])[:, 0], len(frame))
         out = []
-        for item in outcome.results:
-            kind, severity, action, points, template = _EXPECTATIONS[item.expectation_config.type]
-            if item.exception_info and item.exception_info.get("raised_exception"):
-                raise RuntimeError(f"{item.expectation_config.type}: {item.exception_info['exception_message']}")
-            if item.success:
+        for expectation, (mask, counted) in failed.items():
+            if not mask.any():
                 continue
-            rows = item.result.get("unexpected_index_list") or []
-            ids = frame["id"].iloc[list(rows)].tolist()
-            finding = self.finding(kind, severity, template.format(n=len(ids)), action, ids,
-                                   expectation=item.expectation_config.type,
-                                   unexpected_percent=item.result.get("unexpected_percent"))
+            kind, severity, action, points, template = _EXPECTATIONS[expectation]
+            rows = frame["id"][mask].tolist()
+            finding = self.finding(kind, severity, template.format(n=len(rows)), action, rows,
+                                   expectation=expectation, unexpected_percent=len(rows) / counted * 100)
             out.append((finding, points))
         return out
+
+
+def _verdicts(ctx: AuditContext, column: str, values: pd.Series,
+              suite: list[tuple[str, dict[str, Any]]]) -> np.ndarray:
+    """Per row, whether its value fails each expectation of ``suite`` (rows x expectations, bool).
+
+    Each distinct value is validated once by GX and its verdict cached under the suite's
+    parameters and the GX version.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    distinct = [None if pd.isna(v) else v for v in uniques]
+    namespace = Cache.namespace(f"schema.{column}", version=1, suite=suite, gx=version("great-expectations"))
+    keys = [text_hash(repr(v)) for v in distinct]
+    verdicts = ctx.cache.per_record(
+        namespace, keys, lambda todo: _validate(column, [distinct[i] for i in todo], suite))
+    return verdicts.reshape(len(distinct), len(suite))[codes]
+
+
+def _validate(column: str, values: list[Any], suite: list[tuple[str, dict[str, Any]]]) -> np.ndarray:
+    """Validate ``values`` as one column with a GX suite: (values x expectations) bool, True = unexpected."""
+    out = np.zeros((len(values), len(suite)), dtype=bool)
+    if not values:
+        return out
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.expectations.registry import get_expectation_impl
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    table = pd.DataFrame({column: pd.Series(values, dtype=object if column == "label" else "int64")})
+    batch = (context.data_sources.add_pandas("dqaudit").add_dataframe_asset("records")
+             .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": table}))
+    gx_suite = gx.ExpectationSuite(name="dqaudit_schema")
+    for expectation, kwargs in suite:
+        gx_suite.add_expectation(get_expectation_impl(expectation)(column=column, **kwargs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = batch.validate(gx_suite, result_format={"result_format": "COMPLETE"})
+    for k, item in enumerate(outcome.results):
+        if item.exception_info and item.exception_info.get("raised_exception"):
+            raise RuntimeError(f"{item.expectation_config.type}: {item.exception_info['exception_message']}")
+        out[item.result.get("unexpected_index_list") or [], k] = True
+    return out
 
 
 def _label_variants(labels: pd.Series) -> list[list[str]]:

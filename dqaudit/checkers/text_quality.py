@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from ..cache import Cache
 from ..findings import Action, CheckResult, Severity
 from ..pipeline import AuditContext
 from ..registry import register
@@ -43,9 +44,8 @@ class TextQualityChecker(Checker):
         frame = ctx.frame
         if frame.empty:
             return self.skip("no records")
-        stripped = frame["text"].str.strip()
-        chars = stripped.str.len().to_numpy()
-        words = stripped.str.split().str.len().fillna(0).to_numpy()
+        lengths = text_lengths(ctx)
+        chars, words = lengths[:, 0], lengths[:, 1]
         empty = chars == 0
         fragment = ~empty & (words < p.min_words) & (chars < p.min_chars)
         overlong = chars > p.max_chars
@@ -68,6 +68,22 @@ class TextQualityChecker(Checker):
             **{kind: int(mask.sum()) for kind, mask in masks.items()},
         }
         return self.result(findings, penalties=penalties, metrics=metrics)
+
+
+def text_lengths(ctx: AuditContext) -> np.ndarray:
+    """(characters after stripping, words) per row; cached per record, so a re-run measures only new texts.
+
+    Memoised for the run: ``schema`` checks the same character counts against its bounds.
+    """
+
+    def compute() -> np.ndarray:
+        texts = ctx.frame["text"].to_numpy()
+        return ctx.cache.per_record(
+            Cache.namespace("text_lengths", version=1), ctx.frame["text_hash"].tolist(),
+            lambda rows: np.array([(len(texts[i].strip()), len(texts[i].split())) for i in rows],
+                                  dtype=np.int64).reshape(-1, 2))
+
+    return ctx.memo("text_quality.lengths", compute)
 
 
 def robust_z(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -30,3 +30,39 @@ def test_clean_data_scores_100(write_jsonl):
     path = write_jsonl([{"text": f"request number {i}", "label": "x"} for i in range(20)])
     result = audit(path, AuditConfig(), checks=["duplicates"]).check("duplicates")
     assert result.score == 100.0 and not result.findings and not result.gates[0].triggered
+
+
+def night(n: int = 40) -> list[dict]:
+    rows = [{"id": f"r{i}", "text": f"Request {i}: please check my card", "label": f"l{i % 3}",
+             "created_at": f"2025-01-{1 + i % 28:02d}"} for i in range(n)]
+    return rows + [{**rows[3], "id": "r3-copy"}, {**rows[5], "id": "r5-conflict", "label": "other"}]
+
+
+def test_warm_rerun_equals_cold_run_and_links_new_rows_to_old(write_jsonl, computed):
+    first = night()
+    audit(write_jsonl(first, "night1.jsonl"), AuditConfig(), checks=["duplicates"])
+    assert computed["normalized_key"] == 40  # every distinct text, once
+    new = [{"id": "n1", "text": "  REQUEST 7: please check my card ", "label": "l1"},  # copy of an old row
+           {"id": "n2", "text": "Request 9: please check my card", "label": "l1"},  # old text, another label
+           {"id": "n3", "text": "a brand new request", "label": "l0"}]
+    path = write_jsonl(first + new, "night2.jsonl")
+    computed.clear()
+    warm = audit(path, AuditConfig(), checks=["duplicates"]).check("duplicates")
+    assert computed == {"normalized_key": 2}  # only the new texts are normalised (n2's text is an old one)
+    cold = audit(path, AuditConfig(cache={"enabled": False}), checks=["duplicates"]).check("duplicates")
+    assert warm == cold
+    groups = {f.record_ids: f for f in warm.findings}
+    assert groups[("r7", "n1")].kind == "exact_duplicates"
+    assert groups[("r9", "n2")].kind == "conflicting_labels"
+    assert groups[("r5", "r5-conflict")].details["label_split"] == {"l2": 1, "other": 1}
+    assert warm.metrics["conflicting_groups"] == 2 and warm.metrics["redundant_rows"] == 2
+
+
+def test_representative_rule():
+    from dqaudit.checkers.duplicates import keep
+
+    # most common label wins; ties go to the first label in order; then earliest time, then first line
+    assert keep(["b", "a", "b"], ["2", "1", "3"], [1, 2, 3], ["x", "y", "z"]) == "x"
+    assert keep(["b", "a"], ["1", "2"], [1, 2], ["x", "y"]) == "y"
+    assert keep(["a", "a"], ["~", "2025"], [1, 2], ["x", "y"]) == "y"
+    assert keep(["a", "a"], ["2025", "2025"], [7, 3], ["x", "y"]) == "y"
