@@ -36,14 +36,15 @@ class Cache:
 
         ``compute(positions)`` receives the positions in ``keys`` that are missing
         and returns one row per position (first axis). Duplicated keys are computed once.
+        Lookups are sorted-array searches on the keys as 64-bit integers: no per-key Python work.
         """
-        key_array = np.array([bytes.fromhex(k) for k in keys], dtype="S8") if keys else np.empty(0, "S8")
+        key_array = np.frombuffer(bytes.fromhex("".join(keys)), dtype="S8") if len(keys) else np.empty(0, "S8")
+        wanted = key_array.view(">u8")
         stored_keys, stored_values = self._load(namespace)
-        index: dict[bytes, int] = {k: i for i, k in enumerate(stored_keys.tolist())} if stored_values is not None else {}
-        found = np.fromiter((index.get(k, -1) for k in key_array.tolist()), dtype=np.int64, count=len(key_array))
+        found = self._lookup(stored_keys.view(">u8"), wanted) if stored_values is not None else np.full(len(wanted), -1)
         missing = np.flatnonzero(found < 0)
         if len(missing):
-            _, first = np.unique(key_array[missing], return_index=True)
+            _, first = np.unique(wanted[missing], return_index=True)
             todo = missing[np.sort(first)]
             fresh = np.asarray(compute(todo))
             if len(fresh) != len(todo):
@@ -54,11 +55,19 @@ class Cache:
             else:
                 stored_keys = np.concatenate([stored_keys, key_array[todo]])
                 stored_values = np.concatenate([stored_values, fresh.astype(stored_values.dtype, copy=False)])
-            index.update({k: len(stored_keys) - len(todo) + i for i, k in enumerate(key_array[todo].tolist())})
-            found = np.fromiter((index[k] for k in key_array.tolist()), dtype=np.int64, count=len(key_array))
+            found = self._lookup(stored_keys.view(">u8"), wanted)
         if stored_values is None:
             return np.asarray(compute(np.empty(0, dtype=np.int64)))
         return stored_values[found]
+
+    @staticmethod
+    def _lookup(stored: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+        """Position in ``stored`` of each wanted key (the first, if stored twice), or -1."""
+        order = np.argsort(stored, kind="stable")
+        ordered = stored[order]
+        at = np.minimum(np.searchsorted(ordered, wanted), max(len(ordered) - 1, 0))
+        hit = ordered[at] == wanted if len(ordered) else np.zeros(len(wanted), bool)
+        return np.where(hit, order[at] if len(ordered) else -1, -1)
 
     def _load(self, namespace: str) -> tuple[np.ndarray, np.ndarray | None]:
         if self.root is None or not (self.root / namespace).is_dir():

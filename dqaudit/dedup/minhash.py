@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -38,9 +38,7 @@ ShingleKind = Literal["word", "char", "auto"]
 _SEP = "\x1f"
 _SEP_CP = 0x1F
 _SPACE_CP = 0x20
-#: Docs per block in the permutation loop: the (num_perm, block) accumulator stays in L2 cache.
-_BLOCK = 512
-#: Docs per parallel task (inputs of fewer than two chunks run in the calling thread).
+#: Texts per task of the kernels (inputs of fewer than two chunks run in the calling thread).
 _CHUNK = 20_000
 
 
@@ -149,17 +147,6 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 # --- hashing primitives --------------------------------------------------------------
 
 
-def fmix32(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finalizer (the pre-mix of datasketch's affine32 scheme)."""
-    h = values.astype(np.uint32, copy=True)
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x85EBCA6B)
-    h ^= h >> np.uint32(13)
-    h *= np.uint32(0xC2B2AE35)
-    h ^= h >> np.uint32(16)
-    return h
-
-
 def _fmix64(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> np.uint64(33))
     h *= np.uint64(0xFF51AFD7ED558CCD)
@@ -183,29 +170,31 @@ def _multipliers(count: int, salt: int, bits: int = 32) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per BMP code point: its single-character case fold, and whether it is a word character.
+def _fold_table() -> np.ndarray:
+    """Per BMP code point: its single-character case fold if it is a word character, else -1.
 
     Word characters are letters, digits and combining marks (so Cyrillic, Kazakh and
     Devanagari words stay whole); ``_`` and everything else separate words. Folds that
     expand to several characters (``ß`` -> ``ss``) keep the character as it is.
     """
-    fold = np.arange(0x10000, dtype=np.uint32)
-    word = np.zeros(0x10000, dtype=bool)
+    table = np.full(0x10000, -1, dtype=np.int64)
     for code in range(0x10000):
-        char = chr(code)
-        folded = char.casefold()
-        if len(folded) == 1:
-            fold[code] = ord(folded)
-        word[code] = char.isalnum() or unicodedata.category(char)[0] == "M"
-    word[_SEP_CP] = False
-    fold.flags.writeable = word.flags.writeable = False
-    return fold, word
+        if _is_word_char(chr(code)) and code != _SEP_CP:
+            folded = chr(code).casefold()
+            table[code] = ord(folded) if len(folded) == 1 else code
+    table.flags.writeable = False
+    return table
 
 
-def _normalized_codepoints(texts: Sequence[str], max_chars: int) -> tuple[np.ndarray, np.ndarray]:
-    """NFKC + case-folded code points of all texts joined by ``0x1F``, and which are word characters."""
-    parts = [t[:max_chars] if len(t) > max_chars else t for t in texts]
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or unicodedata.category(char)[0] == "M"
+
+
+def _documents(texts: Sequence[str], params: MinHashParams) -> tuple[np.ndarray, ...]:
+    """The kernels' input: NFKC code points of all texts joined by ``0x1F``, document ``bounds``
+    (document ``d`` is ``cp[bounds[d]:bounds[d + 1] - 1]``), the fold table, and the sorted
+    code points above the BMP present with their fold-table values (they keep their case)."""
+    parts = [t[:params.max_chars] if len(t) > params.max_chars else t for t in texts]
     big = _SEP.join(parts)
     if big.count(_SEP) != len(parts) - 1:  # a text contains the separator itself
         big = _SEP.join(p.replace(_SEP, " ") for p in parts)
@@ -215,41 +204,32 @@ def _normalized_codepoints(texts: Sequence[str], max_chars: int) -> tuple[np.nda
     except UnicodeEncodeError:  # lone surrogates: keep them as code points
         raw = big.encode("utf-32-le", "surrogatepass")
     cp = np.frombuffer(raw, dtype=np.uint32)
-    fold, word = _tables()
-    bmp = cp < 0x10000
-    if bmp.all():
-        return fold[cp], word[cp]
-    folded, is_word = cp.copy(), np.zeros(len(cp), bool)
-    folded[bmp], is_word[bmp] = fold[cp[bmp]], word[cp[bmp]]
-    astral = np.flatnonzero(~bmp)
-    for code in _unique(cp[astral]).tolist():
-        char = chr(code)
-        is_word[astral[cp[astral] == code]] = char.isalnum() or unicodedata.category(char)[0] == "M"
-    return folded, is_word
+    ends = np.flatnonzero(cp == _SEP_CP)
+    bounds = np.concatenate(([0], ends + 1, [len(cp) + 1])).astype(np.int64)
+    astral = _unique(cp[cp >= 0x10000]).astype(np.int64)
+    values = np.array([code if _is_word_char(chr(code)) else -1 for code in astral.tolist()], np.int64)
+    return cp, bounds, _fold_table(), astral, values
 
 
-def _clean_stream(cp: np.ndarray, is_word: np.ndarray) -> np.ndarray:
-    """Code points with every run of non-word characters inside a text turned into one space."""
-    is_sep = cp == _SEP_CP
-    doc_of = np.cumsum(is_sep)
-    words = np.flatnonzero(is_word)
-    gap = np.flatnonzero(~is_word[1:] & is_word[:-1]) + 1
-    gap = gap[~is_sep[gap]]
-    nxt = np.searchsorted(words, gap)
-    ok = nxt < len(words)
-    gap = gap[ok]
-    gap = gap[doc_of[words[nxt[ok]]] == doc_of[gap]]
-    out = np.where(is_word, cp, np.uint32(_SEP_CP))
-    out[gap] = _SPACE_CP
-    keep = is_word | is_sep
-    keep[gap] = True
-    return out[keep]
+def _shingle_args(bounds: np.ndarray, params: MinHashParams) -> tuple[bool, int, np.ndarray, np.ndarray, int]:
+    """The shingle definition's constants for :mod:`.kernels` (multipliers fixed by salts)."""
+    if params.shingle == "auto":
+        raise ValueError("resolve shingle='auto' with params.resolve(texts) before hashing")
+    char = params.shingle == "char"
+    longest = max(1, int(np.diff(bounds).max()))
+    token_mult = _multipliers(longest, 0x51A7).astype(np.int64)
+    mult = _multipliers(params.ngram, 0xC4A2 if char else 0x6E67).astype(np.int64)
+    return char, params.ngram, token_mult, mult, MIN_WORDS
 
 
 def normalize_for_shingles(text: str) -> str:
     """The text shingles are taken from: NFKC, case-folded, words joined by single spaces."""
-    cp, is_word = _normalized_codepoints([text.replace(_SEP, " ")], len(text) + 16)
-    return _clean_stream(cp, is_word).tobytes().decode("utf-32-le", "surrogatepass")
+    from . import kernels
+
+    cp, bounds, table, astral, values = _documents([text.replace(_SEP, " ")], MinHashParams(max_chars=len(text) + 16))
+    buf = np.empty(max(1, len(cp)), np.int64)
+    length, _ = kernels._clean(cp, 0, len(cp), table, astral, values, buf)
+    return buf[:length].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def shingle_hashes(texts: Sequence[str], params: MinHashParams) -> tuple[np.ndarray, np.ndarray]:
@@ -259,101 +239,18 @@ def shingle_hashes(texts: Sequence[str], params: MinHashParams) -> tuple[np.ndar
     texts with fewer than ``MIN_WORDS`` words contribute none. A text with fewer
     words (or characters) than ``n`` but at least two words has one shingle: itself.
     """
-    if params.shingle == "auto":
-        raise ValueError("resolve shingle='auto' with params.resolve(texts) before hashing")
-    n_docs = len(texts)
-    if n_docs == 0:
+    flat, counts = _shingle_rows(texts, params, unique=False)
+    return flat, np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+
+
+def _shingle_rows(texts: Sequence[str], params: MinHashParams, unique: bool) -> tuple[np.ndarray, np.ndarray]:
+    from . import kernels
+
+    if len(texts) == 0:
+        _shingle_args(np.zeros(2, np.int64), params)  # still reject shingle='auto'
         return np.empty(0, np.uint32), np.empty(0, np.int64)
-    cp = _clean_stream(*_normalized_codepoints(texts, params.max_chars))
-    is_sep = cp == _SEP_CP
-    # document of every character, and word-boundary structure
-    doc_of = np.cumsum(is_sep, dtype=np.int64)
-    is_word = ~is_sep & (cp != _SPACE_CP)
-    prev_word = np.concatenate(([False], is_word[:-1]))
-    starts = np.flatnonzero(is_word & ~prev_word)
-    words_per_doc = np.bincount(doc_of[starts], minlength=n_docs)
-    if not (words_per_doc >= MIN_WORDS).any():
-        return np.empty(0, np.uint32), np.empty(0, np.int64)
-    if params.shingle == "word":
-        hashes, docs = _word_shingles(cp, is_word, starts, doc_of, params.ngram)
-    else:
-        hashes, docs = _char_shingles(cp, is_sep, doc_of, params.ngram)
-    keep = words_per_doc[docs] >= MIN_WORDS
-    return hashes[keep], docs[keep]
-
-
-def _token_hashes(cp: np.ndarray, is_word: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """One uint32 per word: a position-keyed sum of its characters, mixed to break linearity."""
-    idx = np.flatnonzero(is_word)
-    if len(idx) == 0:
-        return np.empty(0, np.uint32)
-    is_start = np.zeros(len(cp), bool)
-    is_start[starts] = True
-    run = np.cumsum(is_start[idx]) - 1  # word number of every word character
-    pos = idx - starts[run]
-    mult = _multipliers(int(pos.max()) + 1, 0x51A7)
-    values = (cp[idx] + np.uint32(1)) * mult[pos]
-    return fmix32(np.add.reduceat(values, np.searchsorted(idx, starts)))
-
-
-def _word_shingles(cp: np.ndarray, is_word: np.ndarray, starts: np.ndarray, doc_of: np.ndarray,
-                   n: int) -> tuple[np.ndarray, np.ndarray]:
-    tokens = _token_hashes(cp, is_word, starts)
-    token_doc = doc_of[starts]
-    if n == 1 or len(tokens) == 0:
-        return tokens, token_doc
-    mult = _multipliers(n, 0x6E67)
-    # full windows: n consecutive words of one document
-    m = len(tokens) - n + 1
-    full = np.zeros(0, np.int64) if m <= 0 else np.flatnonzero(token_doc[: m] == token_doc[n - 1:])
-    acc = np.zeros(len(full), np.uint32)
-    for k in range(n):
-        acc += tokens[full + k] * mult[k]
-    # documents shorter than n words: one shingle of all their words
-    counts = np.bincount(token_doc, minlength=int(token_doc[-1]) + 1)
-    first_token = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    return _with_short_docs(acc, token_doc[full], tokens, first_token, counts, mult, n)
-
-
-def _char_shingles(cp: np.ndarray, is_sep: np.ndarray, doc_of: np.ndarray,
-                   n: int) -> tuple[np.ndarray, np.ndarray]:
-    mult = _multipliers(n, 0xC4A2)
-    values = cp + np.uint32(1)
-    m = len(cp) - n + 1
-    if m > 0:
-        acc = values[:m] * mult[0]
-        for k in range(1, n):
-            acc += values[k:k + m] * mult[k]
-        seps_before = np.concatenate(([0], np.cumsum(is_sep)))
-        full = np.flatnonzero(seps_before[n:] == seps_before[:m])  # windows inside one document
-        acc = acc[full]
-    else:
-        full, acc = np.zeros(0, np.int64), np.zeros(0, np.uint32)
-    # documents shorter than n characters: one shingle of the whole text
-    n_docs = int(doc_of[-1]) + 1
-    doc_len = np.bincount(doc_of[~is_sep], minlength=n_docs)
-    doc_start = np.concatenate(([0], np.flatnonzero(is_sep) + 1))
-    return _with_short_docs(acc, doc_of[full], values, doc_start, doc_len, mult, n)
-
-
-def _with_short_docs(acc: np.ndarray, acc_docs: np.ndarray, units: np.ndarray, starts: np.ndarray,
-                     lengths: np.ndarray, mult: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Add one shingle of all their units for documents shorter than ``n`` units, in document order.
-
-    Shared by word and character shingling so a short text is never shingle-less (and never
-    clustered with every other empty one).
-    """
-    short_docs = np.flatnonzero((lengths > 0) & (lengths < n))
-    if len(short_docs) == 0:
-        return acc, acc_docs
-    short_acc = np.zeros(len(short_docs), np.uint32)
-    for k in range(n - 1):
-        has = lengths[short_docs] > k
-        short_acc[has] += units[starts[short_docs[has]] + k] * mult[k]
-    hashes = np.concatenate([acc, short_acc])
-    docs = np.concatenate([acc_docs, short_docs])
-    order = np.argsort(docs, kind="stable")
-    return hashes[order], docs[order]
+    cp, bounds, *tables = _documents(texts, params)
+    return kernels.shingle_rows(cp, bounds, *tables, *_shingle_args(bounds, params), unique)
 
 
 def shingle_sets(texts: Sequence[str], params: MinHashParams) -> list[np.ndarray]:
@@ -363,21 +260,30 @@ def shingle_sets(texts: Sequence[str], params: MinHashParams) -> list[np.ndarray
 
 
 def shingle_table(texts: Sequence[str], params: MinHashParams,
-                  chunk: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+                  workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """All shingle sets in one array: text ``i`` owns ``flat[bounds[i]:bounds[i + 1]]``, sorted, unique.
 
-    Built ``chunk`` texts at a time, so the transient sort keys stay small at any size.
+    Built ``_CHUNK`` texts at a time (over ``workers`` threads), so transient buffers stay small.
     """
-    flats, sizes = [], []
-    for lo in range(0, len(texts), chunk):
-        part = texts[lo:lo + chunk]
-        hashes, docs = shingle_hashes(part, params)
-        key = _unique((docs.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
-        flats.append((key & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-        sizes.append(np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=len(part)))
-    flat = np.concatenate(flats) if flats else np.empty(0, np.uint32)
-    counts = np.concatenate(sizes) if sizes else np.empty(0, np.int64)
+    parts = _chunked(lambda chunk: _shingle_rows(chunk, params, unique=True), list(texts), workers)
+    flat = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint32)
+    counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
     return flat, np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
+def _chunked(fn: Callable[[list[str]], Any], texts: list[str], workers: int) -> list[Any]:
+    """``fn`` over ``_CHUNK``-text slices, in order; on a thread pool when ``workers > 1``.
+
+    Threads rather than processes: the compiled kernels release the GIL, and there is
+    no pickling of texts and results, no re-import of the caller's main module.
+    """
+    chunks = [texts[i:i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
+    if workers <= 1 or len(chunks) < 2:
+        return [fn(chunk) for chunk in chunks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, chunks))
 
 
 # --- signatures -----------------------------------------------------------------------
@@ -389,71 +295,17 @@ def signatures(texts: Sequence[str], params: MinHashParams, workers: int = 1) ->
     A pure function of ``(texts, params)``; ``workers > 1`` splits large inputs over
     threads (same result). ``params.shingle`` must be concrete (see ``resolve``).
     """
-    texts = list(texts)
-    if workers > 1 and len(texts) >= 2 * _CHUNK:
-        return _parallel_signatures(texts, params, workers)
-    return _signatures(texts, params)
+    parts = _chunked(lambda chunk: _signatures(chunk, params), list(texts), workers)
+    return np.concatenate(parts) if parts else np.full((0, params.num_perm), EMPTY, np.uint32)
 
 
 def _signatures(texts: list[str], params: MinHashParams) -> np.ndarray:
-    hashes, docs = shingle_hashes(texts, params)
-    return _apply_permutations(fmix32(hashes), docs, len(texts), params)
+    from . import kernels
 
-
-def _parallel_signatures(texts: list[str], params: MinHashParams, workers: int) -> np.ndarray:
-    """Chunks on a thread pool: numpy releases the GIL in the hashing and permutation steps.
-
-    Threads rather than processes: no pickling of texts and signatures, no re-import
-    of the caller's main module, and safe in a process that already runs threads.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    chunks = [texts[i:i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.concatenate(list(pool.map(lambda chunk: _signatures(chunk, params), chunks)))
-
-
-def _apply_permutations(mixed: np.ndarray, docs: np.ndarray, n_docs: int,
-                        params: MinHashParams) -> np.ndarray:
-    """Per document, the minimum of ``a * h + b`` over its shingles, for every permutation.
-
-    Documents are sorted by shingle count and processed in blocks padded to the
-    block's longest document (padding repeats a document's own shingle, which leaves
-    its minimum unchanged), so the inner step is three whole-array operations on a
-    ``(num_perm, block)`` array that stays in cache.
-    """
-    a, b = params.permutations()
-    a_col, b_col = a[:, None], b[:, None]
-    out = np.full((n_docs, params.num_perm), EMPTY, dtype=np.uint32)
-    counts = np.bincount(docs, minlength=n_docs)
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    order = np.argsort(counts, kind="stable")
-    order = order[counts[order] > 0]
-    tmp = np.empty((params.num_perm, _BLOCK), np.uint32)
-    i = 0
-    while i < len(order):
-        longest = int(counts[order[min(i + _BLOCK, len(order)) - 1]])
-        if longest > 4 * _BLOCK:  # very long documents: one at a time, shingles on the first axis
-            doc = order[i]
-            values = mixed[first[doc]:first[doc] + counts[doc]]
-            row = out[doc]
-            for j in range(0, len(values), 4096):
-                part = values[j:j + 4096, None] * a[None, :] + b[None, :]
-                np.minimum(row, part.min(axis=0), out=row)
-            i += 1
-            continue
-        block = order[i:i + _BLOCK]
-        width = len(block)
-        step = np.minimum(np.arange(longest)[:, None], counts[block][None, :] - 1)
-        padded = mixed[first[block][None, :] + step]  # (longest, width)
-        acc = np.full((params.num_perm, width), EMPTY, dtype=np.uint32)
-        scratch = tmp[:, :width]
-        for row_values in padded:
-            np.multiply(a_col, row_values[None, :], out=scratch)
-            np.add(scratch, b_col, out=scratch)
-            np.minimum(acc, scratch, out=acc)
-        out[block] = acc.T
-        i += width
+    out = np.full((len(texts), params.num_perm), EMPTY, dtype=np.uint32)
+    cp, bounds, *tables = _documents(texts, params)
+    perm_a, perm_b = params.permutations()
+    kernels.signature_rows(cp, bounds, *tables, *_shingle_args(bounds, params), perm_a, perm_b, out)
     return out
 
 
@@ -506,60 +358,93 @@ def nearest_reference(texts: Sequence[str], references: Sequence[str],
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One uint64 key per (document, band): equal band rows give equal keys. Shape ``(n, bands)``."""
-    n = len(sigs)
-    mult = _multipliers(rows, 0xBA4D, bits=64)
-    keys = np.empty((n, bands), np.uint64)
-    for band in range(bands):
-        acc = np.full(n, np.uint64(band), np.uint64)
-        for k in range(rows):
-            acc += sigs[:, band * rows + k].astype(np.uint64) * mult[k]
-        keys[:, band] = _fmix64(acc)
+    """One uint64 key per (document, band): equal band rows give equal keys. Shape ``(n, bands)``.
+
+    Key of band ``t``: ``fmix64(t + sum_k sig[t * rows + k] * m_k)`` with fixed odd 64-bit ``m_k``.
+    """
+    from . import kernels
+
+    keys = np.empty((len(sigs), bands), np.uint64)
+    kernels.band_key_rows(np.ascontiguousarray(sigs, dtype=np.uint32), bands, rows,
+                          _multipliers(rows, 0xBA4D, bits=64), keys)
     return keys
 
 
 def candidate_pairs(sigs: np.ndarray, params: MinHashParams, max_bucket_pairs: int = 32,
                     rows: np.ndarray | None = None) -> np.ndarray:
-    """Pairs ``(i, j)``, ``i < j``, sharing at least one LSH band; shape ``(m, 2)``, int64, unique.
+    """Pairs ``(i, j)``, ``i < j``, sharing at least one LSH band; shape ``(m, 2)``, int64, sorted, unique.
 
     Only ``rows`` (default: all) take part; rows without shingles never pair. A bucket
     of ``k`` members yields all pairs when ``k <= max_bucket_pairs``, otherwise each member
-    paired with the bucket's first and its neighbour: linear, so thousands of copies of
-    one text cost no quadratic blow-up (their cluster is still connected).
+    paired with the bucket's first and its neighbour (in row order): linear, so thousands
+    of copies of one text cost no quadratic blow-up (their cluster is still connected).
     """
+    return _lsh_pairs(sigs, params, rows, max_bucket_pairs, -np.inf)[0]
+
+
+def _lsh_pairs(sigs: np.ndarray, params: MinHashParams, rows: np.ndarray | None, cap: int,
+               min_estimate: float) -> tuple[np.ndarray, int]:
+    """LSH candidates whose b-bit estimate (:func:`_estimate_low_bits`) reaches ``min_estimate``,
+    and the number of distinct candidates before that filter.
+
+    Bands are split over threads; the compiled loop emits each pair once (see
+    :func:`.kernels.band_candidates`), so the only de-duplication left is of the few
+    pairs from very large buckets.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import kernels
+
     live = np.flatnonzero((sigs != EMPTY).any(axis=1))
     if rows is not None:
         live = np.intersect1d(live, rows, assume_unique=True)
     if len(live) < 2:
-        return np.empty((0, 2), np.int64)
-    keys = band_keys(sigs, params.bands, params.rows)[live]  # no copy of the signatures
-    found: list[np.ndarray] = []
-    for band in range(params.bands):
-        col = keys[:, band]
-        order = np.argsort(col, kind="stable")
-        sorted_keys = col[order]
-        boundary = np.flatnonzero(np.diff(sorted_keys) != 0) + 1
-        run_start = np.concatenate(([0], boundary))
-        run_len = np.diff(np.concatenate((run_start, [len(col)])))
-        multi = run_len > 1
-        pairs = live[_bucket_pairs(order, run_start[multi], run_len[multi], max_bucket_pairs)]
-        found.append(_unique(pairs.min(axis=1) * np.int64(len(sigs)) + pairs.max(axis=1)))
-    key = _unique(np.concatenate(found))
-    return np.stack([key // len(sigs), key % len(sigs)], axis=1)
+        return np.empty((0, 2), np.int64), 0
+    keys = band_keys(sigs, params.bands, params.rows)[live]
+    cuts = np.linspace(0, params.bands, min(default_workers(), params.bands) + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
+        columns = np.ascontiguousarray(keys.T)
+        orders = np.empty(columns.shape, np.int64)
+        sorted_keys = np.empty_like(columns)
+        list(pool.map(lambda band: _sort_band(columns[band], orders[band], sorted_keys[band]), range(params.bands)))
+        del columns
+        sizes = kernels.bucket_sizes(sorted_keys, orders)
+        low = _low_bytes(sigs)
+        parts = list(pool.map(
+            lambda k: kernels.band_candidates(keys, sorted_keys, orders, sizes, live, low, sigs.shape[1], cap, cuts[k], cuts[k + 1],
+                                              min_estimate),
+            range(len(cuts) - 1)))
+    large = _unique_pairs(np.concatenate([part[2] for part in parts]), len(sigs))
+    count = sum(part[1] for part in parts) + len(large)
+    large = large[_estimate_low_bits(sigs, large) >= min_estimate]
+    kept = np.concatenate([part[0] for part in parts] + [large])
+    return _unique_pairs(kept, len(sigs)), count
 
 
-def _bucket_pairs(order: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int) -> np.ndarray:
-    out = []
-    small = lengths <= cap
-    for size in _unique(lengths[small]):
-        base = starts[small & (lengths == size)]
-        ii, jj = np.triu_indices(int(size), k=1)
-        out.append(np.stack([order[base[:, None] + ii].ravel(), order[base[:, None] + jj].ravel()], axis=1))
-    for start, size in zip(starts[~small], lengths[~small], strict=True):
-        members = order[start:start + size]
-        out.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
-        out.append(np.stack([members[1:-1], members[2:]], axis=1))
-    return np.concatenate(out) if out else np.empty((0, 2), np.int64)
+def _sort_band(column: np.ndarray, order: np.ndarray, sorted_keys: np.ndarray) -> None:
+    """``order`` sorting ``column`` (ties by position) and the sorted keys, written in place.
+
+    One plain sort of ``high 32 bits << 32 | position`` (several times faster than an
+    argsort of the keys), then the rare runs with equal high bits are settled by full key.
+    """
+    from . import kernels
+
+    packed = np.sort((column & np.uint64(0xFFFFFFFF00000000)) | np.arange(len(column), dtype=np.uint64))
+    order[:] = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    np.take(column, order, out=sorted_keys)
+    kernels.settle_prefix_ties(sorted_keys, order)
+
+
+def _low_bytes(sigs: np.ndarray) -> np.ndarray:
+    """Each signature value's low byte, eight packed per uint64 (zero padding compares equal)."""
+    low = np.ascontiguousarray(sigs.astype("<u4", copy=False).view(np.uint8)[:, ::4])
+    return low.view(np.uint64) if low.shape[1] % 8 == 0 else np.pad(low, ((0, 0), (0, -low.shape[1] % 8))).view(np.uint64)
+
+
+def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Distinct pairs ``(i, j)`` with ``i < j``, sorted."""
+    key = _unique(pairs[:, 0] * np.int64(n) + pairs[:, 1])
+    return np.stack([key // n, key % n], axis=1)
 
 
 def exact_jaccard_pairs(sets: Sequence[np.ndarray], pairs: np.ndarray) -> np.ndarray:
@@ -569,37 +454,24 @@ def exact_jaccard_pairs(sets: Sequence[np.ndarray], pairs: np.ndarray) -> np.nda
     return exact_jaccard_table(flat, np.concatenate(([0], np.cumsum(sizes))), pairs)
 
 
-def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray,
-                        budget: int = 2_000_000) -> np.ndarray:
-    """Exact Jaccard of pairs of sets stored as in :func:`shingle_table`.
+def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray, workers: int = 1) -> np.ndarray:
+    """Exact Jaccard of pairs of sets stored as in :func:`shingle_table` (a compiled merge per pair)."""
+    from . import kernels
 
-    Pairs are taken in order of their second set, about ``budget`` shingles at a time;
-    each shingle of the first set is looked up (binary search) among the second sets
-    of the chunk only, which form one contiguous, sorted slice of ``flat``.
-    """
-    result = np.zeros(len(pairs), np.float64)
     if len(pairs) == 0:
-        return result
+        return np.zeros(0, np.float64)
+    pairs = np.ascontiguousarray(pairs, dtype=np.int64)
+    slices = np.array_split(pairs, max(1, min(workers, len(pairs) // 100_000)))
+    if len(slices) == 1:
+        inter = kernels.intersections(flat, bounds, pairs)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+            inter = np.concatenate(list(pool.map(lambda part: kernels.intersections(flat, bounds, part), slices)))
     sizes = np.diff(bounds)
-    order = np.argsort(pairs[:, 1], kind="stable")
-    step = max(1, budget // max(1, int(sizes.mean())))
-    for lo in range(0, len(pairs), step):
-        chosen = order[lo:lo + step]
-        part = pairs[chosen]
-        first_doc, last_doc = int(part[:, 1].min()), int(part[:, 1].max())
-        span = slice(bounds[first_doc], bounds[last_doc + 1])
-        owners = np.repeat(np.arange(first_doc, last_doc + 1, dtype=np.uint64), sizes[first_doc:last_doc + 1])
-        keys = (owners << np.uint64(32)) | flat[span].astype(np.uint64)
-        lengths = sizes[part[:, 0]]
-        owner = np.repeat(np.arange(len(part)), lengths)
-        starts = np.repeat(bounds[part[:, 0]] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        query = (part[owner, 1].astype(np.uint64) << np.uint64(32)) | flat[np.arange(len(owner)) + starts]
-        found = np.minimum(np.searchsorted(keys, query), max(0, len(keys) - 1))
-        hit = keys[found] == query if len(keys) else np.zeros(len(query), bool)
-        inter = np.bincount(owner[hit], minlength=len(part))
-        union = sizes[part[:, 0]] + sizes[part[:, 1]] - inter
-        result[chosen] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-    return result
+    union = sizes[pairs[:, 0]] + sizes[pairs[:, 1]] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 
 #: Candidates whose estimated Jaccard is this far below the threshold are dropped before the exact
@@ -625,18 +497,17 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
     reps = live[first]
     mine = reps[inverse]
     copy_edges = np.stack([mine[mine != live], live[mine != live]], axis=1)
-    cand = candidate_pairs(sigs, params, rows=reps)
+    close, candidates = _lsh_pairs(sigs, params, reps, 32, params.threshold - ESTIMATE_MARGIN)
     kept, sims = np.empty((0, 2), np.int64), np.empty(0)
-    if len(cand):
-        close = cand[_estimate_low_bits(sigs, cand) >= params.threshold - ESTIMATE_MARGIN]
+    if len(close):
         involved = _unique(close.ravel())
-        flat, bounds = shingle_table([texts[i] for i in involved], params)
-        sim = exact_jaccard_table(flat, bounds, np.searchsorted(involved, close))
+        flat, bounds = shingle_table([texts[i] for i in involved], params, default_workers())
+        sim = exact_jaccard_table(flat, bounds, np.searchsorted(involved, close), default_workers())
         ok = sim >= params.threshold - 1e-9
         kept, sims = close[ok], sim[ok]
     pairs = np.concatenate([copy_edges, kept])
     pairs.sort(axis=1)
-    return pairs.astype(np.int64), np.concatenate([np.ones(len(copy_edges)), sims]), int(len(cand))
+    return pairs.astype(np.int64), np.concatenate([np.ones(len(copy_edges)), sims]), candidates
 
 
 def _estimate_low_bits(sigs: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -1,0 +1,62 @@
+"""The per-record cache: only missing keys are computed, values come back in key order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dqaudit.cache import Cache
+from dqaudit.text import text_hash
+
+
+def _square(texts: list[str], calls: list[list[str]]):  # type: ignore[no-untyped-def]
+    def compute(positions: np.ndarray) -> np.ndarray:
+        calls.append([texts[i] for i in positions])
+        return np.array([[len(texts[i]), len(texts[i]) ** 2] for i in positions], dtype=np.int64).reshape(-1, 2)
+    return compute
+
+
+def test_computes_each_distinct_key_once_and_returns_rows_in_key_order(tmp_path: Path) -> None:
+    texts = ["bb", "a", "bb", "cccc", "a"]
+    calls: list[list[str]] = []
+    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert values[:, 0].tolist() == [2, 1, 2, 4, 1]
+    assert calls == [["bb", "a", "cccc"]]
+
+
+def test_a_second_run_computes_only_new_keys_and_reads_the_rest_back(tmp_path: Path) -> None:
+    first = ["one", "two", "three"]
+    Cache(tmp_path).per_record("ns", [text_hash(t) for t in first], _square(first, []))
+    grown = ["three", "four", "one", "four"]
+    calls: list[list[str]] = []
+    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in grown], _square(grown, calls))
+    assert calls == [["four"]]
+    assert values[:, 0].tolist() == [5, 4, 3, 4]
+    assert len(list((tmp_path / "ns").glob("*.npz"))) == 2
+    again: list[list[str]] = []
+    Cache(tmp_path).per_record("ns", [text_hash(t) for t in grown], _square(grown, again))
+    assert again == []
+
+
+def test_a_damaged_shard_is_recomputed_not_trusted(tmp_path: Path) -> None:
+    texts = ["x", "yy"]
+    Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
+    for shard in (tmp_path / "ns").glob("*.npz"):
+        shard.write_bytes(b"not a zip")
+    calls: list[list[str]] = []
+    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert calls == [["x", "yy"]] and values[:, 0].tolist() == [1, 2]
+
+
+def test_without_a_root_nothing_is_stored(tmp_path: Path) -> None:
+    texts = ["x"]
+    calls: list[list[str]] = []
+    for _ in range(2):
+        Cache(None).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert len(calls) == 2 and not any(tmp_path.iterdir())
+
+
+def test_no_keys_gives_an_empty_result(tmp_path: Path) -> None:
+    values = Cache(tmp_path).per_record("ns", [], _square([], []))
+    assert len(values) == 0
