@@ -213,6 +213,50 @@ def test_cohen_matches_the_two_rater_formula(seed: int, classes: int) -> None:
             assert pair["kappa"] == pytest.approx((p_o - p_e) / (1 - p_e), abs=1e-9)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), classes=st.integers(2, 6), n=st.integers(1, 30))
+def test_cohen_kappa_is_scikit_learns_to_the_bit(seed: int, classes: int, n: int) -> None:
+    """The fast kappa gives scikit-learn's value exactly, including unused and one-sided categories."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, classes, n)
+    y = np.where(rng.random(n) < 0.6, x, rng.integers(0, classes, n))
+    ours = agr.cohen_kappa(x, y, classes + 1)  # one category never used
+    if len(np.union1d(x, y)) < 2:
+        assert ours is None
+    else:
+        theirs = float(cohen_kappa_score(x, y))
+        assert (ours is None) == (not np.isfinite(theirs))
+        assert ours is None or ours == theirs
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    annotators=st.integers(2, 5),
+    classes=st.integers(2, 4),
+    missing=st.sampled_from([0.0, 0.3]),
+)
+def test_alpha_without_an_annotator_equals_alpha_on_the_reduced_matrix(
+    seed: int, annotators: int, classes: int, missing: float
+) -> None:
+    from dataclasses import replace
+
+    r = _random(seed, 25, annotators, classes, missing)
+    for col, name in enumerate(r.annotators):
+        reduced = replace(
+            r,
+            codes=np.delete(r.codes, col, axis=1),
+            annotators=tuple(a for a in r.annotators if a != name),
+        )
+        expected = agr.krippendorff_alpha(reduced)
+        got = agr.krippendorff_alpha(r, without=name)
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            assert got == pytest.approx(_plain_alpha(reduced), abs=1e-9)
+
+
 def test_fleiss_needs_equal_numbers_of_ratings() -> None:
     assert agr.fleiss_kappa(_random(1, 20, 4, 3, 0.3)) is None
     assert agr.krippendorff_alpha(_random(1, 20, 4, 3, 0.3)) is not None

@@ -168,17 +168,23 @@ def collect_annotations(ctx: AuditContext) -> Annotations:
     return ctx.memo("agreement.annotations", compute)
 
 
+def annotation_ratings(ctx: AuditContext) -> agr.Ratings:
+    """The items x annotators matrix of :func:`collect_annotations` (memoised per run)."""
+    return ctx.memo("agreement.ratings", lambda: agr.Ratings.from_triples(collect_annotations(ctx).triples))
+
+
+def crowdlab(ctx: AuditContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`agr.multiannotator` once per run: with 819 annotators it takes tens of seconds, and both
+    ``agreement`` and ``label_noise`` (through :func:`consensus`) need it."""
+    return ctx.memo("agreement.multiannotator", lambda: agr.multiannotator(annotation_ratings(ctx)))
+
+
 def consensus(ctx: AuditContext) -> pd.DataFrame | None:
     """CROWDLAB consensus per annotated record id (None without two annotators); shared with label_noise."""
-
-    def compute() -> pd.DataFrame | None:
-        ann = collect_annotations(ctx)
-        ratings = agr.Ratings.from_triples(ann.triples)
-        if len(ratings.annotators) < 2 or not ratings.pairable().any() or len(ratings.categories) < 2:
-            return None
-        return agr.multiannotator(ratings)[0]
-
-    return ctx.memo("agreement.consensus", compute)
+    ratings = annotation_ratings(ctx)
+    if len(ratings.annotators) < 2 or not ratings.pairable().any() or len(ratings.categories) < 2:
+        return None
+    return crowdlab(ctx)[0]
 
 
 def alpha_score(alpha: float, good: float, minimum: float) -> float:
@@ -203,7 +209,7 @@ class AgreementChecker(Checker):
         params: AgreementParams = self.params  # type: ignore[assignment]
         ann = collect_annotations(ctx)
         input_findings, input_penalties = self._input_findings(ctx, ann, params)
-        ratings = agr.Ratings.from_triples(ann.triples)
+        ratings = annotation_ratings(ctx)
         base = {
             "items": len(ratings.items),
             "annotators": len(ratings.annotators),
@@ -229,7 +235,7 @@ class AgreementChecker(Checker):
                 "agreement is undefined",
                 metrics={**base, "percent_agreement": 1.0},
             )
-        items, annotators = agr.multiannotator(ratings)
+        items, annotators = crowdlab(ctx)
         pairs = agr.cohen_pairwise(ratings, params.min_shared_items)
         classes = agr.per_class(ratings)
         score = alpha_score(alpha, params.good_alpha, params.min_alpha)
@@ -377,12 +383,7 @@ class AgreementChecker(Checker):
             if others.empty or row["agreement_with_consensus"] > others.median() - params.annotator_gap:
                 continue
             col = ratings.annotators.index(str(name))
-            without = replace(
-                ratings,
-                codes=np.delete(ratings.codes, col, axis=1),
-                annotators=tuple(a for a in ratings.annotators if a != name),
-            )
-            alpha_without = agr.krippendorff_alpha(without)
+            alpha_without = agr.krippendorff_alpha(ratings, without=str(name))
             gain = (
                 0.0
                 if alpha_without is None

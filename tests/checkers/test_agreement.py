@@ -204,3 +204,19 @@ def test_sample_data_poor_annotator_and_confused_pairs(sample_path: Path, truth:
     planted = {frozenset(p) for p in truth["confused_label_pairs"]}
     assert split and split[0] in planted
     assert result.files["review_disputed.jsonl"]
+
+
+def test_crowdlab_runs_once_for_agreement_and_label_noise(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
+    """cleanlab's multi-annotator model is the slow part with many annotators: both checks share one run."""
+    from dqaudit import agreement as agr
+
+    calls: list[int] = []
+    real = agr.multiannotator
+    monkeypatch.setattr(agr, "multiannotator", lambda r: calls.append(1) or real(r))
+    config = AuditConfig().with_check("label_noise", features="tfidf")
+    result = audit(write_jsonl(make_records()), config, checks=["agreement", "label_noise"])
+    assert result.check("agreement").error is None and result.check("label_noise").error is None
+    assert result.check("label_noise").metrics["consensus_labels_used"] == 120
+    assert calls == [1]

@@ -52,9 +52,10 @@ def flagged(result) -> set[str]:
     return {rid for f in result.findings if f.kind == "suspected_mislabel" for rid in f.record_ids}
 
 
-def test_finds_planted_flips_with_suggested_labels(write_jsonl: Callable[..., Path]) -> None:
+@pytest.mark.parametrize("filter_by", ["low_self_confidence", "both"])
+def test_finds_planted_flips_with_suggested_labels(write_jsonl: Callable[..., Path], filter_by: str) -> None:
     records, flips = make_records()
-    result = run(write_jsonl(records))
+    result = run(write_jsonl(records), filter_by=filter_by)
     assert result.error is None, result.error
     found = flagged(result)
     assert len(found & flips) >= 0.8 * len(flips)
@@ -170,6 +171,46 @@ def test_ensemble_uses_the_shared_embeddings(
     # (these templated texts share near-duplicate clusters, which makes the folds coarse)
     found = flagged(result)
     assert len(found & flips) >= len(flips) // 3 and len(found - flips) <= 2
+
+
+def clustered_vectors(records: list[dict[str, Any]], seed: int = 0) -> np.ndarray:
+    """Unit vectors near their true class's direction: what a sentence encoder gives separable intents."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(VOCAB), 16))
+    truth = [int(r["id"][1:]) % len(VOCAB) for r in records]
+    vectors = centres[truth] + 0.6 * rng.normal(size=(len(records), 16))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_neighbour_vote_ignores_the_record_and_its_duplicates() -> None:
+    """A wrongly labelled record and its copy must not vouch for each other; probabilities sum to 1."""
+    rng = np.random.default_rng(1)
+    centres = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    vectors = np.repeat(centres, 10, axis=0) + 0.05 * rng.normal(size=(20, 3))
+    copy = centres[0] + 0.05 * rng.normal(size=3)
+    vectors = np.vstack([vectors, copy, copy])  # a class-0 text and its copy ...
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = np.array([0] * 10 + [1] * 10 + [1, 1])  # ... both labelled 1
+    groups = np.array(list(range(20)) + [20, 20])
+    probs = label_noise.neighbour_probs(vectors, labels, groups, 2, neighbors=5, temperature=0.05)
+    assert probs.shape == (22, 2) and np.allclose(probs.sum(axis=1), 1.0)
+    assert probs[20, 0] > 0.95 and probs[21, 0] > 0.95
+    assert (probs[:10, 0] > 0.5).all() and (probs[10:20, 1] > 0.5).all()
+    # without the grouping, each copy's twin (cosine 1, same wrong label) props the wrong label up
+    alone = label_noise.neighbour_probs(vectors, labels, np.arange(22), 2, neighbors=5, temperature=0.05)
+    assert alone[20, 1] > probs[20, 1] + 0.1
+
+
+def test_embeddings_option_finds_flips_with_the_neighbour_vote(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
+    records, flips = make_records(240)
+    vectors = clustered_vectors(records)
+    monkeypatch.setattr(label_noise, "embed_texts", lambda ctx, model: vectors)
+    result = run(write_jsonl(records), features="embeddings", neighbors=15)
+    assert result.error is None and result.metrics["features"] == "embeddings"
+    found = flagged(result)
+    assert len(found & flips) >= 0.8 * len(flips) and len(found - flips) <= 2
 
 
 @pytest.mark.slow
