@@ -39,9 +39,9 @@ class Cache:
         Lookups are sorted-array searches on the keys as 64-bit integers: no per-key Python work.
         """
         key_array = np.frombuffer(bytes.fromhex("".join(keys)), dtype="S8") if len(keys) else np.empty(0, "S8")
-        wanted = key_array.view(">u8")
+        wanted = key_array.view(">u8").astype(np.uint64)  # native order: searches run several times faster
         stored_keys, stored_values = self._load(namespace)
-        found = self._lookup(stored_keys.view(">u8"), wanted) if stored_values is not None else np.full(len(wanted), -1)
+        found = self._lookup(_native(stored_keys), wanted) if stored_values is not None else np.full(len(wanted), -1)
         missing = np.flatnonzero(found < 0)
         if len(missing):
             _, first = np.unique(wanted[missing], return_index=True)
@@ -55,7 +55,7 @@ class Cache:
             else:
                 stored_keys = np.concatenate([stored_keys, key_array[todo]])
                 stored_values = np.concatenate([stored_values, fresh.astype(stored_values.dtype, copy=False)])
-            found = self._lookup(stored_keys.view(">u8"), wanted)
+            found = self._lookup(_native(stored_keys), wanted)
         if stored_values is None:
             return np.asarray(compute(np.empty(0, dtype=np.int64)))
         return stored_values[found]
@@ -94,3 +94,8 @@ class Cache:
         np.savez(buffer, keys=keys, values=values)
         name = hashlib.blake2b(keys.tobytes(), digest_size=8).hexdigest()
         atomic_write(self.root / namespace / f"{name}.npz", buffer.getvalue())
+
+
+def _native(keys: np.ndarray) -> np.ndarray:
+    """8-byte keys as native unsigned integers (the same order as the bytes)."""
+    return keys.view(">u8").astype(np.uint64)

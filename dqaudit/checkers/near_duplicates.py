@@ -283,8 +283,13 @@ def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> pd.DataFrame:
     if len(pos) == 0:
         return pd.DataFrame({"rows": [], "size": [], "labels": []})
     pos = pos[np.argsort(groups[pos], kind="stable")]
-    sub = pd.DataFrame({"g": groups[pos], "label": frame["label"].to_numpy()[pos],
-                        "key": frame["text"].iloc[pos].map(normalize).to_numpy()})
+    # normalise each distinct raw text once (copies share it)
+    raw, distinct = pd.factorize(frame["text_hash"].to_numpy()[pos])
+    texts = frame["text"].to_numpy()[pos]
+    first = np.full(len(distinct), -1)
+    first[raw[::-1]] = np.arange(len(raw))[::-1]
+    keys = pd.factorize(np.array([normalize(texts[i]) for i in first], dtype=object))[0][raw]
+    sub = pd.DataFrame({"g": groups[pos], "label": frame["label"].to_numpy()[pos], "key": keys})
     by = sub.groupby("g", sort=True)
     table = pd.DataFrame({"size": by.size(), "texts": by["key"].nunique(), "labels": by["label"].nunique()})
     table["rows"] = np.split(pos, np.flatnonzero(np.diff(groups[pos])) + 1)

@@ -500,9 +500,11 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
     close, candidates = _lsh_pairs(sigs, params, reps, 32, params.threshold - ESTIMATE_MARGIN)
     kept, sims = np.empty((0, 2), np.int64), np.empty(0)
     if len(close):
-        involved = _unique(close.ravel())
+        involved = np.flatnonzero(np.bincount(close.ravel(), minlength=len(sigs)))
+        local = np.full(len(sigs), -1, np.int64)
+        local[involved] = np.arange(len(involved))
         flat, bounds = shingle_table([texts[i] for i in involved], params, default_workers())
-        sim = exact_jaccard_table(flat, bounds, np.searchsorted(involved, close), default_workers())
+        sim = exact_jaccard_table(flat, bounds, local[close], default_workers())
         ok = sim >= params.threshold - 1e-9
         kept, sims = close[ok], sim[ok]
     pairs = np.concatenate([copy_edges, kept])
