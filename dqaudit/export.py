@@ -175,10 +175,13 @@ def split_dataset(data: str | Path, out: str | Path, config: AuditConfig, *, by_
     return export_splits(ctx, result, out, by_time=by_time)
 
 
-def check_destination(data: Path, out: Path) -> None:
-    """Refuse an output folder that holds the input, or an existing folder that is not a previous export."""
-    source, target = data.resolve(), out.resolve()
-    if source == target or target in source.parents:
+def check_destination(data: Path | None, out: Path) -> None:
+    """Refuse an output folder that holds the input, or an existing folder that is not a previous export.
+
+    ``data`` is None when the input is not on this machine (a Spark read from ``s3a://``...).
+    """
+    target = out.resolve()
+    if data is not None and (data.resolve() == target or target in data.resolve().parents):
         raise InputError(out, f"the output folder would hold the input {data}; choose a folder elsewhere")
     if target.exists() and not target.is_dir():
         raise InputError(out, "exists and is not a folder")
@@ -187,15 +190,36 @@ def check_destination(data: Path, out: Path) -> None:
                               "not replaced; choose an empty or new folder")
 
 
+@dataclass
+class PreparedExport:
+    """Everything decided before writing: per-row split (-1 quarantined), cleaning plan, labels, manifest.
+
+    Both engines share it, so only the writing differs between them.
+    """
+
+    plan: CleaningPlan
+    labels: pd.Series
+    split_of: np.ndarray
+    rendering: Rendering
+    manifest: dict[str, Any]
+
+
 def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
                   by_time: str | None = None) -> dict[str, Any]:
     """Clean, split, verify and write ``out/``; returns the manifest."""
-    config, dataset, frame = ctx.config, ctx.dataset, ctx.frame
+    dataset = ctx.dataset
     source = Path(dataset.source.path)
     if dataset.source.format not in ("jsonl", "csv", "parquet") or not source.is_file():
         raise InputError(source, "export needs the input file the dataset was loaded from")
     out = Path(out)
     check_destination(source, out)
+    prepared = prepare_export(ctx, result, by_time=by_time)
+    return _Writer(ctx, prepared).publish(source, out, prepared.manifest)
+
+
+def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | None = None) -> PreparedExport:
+    """Cleaning plan, group-aware split and the independent leakage check: all but the writing."""
+    config, frame = ctx.config, ctx.frame
     rules = {**DEFAULT_RULES, **config.export.rules}
     from .checkers.near_duplicates import near_duplicate_groups
 
@@ -220,14 +244,20 @@ def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
                                    _languages(ctx, result).iloc[kept_rows].tolist(), ratios, config.seed)
     split_of = np.full(len(frame), -1, dtype=np.int8)
     split_of[kept_rows] = outcome.assignment
-    masker = _masker(ctx) if plan.mask else None
-    texts = [masker(t) if masker and r in plan.mask else t
+    rendering = Rendering(ctx.dataset.source.format, config.fields.label or "label",
+                          tuple(ctx.params("pii").types) if plan.mask else None, config.export.system_prompt)
+    texts = [rendering.mask(t) if r in plan.mask else t
              for r, t in zip(kept_rows.tolist(), frame["text"].iloc[kept_rows].tolist(), strict=True)]
     leaks = cross_split_matches(texts, frame["id"].iloc[kept_rows].astype(str).tolist(), outcome.assignment,
                                 SPLITS, params=minhash_settings(config))
-    writer = _Writer(ctx, plan, labels, split_of, masker)
-    manifest_parts = _manifest_parts(ctx, result, plan, outcome, leaks, labels, split_of, rules, by_time)
-    return writer.publish(source, out, manifest_parts)
+    manifest = _manifest_parts(ctx, result, plan, outcome, leaks, labels, split_of, rules, by_time)
+    return PreparedExport(plan, labels, split_of, rendering, manifest)
+
+
+def output_names(chat: bool) -> list[str]:
+    """Every file an export writes besides the manifest, in manifest order."""
+    names = [*(f"{s}.jsonl" for s in SPLITS), QUARANTINE]
+    return names + [f"{s}.chat.jsonl" for s in SPLITS] if chat else names
 
 
 def _times(frame: pd.DataFrame, config: AuditConfig, by_time: str) -> pd.Series:
@@ -245,14 +275,6 @@ def _languages(ctx: AuditContext, result: AuditResult) -> pd.Series:
 
     ran = any(r.check == "language" and r.status == "ok" for r in result.results)
     return detected_languages(ctx) if ran else ctx.frame["lang"]
-
-
-def _masker(ctx: AuditContext) -> Callable[[str], str]:
-    """The PII check's own masking, with the types it was configured to find."""
-    from .pii import mask_text
-
-    types = tuple(ctx.params("pii").types)
-    return lambda text: mask_text(text, types)
 
 
 def _mask_strings(value: Any, masker: Callable[[str], str]) -> Any:
@@ -294,12 +316,65 @@ class _HashingFile:
         self.handle.close()
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """How an input row becomes an output line: plain data and pure methods, so that Spark executors
+    run exactly the code the local writer runs and the two engines write the same bytes."""
+
+    fmt: str
+    label_field: str
+    mask_types: tuple[str, ...] | None  # the PII check's types; None when no row is masked
+    system_prompt: str | None
+
+    def mask(self, text: str) -> str:
+        """The PII check's own masking, with the types it was configured to find."""
+        from .pii import mask_text
+
+        return mask_text(text, self.mask_types or ())
+
+    def kept(self, raw: str, obj: Any, masked: bool, relabel: str | None) -> bytes:
+        """A kept record: the original line when unchanged (JSONL), else the cleaned record re-serialised."""
+        if masked:
+            obj = _mask_strings(obj, self.mask)
+        if relabel is not None:
+            _set_path(obj, self.label_field, relabel)
+        if not masked and relabel is None and self.fmt == "jsonl":
+            return raw.encode("utf-8")
+        return orjson.dumps(obj, default=str)
+
+    @staticmethod
+    def quarantined(where: dict[str, Any], record_id: str, reasons: list[dict[str, Any]], obj: Any) -> bytes:
+        """A record the plan removed; ``where`` is ``{"line": n}``, plus ``"file"`` for many input files."""
+        return orjson.dumps({**where, "id": record_id, "reasons": reasons, "record": obj}, default=str)
+
+    @staticmethod
+    def unloaded(where: dict[str, Any], kind: str, message: str, raw: str | None, obj: Any) -> bytes:
+        """A row that did not load: its line as read when it did not parse, else the parsed value."""
+        reason = {"check": "load", "kind": kind, "decision": "quarantine", "message": message}
+        entry: dict[str, Any] = {**where, "reasons": [reason]}
+        if isinstance(obj, LoadProblem):
+            entry["raw"] = raw
+        else:
+            entry["record"] = obj
+        return orjson.dumps(entry, default=str)
+
+    def chat(self, text: str, answer: Any, masked: bool) -> bytes | None:
+        """OpenAI chat fine-tuning example: user = text, assistant = output (else the label)."""
+        if answer is None:
+            return None
+        if masked:
+            text, answer = self.mask(text), self.mask(str(answer))
+        system = self.system_prompt
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": text}, {"role": "assistant", "content": str(answer)}]
+        return orjson.dumps({"messages": messages})
+
+
 class _Writer:
     """Streams the input once, sending each physical row to exactly one output file."""
 
-    def __init__(self, ctx: AuditContext, plan: CleaningPlan, labels: pd.Series, split_of: np.ndarray,
-                 masker: Callable[[str], str] | None) -> None:
-        self.ctx, self.plan, self.labels, self.split_of, self.masker = ctx, plan, labels, split_of, masker
+    def __init__(self, ctx: AuditContext, prepared: PreparedExport) -> None:
+        self.ctx, self.prepared = ctx, prepared
         frame = ctx.frame
         self.row_of_line = dict(zip(frame["line"].tolist(), range(len(frame)), strict=True))
         self.problems = {p.line: p for p in ctx.dataset.problems}
@@ -312,11 +387,7 @@ class _Writer:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
             manifest["outputs"] = self._write_all(source, tmp)
-            payload = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-            with (tmp / MANIFEST).open("w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
+            write_manifest(tmp / MANIFEST, manifest)
             _swap(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -324,70 +395,51 @@ class _Writer:
         return manifest
 
     def _write_all(self, source: Path, tmp: Path) -> dict[str, dict[str, Any]]:
-        names = [*(f"{s}.jsonl" for s in SPLITS), QUARANTINE]
-        if self.chat:
-            names += [f"{s}.chat.jsonl" for s in SPLITS]
-        files = {name: _HashingFile(tmp / name) for name in names}
+        files = {name: _HashingFile(tmp / name) for name in output_names(self.chat)}
+        plan, render, split_of = self.prepared.plan, self.prepared.rendering, self.prepared.split_of
+        frame = self.ctx.frame
         try:
             config = self.ctx.config
             for line, raw, obj in iter_rows(source, self.ctx.dataset.source.format, config.input):
                 row = self.row_of_line.get(line)
+                where = {"line": line}
                 if row is None or isinstance(obj, LoadProblem):
-                    files[QUARANTINE].write(self._unloaded(line, raw, obj))
-                elif self.split_of[row] < 0:
-                    entry = {"line": line, "id": str(self.ctx.frame["id"].iat[row]),
-                             "reasons": self.plan.reasons[row], "record": obj}
-                    files[QUARANTINE].write(orjson.dumps(entry, default=str))
+                    problem = obj if isinstance(obj, LoadProblem) else self.problems.get(line)
+                    if problem is None:  # the loader accounts for every row; a gap is a bug worth failing on
+                        raise RuntimeError(f"input line {line} is neither a record nor a load problem")
+                    files[QUARANTINE].write(render.unloaded(where, problem.kind, problem.message, raw, obj))
+                elif split_of[row] < 0:
+                    record_id = str(frame["id"].iat[row])
+                    files[QUARANTINE].write(render.quarantined(where, record_id, plan.reasons[row], obj))
                 else:
-                    split = SPLITS[self.split_of[row]]
-                    record, changed = self._cleaned(row, obj)
-                    unchanged = not changed and self.ctx.dataset.source.format == "jsonl"
-                    line_out = raw.encode("utf-8") if unchanged else orjson.dumps(record, default=str)
-                    files[f"{split}.jsonl"].write(line_out)
-                    if self.chat:
-                        example = self._chat(row)
-                        if example is not None:
-                            files[f"{split}.chat.jsonl"].write(orjson.dumps(example))
+                    split = SPLITS[split_of[row]]
+                    masked = row in plan.mask
+                    files[f"{split}.jsonl"].write(render.kept(raw, obj, masked, plan.relabel.get(row)))
+                    answer = _answer(frame["output"].iat[row], self.prepared.labels.iat[row])
+                    example = render.chat(frame["text"].iat[row], answer, masked) if self.chat else None
+                    if example is not None:
+                        files[f"{split}.chat.jsonl"].write(example)
         finally:
             for handle in files.values():
                 handle.close()
         return {name: {"rows": f.rows, "sha256": f.digest.hexdigest()} for name, f in files.items()}
 
-    def _unloaded(self, line: int, raw: str, obj: Any) -> bytes:
-        problem = obj if isinstance(obj, LoadProblem) else self.problems.get(line)
-        if problem is None:  # the loader accounts for every row; a gap is a bug worth a loud failure
-            raise RuntimeError(f"input line {line} is neither a record nor a load problem")
-        reason = {"check": "load", "kind": problem.kind, "decision": "quarantine", "message": problem.message}
-        entry: dict[str, Any] = {"line": line, "reasons": [reason]}
-        if isinstance(obj, LoadProblem):
-            entry["raw"] = raw
-        else:
-            entry["record"] = obj
-        return orjson.dumps(entry, default=str)
 
-    def _cleaned(self, row: int, obj: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        changed = False
-        if self.masker is not None and row in self.plan.mask:
-            obj, changed = _mask_strings(obj, self.masker), True
-        if row in self.plan.relabel:
-            _set_path(obj, self.ctx.config.fields.label or "label", self.plan.relabel[row])
-            changed = True
-        return obj, changed
+def _answer(output: Any, label: Any) -> Any:
+    """The assistant turn of a chat example: the record's output, else its (possibly relabelled) label."""
+    return label if output is None else output
 
-    def _chat(self, row: int) -> dict[str, Any] | None:
-        """OpenAI chat fine-tuning example: user = text, assistant = output (or the label when there is none)."""
-        frame = self.ctx.frame
-        text, answer = frame["text"].iat[row], frame["output"].iat[row]
-        if answer is None:
-            answer = self.labels.iat[row]
-        if answer is None:
-            return None
-        if self.masker is not None and row in self.plan.mask:
-            text, answer = self.masker(text), self.masker(str(answer))
-        system = self.ctx.config.export.system_prompt
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": text}, {"role": "assistant", "content": str(answer)}]
-        return {"messages": messages}
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """manifest.json, flushed to disk before the folder holding it is swapped into place."""
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(manifest_text(manifest))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
 
 
 def _recover(out: Path) -> None:

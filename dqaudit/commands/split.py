@@ -26,9 +26,9 @@ def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | 
 
 
 @click.command("split")
-@click.argument("data", type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the splits (replaced "
-              "atomically; must not hold DATA).")
+@click.argument("data")  # a str, not a Path: with --engine spark also a glob or an s3a://, hdfs://... URI
+@click.option("--out", required=True, help="Folder for the splits (replaced atomically; must not hold DATA). "
+              "With --engine spark also an hdfs://, s3a://... URI.")
 @click.option("--ratios", callback=_ratios, help="train,val,test shares (default: export.ratios, 0.8,0.1,0.1).")
 @click.option("--seed", type=int, help="Override the config seed.")
 @click.option("--by-time", "by_time", metavar="FIELD", help="Split by date: oldest rows train, newest test.")
@@ -40,10 +40,13 @@ def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | 
 @click.option("--quiet", "-q", is_flag=True, help="No summary, no progress bars.")
 @engine_options
 @handle_errors
-def split(data: Path, out: Path, ratios: tuple[float, float, float] | None, seed: int | None,
+def split(data: str, out: str, ratios: tuple[float, float, float] | None, seed: int | None,
           by_time: str | None, chat: bool, config_path: Path | None, checks: list[str] | None,
           no_cache: bool, as_json: bool, quiet: bool, engine: str | None, spark_master: str | None) -> None:
-    """Audit DATA, clean it by the findings and write leakage-safe train/val/test splits to OUT."""
+    """Audit DATA, clean it by the findings and write leakage-safe train/val/test splits to OUT.
+
+    DATA is a file; with --engine spark also a folder, a glob or any path Spark reads.
+    """
     from rich.console import Console
 
     from ..config import load_config, parse_config
@@ -70,9 +73,10 @@ def split(data: Path, out: Path, ratios: tuple[float, float, float] | None, seed
         click.echo(_summary(manifest, out))
 
 
-def _summary(manifest: dict[str, Any], out: Path) -> str:
+def _summary(manifest: dict[str, Any], out: str) -> str:
     rows, ratios, leak = manifest["rows"], manifest["ratios"], manifest["leakage"]
-    lines = [f"{out}/  ({manifest['strategy']}, seed {manifest['seed']}, {manifest['groups']['count']} groups)"]
+    lines = [f"{out.rstrip('/')}/  ({manifest['strategy']}, seed {manifest['seed']}, "
+             f"{manifest['groups']['count']} groups)"]
     for name in ("train", "val", "test"):
         lines.append(f"  {name + '.jsonl':<17}{rows[name]:>8} rows  share {ratios['achieved'][name]:.3f} "
                      f"(asked {ratios['asked'][name]:.3f})")

@@ -1,7 +1,9 @@
-"""Vectorised MinHash: shingling, signatures, LSH banding, verification and clusters.
+"""MinHash: shingling, signatures, LSH banding, verification and clusters.
 
 Everything here is a pure function of its arguments, so a Spark job computing
-``signatures`` on pandas batches gets the same rows as a local run.
+``signatures`` on pandas batches gets the same rows as a local run. The loops
+over documents, shingles and bucket pairs are compiled (:mod:`.kernels`); this
+module prepares their inputs and holds the definitions.
 
 Signatures are interchangeable with datasketch's default ``affine32`` scheme:
 each shingle hash ``h`` (uint32) is pre-mixed with the MurmurHash3 finalizer and

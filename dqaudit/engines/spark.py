@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
+import re
 import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import numpy as np
 import orjson
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from ..cache import Cache
     from ..config import AuditConfig, FieldsConfig
     from ..dedup.minhash import MinHashParams
+    from ..export import PreparedExport
     from ..pipeline import AuditContext
     from ..progress import Progress
     from . import EngineConfig
@@ -54,7 +58,7 @@ MAX_BUCKET_PAIRS = 32
 _ROW_SCHEMA = (
     "rid long, line long, problem string, message string, raw string, field string, id string, text string, "
     "label string, lang string, created_at string, policy_version string, `group` string, output string, "
-    "annotations array<array<string>>, text_hash string"
+    "annotations array<array<string>>, text_hash string, source string"
 )
 _STRING_COLUMNS = (
     "id",
@@ -129,12 +133,14 @@ def list_files(spark: SparkSession, path: str) -> list[tuple[str, int, int]]:
 
 
 def _parse_partition(
-    rows: Iterator[tuple[int, int, str, Any]], fields: FieldsConfig, fmt: str
+    rows: Iterator[tuple[int, int, str, Any]], fields: FieldsConfig, fmt: str, keep_source: bool
 ) -> Iterator[tuple[Any, ...]]:
     """One output row per non-blank input row: a record, or a problem with the loader's reason.
 
     ``rows`` are ``(file_index, line, raw, parsed)``; for JSONL and CSV ``parsed`` is the
     raw text parsed here by the local loader's rules, for Parquet the record itself.
+    ``keep_source`` keeps what the split writer copies: the JSON line as read (JSONL) or
+    the parsed record as JSON (CSV, Parquet); None where the row did not parse.
     """
     builder = _Builder(Path("<spark>"), fields)
     for file_index, line, raw, parsed in rows:
@@ -149,11 +155,14 @@ def _parse_partition(
                 parsed = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 parsed = LoadProblem(line, "malformed_json", f"invalid JSON: {exc}", raw)
+        source = None
+        if keep_source and not isinstance(parsed, LoadProblem):
+            source = raw if fmt == "jsonl" else orjson.dumps(parsed, default=str).decode()
         before = len(builder.problems)
         builder.add(line, raw, parsed)
         if len(builder.problems) > before:
             p = builder.problems.pop()
-            yield (rid, line, p.kind, p.message, p.raw, p.field, *([None] * 10))
+            yield (rid, line, p.kind, p.message, p.raw, p.field, *([None] * 10), source)
             continue
         record = {name: values.pop() for name, values in builder.columns.items()}
         notes = record["annotations"]
@@ -167,6 +176,7 @@ def _parse_partition(
             *(record[c] for c in _STRING_COLUMNS[:-1]),
             None if notes is None else [list(pair) for pair in notes],
             record["text_hash"],
+            source,
         )
 
 
@@ -228,14 +238,19 @@ def _raw_rows(spark: SparkSession, files: list[str], fmt: str, config: AuditConf
 
 
 def read_rows(
-    spark: SparkSession, path: str, config: AuditConfig
+    spark: SparkSession,
+    path: str,
+    config: AuditConfig,
+    *,
+    keep_source: bool = False,
+    files: list[tuple[str, int, int]] | None = None,
 ) -> tuple[DataFrame, list[tuple[str, int, int]], str]:
     """Every non-blank input row as a record or a quarantined problem (cached), the files, and the format."""
-    files = list_files(spark, path)
+    files = files or list_files(spark, path)
     fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
     fields = config.fields
     rows = _raw_rows(spark, [f[0] for f in files], fmt, config)
-    parsed = rows.mapPartitions(lambda part: _parse_partition(part, fields, fmt))
+    parsed = rows.mapPartitions(lambda part: _parse_partition(part, fields, fmt, keep_source))
     return spark.createDataFrame(parsed, _ROW_SCHEMA).cache(), files, fmt
 
 
@@ -302,11 +317,12 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
                     "live": live,
                     "whole": whole.view(np.int64),
                     "keys": list(keys),
-                    "sig": [row.tobytes() for row in sigs.astype("<u4")],
+                    # only the low byte of each value: all the b-bit estimate reads, a quarter of the bytes
+                    "low": [row.tobytes() for row in sigs.astype("<u4").view(np.uint8)[:, ::4]],
                 }
             )
 
-    schema = "rid long, nkey string, live boolean, whole long, keys array<long>, sig binary"
+    schema = "rid long, nkey string, live boolean, whole long, keys array<long>, low binary"
     return records.select("rid", "text").mapInPandas(compute, schema)
 
 
@@ -359,34 +375,41 @@ def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params:
 
     The same two steps as ``minhash.near_duplicate_pairs``: the b-bit estimate drops pairs
     below ``threshold - ESTIMATE_MARGIN``, the shingle sets decide the rest. ``(a, b, sim)``.
+    The estimate runs first on the signatures' low bytes alone, so only the candidates that
+    pass it (about a tenth) are joined with their texts.
     """
     from pyspark.sql import functions as F
 
     from ..dedup.minhash import ESTIMATE_MARGIN, _estimate_low_bits, exact_jaccard_pairs, shingle_sets
 
-    side = records.select("rid", "text").join(signed.select("rid", "sig"), "rid")
-    joined = candidates.join(side.toDF("a", "ta", "sa"), "a").join(side.toDF("b", "tb", "sb"), "b")
+    low = signed.select("rid", "low")
+    with_low = candidates.join(low.toDF("a", "la"), "a").join(low.toDF("b", "lb"), "b")
 
-    def jaccard(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def estimate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             m = len(batch)
-            sigs = np.frombuffer(b"".join([*batch["sa"], *batch["sb"]]), "<u4").reshape(
+            bytes_ = np.frombuffer(b"".join([*batch["la"], *batch["lb"]]), np.uint8).reshape(
                 2 * m, params.num_perm
             )
             index = np.arange(m)
             close = (
-                _estimate_low_bits(sigs, np.stack([index, index + m], axis=1))
+                _estimate_low_bits(bytes_.astype("<u4"), np.stack([index, index + m], axis=1))
                 >= params.threshold - ESTIMATE_MARGIN
             )
-            batch = batch[close]
+            yield pd.DataFrame({"a": batch["a"].to_numpy()[close], "b": batch["b"].to_numpy()[close]})
+
+    close = with_low.select("a", "b", "la", "lb").mapInPandas(estimate, "a long, b long")
+    text = records.select("rid", "text")
+    joined = close.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
+
+    def jaccard(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
             k = len(batch)
             sets = shingle_sets(batch["ta"].tolist() + batch["tb"].tolist(), params)
             sims = exact_jaccard_pairs(sets, np.stack([np.arange(k), np.arange(k) + k], axis=1))
             yield pd.DataFrame({"a": batch["a"].to_numpy(), "b": batch["b"].to_numpy(), "sim": sims})
 
-    verified = joined.select("a", "b", "ta", "tb", "sa", "sb").mapInPandas(
-        jaccard, "a long, b long, sim double"
-    )
+    verified = joined.select("a", "b", "ta", "tb").mapInPandas(jaccard, "a long, b long, sim double")
     return verified.where(F.col("sim") >= params.threshold - 1e-9)
 
 
@@ -470,21 +493,43 @@ def spark_context(
     options: dict[str, Any] | None = None,
 ) -> AuditContext:
     """Load and cluster ``path`` on Spark; the context holds the results the checkers would compute."""
-    from ..checkers.near_duplicates import NearDuplicates, minhash_params
-    from ..pipeline import AuditContext
-    from ..progress import NullProgress
+    _refuse_semantic(config)
+    ctx, _, rows, _ = _cluster(
+        spark_session(config.engine), path, config, progress=progress, cache=cache, options=options
+    )
+    rows.unpersist()
+    return ctx
 
+
+def _refuse_semantic(config: AuditConfig) -> None:
     if config.params("near_duplicates").semantic:
         raise ConfigError(
             "checks.near_duplicates.semantic: embedding search runs on one machine; "
             "turn it off or use --engine local"
         )
-    spark = spark_session(config.engine)
+
+
+def _cluster(
+    spark: SparkSession,
+    path: str,
+    config: AuditConfig,
+    *,
+    progress: Progress | None = None,
+    cache: Cache | None = None,
+    options: dict[str, Any] | None = None,
+    keep_source: bool = False,
+    files: list[tuple[str, int, int]] | None = None,
+) -> tuple[AuditContext, _Stages, DataFrame, np.ndarray]:
+    """The context, its stage log, the cached input rows (for the split writer) and each record's ``rid``."""
     from pyspark.sql import functions as F
+
+    from ..checkers.near_duplicates import NearDuplicates, minhash_params
+    from ..pipeline import AuditContext
+    from ..progress import NullProgress
 
     log = _Stages(spark, progress or NullProgress())
     with log.stage("read, parse and quarantine rows", "spark"):
-        rows, files, fmt = read_rows(spark, path, config)
+        rows, files, fmt = read_rows(spark, path, config, keep_source=keep_source, files=files)
     with log.stage("collect the canonical table", "driver"):
         dataset, rid = collect_dataset(rows, path, files, fmt, config.fields)
     ctx = AuditContext(
@@ -499,6 +544,7 @@ def spark_context(
         candidates = candidates.cache()
         candidate_count = candidates.count()
         edges = copies.union(verify(candidates, records, signed, params)).cache()
+        edges.count()  # verify here, so its time is not charged to the connected components below
     with log.stage("connected components (large-star/small-star)", "spark"):
         roots = connected_components(edges.select("a", "b"))
     with log.stage("exact-duplicate groups and conflicting labels", "spark"):
@@ -556,9 +602,9 @@ def spark_context(
     )
     ctx.memo("duplicates.exact_groups", lambda: _exact_codes(exact_root, dataset.frame.index))
     log.info["stages"]["checkers (findings, scores, cleanlab, agreement)"] = "driver"
-    for data in (signed, candidates, edges, per_row, rows):
+    for data in (signed, candidates, edges, per_row):
         data.unpersist()
-    return ctx
+    return ctx, log, rows, rid
 
 
 def _exact_codes(exact_root: np.ndarray, index: pd.Index) -> pd.Series:
@@ -619,29 +665,386 @@ def spark_split(
     checks: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """``dqaudit split --engine spark``: clusters and groups from Spark, the same assignment and writer."""
-    from ..export import MANIFEST, export_splits
+    """``dqaudit split --engine spark``: the local engine's plan and assignment; Spark writes the files.
+
+    Input is any path Spark reads (file, folder, glob; ``file:``, ``hdfs://``, ``s3a://``...);
+    ``out`` a local folder or a Hadoop URI. The destination is checked before any work starts.
+    """
+    from ..export import prepare_export
     from ..pipeline import run_audit
     from . import with_engine_report
 
-    source = Path(data.removeprefix("file:"))
-    if not source.is_file():
-        raise InputError(
-            data,
-            "split --engine spark writes the splits from a local input file; copy the "
-            "data locally (audits read any path Spark understands)",
+    _refuse_semantic(config)
+    spark = spark_session(config.engine)
+    target = _target(spark, out)
+    with _java_errors(f"reading {data}"):
+        files = list_files(spark, data)
+    target.check([uri for uri, _, _ in files])
+    ctx, log, rows, rid = _cluster(spark, data, config, progress=progress, keep_source=True, files=files)
+    try:
+        result = with_engine_report(
+            run_audit(ctx.dataset, config, checks=checks, progress=progress, context=ctx), ctx
         )
-    ctx = spark_context(str(source), config, progress=progress)
-    result = with_engine_report(
-        run_audit(ctx.dataset, config, checks=checks, progress=progress, context=ctx), ctx
+        log.info["stages"]["checkers (findings, scores, cleanlab, agreement)"] = "driver"
+        with log.stage("cleaning plan, group-aware split assignment, leakage re-check", "driver"):
+            prepared = prepare_export(ctx, result, by_time=by_time)
+        uris = [uri for uri, _, _ in files]
+        with _java_errors(f"writing {out}"):
+            return target.publish(
+                lambda folder: write_outputs(rows, rid, uris, ctx, prepared, folder, log),
+                prepared.manifest,
+                log,
+            )
+    finally:
+        rows.unpersist()
+
+
+@contextmanager
+def _java_errors(what: str) -> Iterator[None]:
+    """Spark and Hadoop failures (no such bucket, permissions, credentials) as one-line errors."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors.exceptions.captured import CapturedException, PythonException
+
+    try:
+        yield
+    except (Py4JJavaError, CapturedException) as exc:
+        if isinstance(exc, PythonException):  # our own code failed on an executor: a bug, keep the traceback
+            raise
+        text = exc.java_exception.toString() if isinstance(exc, Py4JJavaError) else str(exc)
+        raise DqauditError(f"{what}: {(text.strip().splitlines() or [type(exc).__name__])[0]}") from exc
+
+
+def write_outputs(
+    rows: DataFrame,
+    rid: np.ndarray,
+    uris: list[str],
+    ctx: AuditContext,
+    prepared: PreparedExport,
+    folder: str,
+    log: _Stages,
+) -> dict[str, dict[str, Any]]:
+    """Render every input row on the executors and write one part file per output under ``folder``.
+
+    The driver ships one small decision row per record (split, and for the rare quarantined,
+    masked or relabelled rows their reasons or new label); the executors join it with the
+    cached input rows and call the local writer's :class:`~dqaudit.export.Rendering`.
+    Rows are hash-partitioned by output file and sorted by ``rid`` (= input order), so each
+    output is one ordered part file in ``folder/f=<index>/``. Returns rows and sha256 per
+    output name, hashed on the executors from the same cached, ordered frame that was written.
+    """
+    from pyspark.sql import functions as F
+
+    from ..export import QUARANTINE, output_names
+    from ..split import SPLITS
+
+    spark = rows.sparkSession
+    names = output_names(ctx.config.export.chat)
+    plan = prepared.plan
+    quarantined = prepared.split_of < 0
+    decisions = pd.DataFrame(
+        {
+            "rid": rid,
+            "dest": np.where(quarantined, names.index(QUARANTINE), prepared.split_of).astype(np.int32),
+            "record_id": np.where(quarantined, ctx.frame["id"].astype(str).to_numpy(object), None),
+            "reasons": [
+                orjson.dumps(plan.reasons[r]).decode() if r in plan.reasons else None for r in range(len(rid))
+            ]
+            if plan.reasons
+            else None,
+            "masked": np.isin(np.arange(len(rid)), list(plan.mask)),
+            "relabel": [plan.relabel.get(r) for r in range(len(rid))] if plan.relabel else None,
+        }
     )
-    stages = ctx.options["engine"]["stages"]
-    stages["group-aware split assignment (seeded, same function as local)"] = "driver"
-    stages["write train/val/test/quarantine files"] = "driver"
-    manifest = export_splits(ctx, result, out, by_time=by_time)
-    manifest["engine"] = ctx.options["engine"]
-    target = Path(out) / MANIFEST
-    tmp = target.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return manifest
+    schema = "rid long, dest int, record_id string, reasons string, masked boolean, relabel string"
+    joined = rows.join(spark.createDataFrame(decisions, schema), "rid", "left").select(
+        "rid",
+        "line",
+        "problem",
+        "message",
+        "raw",
+        "source",
+        "text",
+        "output",
+        "label",
+        F.coalesce("dest", F.lit(names.index(QUARANTINE))).alias("dest"),
+        "record_id",
+        "reasons",
+        F.coalesce("masked", F.lit(False)).alias("masked"),
+        "relabel",
+    )
+    render = prepared.rendering
+    chat_of = (
+        {j: names.index(f"{s}.chat.jsonl") for j, s in enumerate(SPLITS)} if ctx.config.export.chat else {}
+    )
+    removed = names.index(QUARANTINE)
+
+    def lines(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            out_f: list[int] = []
+            out_rid: list[int] = []
+            out_value: list[str] = []
+            for r in batch.itertuples(index=False):
+                line, dest = int(r.line), int(r.dest)
+                where = (
+                    {"file": uris[int(r.rid) >> FILE_SHIFT], "line": line}
+                    if len(uris) > 1
+                    else {"line": line}
+                )
+                source = r.source if isinstance(r.source, str) else None
+                if isinstance(r.problem, str):
+                    obj = (
+                        LoadProblem(line, r.problem, r.message, r.raw)
+                        if source is None
+                        else orjson.loads(source)
+                    )
+                    value = render.unloaded(where, r.problem, r.message, r.raw, obj)
+                elif dest == removed:
+                    value = render.quarantined(
+                        where, r.record_id, orjson.loads(r.reasons), orjson.loads(source)
+                    )
+                else:
+                    relabel = r.relabel if isinstance(r.relabel, str) else None
+                    masked = bool(r.masked)
+                    changed = masked or relabel is not None or render.fmt != "jsonl"
+                    value = render.kept(source, orjson.loads(source) if changed else None, masked, relabel)
+                    if dest in chat_of:
+                        output = r.output if isinstance(r.output, str) else None
+                        label = relabel or (r.label if isinstance(r.label, str) else None)
+                        example = render.chat(r.text, label if output is None else output, masked)
+                        if example is not None:
+                            out_f.append(chat_of[dest])
+                            out_rid.append(int(r.rid))
+                            out_value.append(example.decode())
+                out_f.append(dest)
+                out_rid.append(int(r.rid))
+                out_value.append(value.decode())
+            yield pd.DataFrame(
+                {
+                    "f": np.array(out_f, np.int32),
+                    "rid": np.array(out_rid, np.int64),
+                    "value": pd.Series(out_value, dtype=object),
+                }
+            )
+
+    with log.stage("render and write train/val/test/quarantine files", "spark"):
+        ordered = (
+            joined.mapInPandas(lines, "f int, rid long, value string")
+            .repartition(len(names), "f")
+            .sortWithinPartitions("f", "rid")
+            .cache()
+        )
+        # sorted by (f, rid), the writer's required ordering (f) already holds: it adds no sort of its own
+        ordered.select("f", "value").write.partitionBy("f").option("compression", "none").mode("error").text(
+            folder
+        )
+        digests = {
+            row["f"]: {"rows": int(row["rows"]), "sha256": row["sha256"]}
+            for row in ordered.mapInPandas(_digest, "f int, rows long, sha256 string").collect()
+        }
+        ordered.unpersist()
+    outputs = {
+        name: digests.get(k, {"rows": 0, "sha256": hashlib.sha256().hexdigest()})
+        for k, name in enumerate(names)
+    }
+    planned = prepared.manifest["rows"]
+    if any(outputs[f"{name}.jsonl"]["rows"] != planned[name] for name in planned):
+        # every input row goes to exactly one output; a gap is a bug worth a loud failure, as locally
+        raise RuntimeError(f"Spark wrote {outputs} where the split planned {planned}")
+    return outputs
+
+
+def _digest(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Rows and sha256 of each output file's lines, in the partition's (written) order."""
+    hashes: dict[int, Any] = {}
+    counts: dict[int, int] = {}
+    for batch in batches:
+        for f, value in zip(batch["f"].tolist(), batch["value"].tolist(), strict=True):
+            if f not in hashes:
+                hashes[f], counts[f] = hashlib.sha256(), 0
+            hashes[f].update(value.encode("utf-8") + b"\n")
+            counts[f] += 1
+    yield pd.DataFrame(
+        {
+            "f": np.array(list(hashes), np.int32),
+            "rows": np.array([counts[f] for f in hashes], np.int64),
+            "sha256": pd.Series([h.hexdigest() for h in hashes.values()], dtype=object),
+        }
+    )
+
+
+# --- publishing: part files renamed into the layout of a local export, then swapped into place ----------
+
+
+def _local_path(uri: str) -> str | None:
+    """The local path a plain path or ``file:`` URI names; None for other filesystems (``s3a://``...)."""
+    if uri.startswith("file:"):
+        return urlparse(uri).path
+    return None if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", uri) else uri
+
+
+def _target(spark: SparkSession, out: str) -> _LocalTarget | _HadoopTarget:
+    local = _local_path(out)
+    return _LocalTarget(Path(local)) if local is not None else _HadoopTarget(spark, out)
+
+
+class _LocalTarget:
+    """A folder on the driver's disk: the local export's guarantees (hidden sibling, fsync, swap, recovery).
+
+    Spark writes ``file:`` paths from wherever its tasks run, so this needs ``local[*]`` or a
+    folder every executor shares; otherwise the missing part files stop the export.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def check(self, inputs: list[str]) -> None:
+        """Refuse a folder that holds an input file, or a non-empty folder that is not a previous export."""
+        from ..export import check_destination
+
+        local = [Path(p) for uri in inputs if (p := _local_path(uri)) is not None]
+        for source in list({f.parent: f for f in local}.values()) or [None]:
+            check_destination(source, self.out)
+
+    def publish(
+        self, write: Callable[[str], dict[str, dict[str, Any]]], manifest: dict[str, Any], log: _Stages
+    ) -> dict[str, Any]:
+        from ..export import MANIFEST, _recover, _swap, write_manifest
+
+        out = self.out.absolute()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _recover(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            outputs = write(f"file://{tmp / _PARTS}")
+            with log.stage("rename part files into place", "driver"):
+                for k, (name, written) in enumerate(outputs.items()):
+                    parts = sorted(str(p) for p in (tmp / _PARTS / f"f={k}").glob("part-*"))
+                    _check_parts(name, written, parts)
+                    if parts:
+                        os.replace(parts[0], tmp / name)
+                        with (tmp / name).open("rb") as handle:
+                            os.fsync(handle.fileno())
+                    else:
+                        (tmp / name).touch()
+                shutil.rmtree(tmp / _PARTS)
+            manifest["outputs"], manifest["engine"] = outputs, log.info
+            write_manifest(tmp / MANIFEST, manifest)
+            _swap(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return manifest
+
+
+class _HadoopTarget:
+    """A folder on a Hadoop filesystem (``hdfs://``, ``s3a://``, ``gs://``...), through the FileSystem API.
+
+    Same steps as :class:`_LocalTarget`: a hidden sibling, part files renamed to their names,
+    the manifest last, then the swap. Renames are atomic on HDFS; on object stores they are
+    copies, so a crash mid-swap there can leave a partial folder, but never one with a manifest
+    that does not describe it (the manifest is written last inside the sibling).
+    """
+
+    def __init__(self, spark: SparkSession, out: str) -> None:
+        self.jvm = spark.sparkContext._jvm
+        path = self.jvm.org.apache.hadoop.fs.Path(out)
+        with _java_errors(f"opening {out}"):
+            self.fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+            self.out = self.fs.makeQualified(path)
+
+    def _path(self, parent: Any, name: str) -> Any:
+        return self.jvm.org.apache.hadoop.fs.Path(parent, name)
+
+    def _rename(self, source: Any, target: Any) -> None:
+        if not self.fs.rename(source, target):
+            raise DqauditError(f"could not rename {source.toString()} to {target.toString()}")
+
+    def check(self, inputs: list[str]) -> None:
+        """Refuse a folder that holds an input file, or a non-empty folder that is not a previous export."""
+        from ..export import MANIFEST
+
+        out = self.out.toString().rstrip("/")
+        with _java_errors(f"checking {out}"):
+            for uri in inputs:
+                folder = self.jvm.org.apache.hadoop.fs.Path(uri).getParent().toString()
+                if folder == out or folder.startswith(out + "/"):
+                    raise InputError(
+                        out, f"the output folder would hold the input {uri}; choose a folder elsewhere"
+                    )
+            if self.fs.exists(self.out):
+                if not self.fs.getFileStatus(self.out).isDirectory():
+                    raise InputError(out, "exists and is not a folder")
+                if len(self.fs.listStatus(self.out)) and not self.fs.exists(self._path(self.out, MANIFEST)):
+                    raise InputError(
+                        out,
+                        f"is not empty and holds no {MANIFEST}: not a previous export, so it is not "
+                        "replaced; choose an empty or new folder",
+                    )
+
+    def publish(
+        self, write: Callable[[str], dict[str, dict[str, Any]]], manifest: dict[str, Any], log: _Stages
+    ) -> dict[str, Any]:
+        from ..export import MANIFEST, manifest_text
+
+        fs, parent, name = self.fs, self.out.getParent(), self.out.getName()
+        self._recover()
+        tmp = self._path(parent, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
+        parts_dir = self._path(tmp, _PARTS)
+        try:
+            outputs = write(parts_dir.toString())
+            with log.stage("rename part files into place", "driver"):
+                for k, (file_name, written) in enumerate(outputs.items()):
+                    found = fs.globStatus(self._path(parts_dir, f"f={k}/part-*"))
+                    parts = sorted(status.getPath().toString() for status in (found or []))
+                    _check_parts(file_name, written, parts)
+                    if parts:
+                        self._rename(self.jvm.org.apache.hadoop.fs.Path(parts[0]), self._path(tmp, file_name))
+                    else:
+                        fs.create(self._path(tmp, file_name), False).close()
+                fs.delete(parts_dir, True)
+            manifest["outputs"], manifest["engine"] = outputs, log.info
+            stream = fs.create(self._path(tmp, MANIFEST), True)
+            stream.write(bytearray(manifest_text(manifest).encode("utf-8")))
+            stream.close()
+            self._swap(tmp)
+        except BaseException:
+            fs.delete(tmp, True)
+            raise
+        return manifest
+
+    def _recover(self) -> None:
+        """As the local export does: a previous export stranded by a kill mid-swap is put back first."""
+        if self.fs.exists(self.out):
+            return
+        stranded = self.fs.globStatus(self._path(self.out.getParent(), f".{self.out.getName()}.old-*")) or []
+        if len(stranded):
+            newest = max(stranded, key=lambda status: status.getModificationTime())
+            self._rename(newest.getPath(), self.out)
+
+    def _swap(self, tmp: Any) -> None:
+        """Replace the export by ``tmp``; if the final rename fails the previous export is put back."""
+        old = None
+        if self.fs.exists(self.out):
+            old = self._path(self.out.getParent(), f".{self.out.getName()}.old-{uuid.uuid4().hex[:12]}")
+            self._rename(self.out, old)
+        try:
+            self._rename(tmp, self.out)
+        except BaseException:
+            if old is not None:
+                self._rename(old, self.out)
+            raise
+        if old is not None:
+            self.fs.delete(old, True)
+
+
+#: Spark's own output folder inside the hidden sibling; removed once its part files are renamed.
+_PARTS = "_spark"
+
+
+def _check_parts(name: str, written: dict[str, Any], parts: list[str]) -> None:
+    """One part file per non-empty output, or the layout cannot be trusted."""
+    if len(parts) > 1 or (written["rows"] and not parts):
+        raise DqauditError(
+            f"Spark wrote {len(parts)} part files for {name} ({written['rows']} rows); with a cluster, write "
+            "the splits to a filesystem every executor shares (hdfs://, s3a://...), not a local folder"
+        )

@@ -130,32 +130,145 @@ def test_connected_components_roots_are_component_minima(spark):
     assert np.array_equal(np.unique(mine, return_inverse=True)[1], expected)
 
 
-def test_same_split_files_from_the_cli(spark, tmp_path):
+def split_outputs(folder: Path) -> dict[str, list[dict]]:
+    """Each output file of an export as parsed lines."""
+    return {
+        name: [json.loads(line) for line in (folder / name).read_text(encoding="utf-8").splitlines()]
+        for name in ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl")
+    }
+
+
+def assert_each_row_once(outputs: dict[str, list[dict]], inputs: dict[tuple[str, int], str]) -> None:
+    """Every non-blank input row (by file and line) is in exactly one output: kept (by id) or quarantined."""
+    quarantined = [(q.get("file", ""), q["line"]) for q in outputs["quarantine.jsonl"]]
+    assert len(quarantined) == len(set(quarantined)) and set(quarantined) <= set(inputs)
+    kept = sorted(row["id"] for name in ("train.jsonl", "val.jsonl", "test.jsonl") for row in outputs[name])
+    rest = sorted(json.loads(raw)["id"] for key, raw in inputs.items() if key not in set(quarantined))
+    assert kept == rest
+    assert len(kept) + len(quarantined) == len(inputs)
+
+
+def test_spark_writes_the_same_split_files_from_a_glob(spark, tmp_path):
+    """Spark-written files equal the local engine's byte for byte (chat and PII masking included)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / SAMPLE.name)
+    checks = [*CHECKS, "pii"]
     local_out, spark_out = tmp_path / "local", tmp_path / "spark"
-    split_data(SAMPLE, local_out, AuditConfig(seed=7), checks=CHECKS)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "split",
-            str(SAMPLE),
-            "--out",
-            str(spark_out),
-            "--engine",
-            "spark",
-            "--seed",
-            "7",
-            "--checks",
-            ",".join(CHECKS),
-            "--quiet",
-            "--no-cache",
-        ],
-    )
+    split_data(SAMPLE, local_out, parse_config({"seed": 7, "export": {"chat": True}}), checks=checks)
+    args = [
+        "split",
+        f"{folder}/*.jsonl",
+        "--out",
+        str(spark_out),
+        "--engine",
+        "spark",
+        "--seed",
+        "7",
+        "--chat",
+    ]
+    result = CliRunner().invoke(cli, [*args, "--checks", ",".join(checks), "--quiet", "--no-cache"])
     assert result.exit_code == 0, result.output
-    for name in ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl"):
-        assert (spark_out / name).read_bytes() == (local_out / name).read_bytes(), name
-    manifest = json.loads((spark_out / "manifest.json").read_text())
-    assert manifest["engine"]["name"] == "spark" and manifest["rows"]["quarantine"] > 3
-    assert manifest["engine"]["stages"]["write train/val/test/quarantine files"] == "driver"
+    names = sorted(p.name for p in local_out.iterdir())
+    assert sorted(p.name for p in spark_out.iterdir()) == names  # no part files, _SUCCESS or .crc left
+    for name in names:
+        if name != "manifest.json":
+            assert (spark_out / name).read_bytes() == (local_out / name).read_bytes(), name
+    local, manifest = (json.loads((d / "manifest.json").read_text()) for d in (local_out, spark_out))
+    assert manifest["outputs"] == local["outputs"]  # rows and sha256, hashed on the executors
+    assert manifest["rows"] == local["rows"] and manifest["leakage"] == local["leakage"]
+    assert manifest["cleaning"]["masked"] > 0 and manifest["rows"]["quarantine"] > 3
+    assert manifest["engine"]["stages"]["render and write train/val/test/quarantine files"] == "spark"
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    inputs = {("", n): raw for n, raw in enumerate(lines, 1) if raw.strip()}
+    outputs = split_outputs(spark_out)
+    malformed = [q for q in outputs["quarantine.jsonl"] if q["reasons"][0]["kind"] == "malformed_json"]
+    assert len(malformed) == 1 and malformed[0]["raw"] == lines[malformed[0]["line"] - 1]
+    unloaded = {
+        (q["line"], q["reasons"][0]["kind"])
+        for q in outputs["quarantine.jsonl"]
+        if q["reasons"][0]["check"] == "load"
+    }
+    assert len(unloaded) == 3
+    for line, _ in unloaded:  # unparsable rows cannot be checked by id: drop them from both sides
+        inputs.pop(("", line))
+    outputs["quarantine.jsonl"] = [
+        q for q in outputs["quarantine.jsonl"] if q["reasons"][0]["check"] != "load"
+    ]
+    assert_each_row_once(outputs, inputs)
+
+
+def test_many_files_each_row_once_with_its_file(spark, tmp_path):
+    """A folder of files: malformed and blank lines too, every row lands once, quarantine names the file."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    texts = [
+        "my card was blocked at the shop yesterday evening please help",
+        "how do I open a deposit account",
+    ]
+    inputs: dict[tuple[str, int], str] = {}
+    for k in range(2):
+        path = folder / f"part-{k}.jsonl"
+        rows = [
+            json.dumps({"id": f"{k}-{i}", "text": f"{texts[i % 2]} number {i % 5}", "label": f"l{i % 3}"})
+            for i in range(30)
+        ]
+        rows[4], rows[9] = "{not json", ""
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        inputs.update({(f"file:{path}", n): raw for n, raw in enumerate(rows, 1) if raw})
+    out = tmp_path / "out"
+    manifest = split_data(str(folder), out, spark_config(seed=3), checks=CHECKS)
+    outputs = split_outputs(out)
+    bad = [q for q in outputs["quarantine.jsonl"] if "raw" in q]
+    assert sorted((q["file"], q["line"]) for q in bad) == sorted(
+        k for k, raw in inputs.items() if raw == "{not json"
+    )
+    assert manifest["quarantine_reasons"]["load.malformed_json"] == 2
+    outputs["quarantine.jsonl"] = [q for q in outputs["quarantine.jsonl"] if "raw" not in q]
+    assert_each_row_once(outputs, {k: raw for k, raw in inputs.items() if raw != "{not json"})
+    assert sum(manifest["rows"].values()) == len(inputs) == 58
+
+
+def test_hadoop_target_swaps_and_refuses(spark, tmp_path):
+    """The Hadoop FileSystem publisher (used for hdfs://, s3a://), exercised on file: URIs."""
+    from dqaudit.engines.spark import _HadoopTarget, _Stages
+    from dqaudit.errors import InputError
+    from dqaudit.progress import NullProgress
+
+    out = tmp_path / "out"
+    target = _HadoopTarget(spark, f"file:{out}")
+
+    def write(folder: str) -> dict[str, dict]:
+        frame = spark.createDataFrame([(0, "a"), (0, "b"), (2, "c")], "f int, value string")
+        frame.coalesce(1).write.partitionBy("f").text(folder)
+        return {"x.jsonl": {"rows": 2}, "y.jsonl": {"rows": 0}, "z.jsonl": {"rows": 1}}
+
+    for run in range(2):  # the second run replaces the first export
+        target.check([f"file:{tmp_path}/elsewhere/data.jsonl"])
+        manifest = target.publish(write, {"run": run}, _Stages(spark, NullProgress()))
+        assert manifest["outputs"]["x.jsonl"] == {"rows": 2}
+        assert (out / "x.jsonl").read_text() == "a\nb\n" and (out / "y.jsonl").read_text() == ""
+        assert json.loads((out / "manifest.json").read_text())["run"] == run
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no sibling left behind
+    with pytest.raises(InputError, match="would hold the input"):
+        target.check([f"file:{out}/data.jsonl"])
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a previous export"):
+        _HadoopTarget(spark, f"file:{tmp_path}/busy").check([])
+    with pytest.raises(DqauditError, match=r"^opening nosuchfs://bucket/clean: .*No FileSystem for scheme"):
+        _HadoopTarget(spark, "nosuchfs://bucket/clean")
+
+
+def test_split_refuses_an_output_folder_holding_the_input(spark, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / SAMPLE.name)
+    result = CliRunner().invoke(
+        cli, ["split", f"{folder}/*.jsonl", "--out", str(tmp_path), "--engine", "spark", "-q"]
+    )
+    assert result.exit_code == 2 and "would hold the input" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_report_says_where_stages_ran(spark_report):
