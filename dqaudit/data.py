@@ -32,7 +32,7 @@ from .text import text_hash
 #: Canonical columns of ``Dataset.frame``; ``line`` is the 1-based physical line (row for Parquet).
 COLUMNS = (
     "id", "text", "label", "annotations", "lang", "created_at",
-    "policy_version", "group", "output", "line", "text_hash",
+    "policy_version", "group", "split", "output", "line", "text_hash",
 )
 _SELECTOR = re.compile(r"^(?P<key>[^\[\]]+)\[(?P<role>[^\[\]]+)\]$")
 #: Longer texts are quarantined: no training example is this long, and checkers' cost grows with it.
@@ -390,7 +390,7 @@ class _FieldProblem(Exception):
 
 
 #: String-ish fields, in the order their problems are reported.
-_SCALAR_FIELDS = ("id", "label", "lang", "group", "created_at", "policy_version")
+_SCALAR_FIELDS = ("id", "label", "lang", "group", "created_at", "policy_version", "split")
 #: Value types a string field keeps as they are (an absent field reads as None).
 _PLAIN = {str, type(None)}
 

@@ -405,11 +405,9 @@ def _lsh_pairs(sigs: np.ndarray, params: MinHashParams, rows: np.ndarray | None,
     keys = band_keys(sigs, params.bands, params.rows)[live]
     cuts = np.linspace(0, params.bands, min(default_workers(), params.bands) + 1).astype(int)
     with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
-        columns = np.ascontiguousarray(keys.T)
-        orders = np.empty(columns.shape, np.int64)
-        sorted_keys = np.empty_like(columns)
-        list(pool.map(lambda band: _sort_band(columns[band], orders[band], sorted_keys[band]), range(params.bands)))
-        del columns
+        sorted_keys = np.ascontiguousarray(keys.T)
+        orders = np.empty(sorted_keys.shape, np.int64)
+        list(pool.map(lambda band: _sort_band(sorted_keys[band], orders[band]), range(params.bands)))
         sizes = kernels.bucket_sizes(sorted_keys, orders)
         low = _low_bytes(sigs)
         parts = list(pool.map(
@@ -423,18 +421,18 @@ def _lsh_pairs(sigs: np.ndarray, params: MinHashParams, rows: np.ndarray | None,
     return _unique_pairs(kept, len(sigs)), count
 
 
-def _sort_band(column: np.ndarray, order: np.ndarray, sorted_keys: np.ndarray) -> None:
-    """``order`` sorting ``column`` (ties by position) and the sorted keys, written in place.
+def _sort_band(keys: np.ndarray, order: np.ndarray) -> None:
+    """Sort one band's ``keys`` in place (ties by position) and write the sorting permutation to ``order``.
 
-    One plain sort of ``high 32 bits << 32 | position`` (several times faster than an
+    One plain sort of ``high 32 bits << 32 | position`` (positions fit 32 bits; several times faster than an
     argsort of the keys), then the rare runs with equal high bits are settled by full key.
     """
     from . import kernels
 
-    packed = np.sort((column & np.uint64(0xFFFFFFFF00000000)) | np.arange(len(column), dtype=np.uint64))
+    packed = np.sort((keys & np.uint64(0xFFFFFFFF00000000)) | np.arange(len(keys), dtype=np.uint64))
     order[:] = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    np.take(column, order, out=sorted_keys)
-    kernels.settle_prefix_ties(sorted_keys, order)
+    keys[:] = keys[order]
+    kernels.settle_prefix_ties(keys, order)
 
 
 def _low_bytes(sigs: np.ndarray) -> np.ndarray:

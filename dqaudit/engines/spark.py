@@ -57,7 +57,8 @@ FILE_SHIFT = 40
 MAX_BUCKET_PAIRS = 32
 _ROW_SCHEMA = (
     "rid long, line long, problem string, message string, raw string, field string, id string, text string, "
-    "label string, lang string, created_at string, policy_version string, `group` string, output string, "
+    "label string, lang string, created_at string, policy_version string, `group` string, split string, "
+    "output string, "
     "annotations array<array<string>>, text_hash string, source string"
 )
 _STRING_COLUMNS = (
@@ -68,6 +69,7 @@ _STRING_COLUMNS = (
     "created_at",
     "policy_version",
     "group",
+    "split",
     "output",
     "text_hash",
 )
@@ -162,7 +164,7 @@ def _parse_partition(
         builder.add(line, raw, parsed)
         if len(builder.problems) > before:
             p = builder.problems.pop()
-            yield (rid, line, p.kind, p.message, p.raw, p.field, *([None] * 10), source)
+            yield (rid, line, p.kind, p.message, p.raw, p.field, *([None] * 11), source)
             continue
         record = {name: values.pop() for name, values in builder.columns.items()}
         notes = record["annotations"]

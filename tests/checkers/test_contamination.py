@@ -6,13 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from dqaudit import AuditConfig
 from dqaudit.cli import cli
 from dqaudit.config import FieldsConfig
-from dqaudit.data import COLUMNS, Dataset, load_dataset
+from dqaudit.data import Dataset, load_dataset
 from dqaudit.pipeline import run_audit
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar".split()
@@ -59,8 +58,6 @@ def test_clean_splits_score_100_and_no_split_field_skips(write_jsonl) -> None:
     assert plain.check("contamination").skipped.startswith("no split field")
 
 
-@pytest.mark.skipif("split" not in COLUMNS,
-                    reason="the loader (dqaudit/data.py) does not carry fields.split yet")
 def test_two_nights_new_contamination_exits_1_with_an_alert(write_jsonl, tmp_path: Path) -> None:
     (tmp_path / "reports").mkdir()
     (tmp_path / "dqaudit.yaml").write_text("fields:\n  split: split\n", encoding="utf-8")
