@@ -38,10 +38,12 @@ class Cache:
         and returns one row per position (first axis). Duplicated keys are computed once.
         Lookups are sorted-array searches on the keys as 64-bit integers: no per-key Python work.
         """
-        key_array = np.frombuffer(bytes.fromhex("".join(keys)), dtype="S8") if len(keys) else np.empty(0, "S8")
-        wanted = key_array.view(">u8").astype(np.uint64)  # native order: searches run several times faster
+        key_array = np.frombuffer(bytes.fromhex("".join(keys)), dtype="S8") if keys else np.empty(0, "S8")
+        wanted = _native(key_array)
         stored_keys, stored_values = self._load(namespace)
-        found = self._lookup(_native(stored_keys), wanted) if stored_values is not None else np.full(len(wanted), -1)
+        found = np.full(len(wanted), -1)
+        if stored_values is not None:
+            found = self._lookup(_native(stored_keys), wanted)
         missing = np.flatnonzero(found < 0)
         if len(missing):
             _, first = np.unique(wanted[missing], return_index=True)
@@ -97,5 +99,5 @@ class Cache:
 
 
 def _native(keys: np.ndarray) -> np.ndarray:
-    """8-byte keys as native unsigned integers (the same order as the bytes)."""
+    """8-byte keys as native unsigned integers (same order as the bytes; native order searches far faster)."""
     return keys.view(">u8").astype(np.uint64)

@@ -13,7 +13,8 @@ from dqaudit.text import text_hash
 def _square(texts: list[str], calls: list[list[str]]):  # type: ignore[no-untyped-def]
     def compute(positions: np.ndarray) -> np.ndarray:
         calls.append([texts[i] for i in positions])
-        return np.array([[len(texts[i]), len(texts[i]) ** 2] for i in positions], dtype=np.int64).reshape(-1, 2)
+        rows = [[len(texts[i]), len(texts[i]) ** 2] for i in positions]
+        return np.array(rows, dtype=np.int64).reshape(-1, 2)
     return compute
 
 

@@ -1,4 +1,4 @@
-"""Compiled loops of the MinHash hot path (numba): shingling, permutations, set intersections.
+"""Compiled loops of the MinHash hot path (numba): shingling, permutations, LSH buckets, set intersections.
 
 numpy needs one whole-array pass per step (clean, shingle, mix, then three passes per
 shingle for multiply, add and minimum), each streaming the data through memory; here
@@ -23,6 +23,10 @@ import numpy as np
 
 _MASK = 0xFFFFFFFF
 _SPACE = 0x20
+# uint64 constants: numba turns a mix of uint64 and int64 operands into float64
+_S7, _S32, _S33, _S56 = np.uint64(7), np.uint64(32), np.uint64(33), np.uint64(56)
+_M1, _M2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)  # MurmurHash3 fmix64
+_LOW7, _ONES = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x0101010101010101)  # SWAR byte masks
 
 
 @nb.njit(inline="always")
@@ -218,12 +222,6 @@ def intersections(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray) -> np
     return out
 
 
-_S32 = np.uint64(32)
-_S33 = np.uint64(33)
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
-
-
 @nb.njit(nogil=True, cache=True)
 def band_key_rows(sigs: np.ndarray, bands: int, rows: int, mult: np.ndarray, out: np.ndarray) -> None:
     """``out[d, t] = fmix64(t + sum_k sigs[d, t * rows + k] * mult[k])`` (uint64 wrap-around)."""
@@ -302,12 +300,6 @@ def _shared_small_bucket(keys: np.ndarray, sizes: np.ndarray, i: int, j: int, up
     return False
 
 
-_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-_ONES = np.uint64(0x0101010101010101)
-_S7 = np.uint64(7)
-_S56 = np.uint64(56)
-
-
 @nb.njit(inline="always")
 def _low_bits_estimate(low: np.ndarray, i: int, j: int, width: int) -> float:
     """b-bit (8) MinHash Jaccard estimate, chance matches (1/256) corrected for.
@@ -334,7 +326,8 @@ def band_candidates(keys: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarra
     ``keys``/``sizes`` are ``(rows, bands)`` over the live rows (local positions; row-major, so
     one row's bands share cache lines), ``orders[t]`` sorts band ``t``'s keys into ``sorted_keys[t]``;
     ``rows`` maps a local position to its row in ``low`` (ascending; each signature's low
-    bytes packed into uint64 words, ``width`` of them, zero-padded to a multiple of eight). A bucket of at most
+    bytes packed into uint64 words, ``width`` of them, zero-padded to a multiple of eight).
+    A bucket of at most
     ``cap`` rows yields all its pairs, each only in the first band where the two rows
     share such a bucket, so no pair repeats and nothing needs de-duplicating. A larger
     bucket pairs each member (in row order) with the first and with the next; those
@@ -374,11 +367,13 @@ def band_candidates(keys: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarra
                             continue
                         seen += 1
                         if _low_bits_estimate(local_low, x, y, width) >= min_estimate:
-                            kept = _push(kept, n_kept, min(members[x], members[y]), max(members[x], members[y]))
+                            a, b = min(members[x], members[y]), max(members[x], members[y])
+                            kept = _push(kept, n_kept, a, b)
                             n_kept += 1
             elif size > cap:
                 big = order[start:end]  # in position (= row) order: the sort broke ties by position
-                for x in range(1, size):  # each member with the first, and from the third on with the previous
+                # each member with the first, and from the third on with the previous
+                for x in range(1, size):
                     j = big[x]
                     if not _shared_small_bucket(keys, sizes, big[0], j, bands, cap):
                         large = _push(large, n_large, rows[big[0]], rows[j])

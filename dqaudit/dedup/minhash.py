@@ -228,7 +228,8 @@ def normalize_for_shingles(text: str) -> str:
     """The text shingles are taken from: NFKC, case-folded, words joined by single spaces."""
     from . import kernels
 
-    cp, bounds, table, astral, values = _documents([text.replace(_SEP, " ")], MinHashParams(max_chars=len(text) + 16))
+    params = MinHashParams(max_chars=len(text) + 16)
+    cp, bounds, table, astral, values = _documents([text.replace(_SEP, " ")], params)
     buf = np.empty(max(1, len(cp)), np.int64)
     length, _ = kernels._clean(cp, 0, len(cp), table, astral, values, buf)
     return buf[:length].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
@@ -411,8 +412,8 @@ def _lsh_pairs(sigs: np.ndarray, params: MinHashParams, rows: np.ndarray | None,
         sizes = kernels.bucket_sizes(sorted_keys, orders)
         low = _low_bytes(sigs)
         parts = list(pool.map(
-            lambda k: kernels.band_candidates(keys, sorted_keys, orders, sizes, live, low, sigs.shape[1], cap, cuts[k], cuts[k + 1],
-                                              min_estimate),
+            lambda k: kernels.band_candidates(keys, sorted_keys, orders, sizes, live, low, sigs.shape[1], cap,
+                                              cuts[k], cuts[k + 1], min_estimate),
             range(len(cuts) - 1)))
     large = _unique_pairs(np.concatenate([part[2] for part in parts]), len(sigs))
     count = sum(part[1] for part in parts) + len(large)
@@ -438,7 +439,9 @@ def _sort_band(keys: np.ndarray, order: np.ndarray) -> None:
 def _low_bytes(sigs: np.ndarray) -> np.ndarray:
     """Each signature value's low byte, eight packed per uint64 (zero padding compares equal)."""
     low = np.ascontiguousarray(sigs.astype("<u4", copy=False).view(np.uint8)[:, ::4])
-    return low.view(np.uint64) if low.shape[1] % 8 == 0 else np.pad(low, ((0, 0), (0, -low.shape[1] % 8))).view(np.uint64)
+    if low.shape[1] % 8:
+        low = np.pad(low, ((0, 0), (0, -low.shape[1] % 8)))
+    return low.view(np.uint64)
 
 
 def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
@@ -454,7 +457,8 @@ def exact_jaccard_pairs(sets: Sequence[np.ndarray], pairs: np.ndarray) -> np.nda
     return exact_jaccard_table(flat, np.concatenate(([0], np.cumsum(sizes))), pairs)
 
 
-def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray, workers: int = 1) -> np.ndarray:
+def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray,
+                        workers: int = 1) -> np.ndarray:
     """Exact Jaccard of pairs of sets stored as in :func:`shingle_table` (a compiled merge per pair)."""
     from . import kernels
 
@@ -468,7 +472,8 @@ def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray,
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=len(slices)) as pool:
-            inter = np.concatenate(list(pool.map(lambda part: kernels.intersections(flat, bounds, part), slices)))
+            parts = pool.map(lambda part: kernels.intersections(flat, bounds, part), slices)
+            inter = np.concatenate(list(parts))
     sizes = np.diff(bounds)
     union = sizes[pairs[:, 0]] + sizes[pairs[:, 1]] - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
