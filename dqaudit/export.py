@@ -25,7 +25,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -382,16 +383,9 @@ class _Writer:
 
     def publish(self, source: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half."""
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _recover(out)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
+        with staged_folder(out) as tmp:
             manifest["outputs"] = self._write_all(source, tmp)
             write_manifest(tmp / MANIFEST, manifest)
-            _swap(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return manifest
 
     def _write_all(self, source: Path, tmp: Path) -> dict[str, dict[str, Any]]:
@@ -440,6 +434,23 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 
 def manifest_text(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A hidden sibling of ``out`` to write into: swapped into place when the block succeeds, removed if it fails.
+
+    Readers of ``out`` see the old outputs or the new ones, never half of them.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        _swap(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _recover(out: Path) -> None:

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -910,13 +909,9 @@ class _LocalTarget:
     def publish(
         self, write: Callable[[str], dict[str, dict[str, Any]]], manifest: dict[str, Any], log: _Stages
     ) -> dict[str, Any]:
-        from ..export import MANIFEST, _recover, _swap, write_manifest
+        from ..export import MANIFEST, staged_folder, write_manifest
 
-        out = self.out.absolute()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _recover(out)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
+        with staged_folder(self.out.absolute()) as tmp:
             outputs = write(f"file://{tmp / _PARTS}")
             with log.stage("rename part files into place", "driver"):
                 for k, (name, written) in enumerate(outputs.items()):
@@ -931,10 +926,6 @@ class _LocalTarget:
                 shutil.rmtree(tmp / _PARTS)
             manifest["outputs"], manifest["engine"] = outputs, log.info
             write_manifest(tmp / MANIFEST, manifest)
-            _swap(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return manifest
 
 
