@@ -317,6 +317,15 @@ def _low_bits_estimate(low: np.ndarray, i: int, j: int, width: int) -> float:
 
 
 @nb.njit(nogil=True, cache=True)
+def pair_estimates(low: np.ndarray, pairs: np.ndarray, width: int) -> np.ndarray:
+    """:func:`_low_bits_estimate` of each row pair (``low`` packed as for :func:`band_candidates`)."""
+    out = np.empty(len(pairs), np.float64)
+    for k in range(len(pairs)):
+        out[k] = _low_bits_estimate(low, pairs[k, 0], pairs[k, 1], width)
+    return out
+
+
+@nb.njit(nogil=True, cache=True)
 def band_candidates(keys: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarray, sizes: np.ndarray,
                     rows: np.ndarray,
                     low: np.ndarray, width: int, cap: int, first_band: int, last_band: int,

@@ -521,14 +521,12 @@ def _estimate_low_bits(sigs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Jaccard estimate per pair from the low 8 bits of each signature value (b-bit MinHash).
 
     A quarter of the memory traffic of full values; a chance match (1/256) is corrected for.
+    The same compiled estimate filters candidates inside :func:`_lsh_pairs`.
     """
-    low = np.ascontiguousarray(sigs.astype("<u4", copy=False).view(np.uint8)[:, ::4])  # low byte
-    out = np.empty(len(pairs), np.float64)
-    for lo in range(0, len(pairs), 200_000):
-        part = pairs[lo:lo + 200_000]
-        out[lo:lo + 200_000] = np.count_nonzero(low[part[:, 0]] == low[part[:, 1]], axis=1)
-    share = out / sigs.shape[1]
-    return (share - 1 / 256) / (1 - 1 / 256)
+    from . import kernels
+
+    pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2)
+    return kernels.pair_estimates(_low_bytes(sigs), pairs, sigs.shape[1])
 
 
 def clusters(n: int, pairs: np.ndarray) -> np.ndarray:
