@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,66 @@ class Ratings:
         """Mask of items rated at least twice: the only ones that say anything about agreement."""
         return self.n_ratings >= 2
 
+    def confusions(self, min_shared: int = 2) -> list[tuple[str, str, np.ndarray]]:
+        """``(a, b, categories x categories table)`` for annotator pairs sharing ``min_shared`` items.
+
+        Shared-item counts come from one sparse product (a dense integer matmul, which numpy
+        runs without BLAS, took ~6 minutes for MD-Agreement's 819 annotators x 10,753 items),
+        and only pairs sharing enough items are visited: ~2k of its 335k pairs.
+        """
+        from scipy.sparse import csr_matrix
+
+        codes = np.ascontiguousarray(self.codes.T)  # one row per annotator: pairs read contiguous memory
+        rated = codes != MISSING
+        sparse = csr_matrix(rated, dtype=np.int64)
+        shared = (sparse @ sparse.T).toarray()
+        k = len(self.categories)
+        out = []
+        for a, b in np.argwhere(np.triu(shared >= min_shared, k=1)):
+            both = rated[a] & rated[b]
+            table = np.bincount(codes[a, both] * k + codes[b, both], minlength=k * k).reshape(k, k)
+            out.append((self.annotators[a], self.annotators[b], table))
+        return out
+
+
+@dataclass(frozen=True)
+class CountTable:
+    """What the count-based metrics need, without the items x annotators matrix.
+
+    ``table`` is items x categories (how many annotators gave each category, in the
+    order of :class:`Ratings`); ``pairs`` holds each annotator pair's confusion table over
+    the items both rated. The Spark engine computes both on the executors; alpha, Fleiss,
+    raw agreement, per-class alpha, split pairs and Cohen's kappa then equal the
+    matrix's values exactly, since they are the same numbers in the same order.
+    """
+
+    items: tuple[str, ...]
+    categories: tuple[str, ...]
+    table: np.ndarray
+    pairs: tuple[tuple[str, str, np.ndarray], ...]
+
+    def counts(self) -> np.ndarray:
+        """Items x categories (a copy: callers may subtract from it)."""
+        return self.table.copy()
+
+    def confusions(self, min_shared: int = 2) -> list[tuple[str, str, np.ndarray]]:
+        """The pairs' confusion tables, for pairs sharing at least ``min_shared`` items."""
+        return [(a, b, t) for a, b, t in self.pairs if t.sum() >= min_shared]
+
+
+class Tally(Protocol):
+    """Either a :class:`Ratings` matrix or a :class:`CountTable`: all the count-based metrics read."""
+
+    @property
+    def items(self) -> tuple[str, ...]: ...
+
+    @property
+    def categories(self) -> tuple[str, ...]: ...
+
+    def counts(self) -> np.ndarray: ...
+
+    def confusions(self, min_shared: int = 2) -> list[tuple[str, str, np.ndarray]]: ...
+
 
 def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float | None:
     """Call a library metric with its warnings silenced; NaN/inf (undefined) becomes None."""
@@ -74,25 +134,29 @@ def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def percent_agreement(r: Ratings) -> float | None:
+def percent_agreement(r: Tally) -> float | None:
     """Share of agreeing rating pairs within an item, averaged over items rated at least twice."""
-    counts = r.counts()[r.pairable()]
+    counts = r.counts()
+    counts = counts[counts.sum(axis=1) >= 2]
     if not len(counts):
         return None
     m = counts.sum(axis=1)
     return float(np.mean((counts * (counts - 1)).sum(axis=1) / (m * (m - 1))))
 
 
-def krippendorff_alpha(r: Ratings, without: str | None = None) -> float | None:
+def krippendorff_alpha(r: Tally, without: str | None = None) -> float | None:
     """Nominal alpha over pairable items; tolerates missing ratings and varying numbers of annotators.
 
-    ``without`` leaves one annotator's ratings out (the poor-annotator impact). The
+    ``without`` leaves one annotator's ratings out (the poor-annotator impact; it needs
+    the :class:`Ratings` matrix, which knows who gave which rating). The
     ``krippendorff`` package gets the items x categories count table rather than the
     annotators x items matrix: the same numbers, without it re-counting a dense
     matrix (819 annotators x 10k items on MD-Agreement took seconds per call).
     """
     counts = r.counts()
     if without is not None:
+        if not isinstance(r, Ratings):
+            raise TypeError("alpha without an annotator needs the Ratings matrix")
         col = r.annotators.index(without)
         rated = np.flatnonzero(r.codes[:, col] != MISSING)
         counts[rated, r.codes[rated, col]] -= 1
@@ -111,60 +175,46 @@ def _nominal_alpha(counts: np.ndarray) -> float | None:
     return _quiet(krippendorff.alpha, value_counts=counts, level_of_measurement="nominal")
 
 
-def fleiss_kappa(r: Ratings) -> float | None:
+def fleiss_kappa(r: Tally) -> float | None:
     """Fleiss' kappa; defined only when every item has the same number (>= 2) of ratings."""
     from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-    m = r.n_ratings
+    counts = r.counts()
+    m = counts.sum(axis=1)
     if not len(m) or m.min() < 2 or m.min() != m.max():
         return None
-    counts = r.counts()
     if (counts.sum(axis=0) > 0).sum() < 2:
         return None
     return _quiet(sm_fleiss, counts, method="fleiss")
 
 
-def cohen_pairwise(r: Ratings, min_shared: int = 2) -> list[dict[str, Any]]:
-    """Cohen's kappa for every annotator pair sharing at least ``min_shared`` items (None if undefined).
-
-    Shared-item counts come from one sparse product (a dense integer matmul, which numpy
-    runs without BLAS, took ~6 minutes for MD-Agreement's 819 annotators x 10,753 items),
-    and only pairs sharing enough items are visited: ~2k of its 335k pairs.
-    """
-    from scipy.sparse import csr_matrix
-
-    codes = np.ascontiguousarray(r.codes.T)  # one row per annotator: pairs read contiguous memory
-    rated = codes != MISSING
-    sparse = csr_matrix(rated, dtype=np.int64)
-    shared = (sparse @ sparse.T).toarray()
+def cohen_pairwise(r: Tally, min_shared: int = 2) -> list[dict[str, Any]]:
+    """Cohen's kappa for every annotator pair sharing at least ``min_shared`` items (None if undefined)."""
     out = []
-    for a, b in np.argwhere(np.triu(shared >= min_shared, k=1)):
-        both = rated[a] & rated[b]
-        x, y = codes[a, both], codes[b, both]
+    for a, b, table in r.confusions(min_shared):
+        n = int(table.sum())
         out.append(
-            {
-                "a": r.annotators[a],
-                "b": r.annotators[b],
-                "n": int(both.sum()),
-                "agreement": float(np.mean(x == y)),
-                "kappa": cohen_kappa(x, y, len(r.categories)),
-            }
+            {"a": a, "b": b, "n": n, "agreement": float(np.trace(table) / n), "kappa": kappa_of_table(table)}
         )
     return out
 
 
 def cohen_kappa(x: np.ndarray, y: np.ndarray, n_categories: int) -> float | None:
-    """Cohen's kappa of two raters' category codes, None when undefined (one category, or chance = 1).
-
-    The arithmetic of scikit-learn's ``cohen_kappa_score`` (unweighted) on a bincount
-    confusion table, without its per-call input validation (59 s for MD-Agreement's
-    2,088 annotator pairs under the profiler). Tests check it against scikit-learn.
-    """
-    if len(np.union1d(x, y)) < 2:
-        return None
+    """Cohen's kappa of two raters' category codes, None when undefined (one category, or chance = 1)."""
     confusion = np.bincount(x * n_categories + y, minlength=n_categories**2)
-    confusion = confusion.reshape(n_categories, n_categories)
+    return kappa_of_table(confusion.reshape(n_categories, n_categories))
+
+
+def kappa_of_table(confusion: np.ndarray) -> float | None:
+    """Cohen's kappa from a confusion table (rows: first rater), None when undefined.
+
+    The arithmetic of scikit-learn's ``cohen_kappa_score`` (unweighted) on the table,
+    without its per-call input validation (59 s for MD-Agreement's 2,088 annotator pairs
+    under the profiler). Tests check it against scikit-learn.
+    """
     used = np.flatnonzero(confusion.sum(axis=0) + confusion.sum(axis=1))
+    if len(used) < 2:
+        return None
     confusion = confusion[np.ix_(used, used)].astype(np.float64)
     sum0, sum1 = confusion.sum(axis=0), confusion.sum(axis=1)
     expected = np.outer(sum0, sum1) / np.sum(sum0)
@@ -186,23 +236,22 @@ def mean_cohen(pairs: list[dict[str, Any]]) -> float | None:
     return float(np.average(values, weights=weights))
 
 
-def per_class(r: Ratings) -> dict[str, dict[str, Any]]:
+def per_class(r: Tally) -> dict[str, dict[str, Any]]:
     """Agreement on each class against the rest: binary nominal alpha and how often annotators used it."""
-    codes = r.codes[r.pairable()]
-    rated = codes != MISSING
-    counts = r.counts()[r.pairable()]
+    counts = r.counts()
+    counts = counts[counts.sum(axis=1) >= 2]
     per_item = counts.sum(axis=1)
     out = {}
     for k, name in enumerate(r.categories):
         used = int(counts[:, k].sum())
         alpha = None
-        if 0 < used < rated.sum():
+        if 0 < used < per_item.sum():
             alpha = _nominal_alpha(np.stack([per_item - counts[:, k], counts[:, k]], axis=1))
         out[name] = {"alpha": alpha, "ratings": used, "items": int((counts[:, k] > 0).sum())}
     return out
 
 
-def confused_pairs(r: Ratings, limit_examples: int = 10) -> list[dict[str, Any]]:
+def confused_pairs(r: Tally, limit_examples: int = 10) -> list[dict[str, Any]]:
     """Class pairs annotators split on: disagreeing rating pairs, items and example ids, worst first."""
     counts = r.counts()
     pairs: dict[tuple[int, int], list[Any]] = defaultdict(lambda: [0, []])
@@ -264,25 +313,34 @@ def multiannotator(r: Ratings) -> tuple[pd.DataFrame, pd.DataFrame]:
     return items, annotators
 
 
+def normalized_label(label: str) -> str:
+    """Case and surrounding/inner whitespace folded: what ``normalize_labels`` merges."""
+    return " ".join(label.split()).casefold()
+
+
 def label_variants(labels: Iterable[str]) -> dict[str, list[str]]:
     """Labels that differ only by case or surrounding whitespace, keyed by their normalised form."""
     groups: dict[str, set[str]] = defaultdict(set)
     for label in labels:
-        groups[" ".join(label.split()).casefold()].add(label)
+        groups[normalized_label(label)].add(label)
     return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) > 1}
 
 
 __all__ = [
+    "CountTable",
     "MISSING",
     "Ratings",
+    "Tally",
     "cohen_kappa",
     "cohen_pairwise",
     "confused_pairs",
     "fleiss_kappa",
+    "kappa_of_table",
     "krippendorff_alpha",
     "label_variants",
     "mean_cohen",
     "multiannotator",
+    "normalized_label",
     "per_class",
     "percent_agreement",
 ]

@@ -319,3 +319,26 @@ def test_cohen_pairs_cover_every_pair_with_shared_items() -> None:
 
 def test_label_variants() -> None:
     assert agr.label_variants(["Card", "card ", "card", "loan"]) == {"card": ["Card", "card", "card "]}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    annotators=st.integers(2, 5),
+    classes=st.integers(1, 4),
+    missing=st.sampled_from([0.0, 0.4]),
+)
+def test_count_table_gives_the_matrix_metrics_exactly(
+    seed: int, annotators: int, classes: int, missing: float
+) -> None:
+    """The Spark engine's aggregates (counts, pair tables) give the matrix's values to the bit."""
+    r = _random(seed, 30, annotators, classes, missing)
+    table = agr.CountTable(r.items, r.categories, r.counts(), tuple(r.confusions(1)))
+    assert agr.krippendorff_alpha(table) == agr.krippendorff_alpha(r)
+    assert agr.fleiss_kappa(table) == agr.fleiss_kappa(r)
+    assert agr.percent_agreement(table) == agr.percent_agreement(r)
+    assert agr.per_class(table) == agr.per_class(r)
+    assert agr.confused_pairs(table) == agr.confused_pairs(r)
+    assert agr.cohen_pairwise(table, 5) == agr.cohen_pairwise(r, 5)
+    with pytest.raises(TypeError, match="Ratings"):
+        agr.krippendorff_alpha(table, without=r.annotators[0])

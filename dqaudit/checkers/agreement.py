@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -127,24 +128,34 @@ def load_long(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def collect_annotations(ctx: AuditContext) -> Annotations:
-    """Inline plus long-format annotations, checked against the dataset's ids (memoised per run)."""
+def inline_triples(
+    ids: Sequence[Any], annotations: Sequence[Any]
+) -> tuple[list[tuple[int, int, str, str, str]], list[str]]:
+    """Inline annotations as ``(row, position, item, annotator, label)``, and the ids with an empty label.
+
+    Shared by both engines (the Spark executors call it per partition), so the rules match.
+    """
+    found: list[tuple[int, int, str, str, str]] = []
+    empty: list[str] = []
+    for row, (item, pairs) in enumerate(zip(ids, annotations, strict=True)):
+        for position, (annotator, label) in enumerate(pairs or ()):
+            if label.strip():
+                found.append((row, position, str(item), annotator, label))
+            else:
+                empty.append(str(item))
+    return found, empty
+
+
+def long_triples(ctx: AuditContext) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """The long-format file's usable triples, unknown item ids and ids with an empty label (memoised)."""
     params: AgreementParams = ctx.params("agreement")
 
-    def compute() -> Annotations:
-        frame = ctx.frame
+    def compute() -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
         triples: list[tuple[str, str, str]] = []
-        empty: list[str] = []
-        sources = []
-        for rid, pairs in zip(frame["id"], frame["annotations"], strict=True):
-            for annotator, label in pairs or ():
-                (triples.append((str(rid), annotator, label)) if label.strip() else empty.append(str(rid)))
-        if triples or empty:
-            sources.append("inline")
         unknown: list[str] = []
+        empty: list[str] = []
         if params.annotations_file:
-            known = set(frame["id"].astype(str))
-            sources.append(params.annotations_file)
+            known = set(ctx.frame["id"].astype(str))
             for row in load_long(Path(params.annotations_file)):
                 item, annotator, label = (row.get(c) for c in LONG_COLUMNS)
                 item = "" if item is None else str(item)
@@ -154,9 +165,28 @@ def collect_annotations(ctx: AuditContext) -> Annotations:
                     empty.append(item)
                 else:
                     triples.append((item, str(annotator), str(label)))
+        return triples, unknown, empty
+
+    return ctx.memo("agreement.long", compute)
+
+
+def collect_annotations(ctx: AuditContext) -> Annotations:
+    """Inline plus long-format annotations, checked against the dataset's ids (memoised per run)."""
+    params: AgreementParams = ctx.params("agreement")
+
+    def compute() -> Annotations:
+        found, empty = inline_triples(ctx.frame["id"].tolist(), ctx.frame["annotations"].tolist())
+        triples = [t[2:] for t in found]
+        sources = ["inline"] if triples or empty else []
+        unknown: list[str] = []
+        if params.annotations_file:
+            sources.append(params.annotations_file)
+            more, unknown, empty_long = long_triples(ctx)
+            triples += more
+            empty += empty_long
         variants = agr.label_variants({t[2] for t in triples})
         if params.normalize_labels:
-            triples = [(i, a, " ".join(lab.split()).casefold()) for i, a, lab in triples]
+            triples = [(i, a, agr.normalized_label(lab)) for i, a, lab in triples]
         return Annotations(
             tuple(triples),
             tuple(dict.fromkeys(unknown)),
@@ -171,6 +201,17 @@ def collect_annotations(ctx: AuditContext) -> Annotations:
 def annotation_ratings(ctx: AuditContext) -> agr.Ratings:
     """The items x annotators matrix of :func:`collect_annotations` (memoised per run)."""
     return ctx.memo("agreement.ratings", lambda: agr.Ratings.from_triples(collect_annotations(ctx).triples))
+
+
+def annotation_tally(ctx: AuditContext) -> agr.Tally:
+    """What the count-based metrics read: the engine's aggregates where it computed them, else the matrix.
+
+    The Spark engine memoises ``agreement.aggregates`` (a function that runs the
+    aggregation on the executors when first asked); the local engine has none, so its
+    metrics read the :class:`~dqaudit.agreement.Ratings` matrix as before.
+    """
+    aggregate = ctx.memo("agreement.aggregates", lambda: None)
+    return annotation_ratings(ctx) if aggregate is None else ctx.memo("agreement.tally", aggregate)
 
 
 def crowdlab(ctx: AuditContext) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -228,7 +269,8 @@ class AgreementChecker(Checker):
                 "twice; agreement needs at least two ratings of the same item",
                 metrics=base,
             )
-        alpha = agr.krippendorff_alpha(ratings)
+        tally = annotation_tally(ctx)
+        alpha = agr.krippendorff_alpha(tally)
         if alpha is None:
             return self.skip(
                 f"every rating is '{ratings.categories[0]}': with a single class, chance-corrected "
@@ -236,12 +278,12 @@ class AgreementChecker(Checker):
                 metrics={**base, "percent_agreement": 1.0},
             )
         items, annotators = crowdlab(ctx)
-        pairs = agr.cohen_pairwise(ratings, params.min_shared_items)
-        classes = agr.per_class(ratings)
+        pairs = agr.cohen_pairwise(tally, params.min_shared_items)
+        classes = agr.per_class(tally)
         score = alpha_score(alpha, params.good_alpha, params.min_alpha)
 
         findings = list(input_findings)
-        findings += self._pair_findings(ratings, params)
+        findings += self._pair_findings(tally, params)
         disputed = items[items["agreement"] < 1].sort_values(
             ["consensus_quality", "agreement"], kind="stable"
         )
@@ -274,9 +316,9 @@ class AgreementChecker(Checker):
         metrics = {
             **base,
             "krippendorff_alpha": round(alpha, 4),
-            "fleiss_kappa": _round(agr.fleiss_kappa(ratings)),
+            "fleiss_kappa": _round(agr.fleiss_kappa(tally)),
             "mean_cohen_kappa": _round(agr.mean_cohen(pairs)),
-            "percent_agreement": _round(agr.percent_agreement(ratings)),
+            "percent_agreement": _round(agr.percent_agreement(tally)),
             "disputed_items": len(disputed),
             "cohen_pairwise": [
                 {**p, "kappa": _round(p["kappa"]), "agreement": _round(p["agreement"])} for p in pairs
@@ -292,7 +334,7 @@ class AgreementChecker(Checker):
             score=round(score, 4),
             metrics=metrics,
             gates=[gate],
-            charts=self._charts(ratings, classes, pairs),
+            charts=self._charts(classes, pairs),
             files=files,
         )
 
@@ -349,9 +391,9 @@ class AgreementChecker(Checker):
             penalties.append(2.0)
         return findings, penalties
 
-    def _pair_findings(self, ratings: agr.Ratings, params: AgreementParams) -> list[Finding]:
+    def _pair_findings(self, tally: agr.Tally, params: AgreementParams) -> list[Finding]:
         out = []
-        for pair in agr.confused_pairs(ratings, limit_examples=10**9)[: params.top_pairs]:
+        for pair in agr.confused_pairs(tally, limit_examples=10**9)[: params.top_pairs]:
             if pair["items"] < params.min_pair_items:
                 break
             a, b = pair["labels"]
@@ -437,9 +479,7 @@ class AgreementChecker(Checker):
         return "\n".join(lines) + "\n"
 
     @staticmethod
-    def _charts(
-        ratings: agr.Ratings, classes: dict[str, dict[str, Any]], pairs: list[dict[str, Any]]
-    ) -> list[Chart]:
+    def _charts(classes: dict[str, dict[str, Any]], pairs: list[dict[str, Any]]) -> list[Chart]:
         defined = {k: v["alpha"] for k, v in classes.items() if v["alpha"] is not None}
         order = sorted(defined, key=lambda k: (defined[k], k))[:30]
         charts = [

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -196,17 +197,58 @@ def neighbour_probs(
     return (probs + smoothing / n_classes) / (1.0 + smoothing)
 
 
+@dataclass(frozen=True)
+class Representatives:
+    """One representative row per near-duplicate cluster and the cluster's label counts, from an engine.
+
+    The Spark engine builds this from what its executors computed (the cluster roots,
+    whose record is the cluster's first, and the counts of each label per cluster) so
+    the probability model is fitted on one row per cluster instead of every record.
+    """
+
+    cluster: np.ndarray  # per row of the frame: its cluster's index
+    row: np.ndarray  # per cluster: the row of its representative (its first record: lowest position)
+    counts: pd.DataFrame  # sparse given-label counts: columns cluster, label, count
+
+    def label_counts(self, given: pd.Series, checked: pd.Series, code: dict[str, int]) -> np.ndarray:
+        """Clusters x classes counts of the checked labels, from the given labels' counts.
+
+        Only rows whose checked label differs from the given one (an annotators' consensus)
+        are corrected on the driver; labels outside ``code`` (unlabelled, too-small classes)
+        are not counted.
+        """
+        table = np.zeros((len(self.row), len(code)), dtype=np.int64)
+        kept = self.counts[self.counts["label"].isin(code)]
+        np.add.at(table, (kept["cluster"].to_numpy(), kept["label"].map(code).to_numpy()), kept["count"])
+        changed = np.flatnonzero((given.fillna("\0") != checked.fillna("\0")).to_numpy())
+        for before, after, c in zip(
+            given.iloc[changed], checked.iloc[changed], self.cluster[changed], strict=True
+        ):
+            if before in code:
+                table[c, code[before]] -= 1
+            if after in code:
+                table[c, code[after]] += 1
+        return table
+
+
 def predicted_probs(
-    ctx: AuditContext, rows: np.ndarray, labels: np.ndarray, n_classes: int, params: LabelNoiseParams
+    ctx: AuditContext,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    params: LabelNoiseParams,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str]:
     """Held-out class probabilities for ``rows`` of ``ctx.frame`` with the configured features.
 
     Returns the probabilities and the features actually used (``tfidf`` when the
     embeddings extra is missing). They are cached per record under a namespace that
-    hashes every (text, label) pair and setting, so a re-run on unchanged data skips
+    hashes every (text, label, group) and setting, so a re-run on unchanged data skips
     the models; any change recomputes them all (they depend on every row).
+    ``groups`` (rows that never straddle folds) defaults to the near-duplicate clusters;
+    cluster representatives pass one group per row, since each row stands for a cluster.
     """
-    groups = duplicate_groups(ctx)[rows]
+    groups = duplicate_groups(ctx)[rows] if groups is None else groups
     texts = ctx.frame["text"].to_numpy()[rows].tolist()
     hashes = ctx.frame["text_hash"].to_numpy()[rows].tolist()
     kind = params.features
@@ -307,8 +349,25 @@ class LabelNoiseChecker(Checker):
             )
         code = {k: i for i, k in enumerate(keep)}
         y = labels.iloc[rows].map(code).to_numpy(dtype=np.int64)
-        probs, used = predicted_probs(ctx, rows, y, len(keep), params)
-        return self._assess(ctx, rows, y, probs, keep, used, consensus_used, findings, penalties, params)
+        reps: Representatives | None = ctx.memo("label_noise.representatives", lambda: None)
+        if reps is None:
+            probs, used = predicted_probs(ctx, rows, y, len(keep), params)
+            model_rows = len(rows)
+        else:
+            # one row per cluster, labelled with its majority (ties: the class that sorts first);
+            # members are near-copies in one fold anyway, so each inherits its cluster's probabilities
+            table = reps.label_counts(frame["label"], labels, code)
+            model = np.flatnonzero(table.sum(axis=1) > 0)
+            majority = table[model].argmax(axis=1)
+            rep_probs, used = predicted_probs(
+                ctx, reps.row[model], majority, len(keep), params, groups=np.arange(len(model))
+            )
+            probs = rep_probs[np.searchsorted(model, reps.cluster[rows])]
+            model_rows = len(model)
+        model_on = "records" if reps is None else "cluster representatives"
+        return self._assess(
+            ctx, rows, y, probs, keep, used, consensus_used, findings, penalties, params, model_rows, model_on
+        )
 
     def _assess(
         self,
@@ -322,6 +381,8 @@ class LabelNoiseChecker(Checker):
         findings: list[Finding],
         penalties: list[float],
         params: LabelNoiseParams,
+        model_rows: int,
+        model_on: str,
     ) -> CheckResult:
         from cleanlab.dataset import find_overlapping_classes, rank_classes_by_label_quality
         from cleanlab.filter import find_label_issues
@@ -425,6 +486,8 @@ class LabelNoiseChecker(Checker):
             "features": used,
             "model": params.model if used != "tfidf" else None,
             "records_checked": n,
+            "model_rows": model_rows,
+            "model_on": model_on,
             "classes_checked": len(classes),
             "consensus_labels_used": consensus_used,
             "suspected_mislabels": len(records),

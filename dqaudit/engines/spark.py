@@ -11,8 +11,10 @@ of records as on one machine.
 Records are identified by ``rid = file_index << 40 | line``; clusters come out of a
 large-star/small-star connected-components loop whose edges never leave the
 executors. The driver then receives one row per record (the canonical table every
-checker reads, with its cluster and exact-duplicate roots) and runs the checkers
-unchanged: they find the clusters already memoised in the context.
+checker reads, with its cluster and exact-duplicate roots) and runs the checkers on
+what the context memoises: the clusters, each cluster's label counts (``label_noise``
+fits its model on one representative per cluster) and, when ``agreement`` first asks,
+the annotation count tables aggregated on the executors.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from ..text import normalize
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from ..agreement import CountTable
     from ..cache import Cache
+    from ..checkers.label_noise import Representatives
     from ..config import AuditConfig, FieldsConfig
     from ..dedup.minhash import MinHashParams
     from ..export import PreparedExport
@@ -533,6 +537,14 @@ def _cluster(
         rows, files, fmt = read_rows(spark, path, config, keep_source=keep_source, files=files)
     with log.stage("collect the canonical table", "driver"):
         dataset, rid = collect_dataset(rows, path, files, fmt, config.fields)
+    annotated = None
+    if dataset.frame["annotations"].notna().any():  # kept on the executors for the agreement aggregates
+        annotated = (
+            rows.where(F.col("problem").isNull() & F.col("annotations").isNotNull())
+            .select("rid", "id", "annotations")
+            .cache()
+        )
+        annotated.count()
     ctx = AuditContext(
         dataset, config, progress=progress, cache=cache, options={**(options or {}), "engine": log.info}
     )
@@ -563,6 +575,14 @@ def _cluster(
             .cache()
         )
         log.info["aggregates"] = _aggregates(per_row.join(records.select("rid", "label"), "rid"))
+    with log.stage("label counts per cluster (its representative: the first record)", "spark"):
+        label_counts = (
+            per_row.select("rid", "near_root")
+            .join(records.where(F.col("label").isNotNull()).select("rid", "label"), "rid")
+            .groupBy("near_root", "label")
+            .count()
+            .toArrow()
+        )
     with log.stage("collect cluster ids and verified edges", "driver"):
         found = per_row.select("rid", "live", "exact_root", "near_root").toArrow()
         at = np.searchsorted(rid, found.column("rid").to_numpy())
@@ -602,10 +622,134 @@ def _cluster(
         ),
     )
     ctx.memo("duplicates.exact_groups", lambda: _exact_codes(exact_root, dataset.frame.index))
+    representatives = _representatives(rid, near_root, label_counts)
+    log.info["aggregates"]["label_noise_model_rows"] = int(representatives.counts["cluster"].nunique())
+    ctx.memo("label_noise.representatives", lambda: representatives)
+    ctx.memo("agreement.aggregates", lambda: lambda: agreement_tally(ctx, annotated, log))
     log.info["stages"]["checkers (findings, scores, cleanlab, agreement)"] = "driver"
+    log.info["stages"]["label_noise model on one representative per cluster"] = "driver"
     for data in (signed, candidates, edges, per_row):
         data.unpersist()
     return ctx, log, rows, rid
+
+
+def _representatives(rid: np.ndarray, near_root: np.ndarray, label_counts: Any) -> Representatives:
+    """The label-noise model's input: each cluster's root (its lowest ``rid``: the first record) and counts.
+
+    ``label_counts`` are ``(near_root, label, count)`` rows from the executors; clusters are
+    numbered by their first row, as ``near_duplicate_groups`` numbers them.
+    """
+    from ..checkers.label_noise import Representatives
+
+    roots, cluster = np.unique(near_root, return_inverse=True)
+    counts = pd.DataFrame(
+        {
+            "cluster": np.searchsorted(roots, label_counts.column("near_root").to_numpy()),
+            "label": label_counts.column("label").to_pylist(),
+            "count": label_counts.column("count").to_numpy().astype(np.int64),
+        }
+    )
+    return Representatives(cluster.astype(np.int64), np.searchsorted(rid, roots), counts)
+
+
+def agreement_tally(ctx: AuditContext, annotated: DataFrame | None, log: _Stages) -> CountTable:
+    """Per-item category counts and annotator-pair confusion tables, aggregated on the executors.
+
+    Inline annotations are read from the cached Spark rows with the local rules
+    (:func:`~dqaudit.checkers.agreement.inline_triples`); the long-format file, read and
+    checked on the driver as locally (cleanlab's multi-annotator model needs its cells
+    there anyway), is shipped to the executors as triples. A repeated (item, annotator)
+    keeps its last label and items keep their first appearance, as :class:`Ratings` does,
+    so the counts are the matrix's counts in the same order.
+    """
+    from pyspark.sql import SparkSession, Window
+    from pyspark.sql import functions as F
+
+    from ..agreement import CountTable, normalized_label
+    from ..checkers.agreement import inline_triples, long_triples
+
+    params = ctx.params("agreement")
+    fold = normalized_label if params.normalize_labels else str
+    schema = "item string, annotator string, label string, src int, k long, pos long"
+
+    def explode(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            notes = [None if v is None else [tuple(p) for p in v] for v in batch["annotations"]]
+            found, _ = inline_triples(batch["id"].tolist(), notes)
+            yield pd.DataFrame(
+                {
+                    "item": [t[2] for t in found],
+                    "annotator": [t[3] for t in found],
+                    "label": [fold(t[4]) for t in found],
+                    "src": np.zeros(len(found), np.int32),
+                    "k": batch["rid"].to_numpy()[[t[0] for t in found]].astype(np.int64),
+                    "pos": np.array([t[1] for t in found], np.int64),
+                }
+            )
+
+    with log.stage("agreement aggregates (per-item category counts, annotator-pair tables)", "spark"):
+        spark = SparkSession.getActiveSession()
+        more = long_triples(ctx)[0]
+        long_rows = pd.DataFrame(
+            {
+                "item": [t[0] for t in more],
+                "annotator": [t[1] for t in more],
+                "label": [fold(t[2]) for t in more],
+                "src": np.ones(len(more), np.int32),
+                "k": np.arange(len(more), dtype=np.int64),
+                "pos": np.zeros(len(more), np.int64),
+            }
+        )
+        triples = spark.createDataFrame(long_rows, schema)
+        if annotated is not None:
+            triples = annotated.mapInPandas(explode, schema).unionByName(triples)
+        last = Window.partitionBy("item", "annotator").orderBy(F.desc("src"), F.desc("k"), F.desc("pos"))
+        cells = (
+            triples.withColumn("n", F.row_number().over(last))
+            .where("n = 1")
+            .select("item", "annotator", "label")
+            .cache()
+        )
+        first = triples.groupBy("item").agg(F.min(F.struct("src", "k", "pos")).alias("o"))
+        per_item = (
+            cells.groupBy("item", "label")
+            .count()
+            .join(first, "item")
+            .select("item", "label", "count", "o.src", "o.k", "o.pos")
+            .toArrow()
+        )
+        pairs = (
+            cells.toDF("item", "a", "la")
+            .join(cells.toDF("item", "b", "lb"), "item")
+            .where(F.col("a") < F.col("b"))
+            .groupBy("a", "b", "la", "lb")
+            .count()
+            .withColumn("shared", F.sum("count").over(Window.partitionBy("a", "b")))
+            .where(F.col("shared") >= params.min_shared_items)
+            .select("a", "b", "la", "lb", "count")
+            .toArrow()
+            .to_pylist()
+        )
+        for data in (cells, annotated):
+            if data is not None:
+                data.unpersist()
+    log.info["stages"]["agreement: cleanlab consensus, annotator quality, review file"] = "driver"
+    order = pd.DataFrame(per_item.select(["item", "src", "k", "pos"]).to_pydict()).drop_duplicates("item")
+    items = tuple(order.sort_values(["src", "k", "pos"], kind="stable")["item"])
+    labels = per_item.column("label").to_pylist()
+    categories = tuple(sorted(set(labels)))
+    row, cat = {v: n for n, v in enumerate(items)}, {v: n for n, v in enumerate(categories)}
+    table = np.zeros((len(items), len(categories)), np.int64)
+    table[[row[i] for i in per_item.column("item").to_pylist()], [cat[c] for c in labels]] = per_item.column(
+        "count"
+    ).to_numpy()
+    tables: dict[tuple[str, str], np.ndarray] = {}
+    for p in pairs:
+        key = (p["a"], p["b"])
+        if key not in tables:
+            tables[key] = np.zeros((len(categories), len(categories)), np.int64)
+        tables[key][cat[p["la"]], cat[p["lb"]]] = p["count"]
+    return CountTable(items, categories, table, tuple((a, b, tables[a, b]) for a, b in sorted(tables)))
 
 
 def _exact_codes(exact_root: np.ndarray, index: pd.Index) -> pd.Series:

@@ -252,3 +252,38 @@ def test_rerun_on_unchanged_data_reads_cached_probabilities(
     records[0]["label"] = "loan" if records[0]["label"] != "loan" else "card"
     run(write_jsonl(records, "changed.jsonl"))
     assert calls == [1]  # any label change recomputes every fold
+
+
+def test_model_on_cluster_representatives(write_jsonl: Callable[..., Path]) -> None:
+    """With representatives (what the Spark engine hands over) the model sees one row per cluster.
+
+    Each record gets three copies with the same label: the model fits on one row per
+    cluster, every member inherits its cluster's probabilities, and the flips are found.
+    """
+    from dqaudit.checkers.near_duplicates import near_duplicate_groups
+    from dqaudit.data import load_dataset
+    from dqaudit.pipeline import AuditContext, run_audit
+
+    base, flips = make_records()
+    records = [{**r, "id": r["id"] + suffix} for r in base for suffix in ("", "b", "c", "d")]
+    config = AuditConfig().with_check("label_noise", features="tfidf")
+    ctx = AuditContext(load_dataset(write_jsonl(records), config.fields), config)
+    groups = np.asarray(near_duplicate_groups(ctx))
+    assert groups.max() + 1 <= len(base)  # each record and its copies (and any near-copies) in one cluster
+    frame = ctx.frame.assign(cluster=groups)
+    counts = frame.groupby(["cluster", "label"]).size().rename("count").reset_index()
+    first = frame.reset_index().groupby("cluster")["index"].min().to_numpy()
+    reps = label_noise.Representatives(groups, first, counts)
+    code = {k: i for i, k in enumerate(sorted(frame["label"].unique()))}
+    relabelled = frame["label"].where(frame.index != 1, "loan")  # a consensus that changed one label
+    expected = np.zeros((len(first), len(code)), int)
+    np.add.at(expected, (groups, relabelled.map(code).to_numpy()), 1)
+    assert np.array_equal(reps.label_counts(frame["label"], relabelled, code), expected)
+
+    ctx.memo("label_noise.representatives", lambda: reps)
+    result = run_audit(ctx.dataset, config, checks=["label_noise"], context=ctx).check("label_noise")
+    assert result.error is None, result.error
+    assert result.metrics["model_on"] == "cluster representatives"
+    assert result.metrics["model_rows"] == groups.max() + 1
+    assert result.metrics["records_checked"] == len(records)
+    assert len({rid.rstrip("bcd") for rid in flagged(result)} & flips) >= 0.8 * len(flips)

@@ -19,6 +19,7 @@ from dqaudit.engines import open_context, split_data
 from dqaudit.errors import ConfigError, DqauditError, MissingDependency
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
+ANNOTATIONS = {"checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")}}}
 CHECKS = ["duplicates", "near_duplicates"]
 
 
@@ -51,7 +52,19 @@ def spark_config(**updates: object) -> AuditConfig:
 @pytest.fixture(scope="session")
 def contexts(spark):
     """The sample data loaded and clustered on both engines (shared: clustering is the slow part)."""
-    return open_context(SAMPLE, AuditConfig()), open_context(str(SAMPLE), spark_config())
+    local = open_context(SAMPLE, parse_config(ANNOTATIONS))
+    return local, open_context(str(SAMPLE), spark_config(**ANNOTATIONS))
+
+
+@pytest.fixture(scope="module")
+def label_audits(contexts):
+    """``agreement`` and ``label_noise`` on both engines' contexts, with report.json for the Spark one."""
+    from dqaudit.engines import with_engine_report
+    from dqaudit.pipeline import run_audit
+
+    checks = ["agreement", "label_noise"]
+    local, spark = (run_audit(c.dataset, c.config, checks=checks, context=c) for c in contexts)
+    return local, spark, with_engine_report(spark, contexts[1]).to_dict()
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +122,38 @@ def test_spark_aggregates_match_the_checks(contexts):
     assert agg["exact_conflicting_rows"] == dup["conflicting_rows"]
     stages = spark.options["engine"]["stages"]
     assert stages["connected components (large-star/small-star)"] == "spark"
+
+
+def test_label_noise_fits_on_cluster_representatives(label_audits):
+    """Spark hands over one row per cluster: fewer model rows, about the same suspects as locally."""
+    local, spark, _ = label_audits
+    lm, sm = local.check("label_noise").metrics, spark.check("label_noise").metrics
+    assert lm["model_on"] == "records" and lm["model_rows"] == lm["records_checked"]
+    assert sm["model_on"] == "cluster representatives"
+    assert sm["model_rows"] < sm["records_checked"] == lm["records_checked"]
+
+    def suspects(result):
+        found = result.check("label_noise").findings
+        return {i for f in found if f.kind == "suspected_mislabel" for i in f.record_ids}
+
+    found_locally = suspects(local)
+    assert len(found_locally) > 50
+    assert len(suspects(spark) & found_locally) >= 0.85 * len(found_locally)
+    assert len(suspects(spark)) <= 1.2 * len(found_locally)
+
+
+def test_agreement_from_spark_aggregates_equals_local(label_audits, contexts):
+    from dqaudit.agreement import CountTable
+    from dqaudit.checkers.agreement import annotation_tally
+
+    local, spark, _ = label_audits
+    assert isinstance(annotation_tally(contexts[1]), CountTable)  # the metrics read the executors' counts
+    a, b = local.check("agreement"), spark.check("agreement")
+    assert a.error is None and b.error is None
+    assert a.metrics["ratings"] > 1000 and a.metrics["cohen_pairwise"]
+    assert b.metrics == a.metrics
+    assert [f.to_dict() for f in b.findings] == [f.to_dict() for f in a.findings]
+    assert b.files == a.files
 
 
 def test_connected_components_roots_are_component_minima(spark):
@@ -276,6 +321,27 @@ def test_report_says_where_stages_ran(spark_report):
     assert engine["stages"]["normalise, MinHash signatures and band keys"] == "spark"
     assert engine["stages"]["checkers (findings, scores, cleanlab, agreement)"] == "driver"
     assert spark_report["checks"]["near_duplicates"]["metrics"]["clusters"] > 0
+
+
+def test_report_lists_the_label_stages(label_audits):
+    from importlib.resources import files
+
+    import jsonschema
+
+    report = label_audits[2]
+    schema = files("dqaudit.reports").joinpath("report.schema.json").read_text()
+    jsonschema.validate(report, json.loads(schema))
+    engine = report["run"]["engine"]
+    expected = {
+        "label counts per cluster (its representative: the first record)": "spark",
+        "label_noise model on one representative per cluster": "driver",
+        "agreement aggregates (per-item category counts, annotator-pair tables)": "spark",
+        "agreement: cleanlab consensus, annotator quality, review file": "driver",
+    }
+    assert {k: engine["stages"].get(k) for k in expected} == expected
+    assert all(engine["seconds"][k] >= 0 for k, where in expected.items() if where == "spark")
+    model_rows = report["checks"]["label_noise"]["metrics"]["model_rows"]
+    assert engine["aggregates"]["label_noise_model_rows"] == model_rows
 
 
 def test_missing_pyspark_is_a_one_line_error(monkeypatch):
