@@ -1,21 +1,22 @@
 """On-disk cache of per-record derived data (signatures, embeddings, languages), keyed by text hash.
 
 A re-run on unchanged data reads everything back; a run on a dataset that grew
-computes only the new rows and appends one shard. Shards are ``.npz`` files read
-with ``allow_pickle=False``: the cache never unpickles anything.
+computes only the new rows and appends one shard. A shard is one ``.npy`` file of
+(key, value) records, written through a memory map and read memory-mapped, so a
+re-run copies only the rows it asks for (a 1M-row signature cache is 512 MB); it is
+loaded with ``allow_pickle=False``: the cache never unpickles anything.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from .io import atomic_file
 
 
 class Cache:
@@ -40,10 +41,8 @@ class Cache:
         """
         key_array = np.frombuffer(bytes.fromhex("".join(keys)), dtype="S8") if keys else np.empty(0, "S8")
         wanted = _native(key_array)
-        stored_keys, stored_values = self._load(namespace)
-        found = np.full(len(wanted), -1)
-        if stored_values is not None:
-            found = self._lookup(_native(stored_keys), wanted)
+        shards = self._load(namespace)
+        found = self._lookup(shards, wanted)
         missing = np.flatnonzero(found < 0)
         if len(missing):
             _, first = np.unique(wanted[missing], return_index=True)
@@ -52,50 +51,63 @@ class Cache:
             if len(fresh) != len(todo):
                 raise ValueError(f"cache compute returned {len(fresh)} rows for {len(todo)} keys")
             self._append(namespace, key_array[todo], fresh)
-            if stored_values is None:
-                stored_keys, stored_values = key_array[todo], fresh
-            else:
-                stored_keys = np.concatenate([stored_keys, key_array[todo]])
-                stored_values = np.concatenate([stored_values, fresh.astype(stored_values.dtype, copy=False)])
-            found = self._lookup(_native(stored_keys), wanted)
-        if stored_values is None:
+            shards.append((key_array[todo], fresh))
+            found = self._lookup(shards, wanted)
+        if not shards:
             return np.asarray(compute(np.empty(0, dtype=np.int64)))
-        return stored_values[found]
+        return _gather([values for _, values in shards], found)
 
     @staticmethod
-    def _lookup(stored: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-        """Position in ``stored`` of each wanted key (the first, if stored twice), or -1."""
+    def _lookup(shards: list[tuple[np.ndarray, np.ndarray]], wanted: np.ndarray) -> np.ndarray:
+        """Position of each wanted key among the shards' keys end to end (the first, if stored twice), or -1."""
+        if not shards:
+            return np.full(len(wanted), -1)
+        stored = _native(np.concatenate([keys for keys, _ in shards]))
         order = np.argsort(stored, kind="stable")
         ordered = stored[order]
         at = np.minimum(np.searchsorted(ordered, wanted), max(len(ordered) - 1, 0))
         hit = ordered[at] == wanted if len(ordered) else np.zeros(len(wanted), bool)
         return np.where(hit, order[at] if len(ordered) else -1, -1)
 
-    def _load(self, namespace: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _load(self, namespace: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each shard's keys and (memory-mapped) values; none at all if any shard is damaged or differs."""
         if self.root is None or not (self.root / namespace).is_dir():
-            return np.empty(0, "S8"), None
-        keys, values = [], []
-        for shard in sorted((self.root / namespace).glob("*.npz")):
+            return []
+        shards, kinds = [], set()
+        for path in sorted((self.root / namespace).glob("*.npy")):
             try:
-                with np.load(shard, allow_pickle=False) as data:
-                    keys.append(data["keys"])
-                    values.append(data["values"])
-            except (OSError, ValueError, KeyError):
+                records = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError):
                 continue  # a damaged shard is recomputed, never trusted
-        if not values:
-            return np.empty(0, "S8"), None
-        try:
-            return np.concatenate(keys), np.concatenate(values)
-        except ValueError:
-            return np.empty(0, "S8"), None
+            if records.ndim != 1 or records.dtype.names != ("key", "value") or records.dtype["key"] != "S8":
+                continue
+            shards.append((np.asarray(records["key"]), records["value"]))
+            kinds.add(records.dtype["value"])
+        return shards if len(kinds) == 1 else []
 
     def _append(self, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:
         if self.root is None or values.dtype == object:
             return
-        buffer = io.BytesIO()
-        np.savez(buffer, keys=keys, values=values)
         name = hashlib.blake2b(keys.tobytes(), digest_size=8).hexdigest()
-        atomic_write(self.root / namespace / f"{name}.npz", buffer.getvalue())
+        dtype = np.dtype([("key", "S8"), ("value", values.dtype, values.shape[1:])])
+        with atomic_file(self.root / namespace / f"{name}.npy") as tmp:
+            shard = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(keys),))
+            shard["key"], shard["value"] = keys, values
+            shard.flush()
+            del shard
+
+
+def _gather(parts: list[np.ndarray], found: np.ndarray) -> np.ndarray:
+    """Rows ``found`` of the parts end to end, copying only those rows out of the memory maps."""
+    if len(parts) == 1:
+        return np.asarray(parts[0][found])
+    out = np.empty((len(found), *parts[0].shape[1:]), parts[0].dtype)
+    offset = 0
+    for part in parts:
+        inside = (found >= offset) & (found < offset + len(part))
+        out[inside] = part[found[inside] - offset]
+        offset += len(part)
+    return out
 
 
 def _native(keys: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ Exit codes: 0 success, 1 verdict below ``--fail-under`` or a blocking gate, 2 us
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -133,7 +132,9 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
         result = tracked.annotate(result)
     written = write_reports(result, directory, config.output.formats)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        from .findings import json_text
+
+        click.echo(json_text(result.to_dict()))
     if not quiet:
         summary = err if as_json else Console()
         print_summary(result, summary)
@@ -179,7 +180,9 @@ def list_checks(as_json: bool) -> None:
         rows.append({"name": name, "description": cls.description, "default_weight": cls.default_weight,
                      "enabled_by_default": cls.default_enabled, "config": keys})
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        from .findings import json_text
+
+        click.echo(json_text(rows, default=str))
         return
     table = Table(show_lines=True, header_style="bold")
     for column in ("check", "what it finds", "weight", "config keys (checks.<check>.*)"):

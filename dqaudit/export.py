@@ -21,7 +21,6 @@ Every input row, malformed lines included, lands in exactly one output file.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -38,7 +37,7 @@ import pandas as pd
 from . import __version__
 from .data import LoadProblem, iter_rows
 from .errors import ConfigError, InputError
-from .findings import Action, Finding
+from .findings import Action, Finding, json_text
 from .split import (
     SPLITS,
     LeakReport,
@@ -433,7 +432,7 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 
 
 def manifest_text(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+    return json_text(manifest) + "\n"
 
 
 @contextmanager

@@ -7,7 +7,7 @@ JSON, Markdown and HTML writers (and the nightly diff) all read the same thing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -140,6 +140,13 @@ class CheckResult:
     @property
     def status(self) -> str:
         return "error" if self.error else "skipped" if self.skipped else "ok"
+
+
+def json_text(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """``value`` as indented UTF-8 JSON (orjson: a 1M-row report's ids in a fraction of ``json``'s time)."""
+    import orjson
+
+    return orjson.dumps(value, default=default, option=orjson.OPT_INDENT_2).decode()
 
 
 def jsonable(value: Any) -> Any:

@@ -34,7 +34,7 @@ def test_a_second_run_computes_only_new_keys_and_reads_the_rest_back(tmp_path: P
     values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in grown], _square(grown, calls))
     assert calls == [["four"]]
     assert values[:, 0].tolist() == [5, 4, 3, 4]
-    assert len(list((tmp_path / "ns").glob("*.npz"))) == 2
+    assert len(list((tmp_path / "ns").glob("*.npy"))) == 2
     again: list[list[str]] = []
     Cache(tmp_path).per_record("ns", [text_hash(t) for t in grown], _square(grown, again))
     assert again == []
@@ -43,11 +43,33 @@ def test_a_second_run_computes_only_new_keys_and_reads_the_rest_back(tmp_path: P
 def test_a_damaged_shard_is_recomputed_not_trusted(tmp_path: Path) -> None:
     texts = ["x", "yy"]
     Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
-    for shard in (tmp_path / "ns").glob("*.npz"):
-        shard.write_bytes(b"not a zip")
+    for shard in (tmp_path / "ns").glob("*.npy"):
+        shard.write_bytes(b"not an array")
     calls: list[list[str]] = []
     values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
     assert calls == [["x", "yy"]] and values[:, 0].tolist() == [1, 2]
+
+
+def test_a_truncated_or_foreign_shard_is_recomputed(tmp_path: Path) -> None:
+    texts = ["x", "yy", "zzz"]
+    Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
+    (shard,) = (tmp_path / "ns").glob("*.npy")
+    shard.write_bytes(shard.read_bytes()[:-8])  # a crash mid-write cannot look complete
+    np.save(tmp_path / "ns" / "foreign.npy", np.arange(3))  # not (key, value) records
+    calls: list[list[str]] = []
+    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert calls == [texts] and values[:, 1].tolist() == [1, 4, 9]
+
+
+def test_values_are_gathered_across_shards_in_key_order(tmp_path: Path) -> None:
+    for batch in (["a", "bb"], ["ccc"], ["dddd", "a"]):
+        Cache(tmp_path).per_record("ns", [text_hash(t) for t in batch], _square(batch, []))
+    assert len(list((tmp_path / "ns").glob("*.npy"))) == 3
+    texts = ["dddd", "a", "ccc", "bb", "ccc"]
+    calls: list[list[str]] = []
+    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert calls == [] and values.dtype == np.int64
+    assert values.tolist() == [[4, 16], [1, 1], [3, 9], [2, 4], [3, 9]]
 
 
 def test_without_a_root_nothing_is_stored(tmp_path: Path) -> None:

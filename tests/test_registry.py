@@ -1,6 +1,6 @@
 import pytest
 
-from dqaudit import AuditConfig, CheckParams, Checker, audit, register
+from dqaudit import AuditConfig, Checker, CheckParams, audit, register
 from dqaudit.errors import RegistryError
 from dqaudit.registry import available_checkers, get_checker, unregister
 

@@ -184,17 +184,19 @@ class NearDuplicatesChecker(Checker):
         if n == 0:
             return self.skip("no records")
         found = near_duplicates(ctx)
-        clusters = _cluster_table(frame, found.groups)
+        found_clusters = _cluster_table(frame, found.groups)
+        clusters = found_clusters.table
         findings: list[Finding] = []
         penalties: list[float] = []
-        edge_range = _edge_ranges(found.groups, found.pairs, found.similarity)
         semantic_only = _semantic_only(found)
         conflicting = clusters[clusters["labels"] > 1]
         plain = clusters[clusters["labels"] <= 1]
         for kind, table in (("conflicting_labels", conflicting), ("near_duplicates", plain)):
             limit = params.max_cluster_findings
             shown, folded = table.iloc[:limit], table.iloc[limit:]
-            for g, rows in zip(shown.index, shown["rows"], strict=True):
+            edge_range = _edge_ranges(found.groups, found.pairs, found.similarity, shown.index.to_numpy())
+            for g, start, size in zip(shown.index, shown["start"], shown["size"], strict=True):
+                rows = found_clusters.pos[start:start + size]
                 members = frame.iloc[rows]
                 low, high = edge_range.get(int(g), (None, None))
                 basis = "semantic_duplicates" if g in semantic_only else "near_duplicates"
@@ -205,7 +207,7 @@ class NearDuplicatesChecker(Checker):
                     findings.append(self._cluster_finding(basis, members, low, high, found, int(g)))
                     penalties.append(share_penalty(len(rows) - 1, n, 1.0))
             if len(folded):
-                rows = np.sort(np.concatenate(folded["rows"].tolist()))
+                rows = np.sort(found_clusters.members(folded))
                 conflict = kind == "conflicting_labels"
                 findings.append(self.finding(
                     kind, Severity.HIGH if conflict else Severity.MEDIUM,
@@ -272,8 +274,23 @@ class NearDuplicatesChecker(Checker):
             Action.DROP, ids, representative=keep, rule=RULE, size=len(ids), similarity_range=[low, high])
 
 
-def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> pd.DataFrame:
-    """Clusters holding at least two different texts: row positions, size, distinct labels; largest first.
+@dataclass(frozen=True)
+class _Clusters:
+    """Clusters holding at least two different texts (``table``: size, distinct labels and ``start``,
+    indexed by group, largest first); cluster ``g``'s rows are ``pos[start:start + size]``."""
+
+    table: pd.DataFrame
+    pos: np.ndarray
+
+    def members(self, selection: pd.DataFrame) -> np.ndarray:
+        """Row positions of the clusters in ``selection`` (rows of ``table``), cluster by cluster."""
+        sizes = selection["size"].to_numpy(np.int64)
+        offsets = selection["start"].to_numpy(np.int64) - (np.cumsum(sizes) - sizes)
+        return self.pos[np.arange(int(sizes.sum())) + np.repeat(offsets, sizes)]
+
+
+def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> _Clusters:
+    """The clusters with at least two different texts, largest first (ties: first row).
 
     "Different" means different after the ``duplicates`` check's normalisation, so a
     cluster of identical copies stays that check's finding.
@@ -281,28 +298,49 @@ def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> pd.DataFrame:
     sizes = np.bincount(groups)
     pos = np.flatnonzero(sizes[groups] > 1)
     if len(pos) == 0:
-        return pd.DataFrame({"rows": [], "size": [], "labels": []})
+        empty = np.empty(0, np.int64)
+        return _Clusters(pd.DataFrame({"size": empty, "labels": empty, "start": empty}), pos)
     pos = pos[np.argsort(groups[pos], kind="stable")]
-    # normalise each distinct raw text once (copies share it)
-    raw, distinct = pd.factorize(frame["text_hash"].to_numpy()[pos])
-    texts = frame["text"].to_numpy()[pos]
-    first = np.full(len(distinct), -1)
-    first[raw[::-1]] = np.arange(len(raw))[::-1]
-    keys = pd.factorize(np.array([normalize(texts[i]) for i in first], dtype=object))[0][raw]
-    sub = pd.DataFrame({"g": groups[pos], "label": frame["label"].to_numpy()[pos], "key": keys})
-    by = sub.groupby("g", sort=True)
-    table = pd.DataFrame({"size": by.size(), "texts": by["key"].nunique(), "labels": by["label"].nunique()})
-    table["rows"] = np.split(pos, np.flatnonzero(np.diff(groups[pos])) + 1)
-    table = table[table["texts"] > 1]
+    starts = np.flatnonzero(np.concatenate(([True], np.diff(groups[pos]) != 0)))
+    member_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(pos))))
+    keep = _texts_differ(frame["text"].to_numpy()[pos], frame["text_hash"].to_numpy()[pos], member_of, starts)
+    labels = pd.Series(frame["label"].to_numpy()[pos]).groupby(member_of, sort=True).nunique().to_numpy()
+    table = pd.DataFrame({"size": np.diff(np.append(starts, len(pos))), "labels": labels, "start": starts},
+                         index=groups[pos][starts])[keep]
     order = np.lexsort((table.index.to_numpy(), -table["size"].to_numpy()))
-    return table.iloc[order]
+    return _Clusters(table.iloc[order], pos)
 
 
-def _edge_ranges(groups: np.ndarray, pairs: np.ndarray, sims: np.ndarray) -> dict[int, tuple[float, float]]:
-    """(min, max) verified Jaccard of the edges inside each cluster."""
-    if len(pairs) == 0:
+def _texts_differ(texts: np.ndarray, hashes: np.ndarray, member_of: np.ndarray,
+                  starts: np.ndarray) -> np.ndarray:
+    """Per cluster (members contiguous, cluster ``k`` from ``starts[k]``): do two members' normalised texts differ?
+
+    Copies (equal raw text) never differ, so only each cluster's first text and its
+    first different raw text are normalised; the rare clusters where those two
+    normalise alike (case, width, spacing) have all their distinct texts compared.
+    """
+    raw = pd.factorize(hashes)[0]
+    other = np.flatnonzero(raw != raw[starts][member_of])
+    clusters, at = np.unique(member_of[other], return_index=True)
+    second = other[at]
+    differ = np.zeros(len(starts), bool)
+    differ[clusters] = [normalize(texts[starts[k]]) != normalize(texts[j])
+                        for k, j in zip(clusters.tolist(), second.tolist(), strict=True)]
+    for k in clusters[~differ[clusters]].tolist():
+        members = slice(starts[k], starts[k + 1] if k + 1 < len(starts) else len(texts))
+        distinct = np.unique(raw[members], return_index=True)[1] + members.start
+        differ[k] = len({normalize(texts[i]) for i in distinct.tolist()}) > 1
+    return differ
+
+
+def _edge_ranges(groups: np.ndarray, pairs: np.ndarray, sims: np.ndarray,
+                 wanted: np.ndarray) -> dict[int, tuple[float, float]]:
+    """(min, max) verified Jaccard of the edges inside each ``wanted`` cluster."""
+    if len(pairs) == 0 or len(wanted) == 0:
         return {}
-    table = pd.DataFrame({"g": groups[pairs[:, 0]], "s": sims}).groupby("g")["s"].agg(["min", "max"])
+    edge_group = groups[pairs[:, 0]]
+    inside = np.isin(edge_group, wanted)
+    table = pd.DataFrame({"g": edge_group[inside], "s": sims[inside]}).groupby("g")["s"].agg(["min", "max"])
     return {int(g): (round(float(lo), 4), round(float(hi), 4)) for g, lo, hi in table.itertuples()}
 
 

@@ -6,7 +6,6 @@ Exit codes: ``diff`` exits 1 when the later run regressed (like ``audit --fail-o
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..cli import CliError, handle_errors
+from ..findings import json_text
 from ..history import HistoryStore, Run, snapshot
 from ..regressions import Diff, RegressionConfig, compare, html_section
 from ..text import preview
@@ -79,7 +79,7 @@ def history(database: Path, dataset: Path | None, limit: int, as_json: bool) -> 
     with HistoryStore(database) as store:
         runs = store.runs(str(dataset.resolve()) if dataset else None, limit=limit)
     if as_json:
-        click.echo(json.dumps([r.summary() for r in runs], ensure_ascii=False, indent=2))
+        click.echo(json_text([r.summary() for r in runs]))
         return
     if not runs:
         raise CliError(f"{database}: no runs recorded" + (f" for {dataset}" if dataset else ""))
@@ -139,7 +139,7 @@ def diff(database: Path, runs: tuple[int, ...], last: int | None, dataset: Path 
             before, after = store.run(recent[0].id or 0), store.run(recent[-1].id or 0)
     result = compare(before, after, config)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_text(result.to_dict()))
     else:
         _print_diff(result)
     sys.exit(1 if result.regressions else 0)

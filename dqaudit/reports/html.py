@@ -7,7 +7,6 @@ history trend) add a titled block of already-safe HTML.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from ..findings import jsonable
+from ..findings import json_text, jsonable
 from ..text import strip_control
 from .charts import bar_chart, svg_chart
 
@@ -48,7 +47,7 @@ def render_html(result: AuditResult, extra_sections: Sequence[HtmlSection] = (),
                              "max": 100, "colors": colors})
     charts = {c.check: [{"title": ch.title, "svg": svg_chart(ch.kind, ch.data)} for ch in c.charts]
               for c in result.results}
-    metrics = {c.check: json.dumps(jsonable(c.metrics), ensure_ascii=False, indent=2) for c in result.results}
+    metrics = {c.check: json_text(jsonable(c.metrics)) for c in result.results}
     return _ENV.get_template("report.html.j2").render(
         r=result, score_chart=score_chart, charts=charts, metrics=metrics,
         extra_sections=[*extra_sections, *result.html_sections],

@@ -6,10 +6,9 @@ outside the ``run`` block is deterministic for the same data, config and seed.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from ..findings import jsonable
+from ..findings import json_text, jsonable
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -60,4 +59,4 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
 
 
 def render_json(result: AuditResult) -> str:
-    return json.dumps(report_dict(result), ensure_ascii=False, indent=2) + "\n"
+    return json_text(report_dict(result)) + "\n"

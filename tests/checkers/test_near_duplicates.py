@@ -149,3 +149,41 @@ def test_sample_data_planted_near_duplicates(sample_path: Path, truth: dict[str,
     flagged = {rid for f in by_kind(result, "conflicting_labels") for rid in f.record_ids}
     conflicts = truth["conflicting_near_clusters"]
     assert sum(set(c) <= flagged for c in conflicts) >= 0.9 * len(conflicts)
+
+
+def test_cluster_table_counts_texts_after_normalisation() -> None:
+    """Against a plain group-by of normalised keys, on clusters built to hit every branch."""
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    from dqaudit.text import normalize, text_hash
+
+    # variants of one text that normalise alike (case, width, spacing), and two that do not
+    alike = ["Block my card", "block my card", "BLOCK  my card", "Ｂｌｏｃｋ my card"]
+    pool = alike + ["block my card now", "unblock my card"]
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(pool), st.sampled_from(["a", "b"])),
+                    min_size=1, max_size=30))
+    @example([(0, alike[0], "a"), (0, alike[1], "a"), (0, "unblock my card", "b"), (1, alike[2], "a"),
+              (1, alike[3], "b"), (2, alike[0], "a"), (2, alike[0], "a")])
+    def check(rows: list[tuple[int, str, str]]) -> None:
+        groups = np.array([g for g, _, _ in rows], np.int64)
+        data = pd.DataFrame({"text": [t for _, t, _ in rows], "label": [lab for _, _, lab in rows]})
+        data["text_hash"] = data["text"].map(text_hash)
+        found = nd._cluster_table(data, groups)
+        table = found.table
+        data["key"], data["g"] = data["text"].map(normalize), groups
+        by = data.groupby("g")
+        expected = by.size()[(by.size() > 1) & (by["key"].nunique() > 1)]
+        assert sorted(table.index.tolist()) == sorted(expected.index.tolist())
+        for g, row in table.iterrows():
+            rows = found.members(table.loc[[g]])
+            assert row["size"] == expected[g] == len(rows)
+            assert sorted(rows.tolist()) == np.flatnonzero(groups == g).tolist()
+            assert row["labels"] == by["label"].nunique()[g]
+        everything = found.members(table)
+        assert sorted(everything.tolist()) == np.flatnonzero(np.isin(groups, table.index)).tolist()
+        assert table["size"].tolist() == sorted(table["size"].tolist(), reverse=True)
+
+    check()
