@@ -472,30 +472,38 @@ def write_corpus(size: int, workdir: Path, prefix: str = "near_dup") -> Path:
     return path
 
 
-def end_to_end(size: int, workdir: Path) -> None:
-    """``dqaudit audit FILE --checks near_duplicates`` on ``size`` requests: wall time and peak RSS."""
+def end_to_end(size: int, workdir: Path, repeat: int) -> None:
+    """``dqaudit audit FILE --checks near_duplicates`` on ``size`` requests: wall time and peak RSS.
+
+    Each repetition runs once with an empty cache (signatures computed and written) and once
+    warm (read back); dirty pages are synced first, so no run pays for the previous one's writes.
+    """
     import os
+    import shutil
     import subprocess
 
     path = write_corpus(size, workdir)
-    for cached in (False, True):
-        began = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "dqaudit", "audit", str(path), "--checks", "near_duplicates"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "COLUMNS": "100"},
-        )
-        wall = time.perf_counter() - began
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        state = "warm cache" if cached else "cold cache"
-        print(
-            f"| {size:,} | dqaudit audit --checks near_duplicates ({state}) | {wall:.1f} s | "
-            f"{size / wall:,.0f} docs/s | peak RSS {peak:,.0f} MiB (largest process so far) | "
-            f"exit {done.returncode} |"
-        )
-        sys.stdout.flush()
+    for _ in range(repeat):
+        shutil.rmtree(workdir / ".dqaudit_cache", ignore_errors=True)
+        for cached in (False, True):
+            os.sync()
+            began = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "dqaudit", "audit", str(path), "--checks", "near_duplicates"],
+                cwd=workdir,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "COLUMNS": "100"},
+            )
+            wall = time.perf_counter() - began
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            state = "warm cache" if cached else "cold cache"
+            print(
+                f"| {size:,} | dqaudit audit --checks near_duplicates ({state}) | {wall:.1f} s | "
+                f"{size / wall:,.0f} docs/s | peak RSS {peak:,.0f} MiB (largest process so far) | "
+                f"exit {done.returncode} |"
+            )
+            sys.stdout.flush()
 
 
 def main() -> None:
@@ -525,6 +533,7 @@ def main() -> None:
         default=[1_000_000],
         help="sizes to run through `dqaudit audit --checks near_duplicates` (CLI, cold then warm cache)",
     )
+    parser.add_argument("--repeat", type=int, default=1, help="cold + warm CLI runs per --e2e size")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dqaudit_near_dup_bench"))
     parser.add_argument(
         "--banking77", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/banking77"
@@ -532,13 +541,10 @@ def main() -> None:
     args = parser.parse_args()
     params = mh.MinHashParams(args.shingle, args.n, args.num_perm, args.threshold)
     if args.e2e:
-        import shutil
-
-        shutil.rmtree(args.workdir / ".dqaudit_cache", ignore_errors=True)
         args.workdir.mkdir(parents=True, exist_ok=True)
         print("| docs | end to end | wall | docs/s | memory | |\n|---|---|---|---|---|---|")
         for size in args.e2e:
-            end_to_end(size, args.workdir)
+            end_to_end(size, args.workdir, args.repeat)
         print()
     print(
         f"# near-duplicate benchmark: {params.shingle} {params.ngram}-grams, num_perm {params.num_perm}, "

@@ -1,22 +1,25 @@
 """On-disk cache of per-record derived data (signatures, embeddings, languages), keyed by text hash.
 
 A re-run on unchanged data reads everything back; a run on a dataset that grew
-computes only the new rows and appends one shard. A shard is one ``.npy`` file of
-(key, value) records, written through a memory map and read memory-mapped, so a
-re-run copies only the rows it asks for (a 1M-row signature cache is 512 MB); it is
-loaded with ``allow_pickle=False``: the cache never unpickles anything.
+computes only the new rows and appends one shard. A shard is one file holding two
+``.npy`` arrays back to back (keys, then values), written straight from the arrays and
+read with the values memory-mapped, so a re-run copies only the rows it asks for (a
+1M-row signature cache is 512 MB). Object arrays are refused: the cache never
+unpickles anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-
-from .io import atomic_file
 
 
 class Cache:
@@ -24,6 +27,18 @@ class Cache:
 
     def __init__(self, root: str | Path | None) -> None:
         self.root = Path(root) if root is not None else None
+        self._publishing: dict[str, list[tuple[threading.Thread, list[BaseException]]]] = {}
+
+    def flush(self, namespace: str | None = None) -> None:
+        """Wait until the shards written so far (in ``namespace``, or all) are on disk and in place.
+
+        A shard that failed to publish raises here, in the caller's thread.
+        """
+        for name in [namespace] if namespace is not None else list(self._publishing):
+            for thread, errors in self._publishing.pop(name, []):
+                thread.join()
+                if errors:
+                    raise errors[0]
 
     @staticmethod
     def namespace(name: str, **params: object) -> str:
@@ -59,7 +74,7 @@ class Cache:
 
     @staticmethod
     def _lookup(shards: list[tuple[np.ndarray, np.ndarray]], wanted: np.ndarray) -> np.ndarray:
-        """Position of each wanted key among the shards' keys end to end (the first, if stored twice), or -1."""
+        """Where each wanted key is among the shards' keys end to end (first if stored twice), or -1."""
         if not shards:
             return np.full(len(wanted), -1)
         stored = _native(np.concatenate([keys for keys, _ in shards]))
@@ -70,31 +85,90 @@ class Cache:
         return np.where(hit, order[at] if len(ordered) else -1, -1)
 
     def _load(self, namespace: str) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each shard's keys and (memory-mapped) values; none at all if any shard is damaged or differs."""
+        """Each shard's keys and (memory-mapped) values; none at all if the shards' values differ in kind."""
+        self.flush(namespace)  # this run's own earlier shards count too
+        shards: list[tuple[np.ndarray, np.ndarray]] = []
         if self.root is None or not (self.root / namespace).is_dir():
-            return []
-        shards, kinds = [], set()
+            return shards
         for path in sorted((self.root / namespace).glob("*.npy")):
             try:
-                records = np.load(path, mmap_mode="r", allow_pickle=False)
+                shards.append(_read_shard(path))
             except (OSError, ValueError):
                 continue  # a damaged shard is recomputed, never trusted
-            if records.ndim != 1 or records.dtype.names != ("key", "value") or records.dtype["key"] != "S8":
-                continue
-            shards.append((np.asarray(records["key"]), records["value"]))
-            kinds.add(records.dtype["value"])
+        kinds = {(values.dtype, values.shape[1:]) for _, values in shards}
         return shards if len(kinds) == 1 else []
 
     def _append(self, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:
-        if self.root is None or values.dtype == object:
+        """Write a shard to a temporary file, then fsync and rename it into place on a background thread.
+
+        The fsync of a 1M-row signature shard takes about a second of waiting on the disk; the
+        run goes on meanwhile and :meth:`flush` waits for it. Until the rename, readers do not
+        see the shard, so a crash leaves no partial shard behind, only a temporary file.
+        """
+        if self.root is None or values.dtype.hasobject:
             return
         name = hashlib.blake2b(keys.tobytes(), digest_size=8).hexdigest()
-        dtype = np.dtype([("key", "S8"), ("value", values.dtype, values.shape[1:])])
-        with atomic_file(self.root / namespace / f"{name}.npy") as tmp:
-            shard = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(keys),))
-            shard["key"], shard["value"] = keys, values
-            shard.flush()
-            del shard
+        folder = self.root / namespace
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.lib.format.write_array(handle, np.ascontiguousarray(keys))
+                np.lib.format.write_array(handle, np.ascontiguousarray(values))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        errors: list[BaseException] = []
+
+        def publish() -> None:
+            try:
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, folder / f"{name}.npy")
+            except BaseException as exc:  # re-raised by flush(), in the caller's thread
+                Path(tmp).unlink(missing_ok=True)
+                errors.append(exc)
+
+        thread = threading.Thread(target=publish, name=f"dqaudit-cache-{name}")
+        thread.start()
+        self._publishing.setdefault(namespace, []).append((thread, errors))
+
+
+def _read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A shard: the keys array then the values array, both in ``.npy`` format, one after the other.
+
+    The keys are read; the values are memory-mapped, so only the rows a run asks for are
+    copied. Object arrays and shapes that do not fit the file are refused (ValueError).
+    """
+    with path.open("rb") as handle:
+        keys_dtype, keys_count = _header(handle)
+        if keys_dtype != np.dtype("S8") or len(keys_count) != 1:
+            raise ValueError(f"{path}: not a cache shard")
+        keys = np.fromfile(handle, dtype="S8", count=keys_count[0])
+        if len(keys) != keys_count[0]:
+            raise ValueError(f"{path}: truncated")
+        values_dtype, values_shape = _header(handle)
+        offset = handle.tell()
+    if values_shape[:1] != (len(keys),):
+        raise ValueError(f"{path}: keys and values differ in length")
+    if offset + values_dtype.itemsize * int(np.prod(values_shape)) != path.stat().st_size:
+        raise ValueError(f"{path}: truncated")
+    values = np.memmap(path, dtype=values_dtype, mode="r", offset=offset, shape=values_shape) \
+        if len(keys) else np.empty(values_shape, values_dtype)
+    return keys, values
+
+
+def _header(handle: BinaryIO) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and shape of the ``.npy`` array at the handle's position (C order, no objects)."""
+    version = np.lib.format.read_magic(handle)
+    fmt = np.lib.format
+    read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f"unknown .npy version {version}")
+    shape, fortran, dtype = read(handle)
+    if fortran or dtype.hasobject:
+        raise ValueError("not a cache array")
+    return dtype, shape
 
 
 def _gather(parts: list[np.ndarray], found: np.ndarray) -> np.ndarray:

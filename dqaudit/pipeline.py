@@ -121,6 +121,7 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | 
                 result = CheckResult(checker.name, None, error=f"{type(exc).__name__}: {exc}")
         durations[checker.name] = round(time.perf_counter() - began, 3)
         results.append(result)
+    ctx.cache.flush()
     maskers = [m for m in (c.masker(ctx) for c in checkers) if m is not None]
     if maskers:
         results = [_mask_result(r, maskers) for r in results]

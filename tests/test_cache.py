@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dqaudit.cache import Cache
 from dqaudit.text import text_hash
@@ -18,56 +19,64 @@ def _square(texts: list[str], calls: list[list[str]]):  # type: ignore[no-untype
     return compute
 
 
+def _values(root: Path | None, texts: list[str], calls: list[list[str]]) -> np.ndarray:
+    """One run's lookup: a fresh Cache, flushed at the end as the pipeline does."""
+    cache = Cache(root)
+    values = cache.per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    cache.flush()
+    return values
+
+
 def test_computes_each_distinct_key_once_and_returns_rows_in_key_order(tmp_path: Path) -> None:
     texts = ["bb", "a", "bb", "cccc", "a"]
     calls: list[list[str]] = []
-    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    values = _values(tmp_path, texts, calls)
     assert values[:, 0].tolist() == [2, 1, 2, 4, 1]
     assert calls == [["bb", "a", "cccc"]]
 
 
 def test_a_second_run_computes_only_new_keys_and_reads_the_rest_back(tmp_path: Path) -> None:
     first = ["one", "two", "three"]
-    Cache(tmp_path).per_record("ns", [text_hash(t) for t in first], _square(first, []))
+    _values(tmp_path, first, [])
     grown = ["three", "four", "one", "four"]
     calls: list[list[str]] = []
-    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in grown], _square(grown, calls))
+    values = _values(tmp_path, grown, calls)
     assert calls == [["four"]]
     assert values[:, 0].tolist() == [5, 4, 3, 4]
     assert len(list((tmp_path / "ns").glob("*.npy"))) == 2
     again: list[list[str]] = []
-    Cache(tmp_path).per_record("ns", [text_hash(t) for t in grown], _square(grown, again))
+    _values(tmp_path, grown, again)
     assert again == []
 
 
 def test_a_damaged_shard_is_recomputed_not_trusted(tmp_path: Path) -> None:
     texts = ["x", "yy"]
-    Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
+    _values(tmp_path, texts, [])
     for shard in (tmp_path / "ns").glob("*.npy"):
         shard.write_bytes(b"not an array")
     calls: list[list[str]] = []
-    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    values = _values(tmp_path, texts, calls)
     assert calls == [["x", "yy"]] and values[:, 0].tolist() == [1, 2]
 
 
 def test_a_truncated_or_foreign_shard_is_recomputed(tmp_path: Path) -> None:
     texts = ["x", "yy", "zzz"]
-    Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
+    _values(tmp_path, texts, [])
     (shard,) = (tmp_path / "ns").glob("*.npy")
     shard.write_bytes(shard.read_bytes()[:-8])  # a crash mid-write cannot look complete
     np.save(tmp_path / "ns" / "foreign.npy", np.arange(3))  # not (key, value) records
     calls: list[list[str]] = []
-    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    values = _values(tmp_path, texts, calls)
     assert calls == [texts] and values[:, 1].tolist() == [1, 4, 9]
 
 
 def test_values_are_gathered_across_shards_in_key_order(tmp_path: Path) -> None:
     for batch in (["a", "bb"], ["ccc"], ["dddd", "a"]):
-        Cache(tmp_path).per_record("ns", [text_hash(t) for t in batch], _square(batch, []))
+        _values(tmp_path, batch, [])
     assert len(list((tmp_path / "ns").glob("*.npy"))) == 3
     texts = ["dddd", "a", "ccc", "bb", "ccc"]
     calls: list[list[str]] = []
-    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    values = _values(tmp_path, texts, calls)
     assert calls == [] and values.dtype == np.int64
     assert values.tolist() == [[4, 16], [1, 1], [3, 9], [2, 4], [3, 9]]
 
@@ -76,10 +85,34 @@ def test_without_a_root_nothing_is_stored(tmp_path: Path) -> None:
     texts = ["x"]
     calls: list[list[str]] = []
     for _ in range(2):
-        Cache(None).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+        _values(None, texts, calls)
     assert len(calls) == 2 and not any(tmp_path.iterdir())
 
 
 def test_no_keys_gives_an_empty_result(tmp_path: Path) -> None:
     values = Cache(tmp_path).per_record("ns", [], _square([], []))
     assert len(values) == 0
+
+
+def test_the_same_cache_sees_its_own_shards_before_flush(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    texts = ["one", "two"]
+    cache.per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
+    calls: list[list[str]] = []
+    values = cache.per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert calls == [] and values[:, 0].tolist() == [3, 3]
+
+
+def test_a_shard_that_cannot_be_published_fails_at_flush_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(source: str, target: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("dqaudit.cache.os.replace", refuse)
+    cache = Cache(tmp_path)
+    values = cache.per_record("ns", [text_hash("x")], _square(["x"], []))
+    assert values[:, 0].tolist() == [1]  # the run itself has its values
+    with pytest.raises(OSError, match="No space left"):
+        cache.flush()
+    assert list((tmp_path / "ns").iterdir()) == []

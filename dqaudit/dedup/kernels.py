@@ -223,9 +223,11 @@ def intersections(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray) -> np
 
 
 @nb.njit(nogil=True, cache=True)
-def band_key_rows(sigs: np.ndarray, bands: int, rows: int, mult: np.ndarray, out: np.ndarray) -> None:
-    """``out[d, t] = fmix64(t + sum_k sigs[d, t * rows + k] * mult[k])`` (uint64 wrap-around)."""
-    for d in range(sigs.shape[0]):
+def band_key_rows(sigs: np.ndarray, which: np.ndarray, bands: int, rows: int, mult: np.ndarray,
+                  out: np.ndarray) -> None:
+    """``out[i, t] = fmix64(t + sum_k sigs[which[i], t * rows + k] * mult[k])`` (uint64 wrap-around)."""
+    for i in range(len(which)):
+        d = which[i]
         for t in range(bands):
             acc = np.uint64(t)
             for k in range(rows):
@@ -234,7 +236,7 @@ def band_key_rows(sigs: np.ndarray, bands: int, rows: int, mult: np.ndarray, out
             acc *= _M1
             acc ^= acc >> _S33
             acc *= _M2
-            out[d, t] = acc ^ (acc >> _S33)
+            out[i, t] = acc ^ (acc >> _S33)
 
 
 @nb.njit(nogil=True, cache=True)
@@ -259,13 +261,16 @@ def settle_prefix_ties(sorted_keys: np.ndarray, order: np.ndarray) -> None:
 
 
 @nb.njit(nogil=True, cache=True)
-def bucket_sizes(sorted_keys: np.ndarray, orders: np.ndarray) -> np.ndarray:
-    """Per row and band, how many rows share its band key, capped at 255 (uint8).
+def bucket_ids(sorted_keys: np.ndarray, orders: np.ndarray, cap: int) -> np.ndarray:
+    """Per row and band, an id equal for two rows exactly when they share a bucket of 2 to ``cap`` rows.
 
     ``orders[t]`` sorts band ``t``'s keys; ``sorted_keys[t]`` is that band's keys in that order.
+    A small bucket's id is where it starts in that order (>= 0); a row alone or in a larger
+    bucket gets ``-1 - row``, equal to no other row's. Ids are positions, not hashes, so the
+    test "shared a small bucket in band ``s``" is one exact int32 comparison.
     """
     bands, m = sorted_keys.shape
-    sizes = np.empty((m, bands), np.uint8)
+    ids = np.empty((m, bands), np.int32)
     for t in range(bands):
         key, order = sorted_keys[t], orders[t]
         start = 0
@@ -273,11 +278,11 @@ def bucket_sizes(sorted_keys: np.ndarray, orders: np.ndarray) -> np.ndarray:
             end = start + 1
             while end < m and key[end] == key[start]:
                 end += 1
-            size = min(end - start, 255)
+            small = 1 < end - start <= cap
             for x in range(start, end):
-                sizes[order[x], t] = size
+                ids[order[x], t] = start if small else -1 - order[x]
             start = end
-    return sizes
+    return ids
 
 
 @nb.njit(inline="always")
@@ -292,12 +297,12 @@ def _push(buf: np.ndarray, count: int, i: int, j: int) -> np.ndarray:
 
 
 @nb.njit(inline="always")
-def _shared_small_bucket(keys: np.ndarray, sizes: np.ndarray, i: int, j: int, upto: int, cap: int) -> bool:
-    """Whether rows ``i`` and ``j`` share a bucket of at most ``cap`` rows in a band before ``upto``."""
+def _share_a_small_bucket(ids: np.ndarray, i: int, j: int, upto: int) -> bool:
+    """Whether rows ``i`` and ``j`` of ``ids`` (:func:`bucket_ids`) share a small bucket before band ``upto``."""
+    shared = False
     for s in range(upto):
-        if sizes[i, s] <= cap and keys[i, s] == keys[j, s]:
-            return True
-    return False
+        shared |= ids[i, s] == ids[j, s]
+    return shared
 
 
 @nb.njit(inline="always")
@@ -326,33 +331,30 @@ def pair_estimates(low: np.ndarray, pairs: np.ndarray, width: int) -> np.ndarray
 
 
 @nb.njit(nogil=True, cache=True)
-def band_candidates(keys: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarray, sizes: np.ndarray,
-                    rows: np.ndarray,
+def band_candidates(ids: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarray, rows: np.ndarray,
                     low: np.ndarray, width: int, cap: int, first_band: int, last_band: int,
                     min_estimate: float) -> tuple[np.ndarray, int, np.ndarray]:
     """LSH candidates of bands ``first_band..last_band - 1`` whose estimate reaches ``min_estimate``.
 
-    ``keys``/``sizes`` are ``(rows, bands)`` over the live rows (local positions; row-major, so
-    one row's bands share cache lines), ``orders[t]`` sorts band ``t``'s keys into ``sorted_keys[t]``;
+    ``ids`` is :func:`bucket_ids` over the live rows (local positions; row-major, so one
+    row's bands share cache lines), ``orders[t]`` sorts band ``t``'s keys into ``sorted_keys[t]``;
     ``rows`` maps a local position to its row in ``low`` (ascending; each signature's low
     bytes packed into uint64 words, ``width`` of them, zero-padded to a multiple of eight).
-    A bucket of at most
-    ``cap`` rows yields all its pairs, each only in the first band where the two rows
-    share such a bucket, so no pair repeats and nothing needs de-duplicating. A larger
-    bucket pairs each member (in row order) with the first and with the next; those
-    pairs come back separately (they may repeat across bands) unless they share a
+    A bucket of at most ``cap`` rows yields all its pairs, each only in the first band where
+    the two rows share such a bucket, so no pair repeats and nothing needs de-duplicating.
+    A larger bucket pairs each member (in row order) with the first and with the next;
+    those pairs come back separately (they may repeat across bands) unless they share a
     small bucket somewhere, which yields them already.
     Returns (kept small-bucket pairs, how many small-bucket pairs there were, large-bucket pairs).
     """
-    m, bands = keys.shape
+    m, bands = ids.shape
     kept = np.empty((1024, 2), np.int64)
     n_kept = 0
     seen = 0
     large = np.empty((1024, 2), np.int64)
     n_large = 0
     members = np.empty(cap, np.int64)
-    local_keys = np.empty((cap, bands), keys.dtype)
-    local_sizes = np.empty((cap, bands), sizes.dtype)
+    local_ids = np.empty((cap, bands), ids.dtype)
     local_low = np.empty((cap, low.shape[1]), low.dtype)
     for t in range(first_band, last_band):
         key, order = sorted_keys[t], orders[t]
@@ -363,16 +365,15 @@ def band_candidates(keys: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarra
                 end += 1
             size = end - start
             if size > 1 and size <= cap:
-                # gather the members' band keys and low bytes once, so the pair loop stays in cache
+                # gather the members' earlier bucket ids and low bytes once, so the pair loop stays in cache
                 for x in range(size):
                     r = order[start + x]
                     members[x] = rows[r]
-                    local_keys[x, :t] = keys[r, :t]
-                    local_sizes[x, :t] = sizes[r, :t]
+                    local_ids[x, :t] = ids[r, :t]
                     local_low[x] = low[rows[r]]
                 for x in range(size):
                     for y in range(x + 1, size):
-                        if _shared_small_bucket(local_keys, local_sizes, x, y, t, cap):
+                        if _share_a_small_bucket(local_ids, x, y, t):
                             continue
                         seen += 1
                         if _low_bits_estimate(local_low, x, y, width) >= min_estimate:
@@ -384,10 +385,10 @@ def band_candidates(keys: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarra
                 # each member with the first, and from the third on with the previous
                 for x in range(1, size):
                     j = big[x]
-                    if not _shared_small_bucket(keys, sizes, big[0], j, bands, cap):
+                    if not _share_a_small_bucket(ids, big[0], j, bands):
                         large = _push(large, n_large, rows[big[0]], rows[j])
                         n_large += 1
-                    if x > 1 and not _shared_small_bucket(keys, sizes, big[x - 1], j, bands, cap):
+                    if x > 1 and not _share_a_small_bucket(ids, big[x - 1], j, bands):
                         large = _push(large, n_large, rows[big[x - 1]], rows[j])
                         n_large += 1
             start = end
