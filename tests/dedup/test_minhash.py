@@ -125,6 +125,41 @@ def test_bands_follow_the_threshold() -> None:
     assert mh.optimal_bands(0.9, 128)[1] > mh.optimal_bands(0.5, 128)[1]
 
 
+def _reference_candidates(sigs: np.ndarray, params: MinHashParams, cap: int) -> set[tuple[int, int]]:
+    """The documented LSH rule in plain Python: all pairs of a bucket of at most ``cap`` rows; in a
+    larger bucket (rows in order) each row with the first and, from the third on, with the previous."""
+    keys = mh.band_keys(sigs, params.bands, params.rows)
+    live = [i for i in range(len(sigs)) if (sigs[i] != EMPTY).any()]
+    pairs: set[tuple[int, int]] = set()
+    for band in range(params.bands):
+        buckets: dict[int, list[int]] = {}
+        for i in live:
+            buckets.setdefault(int(keys[i, band]), []).append(i)
+        for rows in buckets.values():
+            if len(rows) <= cap:
+                pairs |= {(a, b) for k, a in enumerate(rows) for b in rows[k + 1:]}
+            else:
+                pairs |= {(rows[0], b) for b in rows[1:]} | {(a, b) for a, b in zip(rows[1:], rows[2:])}
+    return pairs
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**16), st.sampled_from([2, 3, 5, 32]))
+def test_lsh_candidates_follow_the_documented_rule(seed: int, cap: int) -> None:
+    """Small and large buckets, pairs sharing several bands: the compiled loop finds exactly the rule's pairs."""
+    rng = random.Random(seed)
+    words = ["card", "block", "my", "please", "now", "pin", "reset", "app", "limit", "fee", "карта", "қаржы"]
+    base = [" ".join(rng.choices(words, k=rng.randint(3, 8))) for _ in range(12)]
+    texts = [t if rng.random() < 0.5 else t + " " + rng.choice(words) for t in rng.choices(base, k=80)]
+    texts += ["one", ""]  # no shingles: never a candidate
+    params = MinHashParams("word", 1, 32, 0.5)
+    sigs = mh.signatures(texts, params)
+    found, count = mh._lsh_pairs(sigs, params, None, cap, -np.inf)
+    expected = _reference_candidates(sigs, params, cap)
+    assert set(map(tuple, found.tolist())) == expected
+    assert count == len(expected)
+
+
 def test_thousands_of_copies_make_one_cluster_without_quadratic_pairs() -> None:
     params = MinHashParams("char", 4)
     texts = ["please block my card now"] * 3000 + ["please block my card now!"] * 2000
