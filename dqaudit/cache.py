@@ -21,24 +21,34 @@ from typing import BinaryIO
 
 import numpy as np
 
+#: Shards being fsynced and renamed into place, per namespace folder (resolved), across ``Cache`` objects.
+_IN_FLIGHT: dict[Path, list[tuple[threading.Thread, list[BaseException]]]] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+
 
 class Cache:
     """Per-record arrays under ``root/<namespace>/``; ``root=None`` disables persistence."""
 
     def __init__(self, root: str | Path | None) -> None:
         self.root = Path(root) if root is not None else None
-        self._publishing: dict[str, list[tuple[threading.Thread, list[BaseException]]]] = {}
 
     def flush(self, namespace: str | None = None) -> None:
-        """Wait until the shards written so far (in ``namespace``, or all) are on disk and in place.
+        """Wait until the shards written so far under this root (in ``namespace``, or all) are in place.
 
-        A shard that failed to publish raises here, in the caller's thread.
+        Shards in flight are tracked per folder for the whole process, so a second ``Cache``
+        on the same folder (a second audit in one session) waits for them rather than missing
+        them. A shard that failed to publish raises here, in the caller's thread.
         """
-        for name in [namespace] if namespace is not None else list(self._publishing):
-            for thread, errors in self._publishing.pop(name, []):
-                thread.join()
-                if errors:
-                    raise errors[0]
+        if self.root is None:
+            return
+        root = self.root.resolve()
+        with _IN_FLIGHT_LOCK:
+            folders = [f for f in _IN_FLIGHT if f.parent == root and namespace in (None, f.name)]
+            waiting = [job for folder in folders for job in _IN_FLIGHT.pop(folder, [])]
+        for thread, errors in waiting:
+            thread.join()
+            if errors:
+                raise errors[0]
 
     @staticmethod
     def namespace(name: str, **params: object) -> str:
@@ -131,7 +141,8 @@ class Cache:
 
         thread = threading.Thread(target=publish, name=f"dqaudit-cache-{name}")
         thread.start()
-        self._publishing.setdefault(namespace, []).append((thread, errors))
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.setdefault(folder.resolve(), []).append((thread, errors))
 
 
 def _read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:

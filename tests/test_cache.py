@@ -116,3 +116,24 @@ def test_a_shard_that_cannot_be_published_fails_at_flush_and_leaves_nothing(
     with pytest.raises(OSError, match="No space left"):
         cache.flush()
     assert list((tmp_path / "ns").iterdir()) == []
+
+
+def test_a_second_cache_on_the_folder_waits_for_shards_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow disk: the first run's shard is still being fsynced when a second run reads the folder."""
+    import os
+    import time
+
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.5)
+        real_fsync(fd)
+
+    monkeypatch.setattr("dqaudit.cache.os.fsync", slow_fsync)
+    texts = ["a", "bb"]
+    Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
+    calls: list[list[str]] = []
+    values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert calls == [] and values[:, 0].tolist() == [1, 2]
