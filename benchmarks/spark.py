@@ -46,7 +46,11 @@ def worker(engine: str, path: Path, master: str) -> None:
             "engine": {
                 "name": engine,
                 "master": master,
-                "conf": {"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "16"},
+                "conf": {
+                    "spark.driver.memory": "6g",
+                    "spark.driver.maxResultSize": "4g",  # the canonical table: ~1 GB per 5M short records
+                    "spark.sql.shuffle.partitions": "16",
+                },
             },
         }
     )

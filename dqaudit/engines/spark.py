@@ -499,9 +499,9 @@ def spark_context(
 ) -> AuditContext:
     """Load and cluster ``path`` on Spark; the context holds the results the checkers would compute."""
     _refuse_semantic(config)
-    ctx, _, rows, _ = _cluster(
-        spark_session(config.engine), path, config, progress=progress, cache=cache, options=options
-    )
+    spark = spark_session(config.engine)
+    with _java_errors(f"auditing {path} on Spark"):
+        ctx, _, rows, _ = _cluster(spark, path, config, progress=progress, cache=cache, options=options)
     rows.unpersist()
     return ctx
 
@@ -825,7 +825,8 @@ def spark_split(
     with _java_errors(f"reading {data}"):
         files = list_files(spark, data)
     target.check([uri for uri, _, _ in files])
-    ctx, log, rows, rid = _cluster(spark, data, config, progress=progress, keep_source=True, files=files)
+    with _java_errors(f"auditing {data} on Spark"):
+        ctx, log, rows, rid = _cluster(spark, data, config, progress=progress, keep_source=True, files=files)
     try:
         result = with_engine_report(
             run_audit(ctx.dataset, config, checks=checks, progress=progress, context=ctx), ctx
@@ -856,7 +857,13 @@ def _java_errors(what: str) -> Iterator[None]:
         if isinstance(exc, PythonException):  # our own code failed on an executor: a bug, keep the traceback
             raise
         text = exc.java_exception.toString() if isinstance(exc, Py4JJavaError) else str(exc)
-        raise DqauditError(f"{what}: {(text.strip().splitlines() or [type(exc).__name__])[0]}") from exc
+        first = (text.strip().splitlines() or [type(exc).__name__])[0]
+        if "maxResultSize" in first:
+            first += (
+                "; the driver collects one row per record: raise spark.driver.maxResultSize "
+                "(engine.conf, or --conf under spark-submit; 0 = no limit) and spark.driver.memory"
+            )
+        raise DqauditError(f"{what}: {first}") from exc
 
 
 def write_outputs(

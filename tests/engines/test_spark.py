@@ -373,3 +373,27 @@ def test_engine_config_is_validated():
     with pytest.raises(ConfigError, match="engine"):
         parse_config({"engine": "dask"})
     assert AuditConfig().fingerprint() == spark_config().fingerprint()  # the engine changes no result
+
+
+def test_a_driver_result_limit_is_a_one_line_error_with_the_setting_to_raise():
+    """What a 5M-row audit hit with Spark's default 1 GiB spark.driver.maxResultSize (measured)."""
+    from py4j.protocol import Py4JJavaError
+
+    from dqaudit.engines.spark import _java_errors
+
+    class Failure:
+        _target_id = "o104"  # what py4j reads off a Java object reference
+
+        def toString(self) -> str:  # noqa: N802 (the Java method name)
+            return (
+                "org.apache.spark.SparkException: Job aborted due to stage failure: Total size of serialized "
+                "results of 25 tasks (1054.4 MiB) is bigger than spark.driver.maxResultSize (1024.0 MiB)\n"
+                "\tat org.apache.spark.scheduler.DAGScheduler.failJob(DAGScheduler.scala:1)"
+            )
+
+    with pytest.raises(DqauditError) as caught:
+        with _java_errors("auditing big.jsonl on Spark"):
+            raise Py4JJavaError("An error occurred while calling o103.getResult", Failure())
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("auditing big.jsonl on Spark: org.apache.spark")
+    assert "raise spark.driver.maxResultSize" in message and "spark.driver.memory" in message
