@@ -171,8 +171,8 @@ def _read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _header(handle: BinaryIO) -> tuple[np.dtype, tuple[int, ...]]:
     """The dtype and shape of the ``.npy`` array at the handle's position (C order, no objects)."""
-    version = np.lib.format.read_magic(handle)
     fmt = np.lib.format
+    version = fmt.read_magic(handle)
     read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
     if read is None:
         raise ValueError(f"unknown .npy version {version}")

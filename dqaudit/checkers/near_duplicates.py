@@ -302,10 +302,11 @@ def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> _Clusters:
         return _Clusters(pd.DataFrame({"size": empty, "labels": empty, "start": empty}), pos)
     pos = pos[np.argsort(groups[pos], kind="stable")]
     starts = np.flatnonzero(np.concatenate(([True], np.diff(groups[pos]) != 0)))
-    member_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(pos))))
+    cluster_sizes = np.diff(np.append(starts, len(pos)))
+    member_of = np.repeat(np.arange(len(starts)), cluster_sizes)
     keep = _texts_differ(frame["text"].to_numpy()[pos], frame["text_hash"].to_numpy()[pos], member_of, starts)
     labels = pd.Series(frame["label"].to_numpy()[pos]).groupby(member_of, sort=True).nunique().to_numpy()
-    table = pd.DataFrame({"size": np.diff(np.append(starts, len(pos))), "labels": labels, "start": starts},
+    table = pd.DataFrame({"size": cluster_sizes, "labels": labels, "start": starts},
                          index=groups[pos][starts])[keep]
     order = np.lexsort((table.index.to_numpy(), -table["size"].to_numpy()))
     return _Clusters(table.iloc[order], pos)
