@@ -1,23 +1,67 @@
-"""The README is current, and documents every command and every checker (as in sqlite-utils' test_docs)."""
+"""The docs build, and document every command, option, check and config key (as in sqlite-utils' test_docs).
+
+README.md is one hand-written page; the rest is the mkdocs site under docs/, whose CLI and configuration
+references are generated from the code by docs/gen_reference.py (an mkdocs hook).
+"""
 
 import importlib.util
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from dqaudit.cli import cli
-from dqaudit.registry import available_checkers
+from dqaudit.registry import available_checkers, unregister
 
 ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+COMMON_KEYS = {"enabled", "weight"}  # every check has them; the configuration page documents them once
 
 
-def test_readme_is_built_from_its_parts():
-    spec = importlib.util.spec_from_file_location("build_readme", ROOT / "docs" / "build_readme.py")
+def _generator():
+    spec = importlib.util.spec_from_file_location("gen_reference", DOCS / "gen_reference.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert README == module.build(), "README.md is stale: run python docs/build_readme.py"
+    return module
+
+
+def _nav_pages() -> list[str]:
+    def walk(node):
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                yield from walk(value)
+
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    return list(walk(config["nav"]))
+
+
+def test_readme_has_the_exact_commands_ci_runs():
+    """.ci/run installs and tests "as the README says": the README's test line is CI's commands, in order."""
+    steps = []
+    for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines():
+        command = line.split("#")[0].strip()
+        if command.startswith(("pip install", "python -m pytest")):
+            steps.append(re.sub(r" -q(?= )", "", command))
+    assert len(steps) == 3, steps
+    assert " && ".join(steps) in README
+
+
+def test_readme_is_one_page():
+    assert len(README.encode()) < 12_000, "README.md is one page; longer text belongs on the docs site"
+    for target in re.findall(r"\]\((docs/[^)#]+)", README):
+        assert (ROOT / target).is_file(), f"README links to a missing page: {target}"
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
@@ -27,6 +71,72 @@ def test_every_command_has_help_and_is_documented(command):
     assert f"dqaudit {command}" in README
 
 
+def test_cli_reference_lists_every_command_and_option():
+    reference = _generator().cli_reference()
+    root = click.Context(cli, info_name="dqaudit")
+    for name, command in cli.commands.items():
+        assert f"`dqaudit {name}`" in reference
+        for param in command.get_params(click.Context(command, info_name=name, parent=root)):
+            for flag in param.opts if isinstance(param, click.Option) else ():
+                assert re.search(rf"`[^`]*{re.escape(flag)}\b[^`]*`", reference), f"{name} {flag}"
+
+
+def test_config_reference_lists_every_key():
+    from pydantic import BaseModel
+
+    from dqaudit.config import AuditConfig
+
+    reference = _generator().config_reference()
+    for key, field in AuditConfig.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            for sub in field.annotation.model_fields:
+                assert f"`{key}.{sub}`" in reference
+        elif key != "checks":
+            assert f"`{key}`" in reference
+    for name, checker in available_checkers().items():
+        for sub in checker.Params.model_fields:
+            assert f"`checks.{name}.{sub}`" in reference
+
+
 @pytest.mark.parametrize("check", sorted(available_checkers()))
-def test_every_checker_is_documented(check):
-    assert f"`{check}`" in README
+def test_every_checker_has_a_page_that_explains_its_keys(check):
+    page = DOCS / "checks" / f"{check}.md"
+    assert page.is_file() and f"checks/{check}.md" in _nav_pages()
+    text = page.read_text(encoding="utf-8")
+    assert f"`{check}`" in text
+    # each key in a table or in prose (`key`), or in a YAML example with a comment that says what it does
+    missing = [k for k in available_checkers()[check].Params.model_fields if k not in COMMON_KEYS
+               and f"`{k}`" not in text and not re.search(rf"^ +{k}: .*#", text, re.M)]
+    assert not missing, f"docs/checks/{check}.md does not explain {missing}"
+
+
+def test_mkdocs_build_strict(tmp_path):
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[dev]')")
+    pytest.importorskip("material", reason="mkdocs-material is not installed (pip install -e '.[dev]')")
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # hook imports dqaudit
+    env = {**os.environ, "PYTHONPATH": path, "NO_MKDOCS_2_WARNING": "1"}
+    site = tmp_path / "site"
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "dqaudit check-split" in (site / "cli" / "index.html").read_text(encoding="utf-8")
+    configuration = (site / "configuration" / "index.html").read_text(encoding="utf-8")
+    assert "checks.near_duplicates.threshold" in configuration
+    assert not (site / "notes").exists(), "docs/notes/ are staging notes, not pages"
+
+
+def test_design_example_checker_is_one_file_plus_its_test(tmp_path, monkeypatch):
+    """The example on the design page registers a working checker, and its test passes."""
+    text = (DOCS / "design.md").read_text(encoding="utf-8")
+    blocks = {name: code for code, name in re.findall(r"```python\n(# (\S+)\n.*?)```", text, re.S)}
+    checker, test = blocks["dqaudit/checkers/shouting.py"], blocks["tests/checkers/test_shouting.py"]
+    monkeypatch.chdir(tmp_path)
+    assert "shouting" not in available_checkers()
+    try:
+        exec(compile(checker, "dqaudit/checkers/shouting.py", "exec"), {"__name__": "docs_example_shouting"})
+        assert "shouting" in available_checkers()
+        namespace: dict = {"__name__": "docs_example_test_shouting"}
+        exec(compile(test, "tests/checkers/test_shouting.py", "exec"), namespace)
+        namespace["test_shouting_flags_texts_in_capitals"]()
+    finally:
+        unregister("shouting")

@@ -1,4 +1,4 @@
-"""Regenerate docs/readme/90-hostile.md from a run of the corpus: ``python -m tests.hostile.report``.
+"""Regenerate docs/hostile.md from a run of the corpus: ``python -m tests.hostile.report``.
 
 The table is the suite's own output (same cases, same runner, same checks as
 test_corpus), so the headline "N hostile inputs, T tracebacks, L rows lost" is
@@ -16,7 +16,7 @@ from typing import Any
 from .cases import CASES
 from .runner import mismatches, run_case, summary_row, warm_up
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "readme" / "90-hostile.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "hostile.md"
 
 
 def collect(quick: bool) -> list[dict[str, Any]]:
@@ -39,7 +39,7 @@ def render(rows: list[dict[str, Any]]) -> str:
     lost = sum(r["lost"] for r in rows)
     failed = [r for r in rows if not r["ok"]]
     lines = [
-        "## Hostile inputs",
+        "# Hostile inputs",
         "",
         f"**{len(rows)} hostile inputs, {tracebacks} tracebacks, {lost} rows lost, "
         f"{len(failed)} unexpected outcomes.**",
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text)
     else:
         Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}; now run python docs/build_readme.py", file=sys.stderr)
+        print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(r["ok"] for r in rows) else 1
 
 

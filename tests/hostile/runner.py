@@ -43,7 +43,7 @@ SLOW_CHECKS = ("label_noise",)
 
 @dataclass
 class Outcome:
-    """What one run did, as the table in docs/readme/90-hostile.md reports it."""
+    """What one run did, as the table in docs/hostile.md reports it."""
 
     exit_code: int
     seconds: float
