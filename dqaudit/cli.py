@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .errors import DqauditError
-from .text import strip_control
+from .text import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,11 +39,11 @@ def handle_errors(func: F) -> F:
         except DqauditError as exc:
             if _debug():
                 raise
-            raise CliError(strip_control(str(exc))) from None  # messages quote data: keys, values, paths
+            raise CliError(one_line(str(exc))) from None  # messages quote data: keys, values, paths
         except OSError as exc:
             if _debug():
                 raise
-            raise CliError(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
+            raise CliError(one_line(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -103,35 +103,39 @@ def load_dataset(path: str | Path, fields: FieldsConfig | None = None,
         raise InputError(path, "is a directory; give a file")
     fmt = detect_format(path, input_config)
     builder = _Builder(path, fields)
+    digest = hashlib.sha256()  # of the bytes parsed, as they are read: the snapshot the audit describes
     if fmt == "jsonl":
-        for first, lines in _jsonl_blocks(path):
+        for first, lines in _jsonl_blocks(path, digest):
             builder.add_lines(first, lines)
     else:
-        for line, raw, obj in iter_rows(path, fmt, input_config):
+        for line, raw, obj in iter_rows(path, fmt, input_config, digest):
             builder.add(line, raw, obj)
-    return builder.finish(SourceInfo(str(path), fmt, _file_digest(path), builder.rows))
+    return builder.finish(SourceInfo(str(path), fmt, digest.hexdigest(), builder.rows))
 
 
-def iter_rows(path: Path, fmt: str, input_config: InputConfig) -> Iterator[tuple[int, str, Any]]:
+def iter_rows(path: Path, fmt: str, input_config: InputConfig,
+              digest: Any = None) -> Iterator[tuple[int, str, Any]]:
     """Yield ``(line, raw_text, parsed_or_problem)`` for every non-blank physical row.
 
     A row that cannot be parsed yields a :class:`LoadProblem` in place of the object.
-    The exporter uses the same iterator to copy original records unchanged.
+    The exporter uses the same iterator to copy original records unchanged. ``digest``
+    (a hashlib object) is fed every byte of the file as it is read, so a reader can tell
+    whether it saw the same bytes as an earlier read.
     """
     if fmt == "jsonl":
-        yield from _iter_jsonl(path)
+        yield from _iter_jsonl(path, digest)
     elif fmt == "csv":
-        yield from _iter_csv(path, input_config)
+        yield from _iter_csv(path, input_config, digest)
     else:
-        yield from _iter_parquet(path)
+        yield from _iter_parquet(path, digest)
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, str, Any]]:
-    for first, lines in _jsonl_blocks(path):
+def _iter_jsonl(path: Path, digest: Any = None) -> Iterator[tuple[int, str, Any]]:
+    for first, lines in _jsonl_blocks(path, digest):
         yield from _parse_lines(first, lines)
 
 
-def _jsonl_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
+def _jsonl_blocks(path: Path, digest: Any = None) -> Iterator[tuple[int, list[bytes]]]:
     """The file's ``\\n``-separated lines in blocks, each with the number of its first line.
 
     Reading blocks instead of lines lets a whole block be parsed and mapped at once;
@@ -139,7 +143,7 @@ def _jsonl_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
     """
     number = 1
     pending: list[bytes] = []
-    for block in _utf8_blocks(path):
+    for block in _utf8_blocks(path, digest):
         lines = block.split(b"\n")
         pending.append(lines[0])
         if len(lines) == 1:
@@ -153,14 +157,23 @@ def _jsonl_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
         yield number, [tail]
 
 
-def _utf8_blocks(path: Path) -> Iterator[bytes]:
+def _utf8_blocks(path: Path, digest: Any = None) -> Iterator[bytes]:
     """The file as UTF-8 blocks: UTF-16 (by its BOM) re-encoded, a leading UTF-8 BOM dropped."""
     with path.open("rb") as handle:
-        first = handle.read(_BLOCK_BYTES)
+        read = partial(_read_hashed, handle, digest)
+        first = read(_BLOCK_BYTES)
         if first[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            first = (first + handle.read()).decode("utf-16").encode("utf-8")
+            first = (first + read(-1)).decode("utf-16").encode("utf-8")
         yield first.removeprefix(codecs.BOM_UTF8)
-        yield from iter(partial(handle.read, _BLOCK_BYTES), b"")
+        yield from iter(partial(read, _BLOCK_BYTES), b"")
+
+
+def _read_hashed(handle: Any, digest: Any, size: int) -> bytes:
+    """``handle.read(size)``, fed to ``digest`` too when there is one."""
+    data = handle.read(size)
+    if digest is not None:
+        digest.update(data)
+    return data
 
 
 def _parse_all(lines: list[bytes]) -> list[Any]:
@@ -196,9 +209,9 @@ def _parse_lines(first: int, lines: list[bytes]) -> Iterator[tuple[int, str, Any
             yield number, raw, LoadProblem(number, "malformed_json", f"invalid JSON: {exc}", raw)
 
 
-def _iter_csv(path: Path, input_config: InputConfig) -> Iterator[tuple[int, str, Any]]:
+def _iter_csv(path: Path, input_config: InputConfig, digest: Any = None) -> Iterator[tuple[int, str, Any]]:
     with path.open("rb") as handle:
-        data = handle.read()
+        data = _read_hashed(handle, digest, -1)
     encoding = "utf-16" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
     try:
         text = data.decode(encoding)
@@ -237,11 +250,14 @@ def _iter_csv(path: Path, input_config: InputConfig) -> Iterator[tuple[int, str,
         raise InputError(path, f"CSV parse error: {exc}", line=reader.line_num) from None
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[int, str, Any]]:
+def _iter_parquet(path: Path, digest: Any = None) -> Iterator[tuple[int, str, Any]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    with path.open("rb") as handle:  # read once, so that the rows come from exactly the bytes hashed
+        data = _read_hashed(handle, digest, -1)
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(pa.py_buffer(data))
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(path, f"not a readable Parquet file ({exc})") from None
     number = 0
@@ -492,14 +508,6 @@ def _kind(value: Any) -> str:
 
 def _dump(obj: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def dataset_from_frame(frame: pd.DataFrame, fields: FieldsConfig | None = None,

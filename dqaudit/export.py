@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -38,6 +35,14 @@ from . import __version__
 from .data import LoadProblem, iter_rows
 from .errors import ConfigError, InputError
 from .findings import Action, Finding, json_text
+from .publish import (
+    MANIFEST,
+    changed_input,
+    check_destination,
+    masking_state,
+    staged_folder,
+    write_manifest,
+)
 from .split import (
     SPLITS,
     LeakReport,
@@ -73,7 +78,6 @@ ACTION_DEFAULTS: dict[Action, Decision] = {
     Action.ADD_DATA: "keep",
     Action.NONE: "keep",
 }
-MANIFEST = "manifest.json"
 QUARANTINE = "quarantine.jsonl"
 
 
@@ -167,27 +171,12 @@ def split_dataset(data: str | Path, out: str | Path, config: AuditConfig, *, by_
     from .pipeline import AuditContext, run_audit
 
     data, out = Path(data), Path(out)
-    check_destination(data, out)
+    check_destination(data, out, output_names(config.export.chat))
     dataset = load_dataset(data, config.fields, config.input)
     cache = Cache(Path(config.cache.dir) if config.cache.enabled else None)
     ctx = AuditContext(dataset, config, progress=progress, cache=cache)
     result = run_audit(dataset, config, checks=checks, progress=progress, context=ctx)
     return export_splits(ctx, result, out, by_time=by_time)
-
-
-def check_destination(data: Path | None, out: Path) -> None:
-    """Refuse an output folder that holds the input, or an existing folder that is not a previous export.
-
-    ``data`` is None when the input is not on this machine (a Spark read from ``s3a://``...).
-    """
-    target = out.resolve()
-    if data is not None and (data.resolve() == target or target in data.resolve().parents):
-        raise InputError(out, f"the output folder would hold the input {data}; choose a folder elsewhere")
-    if target.exists() and not target.is_dir():
-        raise InputError(out, "exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
-        raise InputError(out, f"is not empty and holds no {MANIFEST}: not a previous export, so it is "
-                              "not replaced; choose an empty or new folder")
 
 
 @dataclass
@@ -211,15 +200,16 @@ def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
     source = Path(dataset.source.path)
     if dataset.source.format not in ("jsonl", "csv", "parquet") or not source.is_file():
         raise InputError(source, "export needs the input file the dataset was loaded from")
-    out = Path(out)
-    check_destination(source, out)
+    names = output_names(ctx.config.export.chat)
+    target = check_destination(source, Path(out), names)
     prepared = prepare_export(ctx, result, by_time=by_time)
-    return _Writer(ctx, prepared).publish(source, out, prepared.manifest)
+    return _Writer(ctx, prepared).publish(source, target, prepared.manifest)
 
 
 def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | None = None) -> PreparedExport:
     """Cleaning plan, group-aware split and the independent leakage check: all but the writing."""
     config, frame = ctx.config, ctx.frame
+    masking = masking_state(result, len(frame))  # fails closed before any work
     rules = {**DEFAULT_RULES, **config.export.rules}
     from .checkers.near_duplicates import near_duplicate_groups
 
@@ -251,6 +241,7 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     leaks = cross_split_matches(texts, frame["id"].iloc[kept_rows].astype(str).tolist(), outcome.assignment,
                                 SPLITS, params=minhash_settings(config))
     manifest = _manifest_parts(ctx, result, plan, outcome, leaks, labels, split_of, rules, by_time)
+    manifest["cleaning"]["masking"] = masking
     return PreparedExport(plan, labels, split_of, rendering, manifest)
 
 
@@ -382,7 +373,7 @@ class _Writer:
 
     def publish(self, source: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half."""
-        with staged_folder(out) as tmp:
+        with staged_folder(out, output_names(self.chat)) as tmp:
             manifest["outputs"] = self._write_all(source, tmp)
             write_manifest(tmp / MANIFEST, manifest)
         return manifest
@@ -391,15 +382,16 @@ class _Writer:
         files = {name: _HashingFile(tmp / name) for name in output_names(self.chat)}
         plan, render, split_of = self.prepared.plan, self.prepared.rendering, self.prepared.split_of
         frame = self.ctx.frame
+        digest = hashlib.sha256()
         try:
             config = self.ctx.config
-            for line, raw, obj in iter_rows(source, self.ctx.dataset.source.format, config.input):
+            for line, raw, obj in iter_rows(source, self.ctx.dataset.source.format, config.input, digest):
                 row = self.row_of_line.get(line)
                 where = {"line": line}
                 if row is None or isinstance(obj, LoadProblem):
                     problem = obj if isinstance(obj, LoadProblem) else self.problems.get(line)
-                    if problem is None:  # the loader accounts for every row; a gap is a bug worth failing on
-                        raise RuntimeError(f"input line {line} is neither a record nor a load problem")
+                    if problem is None:  # the loader accounted for every row it read: the file grew since
+                        raise changed_input(source)
                     files[QUARANTINE].write(render.unloaded(where, problem.kind, problem.message, raw, obj))
                 elif split_of[row] < 0:
                     record_id = str(frame["id"].iat[row])
@@ -415,6 +407,8 @@ class _Writer:
         finally:
             for handle in files.values():
                 handle.close()
+        if digest.hexdigest() != self.ctx.dataset.source.fingerprint:  # regenerated, appended to or cut
+            raise changed_input(source)
         return {name: {"rows": f.rows, "sha256": f.digest.hexdigest()} for name, f in files.items()}
 
 
@@ -423,59 +417,8 @@ def _answer(output: Any, label: Any) -> Any:
     return label if output is None else output
 
 
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """manifest.json, flushed to disk before the folder holding it is swapped into place."""
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(manifest_text(manifest))
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def manifest_text(manifest: dict[str, Any]) -> str:
     return json_text(manifest) + "\n"
-
-
-@contextmanager
-def staged_folder(out: Path) -> Iterator[Path]:
-    """A hidden sibling of ``out`` to write into: swapped into place when the block succeeds, removed if it fails.
-
-    Readers of ``out`` see the old outputs or the new ones, never half of them.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _recover(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-        _swap(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _recover(out: Path) -> None:
-    """A kill between :func:`_swap`'s two renames leaves ``out`` missing and the previous export
-    beside it as ``.<out>.old-<pid>``: put the newest such export back before writing again."""
-    if out.exists():
-        return
-    stranded = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if stranded:
-        os.replace(stranded[-1], out)
-
-
-def _swap(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp``; if the final rename fails the previous export is put back."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _manifest_parts(ctx: AuditContext, result: AuditResult, plan: CleaningPlan, outcome: SplitOutcome,

@@ -33,7 +33,12 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def one_line(text: str) -> str:
+    """An error message fit for one terminal line: controls removed, newlines and runs of spaces joined."""
+    return " ".join(strip_control(text).split())
+
+
 def preview(text: str, limit: int = 80) -> str:
     """A one-line, control-free excerpt for messages and reports."""
-    flat = " ".join(strip_control(text).split())
+    flat = one_line(text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,4 +1,5 @@
 import codecs
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -188,9 +189,10 @@ def _mixed(seed: int, n: int) -> list[tuple[str | bytes, Any]]:
 def _row_by_row(path: Path, fields: FieldsConfig) -> Dataset:
     """The per-row rules alone: every line through ``_Builder.add``, as the loader did before batching."""
     builder = data._Builder(path, fields)
-    for line, raw, obj in data.iter_rows(path, "jsonl", InputConfig()):
+    digest = hashlib.sha256()
+    for line, raw, obj in data.iter_rows(path, "jsonl", InputConfig(), digest):
         builder.add(line, raw, obj)
-    return builder.finish(SourceInfo(str(path), "jsonl", data._file_digest(path), builder.rows))
+    return builder.finish(SourceInfo(str(path), "jsonl", digest.hexdigest(), builder.rows))
 
 
 def _assert_same(got: Dataset, want: Dataset) -> None:

@@ -138,8 +138,11 @@ def test_same_seed_gives_byte_identical_outputs(write_jsonl, tmp_path):
     source = write_jsonl(dataset_rows())
     split_dataset(source, tmp_path / "a", config(), checks=FAST)
     split_dataset(source, tmp_path / "b", config(), checks=FAST)
-    for name in (*OUTPUTS, MANIFEST):
+    for name in OUTPUTS:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    manifests = [json.loads((tmp_path / side / MANIFEST).read_text()) for side in "ab"]
+    assert manifests[0].pop("export_token") != manifests[1].pop("export_token")   # each folder's own token
+    assert manifests[0] == manifests[1]
 
 
 def test_empty_input(write_jsonl, tmp_path):
@@ -156,7 +159,7 @@ def test_refuses_to_write_over_its_input(write_jsonl, tmp_path):
     stranger = tmp_path / "docs"
     stranger.mkdir()
     (stranger / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not a previous export"):
+    with pytest.raises(InputError, match="not written by dqaudit"):
         split_dataset(source, stranger, config(), checks=FAST)
     assert (stranger / "notes.txt").read_text() == "mine"
 
@@ -257,11 +260,12 @@ def test_pii_is_masked_in_the_record_and_the_leak_check(write_jsonl, tmp_path):
 
 def test_a_stranded_previous_export_is_restored(write_jsonl, tmp_path):
     """A kill between the swap's two renames leaves only .out.old-PID; the next export puts it back first."""
-    from dqaudit.export import _recover
+    from dqaudit.publish import _clean_leftovers, write_marker
 
     out = tmp_path / "out"
     stranded = tmp_path / ".out.old-4242"
     stranded.mkdir()
+    write_marker(stranded)
     (stranded / "manifest.json").write_text("{}")
-    _recover(out)
+    _clean_leftovers(out)
     assert (out / "manifest.json").read_text() == "{}" and not stranded.exists()

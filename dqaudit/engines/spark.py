@@ -1051,16 +1051,16 @@ class _LocalTarget:
 
     def check(self, inputs: list[str]) -> None:
         """Refuse a folder that holds an input file, or a non-empty folder that is not a previous export."""
-        from ..export import check_destination
+        from ..publish import check_destination
 
         local = [Path(p) for uri in inputs if (p := _local_path(uri)) is not None]
         for source in list({f.parent: f for f in local}.values()) or [None]:
-            check_destination(source, self.out)
+            self.out = check_destination(source, self.out)
 
     def publish(
         self, write: Callable[[str], dict[str, dict[str, Any]]], manifest: dict[str, Any], log: _Stages
     ) -> dict[str, Any]:
-        from ..export import MANIFEST, staged_folder, write_manifest
+        from ..publish import MANIFEST, staged_folder, write_manifest
 
         with staged_folder(self.out.absolute()) as tmp:
             outputs = write(f"file://{tmp / _PARTS}")
@@ -1105,7 +1105,7 @@ class _HadoopTarget:
 
     def check(self, inputs: list[str]) -> None:
         """Refuse a folder that holds an input file, or a non-empty folder that is not a previous export."""
-        from ..export import MANIFEST
+        from ..publish import MARKER
 
         out = self.out.toString().rstrip("/")
         with _java_errors(f"checking {out}"):
@@ -1118,17 +1118,20 @@ class _HadoopTarget:
             if self.fs.exists(self.out):
                 if not self.fs.getFileStatus(self.out).isDirectory():
                     raise InputError(out, "exists and is not a folder")
-                if len(self.fs.listStatus(self.out)) and not self.fs.exists(self._path(self.out, MANIFEST)):
+                if len(self.fs.listStatus(self.out)) and not self.fs.exists(self._path(self.out, MARKER)):
                     raise InputError(
                         out,
-                        f"is not empty and holds no {MANIFEST}: not a previous export, so it is not "
+                        f"is not empty and was not written by dqaudit (no {MARKER}), so it is not "
                         "replaced; choose an empty or new folder",
                     )
 
     def publish(
         self, write: Callable[[str], dict[str, dict[str, Any]]], manifest: dict[str, Any], log: _Stages
     ) -> dict[str, Any]:
-        from ..export import MANIFEST, manifest_text
+        import secrets
+
+        from ..export import manifest_text
+        from ..publish import MANIFEST, MARKER
 
         fs, parent, name = self.fs, self.out.getParent(), self.out.getName()
         self._recover()
@@ -1147,6 +1150,11 @@ class _HadoopTarget:
                         fs.create(self._path(tmp, file_name), False).close()
                 fs.delete(parts_dir, True)
             manifest["outputs"], manifest["engine"] = outputs, log.info
+            manifest["export_token"] = secrets.token_hex(16)
+            stream = fs.create(self._path(tmp, MARKER), True)
+            marker = {"written_by": "dqaudit", "token": manifest["export_token"]}
+            stream.write(bytearray(orjson.dumps(marker)))
+            stream.close()
             stream = fs.create(self._path(tmp, MANIFEST), True)
             stream.write(bytearray(manifest_text(manifest).encode("utf-8")))
             stream.close()

@@ -299,7 +299,7 @@ def test_hadoop_target_swaps_and_refuses(spark, tmp_path):
         target.check([f"file:{out}/data.jsonl"])
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not a previous export"):
+    with pytest.raises(InputError, match="not written by dqaudit"):
         _HadoopTarget(spark, f"file:{tmp_path}/busy").check([])
     with pytest.raises(DqauditError, match=r"^opening nosuchfs://bucket/clean: .*No FileSystem for scheme"):
         _HadoopTarget(spark, "nosuchfs://bucket/clean")
