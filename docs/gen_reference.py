@@ -28,6 +28,11 @@ def _cell(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text.replace("\n", " ")).replace("<", "&lt;")
 
 
+def _prose(text: str) -> str:
+    """A docstring paragraph as Markdown: reST double backquotes become code spans; ``<`` cannot open HTML."""
+    return " ".join(text.split()).replace("``", "`").replace("<", "&lt;")
+
+
 def _help_text(command: click.Command) -> str:
     """The command's help as Markdown paragraphs (click's ``\\b`` no-rewrap markers dropped)."""
     text = inspect.cleandoc(command.help or "")
@@ -115,10 +120,11 @@ def config_reference() -> str:
     lines = ["### Top level", "", *header, *top, ""]
     for key, field in AuditConfig.model_fields.items():
         if _is_model(field.annotation):
-            doc = inspect.cleandoc(field.annotation.__doc__ or "") if field.annotation.__doc__ else ""
+            doc = inspect.cleandoc(field.annotation.__doc__ or "")
             lines += [f"### `{key}`", ""]
             if field.description or doc:
-                lines += [_cell(field.description or doc.split("\n\n")[0]).replace("\\|", "|"), ""]
+                paragraphs = [field.description] if field.description else doc.split("\n\n")
+                lines += [*(_prose(p) + "\n" for p in paragraphs)]
             lines += [*header, *_model_rows(f"{key}.", field.annotation), ""]
     lines += ["### `checks`", "", "One block per check; unknown checks and keys are errors.", ""]
     for name, checker in available_checkers().items():
