@@ -5,6 +5,7 @@ references are generated from the code by docs/gen_reference.py (an mkdocs hook)
 """
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -122,6 +123,9 @@ def test_mkdocs_build_strict(tmp_path):
     assert "dqaudit check-split" in (site / "cli" / "index.html").read_text(encoding="utf-8")
     configuration = (site / "configuration" / "index.html").read_text(encoding="utf-8")
     assert "checks.near_duplicates.threshold" in configuration
+    schema = json.loads((ROOT / "dqaudit" / "reports" / "report.schema.json").read_text(encoding="utf-8"))
+    shown = (site / "report-schema" / "index.html").read_text(encoding="utf-8")
+    assert all(f'"{key}"' in shown for key in schema["properties"]), "schema not shown"
     assert not (site / "notes").exists(), "docs/notes/ are staging notes, not pages"
 
 
