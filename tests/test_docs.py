@@ -144,3 +144,13 @@ def test_design_example_checker_is_one_file_plus_its_test(tmp_path, monkeypatch)
         namespace["test_shouting_flags_texts_in_capitals"]()
     finally:
         unregister("shouting")
+
+
+def test_design_page_places_every_module():
+    """Each module and package of dqaudit/ is named on the design page, so the layer table cannot go stale."""
+    design = (DOCS / "design.md").read_text(encoding="utf-8")
+    package = ROOT / "dqaudit"
+    names = [f"{p.stem}.py" for p in package.glob("*.py") if not p.stem.startswith("__")]
+    names += [f"{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()]
+    missing = [name for name in names if f"{name}" not in design]
+    assert not missing, f"add {missing} to the layer table in docs/design.md"
