@@ -68,6 +68,7 @@ DEFAULT_RULES: dict[str, Decision] = {
     "schema.missing_label": "quarantine",
     "schema.unknown_label": "quarantine",
     "label_noise.suspected_mislabel": "quarantine",
+    "conflicting_outputs.conflicting_outputs": "dedupe",  # keeps one record of the answer the finding keeps
 }
 #: What the checker's recommended action means for export when no rule names the finding.
 ACTION_DEFAULTS: dict[Action, Decision] = {

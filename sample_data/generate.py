@@ -6,6 +6,8 @@ Standard library only. Writes next to itself by default:
   truth.json             every planted problem, with record ids
   policies.yaml          policy registry used by the stale-policy check
   annotations_long.csv   long-format annotator labels (item_id,annotator,label)
+  support_chat.jsonl     a chat fine-tuning set (messages) with planted generation-data problems
+  support_chat_truth.json  the chat set's planted problems, with record ids
 
 English texts come from the committed banking77_subset.csv (banking77,
 Casanueva et al. 2020, arXiv 2003.04807, CC BY 4.0). Russian and Kazakh texts are
@@ -1853,6 +1855,269 @@ def policies_yaml():
     return "\n".join(out) + "\n"
 
 
+# --------------------------------------------------------------------------- chat set
+# support_chat.jsonl: a chat fine-tuning set (system/user/assistant messages) with planted
+# generation-data problems; support_chat_truth.json lists them. Its own random stream, so
+# bank_support.jsonl and the other files stay byte-identical.
+CHAT_SYSTEM = "You are the support assistant of a retail bank in Kazakhstan. Answer briefly and politely."
+# (intent, en question, ru question, en answer with {n}, ru answer with {n}, allowed values of n)
+CHAT_TOPICS = [
+    ("request_refund", "How long does a refund to my card take", "Сколько идёт возврат денег на карту",
+     "A refund to the card takes up to {n} days after the shop confirms it.",
+     "Возврат на карту занимает до {n} дней после подтверждения магазином.", (7, 14, 30)),
+    ("card_reissue", "How long does it take to reissue a card", "Сколько дней перевыпускают карту",
+     "A reissued card is ready in {n} business days; we will text you when it arrives.",
+     "Перевыпущенная карта будет готова через {n} рабочих дней, мы пришлём SMS.", (3, 5, 10)),
+    ("transfer_limit", "What is the daily limit for transfers", "Какой дневной лимит на переводы",
+     "The daily transfer limit is {n} tenge; you can change it in the app settings.",
+     "Дневной лимит на переводы {n} тенге, изменить его можно в настройках приложения.",
+     ("500 000", "1 000 000", "3 000 000")),
+    ("atm_fee", "How much does cash withdrawal at another bank's ATM cost",
+     "Сколько стоит снятие наличных в банкомате другого банка",
+     "Withdrawal at another bank's ATM costs {n}% of the amount, at least 200 tenge.",
+     "Снятие в банкомате другого банка стоит {n}% от суммы, минимум 200 тенге.", (1, 2, 3)),
+    ("transaction_dispute", "Until when can I dispute a card payment", "До какого срока можно оспорить платёж по карте",
+     "You can dispute a card payment within {n} days of the statement date.",
+     "Оспорить платёж по карте можно в течение {n} дней с даты выписки.", (30, 45, 60)),
+    ("deposit_interest", "What interest does the savings deposit pay", "Какая ставка по сберегательному депозиту",
+     "The savings deposit pays {n}% a year, interest is added monthly.",
+     "Ставка по сберегательному депозиту {n}% годовых, проценты начисляются ежемесячно.", (12, 14, 15)),
+    ("statement_request", "How fast do you send an account statement", "Как быстро присылают выписку по счёту",
+     "An account statement is sent to your e-mail within {n} hours.",
+     "Выписка по счёту приходит на почту в течение {n} часов.", (1, 2, 24)),
+    ("close_account", "How long does closing an account take", "Сколько времени занимает закрытие счёта",
+     "The account is closed within {n} days after we receive your request.",
+     "Счёт закрывается в течение {n} дней после получения заявления.", (3, 7, 10)),
+    ("loan_application", "How long do you review a loan application", "Сколько рассматривают заявку на кредит",
+     "A loan application is reviewed within {n} business days.",
+     "Заявка на кредит рассматривается в течение {n} рабочих дней.", (1, 2, 5)),
+    ("change_pin", "After how many wrong PIN attempts is the card blocked",
+     "После скольких неверных попыток ввода ПИН блокируется карта",
+     "The card is blocked after {n} wrong PIN attempts in a row.",
+     "Карта блокируется после {n} неверных попыток ввода ПИН-кода подряд.", (3, 5, 10)),
+]
+#: Yes/no questions: (intent, en question, ru question, en yes, en no, ru yes, ru no)
+CHAT_YES_NO = [
+    ("transfer_cancel", "Can I cancel a transfer after sending it", "Можно ли отменить перевод после отправки",
+     "Yes, you can cancel it in the app within 30 minutes while its status is pending.",
+     "No, a sent transfer cannot be cancelled in the app while its status is pending.",
+     "Да, его можно отменить в приложении в течение 30 минут, пока он в статусе обработки.",
+     "Нет, отправленный перевод нельзя отменить в приложении, пока он в статусе обработки."),
+    ("card_abroad", "Does my debit card work abroad", "Работает ли дебетовая карта за границей",
+     "Yes, the debit card works abroad in any shop that accepts Visa.",
+     "No, the debit card does not work abroad in shops that accept Visa.",
+     "Да, дебетовая карта работает за границей в любом магазине, где принимают Visa.",
+     "Нет, дебетовая карта не работает за границей в магазинах, где принимают Visa."),
+]
+CHAT_CONTEXT_EN = [
+    "I returned {item} to {shop} {when}.", "I bought {item} at {shop} {when}.", "The order for {item} from {shop} was "
+    "cancelled {when}.", "{shop} says they sent the money back {when} for {item}.",
+    "Asking because {shop} messed up when I bought {item} {when}.", "Context: paid for {item} in {shop} {when}.",
+    "My sister told me about it {when} when we were in {shop} buying {item}.",
+]
+CHAT_CONTEXT_RU = [
+    "Я вернул {item} в {shop} {when}.", "Купила {item} в {shop} {when}.", "Заказ {item} в {shop} отменили {when}.",
+    "{shop} говорит, что вернул деньги за {item} {when}.", "Спрашиваю, потому что {when} в {shop} брала {item}.",
+    "Ситуация такая: {when} оплатил {item} в магазине {shop}.", "Мне подруга {when} в {shop} сказала, пока я "
+    "выбирала {item}.",
+]
+CHAT_ITEMS_EN = ["a jacket", "a phone", "headphones", "a kettle", "sneakers", "a laptop bag", "a coffee machine",
+                 "a winter coat", "a tablet", "a blender", "a bicycle helmet", "a desk lamp", "a suitcase"]
+CHAT_ITEMS_RU = ["куртку", "телефон", "наушники", "чайник", "кроссовки", "сумку", "кофемашину", "пальто",
+                 "планшет", "блендер", "шлем", "настольную лампу", "чемодан"]
+CHAT_SHOPS = ["Sulpak", "Technodom", "Mechta", "Lamoda", "Wildberries", "Ozon", "Arbuz", "Magnum", "Meloman",
+              "Small", "Flip", "Marwin"]
+CHAT_WHEN_EN = ["yesterday", "last week", "on Monday", "on Friday evening", "this morning", "at the weekend"]
+CHAT_WHEN_RU = ["вчера", "на прошлой неделе", "в понедельник", "в пятницу вечером", "сегодня утром",
+                "на выходных"]
+CHAT_GREET_EN = ["Hello!", "Hi there!", "Good afternoon!", "Hello, thank you for contacting us."]
+CHAT_GREET_RU = ["Здравствуйте!", "Добрый день!", "Здравствуйте, спасибо за обращение."]
+CHAT_SIGN_EN = ["Best regards, support team.", "Have a nice day!", "Kind regards, Aigerim."]
+CHAT_SIGN_RU = ["С уважением, служба поддержки.", "Хорошего дня!", "С уважением, Айгерим."]
+CHAT_AUTO_REPLY = ("Thank you for your message! Your request has been registered and an operator will reply "
+                   "within 24 hours. This is an automatic reply, please do not answer it.")
+CHAT_LABEL_VARIANTS = {"request_refund": ["Request_Refund", "request-refund", "request refund ", "request_refunds"],
+                       "card_reissue": ["сard_reissue"]}  # the last one starts with a Cyrillic "с"
+
+
+def chat_shingles(text):
+    t = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return {t[i:i + 4] for i in range(max(1, len(t) - 3))}
+
+
+class ChatGenerator:
+    """support_chat.jsonl: 10 numeric topics and 2 yes/no topics in English and Russian, with planted pairs."""
+
+    PAIRS = {"numbers": 36, "other_answer": 24, "yes_no": 12, "greeting": 36, "punctuation": 12}
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed * 1000 + 17)
+        self.records, self.shingles = [], []
+        self.truth = {"contradictory_pairs": [], "consistent_pairs": [], "label_variants": {},
+                      "auto_replies": [], "structured_answers": [], "empty_answers": [], "truncated_answers": [],
+                      "language_mismatch": [], "long_answers": [], "template_fragments": []}
+        self.day = date(2025, 1, 6)
+
+    def question(self, lang, base):
+        """A question on ``base`` made unique by a context sentence (char 4-gram Jaccard < 0.55 to all others)."""
+        r = self.rng
+        for _ in range(500):
+            if lang == "en":
+                ctx = r.choice(CHAT_CONTEXT_EN).format(item=r.choice(CHAT_ITEMS_EN), shop=r.choice(CHAT_SHOPS),
+                                                       when=r.choice(CHAT_WHEN_EN))
+            else:
+                ctx = r.choice(CHAT_CONTEXT_RU).format(item=r.choice(CHAT_ITEMS_RU), shop=r.choice(CHAT_SHOPS),
+                                                       when=r.choice(CHAT_WHEN_RU))
+            text = f"{ctx} {base}?" if r.random() < 0.5 else f"{base}? {ctx}"
+            sh = chat_shingles(text)
+            if all(len(sh & o) / len(sh | o) < 0.55 for o in self.shingles):
+                self.shingles.append(sh)
+                return text
+        raise RuntimeError("chat generator: no unique question left")
+
+    def add(self, intent, lang, question, answer, system=True):
+        self.day += timedelta(days=1)
+        rid = f"chat-{len(self.records) + 1:04d}"
+        messages = ([{"role": "system", "content": CHAT_SYSTEM}] if system else []) + [
+            {"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        self.records.append({"id": rid, "intent": intent, "lang": lang, "created_at": self.day.isoformat(),
+                             "messages": messages})
+        return rid
+
+    def topic(self):
+        return self.rng.choice(CHAT_TOPICS)
+
+    def answer(self, topic, lang, n):
+        return (topic[3] if lang == "en" else topic[4]).format(n=n)
+
+    def near_copy(self, question, lang):
+        """The same question re-sent: a greeting added, or the same words with other punctuation."""
+        if self.rng.random() < 0.5:
+            return ("Hello! " if lang == "en" else "Здравствуйте! ") + question
+        return question.replace("?", " ?").replace(".", ",") if self.rng.random() < 0.5 else question
+
+    def build(self):
+        r = self.rng
+        langs = ["en", "ru"]
+        for k in range(self.PAIRS["numbers"]):
+            t, lang = self.topic(), langs[k % 2]
+            q = self.question(lang, t[1] if lang == "en" else t[2])
+            n1, n2 = r.sample(t[5], 2)
+            a = self.add(t[0], lang, q, self.answer(t, lang, n1))
+            b = self.add(t[0], lang, self.near_copy(q, lang), self.answer(t, lang, n2))
+            self.truth["contradictory_pairs"].append([a, b, "numbers"])
+        for k in range(self.PAIRS["other_answer"]):
+            t, lang = self.topic(), langs[k % 2]
+            other = r.choice([x for x in CHAT_TOPICS if x is not t])
+            q = self.question(lang, t[1] if lang == "en" else t[2])
+            a = self.add(t[0], lang, q, self.answer(t, lang, t[5][0]))
+            b = self.add(t[0], lang, self.near_copy(q, lang), self.answer(other, lang, other[5][0]))
+            self.truth["contradictory_pairs"].append([a, b, "other_answer"])
+        for k in range(self.PAIRS["yes_no"]):
+            t, lang = CHAT_YES_NO[k % 2], langs[(k // 2) % 2]
+            q = self.question(lang, t[1] if lang == "en" else t[2])
+            yes, no = (t[3], t[4]) if lang == "en" else (t[5], t[6])
+            a = self.add(t[0], lang, q, yes)
+            b = self.add(t[0], lang, self.near_copy(q, lang), no)
+            self.truth["contradictory_pairs"].append([a, b, "yes_no"])
+        for k in range(self.PAIRS["greeting"]):
+            t, lang = self.topic(), langs[k % 2]
+            q = self.question(lang, t[1] if lang == "en" else t[2])
+            text = self.answer(t, lang, r.choice(t[5]))
+            greet, sign = (CHAT_GREET_EN, CHAT_SIGN_EN) if lang == "en" else (CHAT_GREET_RU, CHAT_SIGN_RU)
+            a = self.add(t[0], lang, q, text)
+            b = self.add(t[0], lang, self.near_copy(q, lang), f"{r.choice(greet)} {text} {r.choice(sign)}")
+            self.truth["consistent_pairs"].append([a, b, "greeting"])
+        for k in range(self.PAIRS["punctuation"]):
+            t, lang = self.topic(), langs[k % 2]
+            q = self.question(lang, t[1] if lang == "en" else t[2])
+            text = self.answer(t, lang, r.choice(t[5]))
+            a = self.add(t[0], lang, q, text)
+            b = self.add(t[0], lang, self.near_copy(q, lang), "  " + text.rstrip(".").replace(",", " ,") + "!")
+            self.truth["consistent_pairs"].append([a, b, "punctuation"])
+        self.background()
+        self.plant_labels()
+
+    def background(self):
+        """Single questions with well-formed answers, then answer-style problems planted on some of them."""
+        r = self.rng
+        for k in range(260):
+            t, lang = self.topic(), ["en", "ru"][k % 2]
+            q = self.question(lang, t[1] if lang == "en" else t[2])
+            self.add(t[0], lang, q, self.answer(t, lang, r.choice(t[5])))
+        for k in range(16):
+            t = self.topic()
+            rid = self.add(t[0], "en", self.question("en", t[1]), CHAT_AUTO_REPLY)
+            self.truth["auto_replies"].append(rid)
+        for k in range(8):
+            t, lang = self.topic(), ["en", "ru"][k % 2]
+            body = self.answer(t, lang, r.choice(t[5]))
+            answer = json.dumps({"status": "ok", "answer": body}, ensure_ascii=False) if k % 2 == 0 else \
+                "- " + body.replace(", ", "\n- ").replace("; ", "\n- ")
+            rid = self.add(t[0], lang, self.question(lang, t[1] if lang == "en" else t[2]), answer)
+            self.truth["structured_answers"].append(rid)
+        for k in range(4):
+            t = self.topic()
+            rid = self.add(t[0], "ru", self.question("ru", t[2]), "")
+            self.truth["empty_answers"].append(rid)
+        for k in range(6):
+            t, lang = self.topic(), ["en", "ru"][k % 2]
+            full = self.answer(t, lang, r.choice(t[5]))
+            cut = full[: max(12, int(len(full) * 0.55))].rstrip()
+            rid = self.add(t[0], lang, self.question(lang, t[1] if lang == "en" else t[2]), cut)
+            self.truth["truncated_answers"].append(rid)
+        for k in range(8):
+            t = self.topic()
+            rid = self.add(t[0], "ru", self.question("ru", t[2]), self.answer(t, "en", r.choice(t[5])))
+            self.truth["language_mismatch"].append(rid)
+        for k in range(3):
+            t = self.topic()
+            long = " ".join(self.answer(t, "en", n) for n in t[5]) + " " + " ".join(
+                f"Clause {i}: the terms of the agreement apply in full." for i in range(1, 40))
+            rid = self.add(t[0], "en", self.question("en", t[1]), long)
+            self.truth["long_answers"].append(rid)
+        for k in range(4):
+            t = self.topic()
+            rid = self.add(t[0], "en", self.question("en", t[1]),
+                           "Dear {{customer_name}}, " + self.answer(t, "en", t[5][1]))
+            self.truth["template_fragments"].append(rid)
+        for k in range(6):  # chats without a system message (kept as they are)
+            t = self.topic()
+            self.add(t[0], "en", self.question("en", t[1]), self.answer(t, "en", t[5][0]), system=False)
+
+    def plant_labels(self):
+        """Rename some records' intents to look-alike spellings (truth: canonical -> {spelling: ids})."""
+        r = self.rng
+        for canonical, spellings in CHAT_LABEL_VARIANTS.items():
+            pool = [x for x in self.records if x["intent"] == canonical and x["id"] not in self.planted_ids()]
+            chosen = r.sample(pool, 2 * len(spellings))
+            found = {}
+            for k, spelling in enumerate(spellings):
+                for rec in chosen[2 * k: 2 * k + 2]:
+                    rec["intent"] = spelling
+                    found.setdefault(spelling, []).append(rec["id"])
+            self.truth["label_variants"][canonical] = found
+
+    def planted_ids(self):
+        ids = {i for pair in self.truth["contradictory_pairs"] + self.truth["consistent_pairs"] for i in pair[:2]}
+        return ids
+
+    def write(self, out_dir):
+        order = list(range(len(self.records)))
+        self.rng.shuffle(order)
+        lines = [json.dumps(self.records[i], ensure_ascii=False) for i in order]
+        lines.insert(len(lines) // 3, '{"id": "chat-broken", "messages": [{"role": "user", "content": "Hel')
+        self.truth["malformed_lines"] = [len(lines) // 3 + 1]
+        self.truth["records"] = len(self.records)
+        self.truth["rows"] = len(lines)
+        self.truth["label_field"] = "intent"
+        with open(os.path.join(out_dir, "support_chat.jsonl"), "w", encoding="utf-8", newline="\n") as f:
+            f.write("\n".join(lines) + "\n")
+        with open(os.path.join(out_dir, "support_chat_truth.json"), "w", encoding="utf-8", newline="\n") as f:
+            f.write(json.dumps(self.truth, ensure_ascii=False, indent=1) + "\n")
+        return self.truth
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=HERE, help="output directory (default: next to this script)")
@@ -1869,6 +2134,10 @@ def main(argv=None):
     g.annotate()
     g.finalize()
     truth = g.write(a.out)
+    chat = ChatGenerator(a.seed)
+    chat.build()
+    chat_truth = chat.write(a.out)
+    print(f"wrote {chat_truth['rows']} chat lines to {a.out}", file=sys.stderr)
     print(f"wrote {truth['rows']} lines ({truth['valid_records']} records) to {a.out}; "
           f"languages={truth['languages']}", file=sys.stderr)
     if truth["generator_warnings"]:

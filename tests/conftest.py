@@ -54,3 +54,13 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not present (users' clones lack it)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def truth_chat() -> tuple[Path, dict[str, Any]]:
+    """sample_data/support_chat.jsonl and its planted problems."""
+    path = REPO / "sample_data" / "support_chat.jsonl"
+    truth = REPO / "sample_data" / "support_chat_truth.json"
+    if not path.exists():
+        pytest.fail("sample_data/support_chat.jsonl is missing: run python sample_data/generate.py")
+    return path, json.loads(truth.read_text(encoding="utf-8"))

@@ -1,0 +1,226 @@
+"""``conflicting_outputs``: the same question (or a near-copy of it) with answers that disagree.
+
+A generation set teaches a model what to say. When one question is answered "14 days"
+in one record and "30 days" in another, the model learns to guess; this is the
+generation-data twin of conflicting labels, and blocks the verdict the same way.
+Inputs are grouped by the near-duplicate clusters (exact copies included); inside a
+cluster, records whose questions themselves state different facts (another amount,
+"not") are different questions and are not compared. Answers are compared by the rule
+in :mod:`dqaudit.features.answers`; answers that differ only by greetings, sign-offs,
+case or punctuation are one answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ..features.answers import DEFAULT_MIN_SIMILARITY, Answer, Disagreement, compare, parse_answer
+from ..findings import Action, CheckResult, Finding, Severity
+from ..pii import mask_text
+from ..pipeline import AuditContext
+from ..registry import register
+from ..text import preview
+from .base import Checker, CheckParams, share_penalty
+
+KEEP_RULE = "current policy, then majority, then newest created_at, then first line"
+
+
+class ConflictingOutputsParams(CheckParams):
+    min_similarity: float = Field(
+        DEFAULT_MIN_SIMILARITY, ge=0, le=1,
+        description="Answers to one question whose core token similarity is below this disagree "
+                    "(facts and negations are compared whatever the similarity).")
+    max_conflicting_share: float = Field(
+        0.05, ge=0, le=1, description="Blocking gate: share of rows whose question has conflicting answers.")
+
+
+@dataclass
+class _AnswerGroup:
+    """Rows giving one answer (consistent variants merged), and how it disagrees with the first group."""
+
+    answer: Answer
+    text: str
+    rows: list[int]
+    disagreement: Disagreement | None = None
+
+
+def input_groups(ctx: AuditContext) -> np.ndarray:
+    """One id per row: rows whose inputs are the same or near-copies share it.
+
+    The near-duplicate clusters hold exact copies too, except for texts too short to
+    shingle, which are grouped by their exact normalised text.
+    """
+    from .duplicates import exact_groups
+    from .near_duplicates import near_duplicates
+
+    found = near_duplicates(ctx)
+    groups = found.groups.astype(np.int64).copy()
+    short = np.flatnonzero(found.no_shingles)
+    if len(short):
+        exact = exact_groups(ctx).to_numpy()[short]
+        groups[short] = groups.max(initial=-1) + 1 + pd.factorize(exact)[0]
+    return groups
+
+
+@register
+class ConflictingOutputsChecker(Checker):
+    name = "conflicting_outputs"
+    description = "The same (or a near-copy of a) question with answers that disagree: other numbers, " \
+                  "periods or dates, a negation, or another answer altogether."
+    default_weight = 2.0
+    Params = ConflictingOutputsParams
+
+    def check(self, ctx: AuditContext) -> CheckResult:
+        params: ConflictingOutputsParams = self.params  # type: ignore[assignment]
+        frame = ctx.frame
+        n = len(frame)
+        if n == 0:
+            return self.skip("no records")
+        if ctx.config.fields.output is None or not frame["output"].notna().any():
+            return self.skip("no outputs: set fields.output (chat: messages[assistant]; prompt/completion: "
+                             "completion)")
+        has_output = frame["output"].map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy()
+        groups = input_groups(ctx)
+        sizes = np.bincount(groups[has_output], minlength=int(groups.max(initial=0)) + 1)
+        candidates = np.flatnonzero(has_output & (sizes[groups] > 1))
+        superseded = _superseded(ctx)
+        mask = _masker(ctx)
+        findings: list[Finding] = []
+        penalties: list[float] = []
+        texts, outputs = frame["text"].to_numpy(), frame["output"].to_numpy()
+        parsed: dict[str, Answer] = {}
+
+        def parse(value: str) -> Answer:
+            if value not in parsed:
+                parsed[value] = parse_answer(value)
+            return parsed[value]
+
+        order = candidates[np.lexsort((candidates, groups[candidates]))]
+        for _, members in pd.Series(order).groupby(groups[order], sort=True):
+            by_question: dict[tuple[tuple[str, ...], ...], list[int]] = {}
+            for row in members.tolist():
+                by_question.setdefault(parse(texts[row]).facts, []).append(row)
+            for rows in by_question.values():
+                answer_groups = _answer_groups(rows, outputs, parse, params.min_similarity)
+                if len(answer_groups) < 2:
+                    continue
+                findings.append(self._finding(frame, rows, answer_groups, superseded, mask,
+                                              params.min_similarity))
+                penalties.append(share_penalty(len(rows), n, 3.0))
+        conflicting_rows = sum(len(f.record_ids) for f in findings)
+        share = conflicting_rows / n
+        gate = self.gate("conflicting_outputs", share > params.max_conflicting_share,
+                         f"{share:.1%} of rows ask the same question with conflicting answers "
+                         f"(limit {params.max_conflicting_share:.0%})")
+        reasons = Counter(g["reason"] for f in findings for g in f.details["answers"] if g["reason"])
+        metrics = {
+            "rows_with_output": int(has_output.sum()),
+            "rows_compared": int(len(candidates)),
+            "conflicting_questions": len(findings),
+            "conflicting_rows": conflicting_rows,
+            "reasons": dict(sorted(reasons.items())),
+        }
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
+
+    def _finding(self, frame: pd.DataFrame, rows: list[int], answer_groups: list[_AnswerGroup],
+                 superseded: list[bool] | None, mask: Callable[[str], str], min_similarity: float) -> Finding:
+        keep, rule = _choose(frame, answer_groups, superseded)
+        kept = answer_groups[keep]
+        ids = frame["id"].to_numpy()
+        answers = []
+        for k, group in enumerate(answer_groups):
+            # stated against the kept answer; a group consistent with it still disagreed with the first one
+            versus = None if k == keep else compare(kept.answer, group.answer, min_similarity) or \
+                group.disagreement or compare(answer_groups[0].answer, group.answer, min_similarity)
+            answers.append({
+                "answer": mask(preview(group.text, 120)),
+                "count": len(group.rows),
+                "record_ids": [str(ids[r]) for r in group.rows],
+                "keep": k == keep,
+                "reason": versus.reason if versus else None,
+                "detail": mask(versus.detail) if versus else None,
+                "differing_spans": [[mask(a), mask(b)] for a, b in versus.spans] if versus else [],
+            })
+        others = [a for a in answers if not a["keep"]]
+        question = mask(preview(frame["text"].iat[rows[0]], 70))
+        first = others[0]
+        message = (f"{len(rows)} records ask “{question}” and get {len(answer_groups)} conflicting answers: "
+                   f"keep “{mask(preview(kept.text, 60))}” ×{len(kept.rows)} ({rule}); "
+                   f"“{preview(first['answer'], 60)}” ×{first['count']} differs ({first['detail']})")
+        representative = min(kept.rows, key=lambda r: frame["line"].iat[r])
+        return self.finding("conflicting_outputs", Severity.HIGH, message, Action.REVIEW,
+                            [str(ids[r]) for r in sorted(rows)], answers=answers, keep_rule=rule,
+                            rule=KEEP_RULE, representative=str(ids[representative]), size=len(rows))
+
+
+def _answer_groups(rows: list[int], outputs: np.ndarray, parse: Callable[[str], Answer],
+                   min_similarity: float) -> list[_AnswerGroup]:
+    """Distinct answers, most common first, merged into the first group each is consistent with."""
+    variants: dict[str, list[int]] = {}
+    answers: dict[str, tuple[Answer, str]] = {}
+    for row in rows:
+        answer = parse(outputs[row])
+        variants.setdefault(answer.key, []).append(row)
+        answers.setdefault(answer.key, (answer, outputs[row]))
+    if len(variants) < 2:
+        return []
+    groups: list[_AnswerGroup] = []
+    for key in sorted(variants, key=lambda k: (-len(variants[k]), variants[k][0])):
+        answer, text = answers[key]
+        for group in groups:
+            if compare(group.answer, answer, min_similarity) is None:
+                group.rows += variants[key]
+                break
+        else:
+            versus = compare(groups[0].answer, answer, min_similarity) if groups else None
+            groups.append(_AnswerGroup(answer, text, list(variants[key]), versus))
+    return groups
+
+
+def _choose(frame: pd.DataFrame, groups: list[_AnswerGroup], superseded: list[bool] | None) -> tuple[int, str]:
+    """Which answer to keep, and the rule that decided: current policy, majority, newest, first line."""
+    candidates = list(range(len(groups)))
+    rule = "first line"
+    if superseded is not None:
+        current = [k for k in candidates if not any(superseded[r] for r in groups[k].rows)]
+        if current and len(current) < len(candidates):
+            candidates, rule = current, "current policy"
+    if len(candidates) > 1:
+        top = max(len(groups[k].rows) for k in candidates)
+        best = [k for k in candidates if len(groups[k].rows) == top]
+        if len(best) < len(candidates):
+            candidates, rule = best, "majority" if rule == "first line" else rule
+    if len(candidates) > 1:
+        times = frame["created_at"]
+        newest = {k: max((str(times.iat[r]) for r in groups[k].rows if isinstance(times.iat[r], str)),
+                         default="") for k in candidates}
+        top_time = max(newest.values())
+        best = [k for k in candidates if newest[k] == top_time]
+        if top_time and len(best) < len(candidates):
+            candidates, rule = best, "newest" if rule == "first line" else rule
+    lines = frame["line"].to_numpy()
+    return min(candidates, key=lambda k: min(lines[r] for r in groups[k].rows)), rule
+
+
+def _superseded(ctx: AuditContext) -> list[bool] | None:
+    """Per row: does the output quote a superseded policy? None when no policies file is configured."""
+    from ..policies import load_policies
+
+    path = ctx.params("stale_policy").policies
+    if path is None or not Path(path).is_file():
+        return None
+    terms = [term.regex for policy in load_policies(Path(path)) for term in policy.terms]
+    return [isinstance(v, str) and any(t.search(v) for t in terms) for v in ctx.frame["output"].tolist()]
+
+
+def _masker(ctx: AuditContext) -> Callable[[str], str]:
+    """Personal data in answers is masked in the finding whether or not the pii check runs."""
+    types = tuple(ctx.params("pii").types)
+    return lambda text: mask_text(text, types)
