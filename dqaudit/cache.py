@@ -1,11 +1,18 @@
 """On-disk cache of per-record derived data (signatures, embeddings, languages), keyed by text hash.
 
 A re-run on unchanged data reads everything back; a run on a dataset that grew
-computes only the new rows and appends one shard. A shard is one file holding two
-``.npy`` arrays back to back (keys, then values), written straight from the arrays and
-read with the values memory-mapped, so a re-run copies only the rows it asks for (a
-1M-row signature cache is 512 MB). Object arrays are refused: the cache never
-unpickles anything.
+computes only the new rows and appends one shard. A shard is one file: a magic line,
+a JSON header (format version, namespace, dqaudit version, dtype, shape and a blake2b
+checksum of everything after the header), then the keys and the values, raw. The values
+are memory-mapped once the checksum holds, so a re-run copies only the rows it asks for.
+
+Nothing in a shard is trusted on its shape: a shard whose checksum, namespace, version
+or sizes do not hold is ignored (one :class:`CacheWarning` per namespace) and its rows
+recomputed; only regular files inside the folder are opened (no FIFOs, devices or
+symlinks), sizes are checked against the file before anything is allocated, and object
+arrays are refused, so the cache never unpickles anything. The checksum catches damage
+and stale or foreign files, not a forger: anyone who can write the cache folder can write
+a shard, so the folder is created private (0700) and should stay so.
 """
 
 from __future__ import annotations
@@ -13,17 +20,38 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
+import struct
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from . import __version__
+from .errors import ConfigError
+
 #: Shards being fsynced and renamed into place, per namespace folder (resolved), across ``Cache`` objects.
 _IN_FLIGHT: dict[Path, list[tuple[threading.Thread, list[BaseException]]]] = {}
 _IN_FLIGHT_LOCK = threading.Lock()
+
+
+#: First bytes of every shard; the format version is the header's ``format``.
+MAGIC = b"DQAUDIT-CACHE\n"
+FORMAT = 2
+SUFFIX = ".shard"
+_HEADER_MAX = 1 << 16  # bytes of JSON header; a real one is about 250
+_ALIGN = 64
+#: Plain numbers, bytes and fixed-width strings: nothing that could hold an object.
+_DTYPE = re.compile(r"^[<>|=][iufb][1248]$|^\|S[1-9][0-9]{0,3}$|^[<>=]U[1-9][0-9]{0,3}$")
+
+
+class CacheWarning(UserWarning):
+    """A shard was damaged, foreign or unreadable: it was ignored and its rows recomputed."""
 
 
 class Cache:
@@ -31,6 +59,10 @@ class Cache:
 
     def __init__(self, root: str | Path | None) -> None:
         self.root = Path(root) if root is not None else None
+        if self.root is not None and (self.root.exists() or self.root.is_symlink()) and not self.root.is_dir():
+            raise ConfigError(f"cache.dir: {self.root} exists and is not a folder; point cache.dir at a "
+                              "folder (or remove the file), or run with --no-cache")
+        self._warned: set[str] = set()
 
     def flush(self, namespace: str | None = None) -> None:
         """Wait until the shards written so far under this root (in ``namespace``, or all) are in place.
@@ -95,18 +127,28 @@ class Cache:
         return np.where(hit, order[at] if len(ordered) else -1, -1)
 
     def _load(self, namespace: str) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each shard's keys and (memory-mapped) values; none at all if the shards' values differ in kind."""
+        """Each sound shard's keys and (memory-mapped) values; none at all if their values differ in kind."""
         self.flush(namespace)  # this run's own earlier shards count too
         shards: list[tuple[np.ndarray, np.ndarray]] = []
-        if self.root is None or not (self.root / namespace).is_dir():
+        folder = self.root / namespace if self.root is not None else None
+        if folder is None or folder.is_symlink() or not folder.is_dir():
             return shards
-        for path in sorted((self.root / namespace).glob("*.npy")):
+        bad: list[str] = []
+        for path in sorted(folder.glob(f"*{SUFFIX}")):
             try:
-                shards.append(_read_shard(path))
-            except (OSError, ValueError):
-                continue  # a damaged shard is recomputed, never trusted
+                shards.append(_read_shard(path, namespace))
+            except (OSError, ValueError) as exc:
+                bad.append(f"{path.name}: {exc}")  # recomputed, never trusted
+        if bad:
+            self._warn(namespace, f"cache: ignored {len(bad)} unusable shard(s) in {folder} and recomputed "
+                                  f"their rows ({bad[0]})")
         kinds = {(values.dtype, values.shape[1:]) for _, values in shards}
         return shards if len(kinds) == 1 else []
+
+    def _warn(self, namespace: str, message: str) -> None:
+        if namespace not in self._warned:
+            self._warned.add(namespace)
+            warnings.warn(message, CacheWarning, stacklevel=4)
 
     def _append(self, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:
         """Write a shard to a temporary file, then fsync and rename it into place on a background thread.
@@ -115,16 +157,16 @@ class Cache:
         run goes on meanwhile and :meth:`flush` waits for it. Until the rename, readers do not
         see the shard, so a crash leaves no partial shard behind, only a temporary file.
         """
-        if self.root is None or values.dtype.hasobject:
+        if self.root is None or values.dtype.hasobject or not _DTYPE.match(values.dtype.str):
             return
         name = hashlib.blake2b(keys.tobytes(), digest_size=8).hexdigest()
         folder = self.root / namespace
-        folder.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.lib.format.write_array(handle, np.ascontiguousarray(keys))
-                np.lib.format.write_array(handle, np.ascontiguousarray(values))
+                _write_shard(handle, namespace, np.ascontiguousarray(keys), np.ascontiguousarray(values))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -134,7 +176,7 @@ class Cache:
             try:
                 with open(tmp, "rb+") as handle:
                     os.fsync(handle.fileno())
-                os.replace(tmp, folder / f"{name}.npy")
+                os.replace(tmp, folder / f"{name}{SUFFIX}")
             except BaseException as exc:  # re-raised by flush(), in the caller's thread
                 Path(tmp).unlink(missing_ok=True)
                 errors.append(exc)
@@ -145,41 +187,84 @@ class Cache:
             _IN_FLIGHT.setdefault(folder.resolve(), []).append((thread, errors))
 
 
-def _read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A shard: the keys array then the values array, both in ``.npy`` format, one after the other.
+def _write_shard(handle: BinaryIO, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:
+    """Magic, header length, JSON header (with the checksum of the body), then the body: padding, keys, values."""
+    header = {"format": FORMAT, "namespace": namespace, "dqaudit_version": __version__, "rows": len(keys),
+              "dtype": values.dtype.str, "shape": list(values.shape)}
+    fixed = len(MAGIC) + 4 + len(_header_bytes({**header, "blake2b": "0" * 64}))
+    body = [bytes(-fixed % _ALIGN), keys.tobytes(), memoryview(values).cast("B")]
+    digest = _digest(header)
+    for part in body:
+        digest.update(part)
+    head = _header_bytes({**header, "blake2b": digest.hexdigest()})
+    handle.write(MAGIC + struct.pack("<I", len(head)) + head)
+    for part in body:
+        handle.write(part)
 
-    The keys are read; the values are memory-mapped, so only the rows a run asks for are
-    copied. Object arrays and shapes that do not fit the file are refused (ValueError).
+
+def _header_bytes(header: dict[str, object]) -> bytes:
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def _digest(header: dict[str, object]) -> hashlib.blake2b:
+    """blake2b over the header's fields (all but the checksum) and then the body."""
+    digest = hashlib.blake2b(digest_size=32)
+    digest.update(_header_bytes({k: v for k, v in header.items() if k != "blake2b"}))
+    return digest
+
+
+def _read_shard(path: Path, namespace: str) -> tuple[np.ndarray, np.ndarray]:
+    """A shard's keys and memory-mapped values, once its header and checksum hold (else ValueError/OSError).
+
+    Opened without following symlinks and without blocking (a FIFO would hang a plain open);
+    anything but a regular file is refused before a byte is read.
     """
-    with path.open("rb") as handle:
-        keys_dtype, keys_count = _header(handle)
-        if keys_dtype != np.dtype("S8") or len(keys_count) != 1:
-            raise ValueError(f"{path}: not a cache shard")
-        keys = np.fromfile(handle, dtype="S8", count=keys_count[0])
-        if len(keys) != keys_count[0]:
-            raise ValueError(f"{path}: truncated")
-        values_dtype, values_shape = _header(handle)
-        offset = handle.tell()
-    if values_shape[:1] != (len(keys),):
-        raise ValueError(f"{path}: keys and values differ in length")
-    if offset + values_dtype.itemsize * int(np.prod(values_shape)) != path.stat().st_size:
-        raise ValueError(f"{path}: truncated")
-    values = np.memmap(path, dtype=values_dtype, mode="r", offset=offset, shape=values_shape) \
-        if len(keys) else np.empty(values_shape, values_dtype)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        size = info.st_size
+        if handle.read(len(MAGIC)) != MAGIC:
+            raise ValueError("not a dqaudit cache shard")
+        (length,) = struct.unpack("<I", handle.read(4).ljust(4, b"\0"))
+        if length > min(_HEADER_MAX, size):
+            raise ValueError("header too large")
+        header = _header(handle.read(length), namespace)
+        keys_at = len(MAGIC) + 4 + length + (-(len(MAGIC) + 4 + length) % _ALIGN)
+        dtype, shape = np.dtype(header["dtype"]), tuple(header["shape"])
+        rows = header["rows"]
+        values_at = keys_at + 8 * rows
+        if values_at + dtype.itemsize * int(np.prod(shape, dtype=object)) != size:
+            raise ValueError("sizes in the header do not fit the file")
+        digest = _digest(header)
+        handle.seek(len(MAGIC) + 4 + length)
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+        if digest.hexdigest() != header["blake2b"]:
+            raise ValueError("checksum mismatch")
+        handle.seek(keys_at)
+        keys = np.frombuffer(handle.read(8 * rows), dtype="S8")
+        values = np.memmap(handle, dtype=dtype, mode="r", offset=values_at, shape=shape) \
+            if rows and dtype.itemsize else np.empty(shape, dtype)
     return keys, values
 
 
-def _header(handle: BinaryIO) -> tuple[np.dtype, tuple[int, ...]]:
-    """The dtype and shape of the ``.npy`` array at the handle's position (C order, no objects)."""
-    fmt = np.lib.format
-    version = fmt.read_magic(handle)
-    read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
-    if read is None:
-        raise ValueError(f"unknown .npy version {version}")
-    shape, fortran, dtype = read(handle)
-    if fortran or dtype.hasobject:
-        raise ValueError("not a cache array")
-    return dtype, shape
+def _header(raw: bytes, namespace: str) -> dict:
+    """The parsed header, refused unless it is this format, namespace and version, with sane fields."""
+    header = json.loads(raw)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError("unknown shard format")
+    if header.get("namespace") != namespace:
+        raise ValueError(f"written for {header.get('namespace')!r}")
+    if header.get("dqaudit_version") != __version__:
+        raise ValueError(f"written by dqaudit {header.get('dqaudit_version')}")
+    rows, shape, dtype = header.get("rows"), header.get("shape"), header.get("dtype")
+    if not (isinstance(rows, int) and rows >= 0 and isinstance(shape, list) and shape and shape[0] == rows
+            and all(isinstance(n, int) and n >= 0 for n in shape) and isinstance(dtype, str)
+            and _DTYPE.match(dtype) and isinstance(header.get("blake2b"), str)):
+        raise ValueError("malformed header")
+    return header
 
 
 def _gather(parts: list[np.ndarray], found: np.ndarray) -> np.ndarray:

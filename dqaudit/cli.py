@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -71,6 +72,12 @@ def engine_options(func: F) -> F:
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:
     """Is this text dataset ready to fine-tune on? Audit it, score it, export clean splits."""
+    warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    """Warnings on stderr as one line each, without the source line Python shows by default."""
+    return f"Warning: {one_line(str(message))}\n"
 
 
 @cli.command()

@@ -43,7 +43,7 @@ def test_a_second_run_computes_only_new_keys_and_reads_the_rest_back(tmp_path: P
     values = _values(tmp_path, grown, calls)
     assert calls == [["four"]]
     assert values[:, 0].tolist() == [5, 4, 3, 4]
-    assert len(list((tmp_path / "ns").glob("*.npy"))) == 2
+    assert len(list((tmp_path / "ns").glob("*.shard"))) == 2
     again: list[list[str]] = []
     _values(tmp_path, grown, again)
     assert again == []
@@ -52,7 +52,7 @@ def test_a_second_run_computes_only_new_keys_and_reads_the_rest_back(tmp_path: P
 def test_a_damaged_shard_is_recomputed_not_trusted(tmp_path: Path) -> None:
     texts = ["x", "yy"]
     _values(tmp_path, texts, [])
-    for shard in (tmp_path / "ns").glob("*.npy"):
+    for shard in (tmp_path / "ns").glob("*.shard"):
         shard.write_bytes(b"not an array")
     calls: list[list[str]] = []
     values = _values(tmp_path, texts, calls)
@@ -62,9 +62,10 @@ def test_a_damaged_shard_is_recomputed_not_trusted(tmp_path: Path) -> None:
 def test_a_truncated_or_foreign_shard_is_recomputed(tmp_path: Path) -> None:
     texts = ["x", "yy", "zzz"]
     _values(tmp_path, texts, [])
-    (shard,) = (tmp_path / "ns").glob("*.npy")
+    (shard,) = (tmp_path / "ns").glob("*.shard")
     shard.write_bytes(shard.read_bytes()[:-8])  # a crash mid-write cannot look complete
-    np.save(tmp_path / "ns" / "foreign.npy", np.arange(3))  # not (key, value) records
+    np.save(tmp_path / "ns" / "foreign.shard", np.arange(3))  # not (key, value) records
+    (tmp_path / "ns" / "foreign.shard.npy").rename(tmp_path / "ns" / "foreign.shard")
     calls: list[list[str]] = []
     values = _values(tmp_path, texts, calls)
     assert calls == [texts] and values[:, 1].tolist() == [1, 4, 9]
@@ -73,7 +74,7 @@ def test_a_truncated_or_foreign_shard_is_recomputed(tmp_path: Path) -> None:
 def test_values_are_gathered_across_shards_in_key_order(tmp_path: Path) -> None:
     for batch in (["a", "bb"], ["ccc"], ["dddd", "a"]):
         _values(tmp_path, batch, [])
-    assert len(list((tmp_path / "ns").glob("*.npy"))) == 3
+    assert len(list((tmp_path / "ns").glob("*.shard"))) == 3
     texts = ["dddd", "a", "ccc", "bb", "ccc"]
     calls: list[list[str]] = []
     values = _values(tmp_path, texts, calls)

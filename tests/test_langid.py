@@ -107,6 +107,6 @@ def test_detected_languages_is_memoised_and_cached_on_disk(tmp_path: Path) -> No
     assert langs.index.equals(dataset.frame.index)
     assert language_table(ctx) is language_table(ctx)
     ctx.cache.flush()
-    assert any((tmp_path / "cache").rglob("*.npy"))
+    assert any((tmp_path / "cache").rglob("*.shard"))
     again = AuditContext(dataset, AuditConfig(), cache=Cache(tmp_path / "cache"))
     assert detected_languages(again).tolist() == langs.tolist()
