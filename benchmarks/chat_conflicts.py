@@ -37,15 +37,16 @@ def run_seed(seed: int) -> dict[str, dict[str, list[int]]]:
         chat = generate.ChatGenerator(seed)
         chat.build()
         truth = chat.write(tmp)
-        config = AuditConfig(fields={"text": "messages[user]", "output": "messages[assistant]", "label": "intent"},
-                             cache={"enabled": False})
+        fields = {"text": "messages[user]", "output": "messages[assistant]", "label": "intent"}
+        config = AuditConfig(fields=fields, cache={"enabled": False})
         from dqaudit.data import load_dataset
 
         dataset = load_dataset(Path(tmp) / "support_chat.jsonl", config.fields, config.input)
         result = audit(dataset, config, checks=["conflicting_outputs"])
         ctx = AuditContext(dataset, config)
         groups = dict(zip(dataset.frame["id"], input_groups(ctx).tolist(), strict=True))
-        answers = dict(zip(dataset.frame["id"], dataset.frame["output"].fillna("").map(normalize), strict=True))
+        normalised = dataset.frame["output"].fillna("").map(normalize)
+        answers = dict(zip(dataset.frame["id"], normalised, strict=True))
     answer_group: dict[str, tuple[str, int]] = {}
     for finding in result.check("conflicting_outputs").findings:
         for k, group in enumerate(finding.details["answers"]):
@@ -89,7 +90,7 @@ def main() -> None:
             print(f"{name:<32}{t['dqaudit'][1]:>7}{t['dqaudit'][0] / t['dqaudit'][1]:>10.1%}"
                   f"{t['plain'][0] / t['plain'][1]:>12.1%}")
         print(f"{side + ' (all)':<32}{n:>7}{hit['dqaudit'] / n:>10.1%}{hit['plain'] / n:>12.1%}")
-        summary[side] = {"pairs": n, "dqaudit": round(hit["dqaudit"] / n, 4), "plain": round(hit["plain"] / n, 4)}
+        summary[side] = {"pairs": n, **{who: round(count / n, 4) for who, count in hit.items()}}
     print(json.dumps(summary))
 
 

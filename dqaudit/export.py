@@ -69,6 +69,7 @@ DEFAULT_RULES: dict[str, Decision] = {
     "schema.unknown_label": "quarantine",
     "label_noise.suspected_mislabel": "quarantine",
     "conflicting_outputs.conflicting_outputs": "dedupe",  # keeps one record of the answer the finding keeps
+    "label_variants.label_variants": "relabel",  # to the canonical spelling the finding suggests
 }
 #: What the checker's recommended action means for export when no rule names the finding.
 ACTION_DEFAULTS: dict[Action, Decision] = {

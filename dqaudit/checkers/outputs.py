@@ -184,7 +184,8 @@ def _answer_groups(rows: list[int], outputs: np.ndarray, parse: Callable[[str], 
     return groups
 
 
-def _choose(frame: pd.DataFrame, groups: list[_AnswerGroup], superseded: list[bool] | None) -> tuple[int, str]:
+def _choose(frame: pd.DataFrame, groups: list[_AnswerGroup],
+            superseded: list[bool] | None) -> tuple[int, str]:
     """Which answer to keep, and the rule that decided: current policy, majority, newest, first line."""
     candidates = list(range(len(groups)))
     rule = "first line"

@@ -22,7 +22,7 @@ from ..cache import Cache
 from ..findings import Action, CheckResult, Severity
 from ..pipeline import AuditContext
 from ..registry import register
-from ..text import normalize, text_hash
+from ..text import text_hash
 from .base import Checker, CheckParams, share_penalty
 from .text_quality import text_lengths
 
@@ -79,15 +79,6 @@ class SchemaChecker(Checker):
             for finding, points in self._expectations(ctx, params):
                 findings.append(finding)
                 penalties.append(share_penalty(len(finding.record_ids), total, points))
-            variants = _label_variants(frame["label"])
-            if variants:
-                ids = frame.loc[frame["label"].isin({v for group in variants for v in group[1:]}), "id"]
-                findings.append(self.finding(
-                    "label_variants", Severity.MEDIUM,
-                    f"{len(variants)} labels differ only by case or whitespace, e.g. "
-                    f"{' / '.join(repr(v) for v in variants[0])}", Action.RELABEL, ids.tolist(),
-                    variants=variants))
-                penalties.append(share_penalty(len(ids), total, 1.0))
         unusable = len(ctx.dataset.problems) + int(frame["label"].isna().sum()) if ctx.dataset.has_labels else \
             len(ctx.dataset.problems)
         share = unusable / total if total else 0.0
@@ -178,11 +169,3 @@ def _validate(column: str, values: list[Any], suite: list[tuple[str, dict[str, A
             raise RuntimeError(f"{item.expectation_config.type}: {item.exception_info['exception_message']}")
         out[item.result.get("unexpected_index_list") or [], k] = True
     return out
-
-
-def _label_variants(labels: pd.Series) -> list[list[str]]:
-    """Groups of distinct labels that are equal after case and whitespace normalisation."""
-    groups: dict[str, set[str]] = defaultdict(set)
-    for label in labels.dropna().unique():
-        groups[normalize(str(label)).replace(" ", "_")].add(str(label))
-    return [sorted(g, key=lambda v: (v != v.strip().lower(), v)) for g in groups.values() if len(g) > 1]

@@ -39,7 +39,8 @@ def test_contradictions_are_found_and_greetings_are_not(write_jsonl) -> None:
     assert finding.action.value == "review"
     assert set(finding.record_ids) == {"a1", "a2", "a3"}
     kept, other = finding.details["answers"]
-    assert kept["keep"] and set(kept["record_ids"]) == {"a1", "a3"} and finding.details["keep_rule"] == "majority"
+    assert kept["keep"] and set(kept["record_ids"]) == {"a1", "a3"}
+    assert finding.details["keep_rule"] == "majority"
     assert other["record_ids"] == ["a2"] and other["reason"] == "facts"
     assert other["differing_spans"] == [["14", "30"]]
     assert finding.details["representative"] == "a1"
@@ -49,8 +50,8 @@ def test_contradictions_are_found_and_greetings_are_not(write_jsonl) -> None:
 
 def test_questions_stating_other_facts_are_other_questions(write_jsonl) -> None:
     path = write_jsonl([
-        chat("x1", "Refund 5 000 tenge for the jacket I returned to the shop yesterday please", "Sent 5 000."),
-        chat("x2", "Refund 7 000 tenge for the jacket I returned to the shop yesterday please", "Sent 7 000."),
+        chat("x1", "Refund 5 000 tenge for the jacket I returned to the shop yesterday", "Sent 5 000."),
+        chat("x2", "Refund 7 000 tenge for the jacket I returned to the shop yesterday", "Sent 7 000."),
     ])
     assert run(path).check("conflicting_outputs").findings == ()
 
@@ -90,7 +91,8 @@ def test_planted_chat_sample(truth_chat) -> None:
                 for rid in g["record_ids"]}
 
     def reported(a: str, b: str) -> bool:
-        return a in group_of and b in group_of and group_of[a][0] == group_of[b][0] and group_of[a][1] != group_of[b][1]
+        ga, gb = group_of.get(a), group_of.get(b)
+        return ga is not None and gb is not None and ga[0] == gb[0] and ga[1] != gb[1]
 
     contradictory = [reported(a, b) for a, b, _ in truth["contradictory_pairs"]]
     consistent = [reported(a, b) for a, b, _ in truth["consistent_pairs"]]
