@@ -229,7 +229,7 @@ def compare(a: Answer, b: Answer, min_similarity: float = DEFAULT_MIN_SIMILARITY
 
 def differing_spans(a: Answer, b: Answer, limit: int = 3,
                     width: int = 12) -> tuple[tuple[str, str], ...]:
-    """The first ``limit`` places where the cores differ, as ``(a's words, b's words)``, ``width`` words each."""
+    """The first ``limit`` places where the cores differ: ``(a's words, b's words)``, ``width`` words each."""
     matcher = SequenceMatcher(None, a.core, b.core, autojunk=False)
     out = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():

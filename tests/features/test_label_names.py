@@ -15,7 +15,8 @@ def test_spellings_of_one_class_share_a_key(spelling: str) -> None:
 
 
 def test_different_classes_keep_different_keys() -> None:
-    names = ("card_blocked", "card_lost", "address", "status", "query", "queries", "box", "boxes", "карта", "карты")
+    names = ("card_blocked", "card_lost", "address", "status", "query", "queries", "box", "boxes", "карта",
+             "карты")
     keys = {label_key(s) for s in names}
     assert len(keys) == 8  # queries -> query and boxes -> box; Russian words are not stemmed
     assert label_key("карта") == "карта" and label_key("кaрта") == "карта"  # a Latin "a" inside Cyrillic
