@@ -59,6 +59,18 @@ def split_list(_: Any, __: Any, value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def dataset_name(_: Any, __: Any, value: str | None) -> str | None:
+    """``--name``: checked here so that a bad name is a usage error before anything runs."""
+    from .config import check_name
+
+    if value is None:
+        return None
+    try:
+        return check_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def engine_options(func: F) -> F:
     """``--engine`` and ``--spark-master``, shared by ``audit`` and ``split``."""
     func = click.option("--spark-master", metavar="URL", help="Spark master (spark://host:7077, yarn, "
@@ -98,26 +110,40 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, 
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="Record the run in this SQLite history (created if missing; its folder must exist).")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when the run regressed since the previous "
-              "recorded run of DATA (needs --history; thresholds: regression: in dqaudit.yaml).")
+              "recorded run of this dataset name (needs --history; thresholds: regression: in dqaudit.yaml).")
+@click.option("--name", callback=dataset_name, help="The dataset's name in the history and report folders; runs "
+              "of one name are compared (default: dataset.name, else DATA's stem: dated files need --name).")
+@click.option("--keep", type=click.IntRange(1), help="Keep the newest N report folders of this dataset and "
+              "remove older ones dqaudit wrote (default: output.keep, else keep all).")
 @engine_options
 @handle_errors
 def audit(data: str, config_path: Path | None, out: Path | None, fail_under: float | None,
           checks: list[str] | None, as_json: bool, quiet: bool, no_cache: bool, seed: int | None,
           policies_path: Path | None, annotations_path: Path | None, history_path: Path | None,
-          fail_on_regression: bool, engine: str | None, spark_master: str | None) -> None:
-    """Audit DATA (JSONL, CSV or Parquet) and write reports/<dataset>-<UTC timestamp>/."""
+          fail_on_regression: bool, name: str | None, keep: int | None, engine: str | None,
+          spark_master: str | None) -> None:
+    """Audit DATA (JSONL, CSV or Parquet) and write reports/<name>-<UTC timestamp>/.
+
+    Whenever the exit code is 1 (a regression with --fail-on-regression, a blocking gate, readiness
+    under --fail-under) a short alert saying why goes to stderr, also with --quiet.
+    """
     from rich.console import Console
 
+    from .alerts import alert_text, below_threshold
     from .commands.history import open_history, track_run
-    from .config import load_config
+    from .config import DatasetConfig, load_config
     from .engines import audit_data, with_engine
-    from .reports import report_dir, write_reports
+    from .reports import prune_reports, report_dir, write_reports
     from .terminal import RichProgress, print_summary
 
     config = load_config(config_path)
     updates: dict[str, Any] = {}
     if seed is not None:
         updates["seed"] = seed
+    if name is not None:
+        updates["dataset"] = DatasetConfig(name=name)
+    if keep is not None:
+        updates["output"] = config.output.model_copy(update={"keep": keep})
     if no_cache:
         updates["cache"] = config.cache.model_copy(update={"enabled": False})
     config = with_engine(config.model_copy(update=updates), engine, spark_master)
@@ -133,25 +159,30 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
     err = Console(stderr=True, quiet=quiet)
     with RichProgress(err) as progress:
         dataset, result = audit_data(data, config, checks=checks, progress=progress)
-    directory = report_dir(out or config.output.dir, str(data))
+    base = out or config.output.dir
+    directory = report_dir(base, result.name)
     tracked = track_run(history_path, result, dataset, config.regression) if history_path else None
     if tracked is not None:
         result = tracked.annotate(result)
     written = write_reports(result, directory, config.output.formats)
+    removed = prune_reports(base, result.name, config.output.keep) if config.output.keep else []
     if as_json:
         from .findings import json_text
 
         click.echo(json_text(result.to_dict()))
     if not quiet:
         summary = err if as_json else Console()
-        print_summary(result, summary)
-        summary.print(f"[dim]reports: {directory}/ ({', '.join(p.name for p in written.values())})[/dim]",
+        print_summary(result, summary, fail_under=threshold)
+        summary.print(f"[dim]reports: {directory}/ ({', '.join(p.name for p in written.values())})"
+                      + (f"; removed {len(removed)} older report folder(s)" if removed else "") + "[/dim]",
                       highlight=False)
     if tracked is not None:
         err.print(f"[dim]history: run {tracked.run_id} in {history_path}[/dim]", highlight=False)
-        if tracked.diff is not None and tracked.diff.regressions:
-            click.echo(tracked.diff.alert(f"{directory}/"), err=as_json)
-    failed = bool(result.gates) or (threshold is not None and result.readiness_score < threshold)
+    alert = alert_text(result, threshold=threshold, diff=tracked.diff if tracked else None,
+                       report=f"{directory}/")
+    if alert is not None:
+        click.echo(alert, err=True)
+    failed = bool(result.gates) or below_threshold(result, threshold)
     failed = failed or (fail_on_regression and tracked is not None and tracked.regressed)
     sys.exit(1 if failed else 0)
 

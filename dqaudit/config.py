@@ -1,6 +1,6 @@
 """``dqaudit.yaml``: validated configuration with errors that name the key and what was expected.
 
-Sections: ``input``, ``fields``, ``checks`` (one block per checker, validated by that
+Sections: ``dataset`` (its name in history and reports), ``input``, ``fields``, ``checks`` (one block per checker, validated by that
 checker's own ``Params`` model), ``score`` (verdict bands), ``output``, ``cache``,
 ``regression`` (nightly thresholds), ``engine`` (local or Spark).
 Unknown keys are errors everywhere, so a typo never silently falls back to a default.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,34 @@ DEFAULT_CONFIG_NAME = "dqaudit.yaml"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: A dataset name: it becomes part of report folder names, so no path separators or leading dot.
+NAME_PATTERN = re.compile(r"[^\W_][\w.-]{0,99}")
+
+
+def check_name(name: str) -> str:
+    """The name unchanged, or ValueError saying what a name may contain."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"'{name[:100]}' is not a dataset name: use 1-100 letters, digits, '_', '.' or '-', "
+                         "starting with a letter or digit")
+    return name
+
+
+def default_name(path: str) -> str:
+    """A dataset's name when none is given: the file's stem (``requests-2026-12-04.jsonl`` ->
+    ``requests-2026-12-04``, so dated nightly files need ``--name`` to be compared)."""
+    return Path(path).name.split(".")[0] or "dataset"
+
+
+class DatasetConfig(_Strict):
+    name: str | None = Field(None, description="Names the dataset in the run history and report folders; "
+                                               "runs of one name are compared (default: the file's stem).")
+
+    @field_validator("name")
+    @classmethod
+    def _valid(cls, name: str | None) -> str | None:
+        return None if name is None else check_name(name)
 
 
 class InputConfig(_Strict):
@@ -71,6 +100,8 @@ class OutputConfig(_Strict):
     dir: str = Field("reports", description="Reports go to <dir>/<dataset>-<UTC timestamp>/.")
     formats: tuple[Literal["json", "md", "html"], ...] = ("json", "md", "html")
     max_record_ids: int = Field(50, ge=1, description="Record ids shown per finding in report.html (JSON lists all).")
+    keep: int | None = Field(None, ge=1, description="Keep the newest N report folders of this dataset under dir "
+                                                     "and remove older ones dqaudit wrote (default: keep all).")
 
 
 class CacheConfig(_Strict):
@@ -101,6 +132,7 @@ class ExportConfig(_Strict):
 
 class AuditConfig(_Strict):
     version: Literal[1] = 1
+    dataset: DatasetConfig = DatasetConfig()
     input: InputConfig = InputConfig()
     fields: FieldsConfig = FieldsConfig()
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -146,8 +178,10 @@ class AuditConfig(_Strict):
         return self.model_copy(update={"checks": checks})
 
     def fingerprint(self) -> str:
-        """Hash of the effective configuration, recorded with every run (the engine changes no result)."""
-        payload = json.dumps(self.model_dump(mode="json", exclude={"engine"}), sort_keys=True).encode()
+        """Hash of the effective configuration, recorded with every run (the engine, the dataset's name and
+        report pruning change no result)."""
+        dump = self.model_dump(mode="json", exclude={"engine": True, "dataset": True, "output": {"keep"}})
+        payload = json.dumps(dump, sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
 

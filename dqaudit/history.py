@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .config import default_name
 from .errors import DqauditError
 from .findings import jsonable
 
@@ -75,8 +76,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, position, content_hash),
             FOREIGN KEY (run_id, position) REFERENCES findings (run_id, position) ON DELETE CASCADE)""",
     ),
+    (  # v2: runs are grouped by the dataset's name (nightly files written under a new path each day)
+        "ALTER TABLE runs ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+        "UPDATE runs SET name = dqaudit_default_name(dataset)",
+        "CREATE INDEX runs_by_name ON runs (name, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+_RUN_COLUMNS = ("id", "started_at", "dataset", "fingerprint", "rows", "loaded", "config_hash", "dqaudit_version",
+                "readiness", "verdict", "gates", "name")
+_COLUMNS = ", ".join(_RUN_COLUMNS)
 
 
 class HistoryError(DqauditError):
@@ -112,7 +123,11 @@ class StoredFinding:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One recorded audit run; ``findings`` is filled only by :meth:`HistoryStore.run`."""
+    """One recorded audit run; ``findings`` is filled only by :meth:`HistoryStore.run`.
+
+    ``dataset`` is where the data came from (an absolute path); ``name`` groups the runs
+    that are compared with each other (empty: the file's stem).
+    """
 
     id: int | None
     started_at: str
@@ -127,9 +142,15 @@ class Run:
     gates: int
     checks: Mapping[str, CheckSummary]
     findings: tuple[StoredFinding, ...] = field(default=())
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", default_name(self.dataset))
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "started_at": self.started_at, "dataset": self.dataset, "rows": self.rows,
+        return {"id": self.id, "started_at": self.started_at, "name": self.name, "dataset": self.dataset,
+                "rows": self.rows,
                 "fingerprint": self.fingerprint, "config_hash": self.config_hash,
                 "dqaudit_version": self.dqaudit_version, "readiness_score": round(self.readiness, 2),
                 "verdict": self.verdict, "check_scores": {n: c.score for n, c in self.checks.items()}}
@@ -161,7 +182,7 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     return Run(None, result.started_at, dataset_key(source.path, source.format), source.fingerprint,
                source.rows, result.rows_loaded, result.config.fingerprint(), __version__,
                round(result.readiness_score, 4), result.verdict.value, len(result.gates), checks,
-               tuple(findings))
+               tuple(findings), result.name)
 
 
 class HistoryStore:
@@ -180,6 +201,7 @@ class HistoryStore:
                                f"'dqaudit audit DATA --history {self.path}'")
         with self._errors():
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._conn.create_function("dqaudit_default_name", 1, default_name, deterministic=True)
         try:
             self._prepare()
         except BaseException:
@@ -261,10 +283,9 @@ class HistoryStore:
         """Store ``run`` in one transaction and return its id."""
         with self._errors(), self._transaction():
             run_id = self._conn.execute(
-                "INSERT INTO runs (started_at, dataset, fingerprint, rows, loaded, config_hash,"
-                " dqaudit_version, readiness, verdict, gates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO runs ({', '.join(_RUN_COLUMNS[1:])}) VALUES ({', '.join('?' * 11)})",
                 (run.started_at, run.dataset, run.fingerprint, run.rows, run.loaded, run.config_hash,
-                 run.dqaudit_version, run.readiness, run.verdict, run.gates)).lastrowid
+                 run.dqaudit_version, run.readiness, run.verdict, run.gates, run.name)).lastrowid
             assert run_id is not None
             self._conn.executemany(
                 "INSERT INTO checks (run_id, name, status, score, metrics) VALUES (?, ?, ?, ?, ?)",
@@ -284,19 +305,25 @@ class HistoryStore:
             [(run_id, i, h) for i, f in enumerate(findings) for h in sorted(f.hashes)])
 
     # --- reading ----------------------------------------------------------------
-    def runs(self, dataset: str | None = None, limit: int | None = None) -> list[Run]:
-        """Runs oldest first (the last ``limit`` of them), of one dataset or of all; without findings."""
+    def runs(self, dataset: str | None = None, limit: int | None = None, *, name: str | None = None) -> list[Run]:
+        """Runs oldest first (the last ``limit`` of them): of one dataset path, of one name, or all;
+        without findings."""
         with self._errors():
-            where, args = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
+            where, args = [], []
+            for column, value in (("dataset", dataset), ("name", name)):
+                if value:
+                    where.append(f"{column} = ?")
+                    args.append(value)
+            clause = f"WHERE {' AND '.join(where)}" if where else ""
             rows = self._conn.execute(
-                f"SELECT * FROM (SELECT * FROM runs {where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+                f"SELECT * FROM (SELECT {_COLUMNS} FROM runs {clause} ORDER BY id DESC LIMIT ?) ORDER BY id",
                 [*args, -1 if limit is None else limit]).fetchall()
             return [self._run(row) for row in rows]
 
     def run(self, run_id: int) -> Run:
         """One run with its findings."""
         with self._errors():
-            row = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise HistoryError(f"{self.path}: no run {run_id} (see 'dqaudit history {self.path}')")
             hashes: dict[int, set[str]] = {}
@@ -312,10 +339,10 @@ class HistoryStore:
             return self._run(row, findings)
 
     def previous(self, run: int) -> Run | None:
-        """The run of the same dataset just before ``run``, with its findings."""
+        """The run of the same name just before ``run``, with its findings."""
         with self._errors():
             row = self._conn.execute(
-                "SELECT id FROM runs WHERE dataset = (SELECT dataset FROM runs WHERE id = ?) AND id < ? "
+                "SELECT id FROM runs WHERE name = (SELECT name FROM runs WHERE id = ?) AND id < ? "
                 "ORDER BY id DESC LIMIT 1", (run, run)).fetchone()
         return None if row is None else self.run(row[0])
 
@@ -324,4 +351,5 @@ class HistoryStore:
         checks = {name: CheckSummary(status, score, json.loads(metrics)) for name, status, score, metrics in
                   self._conn.execute("SELECT name, status, score, metrics FROM checks WHERE run_id = ? "
                                      "ORDER BY rowid", (run_id,))}
-        return Run(*row, checks=checks, findings=findings)
+        *fields, name = row
+        return Run(*fields, checks=checks, findings=findings, name=name)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import __version__
 from .cache import Cache
-from .config import AuditConfig, load_config
+from .config import AuditConfig, default_name, load_config
 from .data import Dataset, SourceInfo, dataset_from_frame, load_dataset
 from .errors import ConfigError, DqauditError
 from .findings import CheckResult, Finding, Gate, Verdict, jsonable
@@ -84,6 +84,11 @@ class AuditResult:
             if result.check == name:
                 return result
         raise KeyError(name)
+
+    @property
+    def name(self) -> str:
+        """The dataset's name in the history and report folders: ``dataset.name``, else the file's stem."""
+        return self.config.dataset.name or default_name(self.source.path)
 
     @property
     def findings(self) -> list[Finding]:

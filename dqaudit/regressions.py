@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +22,9 @@ from .text import preview
 if TYPE_CHECKING:
     from .history import Run, StoredFinding
     from .reports.html import HtmlSection
+
+#: An example finding quoted in an alert: long enough for a quoted text and the labels after it.
+EXAMPLE_CHARS = 240
 
 Measure = Literal["drop", "rise", "new_findings", "new_records", "cells_below"]
 
@@ -153,8 +155,7 @@ class Diff:
     def alert(self, report: str | None = None) -> str:
         """A few plain-text lines for a chat message or an e-mail."""
         b, a = self.before, self.after
-        name = PurePath(a.dataset).name
-        lines = [f"dqaudit: {len(self.regressions)} regression(s) in {name} "
+        lines = [f"dqaudit: {len(self.regressions)} regression(s) in {a.name} "
                  f"since run {b.id} ({b.started_at})"]
         lines += [f"- {o.check + ': ' if o.check else ''}{o.describe()}" for o in self.regressions]
         lines.append(f"rows {b.rows} -> {a.rows}, readiness {b.readiness:.1f} -> {a.readiness:.1f}, "
@@ -210,7 +211,7 @@ def _new_findings(rule: Rule, before: Run, after: Run, threshold: float) -> Outc
     old, new = _of(before, rule), _of(after, rule)
     fresh = unmatched(new, old)
     return Outcome(rule.name, rule.check, rule.measure, rule.noun, len(old), len(new), len(fresh), threshold,
-                   tuple(preview(f.message, 120) for f in fresh[:3]))
+                   tuple(preview(f.message, EXAMPLE_CHARS) for f in fresh[:3]))
 
 
 def _new_records(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
@@ -220,7 +221,7 @@ def _new_records(rule: Rule, before: Run, after: Run, threshold: float) -> Outco
     seen = frozenset().union(*(f.hashes for f in old))
     flagged = frozenset().union(*(f.hashes for f in new))
     fresh = flagged - seen
-    examples = tuple(preview(f.message, 120) for f in new if f.hashes & fresh)[:3]
+    examples = tuple(preview(f.message, EXAMPLE_CHARS) for f in new if f.hashes & fresh)[:3]
     return Outcome(rule.name, rule.check, rule.measure, rule.noun, len(seen), len(flagged), len(fresh),
                    threshold, examples)
 

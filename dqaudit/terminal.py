@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from .alerts import below_threshold
 from .pipeline import AuditResult
 from .progress import Advance
 from .text import preview
@@ -51,10 +52,13 @@ class RichProgress:
             self._progress.remove_task(task_id)
 
 
-def print_summary(result: AuditResult, console: Console, top: int = 8) -> None:
+def print_summary(result: AuditResult, console: Console, top: int = 8, fail_under: float | None = None) -> None:
+    """The verdict, the check table and what to fix first; ``fail_under`` is the run's threshold, if any."""
     r = result
     head = Text.assemble(("Readiness ", "bold"), (f"{r.readiness_score:.1f}/100", "bold"), "  ",
                          (r.verdict.value, VERDICT_STYLE[r.verdict.value]))
+    if below_threshold(r, fail_under):
+        head.append(f"  FAILED: under --fail-under {fail_under:g}", style="bold red")
     console.print(head)
     console.print(Text(f"{preview(r.source.path, 120)}: {r.source.rows} rows, {r.rows_loaded} loaded, "
                        f"{r.rows_quarantined} quarantined", style="dim"))

@@ -26,7 +26,7 @@ def test_audit_writes_reports_and_exits_0(write_jsonl, tmp_path):
     assert "Readiness" in result.output and "READY" in result.output
     (folder,) = (tmp_path / "reports").iterdir()
     assert folder.name.startswith("data-") and folder.name.endswith("Z")
-    assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html"}
+    assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html", ".dqaudit-report.json"}
 
 
 def test_json_flag_prints_only_json(write_jsonl):

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from dqaudit.config import AuditConfig
 from dqaudit.data import load_dataset
 from dqaudit.history import (
     APPLICATION_ID,
+    MIGRATIONS,
     SCHEMA_VERSION,
     CheckSummary,
     HistoryError,
@@ -203,3 +205,33 @@ def test_snapshot_keys_findings_by_record_content(write_jsonl) -> None:
     assert a[0].key != b[0].key  # ids are generated from line numbers, so they change with the order
     assert a[0].content_key == b[0].content_key and a[0].hashes == b[0].hashes and len(a[0].hashes) == 1
     assert snaps[0].checks["duplicates"].metrics["conflicting_groups"] == 1
+
+
+def test_runs_are_grouped_by_name_so_dated_files_compare(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.sqlite", create=True) as store:
+        first = store.record(replace(make_run(90.0, dataset="/n/requests-2026-12-01.jsonl"), name="requests"))
+        store.record(make_run(50.0, dataset="/n/other.jsonl"))
+        second = store.record(replace(make_run(80.0, dataset="/n/requests-2026-12-02.jsonl"), name="requests"))
+        previous = store.previous(second)
+        assert [r.id for r in store.runs(name="requests")] == [first, second]
+        assert [r.name for r in store.runs()] == ["requests", "other", "requests"]  # default: the stem
+    assert previous is not None and previous.id == first
+
+
+def test_a_v1_history_gains_names_from_the_file_stems(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO runs (started_at, dataset, fingerprint, rows, loaded, config_hash, dqaudit_version,"
+                     " readiness, verdict, gates) VALUES ('t', '/d/bank.v2.jsonl', 'f', 1, 1, 'c', '0.1.0', 90, "
+                     "'READY', 0)")
+    conn.close()
+    with HistoryStore(path) as store:
+        (run,) = store.runs(name="bank")
+    assert run.dataset == "/d/bank.v2.jsonl" and run.readiness == 90.0
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    conn.close()

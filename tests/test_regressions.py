@@ -115,7 +115,7 @@ def test_alert_is_short_plain_text_naming_each_regression() -> None:
     diff = compare(run(1, 90.0), run(2, 80.0, findings=(group("c", "h7"),)))
     alert = diff.alert("reports/bank-20260102T020000Z/")
     lines = alert.splitlines()
-    assert lines[0] == "dqaudit: 2 regression(s) in bank.jsonl since run 1 (2026-01-01T02:00:00Z)"
+    assert lines[0] == "dqaudit: 2 regression(s) in bank since run 1 (2026-01-01T02:00:00Z)"
     assert "- readiness fell 90 -> 80 (-10, limit 2)" in lines
     assert "- duplicates: 1 new conflicting-label groups (limit 0), e.g. group c" in lines
     assert lines[-1] == "report: reports/bank-20260102T020000Z/"

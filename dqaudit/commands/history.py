@@ -55,36 +55,38 @@ def open_history(path: Path) -> None:
 
 
 def track_run(path: Path, result: AuditResult, dataset: Dataset, config: RegressionConfig) -> Tracked:
-    """Record ``result`` and compare it with the previous run of the same dataset."""
+    """Record ``result`` and compare it with the previous run of the same name."""
     with HistoryStore(path, create=True) as store:
         run_id = store.record(snapshot(result, dataset))
         current = store.run(run_id)
         previous = store.previous(run_id)
-        runs = store.runs(current.dataset, limit=TREND_RUNS)
+        runs = store.runs(name=current.name, limit=TREND_RUNS)
     return Tracked(run_id, runs, None if previous is None else compare(previous, current, config))
 
 
 @click.command("history")
 @click.argument("database", type=click.Path(path_type=Path))
+@click.option("--name", help="Only runs of this dataset name (audit --name, dataset.name, else the file's stem).")
 @click.option("--dataset", type=click.Path(path_type=Path), help="Only runs of this dataset file.")
 @click.option("--limit", "-n", type=click.IntRange(1), default=20, show_default=True,
               help="Most recent runs shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @handle_errors
-def history(database: Path, dataset: Path | None, limit: int, as_json: bool) -> None:
+def history(database: Path, name: str | None, dataset: Path | None, limit: int, as_json: bool) -> None:
     """Show the trend recorded in DATABASE: date, rows, readiness and each check's score per run."""
     from rich.console import Console
     from rich.table import Table
 
     with HistoryStore(database) as store:
-        runs = store.runs(str(dataset.resolve()) if dataset else None, limit=limit)
+        runs = store.runs(str(dataset.resolve()) if dataset else None, limit=limit, name=name)
     if as_json:
         click.echo(json_text([r.summary() for r in runs]))
         return
     if not runs:
-        raise CliError(f"{database}: no runs recorded" + (f" for {dataset}" if dataset else ""))
+        wanted = " and ".join(str(w) for w in (name, dataset) if w)
+        raise CliError(f"{database}: no runs recorded" + (f" for {wanted}" if wanted else ""))
     checks = list(dict.fromkeys(n for r in runs for n in r.checks))
-    several = len({r.dataset for r in runs}) > 1
+    several = len({r.name for r in runs}) > 1
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for column in ("run", "started (UTC)", *(["dataset"] if several else []), "rows", "readiness", "verdict"):
         table.add_column(column, justify="right" if column in ("run", "rows", "readiness") else "left")
@@ -92,14 +94,15 @@ def history(database: Path, dataset: Path | None, limit: int, as_json: bool) -> 
         table.add_column(name, justify="right")
     for r in runs:
         scores = [_score(r.checks[n].score if n in r.checks else None) for n in checks]
-        where = [preview(Path(r.dataset).name, 40)] if several else []
+        where = [preview(r.name, 40)] if several else []
         table.add_row(str(r.id), r.started_at.replace("T", " ").rstrip("Z"), *where, str(r.rows),
                       f"{r.readiness:.1f}", r.verdict, *scores)
     console = Console()
     wanted = console.measure(table, options=console.options.update_width(1000)).maximum
     console.width = max(console.width, wanted)  # a log line may be long; a wrapped table cannot be read
     if not several:
-        console.print(f"[dim]{preview(runs[0].dataset, 120)}[/dim]", highlight=False)
+        console.print(f"[dim]{preview(runs[-1].name, 100)} · {preview(runs[-1].dataset, 120)}[/dim]",
+                      highlight=False)
     console.print(table)
 
 
@@ -108,22 +111,22 @@ def history(database: Path, dataset: Path | None, limit: int, as_json: bool) -> 
 @click.argument("runs", nargs=-1, type=int)
 @click.option("--last", type=click.IntRange(2), help="Compare the oldest of the last N runs with the newest "
               "(default when no RUNS are given: 2, the latest run and the one before).")
-@click.option("--dataset", type=click.Path(path_type=Path), help="Runs of this dataset file (default: the "
-              "dataset of the latest run).")
+@click.option("--name", help="Runs of this dataset name (default: the name of the latest run).")
+@click.option("--dataset", type=click.Path(path_type=Path), help="Runs of this dataset file.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml with the "
               "regression: thresholds (default: ./dqaudit.yaml when present).")
 @click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
 @handle_errors
-def diff(database: Path, runs: tuple[int, ...], last: int | None, dataset: Path | None,
+def diff(database: Path, runs: tuple[int, ...], last: int | None, name: str | None, dataset: Path | None,
          config_path: Path | None, as_json: bool) -> None:
-    """What changed between two runs in DATABASE: the last two of a dataset, or RUNS (BEFORE AFTER) by id.
+    """What changed between two runs in DATABASE: the last two of a dataset name, or RUNS (BEFORE AFTER) by id.
 
     Exits 1 when the later run regressed beyond the thresholds of the regression: config section.
     """
     from ..config import load_config
 
-    if runs and (last or dataset):
-        raise CliError("give either two run ids or --last/--dataset, not both")
+    if runs and (last or dataset or name):
+        raise CliError("give either two run ids or --last/--name/--dataset, not both")
     if runs and len(runs) != 2:
         raise CliError("give two run ids: BEFORE AFTER")
     config = load_config(config_path).regression
@@ -132,9 +135,11 @@ def diff(database: Path, runs: tuple[int, ...], last: int | None, dataset: Path 
             before, after = store.run(runs[0]), store.run(runs[1])
         else:
             key = str(dataset.resolve()) if dataset else None
-            recent = store.runs(key or _latest_dataset(store, database), limit=last or 2)
+            if not key and not name:
+                name = _latest_name(store, database)
+            recent = store.runs(key, limit=last or 2, name=name)
             if len(recent) < 2:
-                raise CliError(f"{database}: {len(recent)} run(s) recorded for this dataset; "
+                raise CliError(f"{database}: {len(recent)} run(s) recorded for dataset '{name or dataset}'; "
                                "a diff needs two")
             before, after = store.run(recent[0].id or 0), store.run(recent[-1].id or 0)
     result = compare(before, after, config)
@@ -145,11 +150,11 @@ def diff(database: Path, runs: tuple[int, ...], last: int | None, dataset: Path 
     sys.exit(1 if result.regressions else 0)
 
 
-def _latest_dataset(store: HistoryStore, database: Path) -> str:
+def _latest_name(store: HistoryStore, database: Path) -> str:
     latest = store.runs(limit=1)
     if not latest:
         raise CliError(f"{database}: no runs recorded")
-    return latest[0].dataset
+    return latest[0].name
 
 
 def _print_diff(d: Diff) -> None:
@@ -159,18 +164,18 @@ def _print_diff(d: Diff) -> None:
 
     console = Console()
     b, a = d.before, d.after
-    console.print(Text(f"run {b.id} ({b.started_at}, {b.rows} rows) -> "
+    console.print(Text(f"{a.name}: run {b.id} ({b.started_at}, {b.rows} rows) -> "
                        f"run {a.id} ({a.started_at}, {a.rows} rows)", style="bold"))
     console.print(Text(f"readiness {b.readiness:.1f} -> {a.readiness:.1f} "
                        f"({a.readiness - b.readiness:+.1f}), verdict {b.verdict} -> {a.verdict}"))
     if b.config_hash != a.config_hash:
         console.print(Text("note: the configuration changed between the two runs", style="yellow"))
-    if b.dataset != a.dataset:
-        console.print(Text(f"note: different datasets ({b.dataset} vs {a.dataset})", style="yellow"))
+    if b.name != a.name:
+        console.print(Text(f"note: different datasets ({b.name} vs {a.name})", style="yellow"))
     for o in d.outcomes:
         mark, style = ("REGRESSION", "bold red") if o.regressed else ("ok", "green")
         console.print(Text.assemble((f"{mark:>10} ", style), f"{o.check + ': ' if o.check else ''}",
-                                    preview(o.describe(), 200)))
+                                    preview(o.describe(), 400)))
     checks = Table(show_edge=False, pad_edge=False, header_style="bold", title="check scores",
                    title_justify="left")
     for column in ("check", "before", "after", "change"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,15 +18,19 @@ RENDERERS = {"json": ("report.json", render_json), "md": ("report.md", render_ma
              "html": ("report.html", render_html)}
 
 
-def report_dir(base: str | Path, dataset_path: str, when: datetime | None = None) -> Path:
-    """``<base>/<dataset stem>-<UTC timestamp>/``; a clash within the same second gets a suffix."""
+#: Written last into every report folder: the dataset's name and the files dqaudit put there, so pruning
+#: (``--keep``) removes only folders dqaudit wrote, and only the files it wrote.
+MARKER = ".dqaudit-report.json"
+
+
+def report_dir(base: str | Path, name: str, when: datetime | None = None) -> Path:
+    """``<base>/<dataset name>-<UTC timestamp>/``; a clash within the same second gets a suffix."""
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    stem = Path(dataset_path).name.split(".")[0] or "dataset"
-    target = Path(base) / f"{stem}-{stamp}"
+    target = Path(base) / f"{name}-{stamp}"
     suffix = 1
     while target.exists():
         suffix += 1
-        target = Path(base) / f"{stem}-{stamp}-{suffix}"
+        target = Path(base) / f"{name}-{stamp}-{suffix}"
     return target
 
 
@@ -38,7 +44,48 @@ def write_reports(result: AuditResult, directory: str | Path, formats: Iterable[
     for check in result.results:
         for name, text in sorted(check.files.items()):
             written[name] = atomic_write(directory / Path(name).name, text)
+    marker = {"name": result.name, "files": sorted(p.name for p in written.values())}
+    atomic_write(directory / MARKER, json.dumps(marker) + "\n")
     return written
 
 
-__all__ = ["RENDERERS", "render_html", "render_json", "render_markdown", "report_dir", "write_reports"]
+def prune_reports(base: str | Path, name: str, keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` report folders of ``name`` under ``base``; returns those removed.
+
+    A folder is removed only when its name is ``<name>-<timestamp>[-n]``, its marker names the same
+    dataset, and it holds nothing but the files the marker lists; anything else is left alone.
+    """
+    pattern = re.compile(re.escape(name) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?")
+    ours = []
+    for folder in Path(base).iterdir() if Path(base).is_dir() else ():
+        match = pattern.fullmatch(folder.name)
+        files = _written_files(folder, name) if match and not folder.is_symlink() else None
+        if files is not None:
+            ours.append(((match[1], int(match[2] or 1)), folder, files))
+    removed = []
+    for _, folder, files in sorted(ours, reverse=True)[keep:]:
+        for file in files:
+            (folder / file).unlink(missing_ok=True)
+        (folder / MARKER).unlink()
+        folder.rmdir()
+        removed.append(folder)
+    return removed
+
+
+def _written_files(folder: Path, name: str) -> list[str] | None:
+    """The files dqaudit wrote into ``folder`` when that is all it holds, else None."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        present = {entry.name for entry in folder.iterdir()}
+    except (OSError, ValueError):
+        return None
+    files = marker.get("files") if isinstance(marker, dict) and marker.get("name") == name else None
+    if not isinstance(files, list) or not all(isinstance(f, str) and "/" not in f for f in files):
+        return None
+    if present - {MARKER, *files} or any((folder / f).is_symlink() or (folder / f).is_dir() for f in files):
+        return None
+    return files
+
+
+__all__ = ["MARKER", "RENDERERS", "prune_reports", "render_html", "render_json", "render_markdown", "report_dir",
+           "write_reports"]

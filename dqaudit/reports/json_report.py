@@ -38,6 +38,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "dqaudit_version": __version__,
         "dataset": {
+            "name": result.name,
             "path": result.source.path,
             "format": result.source.format,
             "fingerprint": result.source.fingerprint,

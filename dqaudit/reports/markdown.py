@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..text import preview
 
@@ -32,6 +32,7 @@ def render_markdown(result: AuditResult) -> str:
     ]
     if r.gates:
         lines += ["**Blocking:**", *[f"- {md_cell(g.message, 200)}" for g in r.gates], ""]
+    lines += _regression(r.run_extras.get("regression"))
     lines += ["| check | score | weight | findings | status |", "|---|---:|---:|---:|---|"]
     for c in r.results:
         score = "—" if c.score is None else f"{c.score:.1f}"
@@ -51,3 +52,15 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
+
+
+def _regression(diff: dict[str, Any] | None) -> list[str]:
+    """The nightly diff (``audit --history``): what regressed since the previous run of this dataset."""
+    if not diff:
+        return []
+    before = diff["previous_run"]
+    since = f"since run {before['id']} ({before['started_at']})"
+    if not diff["regressions"]:
+        return [f"No regression {since}.", ""]
+    return [f"**Regressed {since}:**", *[f"- {md_cell((o['check'] + ': ' if o['check'] else '') + o['message'], 300)}"
+                                         for o in diff["regressions"]], ""]

@@ -61,11 +61,12 @@ def last_report(tmp_path: Path, name: str = "report.json") -> Path:
 def test_regression_exits_1_with_a_plain_alert_and_the_diff_in_the_reports(night, tmp_path: Path) -> None:
     first = night(rows())
     assert first.exit_code == 0, first.output
-    assert first.stdout == ""
+    assert first.stdout == "" and first.stderr == ""
     second = night(rows() + CONFLICT)
     assert second.exit_code == 1
-    alert = second.stdout.splitlines()
-    assert alert[0].startswith("dqaudit: 2 regression(s) in data.jsonl since run 1 (")
+    assert second.stdout == ""  # --quiet: the alert alone, on stderr
+    alert = second.stderr.splitlines()
+    assert alert[0].startswith("dqaudit: 2 regression(s) in data since run 1 (")
     assert re.fullmatch(r"- readiness fell 100 -> 9\d\.\d+ \(-\d\.\d+, limit 2\)", alert[1])
     assert alert[2] == ("- duplicates: 1 new conflicting-label groups (limit 0), e.g. 2 copies of "
                         "“my card was stolen” carry 2 different labels: card_blocked ×1, card_lost ×1")
@@ -87,7 +88,7 @@ def test_first_run_has_no_diff_and_a_clean_rerun_no_alert(night, tmp_path: Path)
     report = json.loads(last_report(tmp_path).read_text(encoding="utf-8"))
     assert report["run"]["regression"] is None
     again = night(rows() + [{"id": "new", "text": "a fresh question about fees", "label": "l1"}])
-    assert again.exit_code == 0 and again.stdout == ""
+    assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
 
 
 def test_without_fail_on_regression_the_alert_is_printed_but_the_exit_code_kept(night, write_jsonl) -> None:
@@ -95,14 +96,14 @@ def test_without_fail_on_regression_the_alert_is_printed_but_the_exit_code_kept(
     write_jsonl(rows() + CONFLICT, "data.jsonl")
     result = audit("data.jsonl", "--history", "reports/history.sqlite")
     assert result.exit_code == 0
-    assert result.stdout.startswith("dqaudit: 2 regression(s)")
+    assert result.stderr.startswith("dqaudit: 2 regression(s)")
 
 
 def test_reordered_rows_without_ids_are_not_a_regression(night) -> None:
     records = [{k: v for k, v in r.items() if k != "id"} for r in rows() + CONFLICT]
     assert night(records).exit_code == 0
     reordered = night(records[::-1])
-    assert reordered.exit_code == 0 and reordered.stdout == ""
+    assert reordered.exit_code == 0 and reordered.stdout == "" and reordered.stderr == ""
 
 
 def test_fail_on_regression_needs_history() -> None:
@@ -158,7 +159,7 @@ def test_history_and_diff_commands(night) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["history", "missing.sqlite"], "Error: missing.sqlite: no history database here; record runs with "
                                     "'dqaudit audit DATA --history missing.sqlite'\n"),
-    (["diff", "one.sqlite"], "Error: one.sqlite: 1 run(s) recorded for this dataset; a diff needs two\n"),
+    (["diff", "one.sqlite"], "Error: one.sqlite: 1 run(s) recorded for dataset 'data'; a diff needs two\n"),
     (["diff", "one.sqlite", "1", "7"], "Error: one.sqlite: no run 7 (see 'dqaudit history one.sqlite')\n"),
     (["diff", "one.sqlite", "1"], "Error: give two run ids: BEFORE AFTER\n"),
 ])
@@ -208,8 +209,8 @@ def test_workflow_and_cron_commands_parse_as_dqaudit_commands() -> None:
     assert len(cron) == 1
     cron_fields(" ".join(cron[0].split()[:5]))
     lines += cron[0].split(None, 5)[5].split("&&")
-    invocations = [shlex.split(part.split("|")[0].split(">")[0]) for line in lines for part in [line]
-                   if part.strip().startswith("dqaudit")]
+    invocations = [shlex.split(re.split(r"\d?>|\|", line)[0]) for line in lines
+                   if line.strip().startswith("dqaudit")]
     assert {args[1] for args in invocations} == {"audit", "history"}
     for args in invocations:
         ctx = cli.make_context("dqaudit", args[1:2])
@@ -236,6 +237,70 @@ def test_workflow_steps_run_two_nights_and_the_second_fails_on_a_regression(tmp_
         codes.append([step.returncode for step in steps])
     assert codes == [[0, 0], [1, 0]], steps[0].stderr
     alert = (tmp_path / "reports" / "alert.txt").read_text(encoding="utf-8")
-    assert alert.startswith("dqaudit: 2 regression(s) in bank_support.jsonl since run 1")
+    assert alert.startswith("dqaudit: 2 regression(s) in bank_support since run 1")
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert summary.count("```") == 4 and "1 new conflicting-label groups" in summary
+
+
+# --- nightly runs tied by name -------------------------------------------------------------------------------
+
+
+def nightly_file(write_jsonl: Callable[..., Path], day: int, records: list[dict[str, Any]]) -> str:
+    return write_jsonl(records, f"requests-2026-12-0{day}.jsonl").name
+
+
+def test_dated_files_named_alike_regress_on_day_3_and_say_why_under_quiet(write_jsonl, tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    days = [rows(), rows() + [{"id": "n1", "text": "a fresh question about fees", "label": "l1"}],
+            rows() + CONFLICT]
+    results = [audit(nightly_file(write_jsonl, day, records), "--name", "requests", "--history",
+                     "reports/history.sqlite", "--fail-on-regression") for day, records in enumerate(days, 1)]
+    assert [r.exit_code for r in results] == [0, 0, 1]
+    assert [r.stdout for r in results] == ["", "", ""] and results[1].stderr == ""
+    alert = results[2].stderr.splitlines()
+    assert alert[0].startswith("dqaudit: 2 regression(s) in requests since run 2 (")
+    assert "card_blocked ×1, card_lost ×1" in alert[2]
+    assert sorted(p.name[:9] for p in (tmp_path / "reports").glob("requests-*")) == ["requests-"] * 3
+    report = json.loads(sorted((tmp_path / "reports").glob("requests-*/report.json"))[-1].read_text("utf-8"))
+    assert report["dataset"]["name"] == "requests" and report["dataset"]["path"].endswith("-03.jsonl")
+
+    diff = CliRunner().invoke(cli, ["diff", "reports/history.sqlite"])
+    assert diff.exit_code == 1
+    said = " ".join(diff.stdout.split())  # rich wraps at the test terminal's width
+    assert "requests: run 2 (" in said
+    assert ("REGRESSION duplicates: 1 new conflicting-label groups (limit 0), e.g. 2 copies of “my card was "
+            "stolen” carry 2 different labels: card_blocked ×1, card_lost ×1") in said
+    trend = CliRunner().invoke(cli, ["history", "reports/history.sqlite", "--name", "requests", "--json"])
+    assert [r["name"] for r in json.loads(trend.stdout)] == ["requests"] * 3
+
+
+def test_without_a_name_dated_files_are_different_datasets(write_jsonl) -> None:
+    for day, records in ((1, rows()), (2, rows() + CONFLICT)):
+        result = audit(nightly_file(write_jsonl, day, records), "--history", "h.sqlite", "--fail-on-regression")
+    assert result.exit_code == 0 and "regression" not in result.stderr
+    diff = CliRunner().invoke(cli, ["diff", "h.sqlite"])
+    assert diff.exit_code == 2 and "1 run(s) recorded for dataset 'requests-2026-12-02'" in diff.stderr
+
+
+def test_dataset_name_in_the_config_names_the_runs(write_jsonl, tmp_path: Path) -> None:
+    (tmp_path / "dqaudit.yaml").write_text("dataset:\n  name: bank\n", encoding="utf-8")
+    assert audit(write_jsonl(rows()).name, "--history", "h.sqlite").exit_code == 0
+    (folder,) = (tmp_path / "reports").iterdir()
+    assert folder.name.startswith("bank-")
+    runs = json.loads(CliRunner().invoke(cli, ["history", "h.sqlite", "--json"]).stdout)
+    assert [r["name"] for r in runs] == ["bank"]
+
+
+@pytest.mark.parametrize("name", ["../up", ".hidden", "a/b", "", "x" * 101])
+def test_a_bad_name_is_a_usage_error(write_jsonl, name: str) -> None:
+    result = audit(write_jsonl(rows()).name, "--name", name)
+    assert result.exit_code == 2 and "is not a dataset name" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_report_md_states_the_regression(night, tmp_path: Path) -> None:
+    night(rows())
+    night(rows() + CONFLICT)
+    markdown = last_report(tmp_path, "report.md").read_text(encoding="utf-8")
+    assert "**Regressed since run 1 (" in markdown
+    assert "- duplicates: 1 new conflicting-label groups (limit 0)" in markdown

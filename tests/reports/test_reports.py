@@ -1,11 +1,17 @@
 import json
+import os
+import stat
+from dataclasses import replace
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from importlib.resources import files
 
 import jsonschema
+from click.testing import CliRunner
 
 from dqaudit import AuditConfig, audit
-from dqaudit.reports import render_html, render_json, render_markdown, write_reports
+from dqaudit.cli import cli
+from dqaudit.reports import prune_reports, render_html, render_json, render_markdown, report_dir, write_reports
 
 HOSTILE = [
     {"id": "x1", "text": "<script>alert('pwned')</script> please help", "label": "<b>bold</b>"},
@@ -67,3 +73,39 @@ def test_write_reports_atomically(write_jsonl, tmp_path):
     written = write_reports(result, tmp_path / "out", ["json", "md", "html"])
     assert sorted(p.name for p in written.values()) == ["report.html", "report.json", "report.md"]
     assert not list((tmp_path / "out").glob(".*tmp"))
+
+
+def test_reports_get_the_umask_mode_not_0600(write_jsonl, tmp_path):
+    result = audit(write_jsonl(HOSTILE), AuditConfig(), checks=["duplicates"])
+    old = os.umask(0o022)
+    try:
+        written = write_reports(result, tmp_path / "out", ["json", "md"])
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written.values()} == {0o644}
+
+
+def test_keep_prunes_only_old_folders_dqaudit_wrote(write_jsonl, tmp_path):
+    result = audit(write_jsonl(HOSTILE), AuditConfig(), checks=["duplicates"])
+    base = tmp_path / "reports"
+    folders = [report_dir(base, "data", datetime(2026, 12, day, 2, 30, tzinfo=UTC)) for day in range(1, 6)]
+    for folder in folders:
+        write_reports(result, folder, ["json", "md"])
+    (folders[0] / "notes.txt").write_text("mine", encoding="utf-8")  # a person's file: that folder stays
+    other = base / "data-20261130T023000Z"
+    other.mkdir()
+    (other / "report.json").write_text("{}", encoding="utf-8")  # looks like ours, no marker: stays
+    elsewhere = report_dir(base, "bank", datetime(2026, 11, 1, tzinfo=UTC))
+    write_reports(replace(result, config=AuditConfig(dataset={"name": "bank"})), elsewhere, ["json"])
+    removed = prune_reports(base, "data", keep=2)
+    assert sorted(removed) == folders[1:3]
+    assert sorted(p.name for p in base.iterdir()) == sorted(
+        [folders[0].name, other.name, elsewhere.name, folders[3].name, folders[4].name])
+    assert (folders[0] / "notes.txt").exists() and (folders[0] / "report.json").exists()
+
+
+def test_keep_from_the_command_line(write_jsonl, tmp_path):
+    path = write_jsonl(HOSTILE[4:])
+    for _ in range(3):
+        assert CliRunner().invoke(cli, ["audit", str(path), "--checks", "duplicates", "-q", "--keep", "2"]).exit_code == 0
+    assert len(list((tmp_path / "reports").iterdir())) == 2
