@@ -178,6 +178,8 @@ class LeakReport:
     contaminated: dict[str, int]
     rows: dict[str, int]
     examples: list[dict[str, Any]]
+    #: Every crossing pair (``kind``, ``similarity``, ``a`` and ``b`` with ``part`` and ``id``), when asked for.
+    pairs: list[dict[str, Any]] | None = None
 
     def share(self, part: str) -> float:
         """Share of ``part``'s rows with an exact or near duplicate in another part."""
@@ -191,12 +193,13 @@ class LeakReport:
             "contaminated_rows": self.contaminated,
             "contaminated_share": {p: round(self.share(p), 6) for p in self.parts},
             "examples": self.examples,
+            **({"pairs": self.pairs} if self.pairs is not None else {}),
         }
 
 
 def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndarray, names: Sequence[str],
                         *, params: MinHashParams, max_examples: int = 5,
-                        edges: tuple[np.ndarray, np.ndarray] | None = None) -> LeakReport:
+                        edges: tuple[np.ndarray, np.ndarray] | None = None, list_pairs: bool = False) -> LeakReport:
     """Count exact (normalised text) and near (MinHash, verified Jaccard >= threshold) pairs across parts.
 
     Independent of how the split was made: it sees only texts and part numbers. A row
@@ -205,7 +208,8 @@ def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndar
     single representative, so near pair counts are a lower bound; whether any pair
     crosses is exact (every cluster stays connected). ``edges`` (row pairs, Jaccard) are verified
     near-duplicate edges already found for these texts with ``params`` (the audit's, from cached
-    signatures); without them the search runs here.
+    signatures); without them the search runs here. ``list_pairs`` lists every counted pair (exact
+    pairs: every cross-part pair of copies, as counted).
     """
     parts = np.asarray(parts, dtype=np.int64)
     keys = pd.factorize(pd.Series(list(texts), dtype=object).map(normalize))[0] if len(texts) else np.zeros(0, int)
@@ -235,14 +239,34 @@ def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndar
             members = np.flatnonzero(keys == key)
             other = members[parts[members] != parts[members[0]]][0]
             example("exact", int(members[0]), int(other), 1.0)
+    listed: list[dict[str, Any]] | None = None
+    if list_pairs:
+        def pair(kind: str, i: int, j: int, similarity: float) -> dict[str, Any]:
+            if parts[i] > parts[j]:
+                i, j = j, i
+            return {"kind": kind, "similarity": round(similarity, 4),
+                    "a": {"part": names[parts[i]], "id": str(ids[i])}, "b": {"part": names[parts[j]], "id": str(ids[j])}}
+
+        listed = [pair("exact", i, j, 1.0) for i, j in _exact_pairs(keys, parts, leaking)]
     for i, j, similarity in _near_pairs(texts, parts, keys, params, edges):
         a, b = sorted((int(parts[i]), int(parts[j])))
         near[f"{names[a]}~{names[b]}"] += 1
         dirty[i] = dirty[j] = True
         example("near", i, j, similarity)
+        if listed is not None:
+            listed.append(pair("near", i, j, similarity))
     contaminated = {name: int(dirty[parts == k].sum()) for k, name in enumerate(names)}
     rows = {name: int((parts == k).sum()) for k, name in enumerate(names)}
-    return LeakReport(tuple(names), params.threshold, exact, near, contaminated, rows, examples)
+    return LeakReport(tuple(names), params.threshold, exact, near, contaminated, rows, examples, listed)
+
+
+def _exact_pairs(keys: np.ndarray, parts: np.ndarray, leaking: np.ndarray) -> list[tuple[int, int]]:
+    """Every pair of rows with the same normalised text in two different parts (rows in input order)."""
+    rows = np.flatnonzero(np.isin(keys, leaking))
+    table = pd.DataFrame({"key": keys[rows], "part": parts[rows], "row": rows})
+    both = table.merge(table, on="key", suffixes=("_a", "_b"))
+    both = both[both["part_a"] < both["part_b"]].sort_values(["row_a", "row_b"], kind="stable")
+    return list(zip(both["row_a"].tolist(), both["row_b"].tolist(), strict=True))
 
 
 def _near_pairs(texts: Sequence[str], parts: np.ndarray, keys: np.ndarray, params: MinHashParams,
@@ -272,8 +296,8 @@ def minhash_settings(config: AuditConfig) -> MinHashParams:
 
 
 def check_split(paths: Sequence[Path], config: AuditConfig, *, threshold: float | None = None,
-                max_examples: int = 5) -> LeakReport:
-    """Contamination between existing split files (the last one is the test set)."""
+                max_examples: int = 5, list_pairs: bool = False) -> LeakReport:
+    """Contamination between existing split files (the last one is the test set); ``list_pairs``: every pair."""
     from .data import load_dataset
 
     texts: list[str] = []
@@ -289,7 +313,7 @@ def check_split(paths: Sequence[Path], config: AuditConfig, *, threshold: float 
     if threshold is not None:
         params = replace(params, threshold=threshold)
     return cross_split_matches(texts, ids, np.concatenate(parts) if parts else np.zeros(0, np.int64), names,
-                               params=params, max_examples=max_examples)
+                               params=params, max_examples=max_examples, list_pairs=list_pairs)
 
 
 def _part_names(paths: Sequence[Path]) -> list[str]:

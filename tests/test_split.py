@@ -144,3 +144,18 @@ def test_singletons_fill_every_active_split(ratios):
     out = stratified_split(np.arange(30), ["a"] * 30, [None] * 30, ratios, seed=0)
     counts = np.bincount(out.assignment, minlength=3)
     assert [c > 0 for c in counts] == [r > 0 for r in ratios]
+
+
+def test_listed_pairs_are_every_counted_pair():
+    base = "please block my debit card it was stolen at the market this morning"
+    texts = [base, "  PLEASE block my debit card it was stolen at the market   this morning", base,
+             "how do i open a deposit account for my daughter", base + " today", "unrelated weather question here"]
+    parts = np.array([0, 2, 1, 0, 2, 1])
+    report = cross_split_matches(texts, [f"r{i}" for i in range(6)], parts, SPLITS, params=NEAR, list_pairs=True)
+    exact = [(p["a"]["part"], p["a"]["id"], p["b"]["part"], p["b"]["id"]) for p in report.pairs if p["kind"] == "exact"]
+    assert sorted(exact) == [("train", "r0", "test", "r1"), ("train", "r0", "val", "r2"), ("val", "r2", "test", "r1")]
+    near = [p for p in report.pairs if p["kind"] == "near"]
+    assert len(report.pairs) == sum(report.exact_pairs.values()) + sum(report.near_pairs.values())
+    assert near and all(NEAR.threshold <= p["similarity"] < 1.0 and p["a"]["part"] != p["b"]["part"] for p in near)
+    assert "pairs" in report.to_dict()
+    assert cross_split_matches(texts, [f"r{i}" for i in range(6)], parts, SPLITS, params=NEAR).pairs is None

@@ -11,6 +11,7 @@ import click
 
 from ..cli import engine_options, handle_errors, split_list
 from ..errors import ConfigError
+from ..io import atomic_write
 
 
 def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | None:
@@ -101,18 +102,24 @@ def _summary(manifest: dict[str, Any], out: str) -> str:
               "threshold (default: the near_duplicates check's).")
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True, help="Example pairs to show.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml (field mapping).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result, with every contaminated pair.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write every contaminated pair to this JSONL file "
+              "(kind, similarity, a and b with part and id).")
 @handle_errors
 def check_split(files: tuple[Path, ...], max_contamination: float, threshold: float | None, examples: int,
-                config_path: Path | None, as_json: bool) -> None:
+                config_path: Path | None, as_json: bool, out: Path | None) -> None:
     """Exact and near-duplicate contamination between split FILES (train val test; the last is the test set)."""
     from ..config import load_config
     from ..split import check_split as run
 
     if len(files) < 2:
         raise ConfigError("check-split needs at least two files (e.g. train.jsonl test.jsonl)")
+    if out is not None and any(out.resolve() == f.resolve() for f in files):
+        raise ConfigError(f"--out {out}: is one of the split files; choose another path")
     config = load_config(config_path)
-    report = run(files, config, threshold=threshold, max_examples=examples)
+    report = run(files, config, threshold=threshold, max_examples=examples, list_pairs=as_json or out is not None)
+    if out is not None:
+        atomic_write(out, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in report.pairs or ()))
     test = report.parts[-1]
     share = report.share(test)
     verdict = "CONTAMINATED" if share > max_contamination else "CLEAN"
@@ -127,5 +134,7 @@ def check_split(files: tuple[Path, ...], max_contamination: float, threshold: fl
                        f"“{ex['a']['text']}” ~ {ex['b']['part']}:{ex['b']['id']} “{ex['b']['text']}”")
         click.echo(f"{test}: {report.contaminated[test]} of {report.rows[test]} rows ({share:.2%}) have a "
                    f"duplicate in another file (limit {max_contamination:.2%})")
+        if out is not None:
+            click.echo(f"pairs: {len(report.pairs or ())} written to {out}")
         click.echo(f"verdict: {verdict}")
     sys.exit(1 if verdict == "CONTAMINATED" else 0)

@@ -56,5 +56,22 @@ def test_check_split_gates_on_contamination(write_jsonl):
     tolerated = runner.invoke(cli, ["check-split", str(train), str(test), "--max-contamination", "0.5", "--json"])
     assert tolerated.exit_code == 0
     assert json.loads(tolerated.output)["verdict"] == "CLEAN"
+    assert json.loads(tolerated.output)["pairs"] == [
+        {"kind": "exact", "similarity": 1.0, "a": {"part": "train.jsonl", "id": "a"},
+         "b": {"part": "test.jsonl", "id": "c"}}]
     one = runner.invoke(cli, ["check-split", str(train)])
     assert one.exit_code == 2 and "at least two files" in one.output
+
+
+def test_check_split_writes_every_pair_as_jsonl(write_jsonl, tmp_path):
+    copies = [{"id": f"t{i}", "text": "my card was blocked at the atm yesterday"} for i in range(3)]
+    train = write_jsonl(copies + [{"id": "x", "text": "how do i change the pin code of my card"}], "train.jsonl")
+    test = write_jsonl([{"id": "c", "text": "My card was blocked at the ATM yesterday"},
+                        {"id": "d", "text": "what are the fees for an international transfer"}], "test.jsonl")
+    result = CliRunner().invoke(cli, ["check-split", str(train), str(test), "--out", "pairs.jsonl", "--examples", "1"])
+    assert result.exit_code == 1 and "pairs: 3 written to pairs.jsonl" in result.output
+    pairs = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(p["a"]["id"], p["b"]["id"], p["kind"]) for p in pairs] == [("t0", "c", "exact"), ("t1", "c", "exact"),
+                                                                        ("t2", "c", "exact")]
+    clash = CliRunner().invoke(cli, ["check-split", str(train), str(test), "--out", str(test)])
+    assert clash.exit_code == 2 and "is one of the split files" in clash.output
