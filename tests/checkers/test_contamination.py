@@ -73,4 +73,4 @@ def test_two_nights_new_contamination_exits_1_with_an_alert(write_jsonl, tmp_pat
     second = CliRunner().invoke(cli, args)
     assert second.exit_code == 1, second.output
     assert ("- contamination: exact/near-duplicate pairs across splits rose 0 -> 1 (+1, limit 0)"
-            in second.stdout.splitlines())
+            in second.stderr.splitlines())
