@@ -65,6 +65,13 @@ def test_readme_is_one_page():
         assert (ROOT / target).is_file(), f"README links to a missing page: {target}"
 
 
+def test_readme_first_audit_shows_every_check():
+    """The first audit in README.md is a run of today's checks (a new check: python docs/first_audit.py)."""
+    session = README.split("<!-- first-audit -->", 1)[1].split("\n```\n", 1)[0]
+    table = {line.split()[0] for line in session.splitlines() if "│" in line and line[0] != " "}
+    assert table == set(available_checkers()), "run python docs/first_audit.py"
+
+
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_has_help_and_is_documented(command):
     result = CliRunner().invoke(cli, [command, "--help"])
