@@ -40,13 +40,25 @@ def handle_errors(func: F) -> F:
         except DqauditError as exc:
             if _debug():
                 raise
-            raise CliError(one_line(str(exc))) from None  # messages quote data: keys, values, paths
+            raise CliError(safe_message(str(exc))) from None  # messages quote data: keys, values, paths
         except OSError as exc:
             if _debug():
                 raise
-            raise CliError(one_line(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))) from None
+            raise CliError(safe_message(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def safe_message(text: str) -> str:
+    """An error fit for the terminal: one line, no control characters, personal data masked."""
+    from .masking import masker_for
+
+    return masker_for()(one_line(text))
+
+
+def safe_lines(text: str) -> str:
+    """Several lines of output, each made :func:`safe_message`-safe."""
+    return "\n".join(safe_message(line) for line in text.splitlines())
 
 
 def _debug() -> bool:
@@ -89,7 +101,7 @@ def cli(debug: bool) -> None:
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
     """Warnings on stderr as one line each, without the source line Python shows by default."""
-    return f"Warning: {one_line(str(message))}\n"
+    return f"Warning: {safe_message(str(message))}\n"
 
 
 @cli.command()
@@ -128,6 +140,7 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
     under --fail-under) a short alert saying why goes to stderr, also with --quiet.
     """
     from rich.console import Console
+    from rich.text import Text
 
     from .alerts import alert_text, below_threshold
     from .commands.history import open_history, track_run
@@ -169,19 +182,22 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
     if as_json:
         from .findings import json_text
 
-        click.echo(json_text(result.to_dict()))
+        from .masking import mask_result
+
+        click.echo(json_text(mask_result(result).to_dict()))
     if not quiet:
         summary = err if as_json else Console()
         print_summary(result, summary, fail_under=threshold)
-        summary.print(f"[dim]reports: {directory}/ ({', '.join(p.name for p in written.values())})"
-                      + (f"; removed {len(removed)} older report folder(s)" if removed else "") + "[/dim]",
-                      highlight=False)
+        files = ", ".join(p.name for p in written.values())
+        pruned = f"; removed {len(removed)} older report folder(s)" if removed else ""
+        summary.print(Text(f"reports: {safe_message(str(directory))}/ ({safe_message(files)}){pruned}",
+                           style="dim"))
     if tracked is not None:
-        err.print(f"[dim]history: run {tracked.run_id} in {history_path}[/dim]", highlight=False)
+        err.print(Text(f"history: run {tracked.run_id} in {safe_message(str(history_path))}", style="dim"))
     alert = alert_text(result, threshold=threshold, diff=tracked.diff if tracked else None,
                        report=f"{directory}/")
     if alert is not None:
-        click.echo(alert, err=True)
+        click.echo(safe_lines(alert), err=True)
     failed = bool(result.gates) or below_threshold(result, threshold)
     failed = failed or (fail_on_regression and tracked is not None and tracked.regressed)
     sys.exit(1 if failed else 0)

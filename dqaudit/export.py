@@ -35,6 +35,7 @@ from . import __version__
 from .data import LoadProblem, iter_rows
 from .errors import ConfigError, InputError
 from .findings import Action, Finding, json_text
+from .masking import mask_deep, report_masker
 from .publish import (
     MANIFEST,
     changed_input,
@@ -237,13 +238,14 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     split_of = np.full(len(frame), -1, dtype=np.int8)
     split_of[kept_rows] = outcome.assignment
     rendering = Rendering(ctx.dataset.source.format, config.fields.label or "label",
-                          tuple(ctx.params("pii").types) if plan.mask else None, config.export.system_prompt)
+                          tuple(ctx.params("pii").types) if masking == "on" else None, config.export.system_prompt)
     texts = [rendering.mask(t) if r in plan.mask else t
              for r, t in zip(kept_rows.tolist(), frame["text"].iloc[kept_rows].tolist(), strict=True)]
     leaks = cross_split_matches(texts, frame["id"].iloc[kept_rows].astype(str).tolist(), outcome.assignment,
                                 SPLITS, params=minhash_settings(config))
     manifest = _manifest_parts(ctx, result, plan, outcome, leaks, labels, split_of, rules, by_time)
     manifest["cleaning"]["masking"] = masking
+    manifest = mask_deep(manifest, report_masker(config))  # labels, ids and the file name are data too
     return PreparedExport(plan, labels, split_of, rendering, manifest)
 
 
@@ -335,13 +337,16 @@ class Rendering:
             return raw.encode("utf-8")
         return orjson.dumps(obj, default=str)
 
-    @staticmethod
-    def quarantined(where: dict[str, Any], record_id: str, reasons: list[dict[str, Any]], obj: Any) -> bytes:
-        """A record the plan removed; ``where`` is ``{"line": n}``, plus ``"file"`` for many input files."""
-        return orjson.dumps({**where, "id": record_id, "reasons": reasons, "record": obj}, default=str)
+    def quarantined(self, where: dict[str, Any], record_id: str, reasons: list[dict[str, Any]],
+                    obj: Any) -> bytes:
+        """A record the plan removed; ``where`` is ``{"line": n}``, plus ``"file"`` for many input files.
 
-    @staticmethod
-    def unloaded(where: dict[str, Any], kind: str, message: str, raw: str | None, obj: Any) -> bytes:
+        With masking on, its strings are masked like a kept record's: quarantine.jsonl is an output too.
+        """
+        entry = {**where, "id": record_id, "reasons": reasons, "record": obj}
+        return orjson.dumps(self._masked(entry), default=str)
+
+    def unloaded(self, where: dict[str, Any], kind: str, message: str, raw: str | None, obj: Any) -> bytes:
         """A row that did not load: its line as read when it did not parse, else the parsed value."""
         reason = {"check": "load", "kind": kind, "decision": "quarantine", "message": message}
         entry: dict[str, Any] = {**where, "reasons": [reason]}
@@ -349,7 +354,10 @@ class Rendering:
             entry["raw"] = raw
         else:
             entry["record"] = obj
-        return orjson.dumps(entry, default=str)
+        return orjson.dumps(self._masked(entry), default=str)
+
+    def _masked(self, entry: dict[str, Any]) -> dict[str, Any]:
+        return entry if self.mask_types is None else _mask_strings(entry, self.mask)
 
     def chat(self, text: str, answer: Any, masked: bool) -> bytes | None:
         """OpenAI chat fine-tuning example: user = text, assistant = output (else the label)."""

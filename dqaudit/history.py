@@ -157,14 +157,19 @@ class Run:
 
 
 def dataset_key(path: str, fmt: str) -> str:
-    """Runs of one dataset are compared with each other; a file is identified by its absolute path."""
-    return path if fmt == "dataframe" else str(Path(path).resolve())
+    """Runs of one dataset are compared with each other; a file is identified by its absolute path
+    (personal data in it masked, the same way whoever asks)."""
+    from .masking import masker_for
+
+    return masker_for()(path if fmt == "dataframe" else str(Path(path).resolve()))
 
 
 def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     """What the history keeps of an audit: scores, metrics, and findings keyed by record content."""
+    from .masking import mask_deep, report_masker
     from .regressions import tracked_kinds
 
+    mask = report_masker(result.config) or str
     frame = dataset.frame.sort_values("text_hash", kind="stable")
     content = dict(zip(frame["id"], frame["text_hash"], strict=True))
     tracked = tracked_kinds()
@@ -174,10 +179,10 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
         material = "\x1f".join([f.check, f.kind, *hashes]) if hashes else f.key
         findings.append(StoredFinding(
             f.check, f.kind, f.key, hashlib.blake2b(material.encode(), digest_size=8).hexdigest(),
-            f.severity.value, len(f.record_ids), f.message,
+            f.severity.value, len(f.record_ids), mask(f.message),
             frozenset(hashes if (f.check, f.kind) in tracked else hashes[:HASH_SAMPLE])))
     checks = {r.check: CheckSummary(r.status, None if r.score is None else round(r.score, 4),
-                                    jsonable(r.metrics)) for r in result.results}
+                                    mask_deep(jsonable(r.metrics), mask)) for r in result.results}
     source = result.source
     return Run(None, result.started_at, dataset_key(source.path, source.format), source.fingerprint,
                source.rows, result.rows_loaded, result.config.fingerprint(), __version__,

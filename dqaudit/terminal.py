@@ -54,7 +54,9 @@ class RichProgress:
 
 def print_summary(result: AuditResult, console: Console, top: int = 8, fail_under: float | None = None) -> None:
     """The verdict, the check table and what to fix first; ``fail_under`` is the run's threshold, if any."""
-    r = result
+    from .masking import mask_result
+
+    r = mask_result(result)
     head = Text.assemble(("Readiness ", "bold"), (f"{r.readiness_score:.1f}/100", "bold"), "  ",
                          (r.verdict.value, VERDICT_STYLE[r.verdict.value]))
     if below_threshold(r, fail_under):

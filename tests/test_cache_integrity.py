@@ -10,7 +10,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from dqaudit.cache import Cache, CacheWarning

@@ -15,7 +15,8 @@ import click
 
 from ..cli import CliError, handle_errors
 from ..findings import json_text
-from ..history import HistoryStore, Run, snapshot
+from ..history import HistoryStore, Run, dataset_key, snapshot
+from ..masking import masker_for
 from ..regressions import Diff, RegressionConfig, compare, html_section
 from ..text import preview
 
@@ -78,13 +79,13 @@ def history(database: Path, name: str | None, dataset: Path | None, limit: int, 
     from rich.table import Table
 
     with HistoryStore(database) as store:
-        runs = store.runs(str(dataset.resolve()) if dataset else None, limit=limit, name=name)
+        runs = store.runs(dataset_key(str(dataset), "file") if dataset else None, limit=limit, name=name)
     if as_json:
         click.echo(json_text([r.summary() for r in runs]))
         return
     if not runs:
         wanted = " and ".join(str(w) for w in (name, dataset) if w)
-        raise CliError(f"{database}: no runs recorded" + (f" for {wanted}" if wanted else ""))
+        raise CliError(f"{database}: no runs recorded" + (f" for {masker_for()(wanted)}" if wanted else ""))
     checks = list(dict.fromkeys(n for r in runs for n in r.checks))
     several = len({r.name for r in runs}) > 1
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
@@ -134,7 +135,7 @@ def diff(database: Path, runs: tuple[int, ...], last: int | None, name: str | No
         if runs:
             before, after = store.run(runs[0]), store.run(runs[1])
         else:
-            key = str(dataset.resolve()) if dataset else None
+            key = dataset_key(str(dataset), "file") if dataset else None
             if not key and not name:
                 name = _latest_name(store, database)
             recent = store.runs(key, limit=last or 2, name=name)

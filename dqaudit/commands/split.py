@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..cli import engine_options, handle_errors, split_list
+from ..cli import engine_options, handle_errors, safe_lines, split_list
 from ..errors import ConfigError
 from ..io import atomic_write
 
@@ -71,7 +72,7 @@ def split(data: str, out: str, ratios: tuple[float, float, float] | None, seed: 
     if as_json:
         click.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
     elif not quiet:
-        click.echo(_summary(manifest, out))
+        click.echo(safe_lines(_summary(manifest, out)))
 
 
 def _summary(manifest: dict[str, Any], out: str) -> str:
@@ -116,8 +117,13 @@ def check_split(files: tuple[Path, ...], max_contamination: float, threshold: fl
         raise ConfigError("check-split needs at least two files (e.g. train.jsonl test.jsonl)")
     if out is not None and any(out.resolve() == f.resolve() for f in files):
         raise ConfigError(f"--out {out}: is one of the split files; choose another path")
+    from ..masking import mask_deep, masker_for, report_masker
+
     config = load_config(config_path)
     report = run(files, config, threshold=threshold, max_examples=examples, list_pairs=as_json or out is not None)
+    mask = report_masker(config) or masker_for()
+    report = replace(report, examples=mask_deep(report.examples, mask),
+                     pairs=None if report.pairs is None else mask_deep(report.pairs, mask))
     if out is not None:
         atomic_write(out, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in report.pairs or ()))
     test = report.parts[-1]
@@ -127,14 +133,15 @@ def check_split(files: tuple[Path, ...], max_contamination: float, threshold: fl
         click.echo(json.dumps({**report.to_dict(), "test": test, "verdict": verdict,
                                "max_contamination": max_contamination}, ensure_ascii=False, indent=2))
     else:
-        for pair in report.exact_pairs:
-            click.echo(f"{pair}: {report.exact_pairs[pair]} exact, {report.near_pairs[pair]} near-duplicate pairs")
-        for ex in report.examples:
-            click.echo(f"  {ex['kind']} ({ex['similarity']:.2f}): {ex['a']['part']}:{ex['a']['id']} "
-                       f"“{ex['a']['text']}” ~ {ex['b']['part']}:{ex['b']['id']} “{ex['b']['text']}”")
-        click.echo(f"{test}: {report.contaminated[test]} of {report.rows[test]} rows ({share:.2%}) have a "
-                   f"duplicate in another file (limit {max_contamination:.2%})")
+        lines = [f"{pair}: {report.exact_pairs[pair]} exact, {report.near_pairs[pair]} near-duplicate pairs"
+                 for pair in report.exact_pairs]
+        lines += [f"  {ex['kind']} ({ex['similarity']:.2f}): {ex['a']['part']}:{ex['a']['id']} "
+                  f"“{ex['a']['text']}” ~ {ex['b']['part']}:{ex['b']['id']} “{ex['b']['text']}”"
+                  for ex in report.examples]
+        lines.append(f"{test}: {report.contaminated[test]} of {report.rows[test]} rows ({share:.2%}) have a "
+                     f"duplicate in another file (limit {max_contamination:.2%})")
         if out is not None:
-            click.echo(f"pairs: {len(report.pairs or ())} written to {out}")
-        click.echo(f"verdict: {verdict}")
+            lines.append(f"pairs: {len(report.pairs or ())} written to {out}")
+        lines.append(f"verdict: {verdict}")
+        click.echo(safe_lines("\n".join(lines)))
     sys.exit(1 if verdict == "CONTAMINATED" else 0)

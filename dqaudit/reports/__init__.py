@@ -26,6 +26,9 @@ MARKER = ".dqaudit-report.json"
 def report_dir(base: str | Path, name: str, when: datetime | None = None) -> Path:
     """``<base>/<dataset name>-<UTC timestamp>/``; a clash within the same second gets a suffix."""
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    from ..masking import masker_for
+
+    name = masker_for()(name).replace("<", "").replace(">", "") or "dataset"  # a folder name: no < >
     target = Path(base) / f"{name}-{stamp}"
     suffix = 1
     while target.exists():
@@ -36,7 +39,10 @@ def report_dir(base: str | Path, name: str, when: datetime | None = None) -> Pat
 
 def write_reports(result: AuditResult, directory: str | Path, formats: Iterable[str]) -> dict[str, Path]:
     """Write each requested format, and the files checks attached, atomically into ``directory``."""
+    from ..masking import mask_result
+
     directory = Path(directory)
+    result = mask_result(result)  # ids, labels, names and paths too, not only the texts the checks quote
     written = {}
     for fmt in formats:
         filename, render = RENDERERS[fmt]
