@@ -330,7 +330,8 @@ def trend_series(runs: list[Run]) -> dict[str, Any]:
     names = list(dict.fromkeys(n for r in runs for n, c in r.checks.items() if c.score is not None))
     series: dict[str, list[float | None]] = {"readiness": [round(r.readiness, 2) for r in runs]}
     series.update({n: [_score(r, n) for r in runs] for n in names})
-    return {"x": [_label(r) for r in runs], "series": series, "max": 100}
+    return {"x": [_label(r) for r in runs], "series": series, "max": 100, "x_title": "run",
+            "y_title": "score (0-100)"}
 
 
 def metric_series(runs: list[Run]) -> dict[str, dict[str, Any]]:
@@ -343,7 +344,8 @@ def metric_series(runs: list[Run]) -> dict[str, dict[str, Any]]:
                   else None for r in runs]
         if any(v is not None for v in values):
             out[f"{rule.check}.{rule.trend}"] = {"x": [_label(r) for r in runs],
-                                                 "series": {rule.trend: values}}
+                                                 "series": {rule.trend: values}, "x_title": "run",
+                                                 "y_title": rule.trend}
     return out
 
 

@@ -1,4 +1,10 @@
-"""Inline SVG charts for the HTML report: no scripts, no network, every label escaped."""
+"""Inline SVG charts for the HTML report: no scripts, no network, every label escaped.
+
+Every chart labels its axes: bars get a value scale (0, half, top) and, when the data names it,
+a value title (``value_title``); line charts get a y scale and titles (``x_title``, ``y_title``);
+heatmaps label rows and columns (``row_title``, ``column_title``). A chart with no data renders
+as nothing (an empty Markup) so the page shows no empty placeholder.
+"""
 
 from __future__ import annotations
 
@@ -19,23 +25,41 @@ def svg_chart(kind: str, data: Mapping[str, Any]) -> Markup:
 
 
 def bar_chart(data: Mapping[str, Any], max_bars: int = 60) -> Markup:
-    """Horizontal bars: ``{"labels": [...], "values": [...], "max": optional}``."""
-    labels, values = list(data["labels"])[:max_bars], [float(v) for v in data["values"]][:max_bars]
+    """Horizontal bars: ``{"labels": [...], "values": [...], "max": optional, "value_title": optional,
+    "notes": optional {label: text}}``; a value of None draws the label and its note (e.g. "skipped")."""
+    labels = list(data["labels"])[:max_bars]
+    values = [None if v is None else float(v) for v in data["values"]][:max_bars]
     if not values:
-        return Markup("<p class='muted'>no data</p>")
-    top = float(data.get("max") or max(values) or 1)
-    row, label_w, bar_w = 18, 190, 420
-    parts = [f"<svg class='chart' role='img' viewBox='0 0 {label_w + bar_w + 70} {row * len(values) + 6}' "
+        return Markup("")
+    known = [v for v in values if v is not None]
+    top = float(data.get("max") or max(known, default=1) or 1)
+    notes = data.get("notes") or {}
+    row, label_w, bar_w, axis_h = 18, 190, 420, 30
+    height = row * len(values) + 6
+    parts = [f"<svg class='chart' role='img' viewBox='0 0 {label_w + bar_w + 70} {height + axis_h}' "
              f"xmlns='http://www.w3.org/2000/svg'>"]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = i * row + 3
+        parts.append(f"<text x='{label_w - 6}' y='{y + 12}' text-anchor='end'>{escape(_clip(str(label)))}</text>")
+        if value is None:
+            note = notes.get(label, "no value")
+            parts.append(f"<text x='{label_w + 4}' y='{y + 12}' fill='#6b7280'>{escape(_clip(str(note), 60))}</text>")
+            continue
         width = max(1.0, bar_w * value / top) if value > 0 else 0
         color = data.get("colors", [PALETTE[0]] * len(values))[i]
         parts.append(
-            f"<text x='{label_w - 6}' y='{y + 12}' text-anchor='end'>{escape(_clip(str(label)))}</text>"
             f"<rect x='{label_w}' y='{y}' width='{width:.1f}' height='{row - 5}' fill='{escape(color)}'>"
             f"<title>{escape(str(label))}: {value:g}</title></rect>"
             f"<text x='{label_w + width + 4:.1f}' y='{y + 12}'>{value:g}</text>")
+    parts.append(f"<line x1='{label_w}' y1='{height}' x2='{label_w + bar_w}' y2='{height}' stroke='#999'/>")
+    for fraction in (0.0, 0.5, 1.0):
+        x = label_w + bar_w * fraction
+        parts.append(f"<line x1='{x:.1f}' y1='{height}' x2='{x:.1f}' y2='{height + 4}' stroke='#999'/>"
+                     f"<text x='{x:.1f}' y='{height + 15}' text-anchor='middle' fill='#4b5563'>"
+                     f"{_tick(top * fraction)}</text>")
+    if data.get("value_title"):
+        parts.append(f"<text x='{label_w + bar_w / 2}' y='{height + 28}' text-anchor='middle' fill='#4b5563'>"
+                     f"{escape(str(data['value_title']))}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -45,13 +69,20 @@ def heatmap(data: Mapping[str, Any]) -> Markup:
     rows, cols, values = list(data["rows"]), list(data["columns"]), data["values"]
     flags = data.get("flags")
     if not rows or not cols:
-        return Markup("<p class='muted'>no data</p>")
+        return Markup("")
     top = max((max(r) for r in values if r), default=1) or 1
-    cell, label_w, head_h = 44, 190, 24
+    cell, label_w, title_h = 44, 190, 16 if data.get("column_title") else 0
+    head_h = 24 + title_h
     parts = [f"<svg class='chart' role='img' viewBox='0 0 {label_w + cell * len(cols) + 4} "
              f"{head_h + 22 * len(rows) + 4}' xmlns='http://www.w3.org/2000/svg'>"]
+    if title_h:
+        parts.append(f"<text x='{label_w + cell * len(cols) / 2}' y='12' text-anchor='middle' fill='#4b5563'>"
+                     f"{escape(str(data['column_title']))}</text>")
+    if data.get("row_title"):
+        parts.append(f"<text x='{label_w - 6}' y='{head_h - 8}' text-anchor='end' fill='#4b5563'>"
+                     f"{escape(str(data['row_title']))}</text>")
     for j, col in enumerate(cols):
-        parts.append(f"<text x='{label_w + j * cell + cell / 2}' y='16' text-anchor='middle'>"
+        parts.append(f"<text x='{label_w + j * cell + cell / 2}' y='{head_h - 8}' text-anchor='middle'>"
                      f"{escape(_clip(str(col), 8))}</text>")
     for i, name in enumerate(rows):
         y = head_h + i * 22
@@ -70,28 +101,40 @@ def heatmap(data: Mapping[str, Any]) -> Markup:
 
 
 def line_chart(data: Mapping[str, Any]) -> Markup:
-    """``{"x": [...], "series": {name: [values or None]}, "max": optional}``."""
+    """``{"x": [...], "series": {name: [values or None]}, "max": optional, "x_title"/"y_title": optional}``."""
     xs: Sequence[Any] = list(data["x"])
     series: Mapping[str, Sequence[float | None]] = data["series"]
-    if not xs:
-        return Markup("<p class='muted'>no data</p>")
     points = [v for s in series.values() for v in s if v is not None]
-    top = float(data.get("max") or max(points, default=1) or 1)
-    width, height, pad = 620, 220, 36
-    step = (width - 2 * pad) / max(1, len(xs) - 1)
-    parts = [f"<svg class='chart' role='img' viewBox='0 0 {width} {height + 40}' xmlns='http://www.w3.org/2000/svg'>",
-             f"<line x1='{pad}' y1='{height}' x2='{width - pad}' y2='{height}' stroke='#999'/>"]
+    if not xs or not points:
+        return Markup("")
+    top = float(data.get("max") or max(points) or 1)
+    width, height, pad, left = 640, 220, 36, 56
+    step = (width - left - pad) / max(1, len(xs) - 1)
+    parts = [f"<svg class='chart' role='img' viewBox='0 0 {width} {height + 58}' xmlns='http://www.w3.org/2000/svg'>",
+             f"<line x1='{left}' y1='{height}' x2='{width - pad}' y2='{height}' stroke='#999'/>",
+             f"<line x1='{left}' y1='{pad}' x2='{left}' y2='{height}' stroke='#999'/>"]
+    for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = height - (height - pad) * fraction
+        parts.append(f"<line x1='{left - 4}' y1='{y:.1f}' x2='{width - pad}' y2='{y:.1f}' stroke='#e5e7eb'/>"
+                     f"<text x='{left - 7}' y='{y + 4:.1f}' text-anchor='end' fill='#4b5563'>{_tick(top * fraction)}</text>")
+    if data.get("y_title"):
+        parts.append(f"<text x='12' y='{(height + pad) / 2:.0f}' text-anchor='middle' fill='#4b5563' "
+                     f"transform='rotate(-90 12 {(height + pad) / 2:.0f})'>{escape(str(data['y_title']))}</text>")
     for k, (name, values) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
-        coords = [(pad + i * step, height - (height - pad) * (v / top)) for i, v in enumerate(values) if v is not None]
+        coords = [(left + i * step, height - (height - pad) * (v / top)) for i, v in enumerate(values) if v is not None]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{path}'/>")
         parts += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{color}'/>" for x, y in coords]
-        parts.append(f"<text x='{pad + 130 * k}' y='{height + 34}' fill='{color}'>{escape(_clip(str(name), 20))}</text>")
+        parts.append(f"<text x='{left + 130 * (k % 4)}' y='{height + 36 + 14 * (k // 4)}' fill='{color}'>"
+                     f"{escape(_clip(str(name), 20))}</text>")
     for i, x in enumerate(xs):
         if len(xs) <= 12 or i % max(1, len(xs) // 10) == 0:
-            parts.append(f"<text x='{pad + i * step:.1f}' y='{height + 16}' text-anchor='middle'>"
+            parts.append(f"<text x='{left + i * step:.1f}' y='{height + 16}' text-anchor='middle'>"
                          f"{escape(_clip(str(x), 12))}</text>")
+    if data.get("x_title"):
+        parts.append(f"<text x='{width - pad}' y='{height + 28}' text-anchor='end' fill='#4b5563'>"
+                     f"{escape(str(data['x_title']))}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -99,6 +142,11 @@ def line_chart(data: Mapping[str, Any]) -> Markup:
 def escape(text: str) -> str:
     """Labels come from data: escape them, and drop control and bidi characters (cat, reordering)."""
     return _html_escape(strip_control(text))
+
+
+def _tick(value: float) -> str:
+    """An axis value: whole numbers plainly, others to three significant digits."""
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:.3g}"
 
 
 def _clip(text: str, limit: int = 28) -> str:
