@@ -7,18 +7,22 @@ Exit codes: 0 success, 1 verdict below ``--fail-under`` or a blocking gate, 2 us
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from . import __version__
 from .errors import DqauditError
+
+if TYPE_CHECKING:
+    from .config import AuditConfig
 from .text import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,6 +71,17 @@ def _debug() -> bool:
     return bool(os.environ.get("DQAUDIT_DEBUG")) or bool(root and root.params.get("debug"))
 
 
+def with_budget(config: AuditConfig, seconds: float | None) -> AuditConfig:
+    """``--max-seconds``: the same time budget for every check (``checks.<name>.max_seconds``)."""
+    if seconds is None:
+        return config
+    from .registry import available_checkers
+
+    for name in available_checkers():
+        config = config.with_check(name, max_seconds=seconds)
+    return config
+
+
 def split_list(_: Any, __: Any, value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -91,7 +106,41 @@ def engine_options(func: F) -> F:
                         "(default: engine in dqaudit.yaml, local).")(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class FiniteRange(click.FloatRange):
+    """A FloatRange that also refuses NaN and infinities (``nan`` passes every comparison as False)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: ``--seed``: numpy and the splitter take seeds in 0 <= seed < 2**32.
+SEED = click.IntRange(0, 2**32 - 1)
+
+
+class _OneLineErrors(click.Group):
+    """Usage errors as one ``Error:`` line too (click prints the usage and a hint above it)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            click.echo(f"Error: {safe_message(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_OneLineErrors,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dqaudit")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:
@@ -109,12 +158,14 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, 
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml to use "
               "(default: ./dqaudit.yaml when present).")
 @click.option("--out", type=click.Path(path_type=Path), help="Base folder for reports (default: output.dir, 'reports').")
-@click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit 1 when readiness is below this.")
+@click.option("--fail-under", type=FiniteRange(0, 100), help="Exit 1 when readiness is below this.")
 @click.option("--checks", callback=split_list, help="Comma-separated checks to run (default: all enabled).")
 @click.option("--json", "as_json", is_flag=True, help="Print only report.json on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary, no progress bars.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the derived-data cache.")
-@click.option("--seed", type=int, help="Override the config seed.")
+@click.option("--max-seconds", type=FiniteRange(0, min_open=True), help="Time budget per check: a check "
+              "still running after this many seconds is reported as an error and the audit goes on.")
+@click.option("--seed", type=SEED, help="Override the config seed (0 <= seed < 2**32).")
 @click.option("--policies", "policies_path", type=click.Path(path_type=Path),
               help="policies.yaml for the stale_policy check (overrides checks.stale_policy.policies).")
 @click.option("--annotations", "annotations_path", type=click.Path(path_type=Path),
@@ -132,8 +183,8 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, 
 def audit(data: str, config_path: Path | None, out: Path | None, fail_under: float | None,
           checks: list[str] | None, as_json: bool, quiet: bool, no_cache: bool, seed: int | None,
           policies_path: Path | None, annotations_path: Path | None, history_path: Path | None,
-          fail_on_regression: bool, name: str | None, keep: int | None, engine: str | None,
-          spark_master: str | None) -> None:
+          fail_on_regression: bool, name: str | None, keep: int | None, max_seconds: float | None,
+          engine: str | None, spark_master: str | None) -> None:
     """Audit DATA (JSONL, CSV or Parquet) and write reports/<name>-<UTC timestamp>/.
 
     Whenever the exit code is 1 (a regression with --fail-on-regression, a blocking gate, readiness
@@ -164,6 +215,7 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
         config = config.with_check("stale_policy", policies=str(policies_path))
     if annotations_path is not None:
         config = config.with_check("agreement", annotations_file=str(annotations_path))
+    config = with_budget(config, max_seconds)
     threshold = fail_under if fail_under is not None else config.score.fail_under
     if fail_on_regression and history_path is None:
         raise CliError("--fail-on-regression needs --history PATH")
@@ -181,7 +233,6 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
     removed = prune_reports(base, result.name, config.output.keep) if config.output.keep else []
     if as_json:
         from .findings import json_text
-
         from .masking import mask_result
 
         click.echo(json_text(mask_result(result).to_dict()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -125,8 +126,10 @@ class ExportConfig(_Strict):
     @field_validator("ratios")
     @classmethod
     def _shares(cls, ratios: tuple[float, float, float]) -> tuple[float, float, float]:
-        if min(ratios) < 0 or ratios[0] <= 0 or abs(sum(ratios) - 1) > 1e-6:
-            raise ValueError("ratios must be three non-negative shares summing to 1, with train > 0")
+        if not all(math.isfinite(r) for r in ratios) or min(ratios) < 0 or ratios[0] <= 0 \
+                or abs(sum(ratios) - 1) > 1e-6:
+            raise ValueError("ratios must be three finite, non-negative shares summing to 1 (within 1e-6), "
+                             "with train > 0")
         return ratios
 
 
@@ -142,7 +145,8 @@ class AuditConfig(_Strict):
     export: ExportConfig = ExportConfig()
     regression: RegressionConfig = Field(RegressionConfig(),
                                          description="Thresholds for --fail-on-regression and dqaudit diff.")
-    seed: int = Field(0, description="Seed for every random choice (folds, splits, permutations).")
+    seed: int = Field(0, ge=0, lt=2**32, description="Seed for every random choice (folds, splits, "
+                      "permutations); 0 <= seed < 2**32.")
     engine: EngineConfig = Field(EngineConfig(), description="Where heavy stages run: local or spark.")
 
     @field_validator("checks", mode="before")

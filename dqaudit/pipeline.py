@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from .registry import available_checkers, get_checker
 from .scoring import FixItem, error_gates, fix_first, readiness, verdict
 
 if TYPE_CHECKING:
+    from .checkers.base import Checker
     from .reports.html import HtmlSection
 
 
@@ -119,7 +121,7 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | 
         began = time.perf_counter()
         with ctx.progress.task(f"check: {checker.name}", total=None):
             try:
-                result = checker.check(ctx)
+                result = _run_check(checker, ctx)
             except DqauditError:
                 raise
             except Exception as exc:  # failure is data: the audit goes on and the report says what broke
@@ -141,6 +143,35 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | 
         readiness_score=score, verdict=verdict(score, gates, config.score), gates=gates,
         fix_first=tuple(fix_first(results, weights)), config=config, started_at=started, durations=durations,
     )
+
+
+def _run_check(checker: Checker, ctx: AuditContext) -> CheckResult:
+    """``checker.check(ctx)``, within its ``max_seconds`` when it has one.
+
+    A check cannot be interrupted from outside, so a bounded one runs on a daemon thread; past its
+    budget it is abandoned (left to finish or die with the process) and reported as an error, so a
+    hung or pathological check cannot stall a nightly job.
+    """
+    seconds = getattr(checker.params, "max_seconds", None)
+    if seconds is None:
+        return checker.check(ctx)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = checker.check(ctx)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name=f"dqaudit-check-{checker.name}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        return CheckResult(checker.name, None, error=f"CheckTimeout: still running after its {seconds:g}s "
+                           f"budget (checks.{checker.name}.max_seconds); abandoned")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _select(config: AuditConfig, checks: Sequence[str] | None) -> list[str]:

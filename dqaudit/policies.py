@@ -106,6 +106,7 @@ class Term:
     reason: Literal["phrase", "pattern", "number", "current"]
     source: str
     regex: Any  # regex.Pattern
+    unsafe: str | None = None  # why the pattern is not run (see :func:`unsafe_pattern`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +146,63 @@ def number_regex(rule: NumberInContext) -> Any:
     return regex.compile(f"{number}{gap}{context}|{context}{gap}{number}", FLAGS)
 
 
+def unsafe_pattern(pattern: str) -> str | None:
+    """Why ``pattern`` could backtrack catastrophically, or None: a variably repeated group that itself
+    holds a variable repetition.
+
+    ``(a+)+``, ``(\\w+\\s?)*``, ``(x{1,9}){2,}`` take time exponential in the length of a near-miss;
+    they are reported and not run. Overlapping alternatives (``(a|aa)+``) are not caught here; the
+    per-match timeout and the per-pattern budget of the stale_policy check bound those.
+    """
+    repeats = [False]  # per open group: does it hold a variable repetition?
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "(":
+            repeats.append(False)
+            i += 1
+            continue
+        inner = False
+        if c == ")":
+            inner = repeats.pop() if len(repeats) > 1 else False
+            i += 1
+        elif c == "\\":
+            i += 2
+        elif c == "[":
+            close = _CLASS_END.match(pattern, i)
+            i = close.end() if close else len(pattern)
+        else:
+            i += 1
+        length, varies = _quantifier(pattern, i)
+        if c == ")" and inner and varies:
+            return f"nested quantifier: the group ending at position {i} repeats a part that repeats"
+        if varies or inner:
+            repeats[-1] = True
+        i += length
+    return None
+
+
+def _quantifier(pattern: str, at: int) -> tuple[int, bool]:
+    """Length of the quantifier at ``at`` (with a lazy/possessive suffix) and whether its count varies."""
+    match = _QUANTIFIER.match(pattern, at)
+    if match is None:
+        return 0, False
+    body = match.group(1)
+    if body in ("+", "*", "?"):
+        return len(match.group()), body != "?"
+    low, comma, high = body[1:-1].partition(",")
+    return len(match.group()), bool(comma) and (not high or int(high) > max(int(low or 0), 1))
+
+
+_QUANTIFIER = regex.compile(r"([+*?]|\{\d*(?:,\d*)?\})[?+]?")
+_CLASS_END = regex.compile(r"\[\^?\]?(?:\\.|[^\]\\])*\]")
+
+
 def compile_policy(policy: Policy, doc: YamlDoc | None = None, index: int = 0) -> CompiledPolicy:
     terms = [Term("phrase", p, phrase_regex(p)) for p in policy.superseded.phrases]
     for position, pattern in enumerate(policy.superseded.patterns):
         try:
-            terms.append(Term("pattern", pattern, regex.compile(pattern, FLAGS)))
+            terms.append(Term("pattern", pattern, regex.compile(pattern, FLAGS), unsafe_pattern(pattern)))
         except (regex.error, ValueError, OverflowError) as exc:
             where = f"{doc.where(('policies', index, 'superseded', 'patterns', position))}: " if doc else ""
             raise ConfigError(f"{where}policy '{policy.id}': pattern {pattern!r} does not compile: {exc}"

@@ -15,14 +15,26 @@ import yaml
 from .errors import ConfigError
 
 MAX_BYTES = 5_000_000
+#: Deepest nesting of lists and mappings accepted; real configs use 4 or 5 levels, and the composer
+#: recurses once per level (a 40 kB file of brackets would otherwise end in a RecursionError).
+MAX_DEPTH = 64
 
 
 class _NoAliasLoader(yaml.SafeLoader):
+    _depth = 0
+
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed")
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            line = self.peek_event().start_mark.line + 1
+            raise ConfigError(f"line {line}: lists and mappings nested deeper than {MAX_DEPTH} levels")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_timestamp(self, node: Any) -> Any:
         """``2025-13-45`` looks like a date to YAML; make it a located error instead of a ValueError."""

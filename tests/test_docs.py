@@ -23,7 +23,7 @@ from dqaudit.registry import available_checkers, unregister
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-COMMON_KEYS = {"enabled", "weight"}  # every check has them; the configuration page documents them once
+COMMON_KEYS = {"enabled", "weight", "max_seconds"}  # every check has them; the configuration page documents them once
 
 
 def _generator():

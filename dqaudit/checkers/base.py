@@ -47,6 +47,10 @@ class CheckParams(BaseModel):
 
     enabled: bool = Field(True, description="Run this check.")
     weight: float | None = Field(None, ge=0, description="Weight in the readiness mean (default: the checker's).")
+    max_seconds: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Time budget: a check still running after this many "
+        "seconds is abandoned and reported as an error, and the audit goes on (`--max-seconds` sets it for "
+        "every check).")
 
 
 class Checker(ABC):

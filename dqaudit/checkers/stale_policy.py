@@ -17,6 +17,7 @@ An answer (``output``) that teaches superseded content is dropped; everything el
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,10 @@ class StalePolicyParams(CheckParams):
     pattern_timeout: float = Field(
         0.05, gt=0, le=5, description="Seconds one pattern may spend on one field before it is abandoned "
                                       "(guards against catastrophic backtracking).")
+    pattern_budget: float = Field(
+        10.0, gt=0, le=3600, description="Seconds one pattern may spend on the whole dataset in a run; past it "
+                                         "the pattern is abandoned with a finding (a pattern just under the "
+                                         "per-match timeout would otherwise cost hours on a large file).")
     max_drop_share: float = Field(
         0.1, ge=0, le=1,
         description="Blocking gate: share of records whose answer teaches superseded content.")
@@ -120,12 +125,18 @@ class StalePolicyChecker(Checker):
             for policy in policies:
                 quotes_current = _quotes(policy.current, columns, p.pattern_timeout)
                 for term in policy.terms:
+                    if term.unsafe is not None:
+                        extra.append(self._unsafe_finding(policy, term))
+                        continue
+                    budget = _Budget(p.pattern_budget)
                     for field, column in columns.items():
-                        found, stopped = _scan(term, column, p.pattern_timeout)
+                        found, stopped = _scan(term, column, p.pattern_timeout, budget)
                         hits += [_content_hit(policy, term.reason, field, term.source, row, span,
                                               quotes_current) for row, span in found.items()]
                         if stopped is not None:
-                            extra.append(self._timeout_finding(policy, term, field, frame, stopped, p))
+                            extra.append(self._timeout_finding(policy, term, field, frame, stopped, p, budget))
+                            if budget.spent:
+                                break
                 for index, template in enumerate(policy.policy.superseded.templates, start=1):
                     name = f"#{index} “{preview(template, 40)}”"
                     for field, column in columns.items():
@@ -195,14 +206,26 @@ class StalePolicyChecker(Checker):
         return findings, penalties
 
     def _timeout_finding(self, policy: CompiledPolicy, term: Term, field: str, frame: pd.DataFrame,
-                         row: int, p: StalePolicyParams) -> Finding:
+                         row: int, p: StalePolicyParams, budget: _Budget) -> Finding:
         skipped = len(frame) - row - 1
+        if budget.spent:
+            kind, why = "pattern_budget", (f"used up its {p.pattern_budget:g}s budget for this run at the "
+                                           f"{field} of this record")
+        else:
+            kind, why = "pattern_timeout", f"took over {p.pattern_timeout:g}s on the {field} of this record"
         return self.finding(
-            "pattern_timeout", Severity.MEDIUM,
-            f"[{policy.id}] pattern “{preview(term.source, 60)}” took over {p.pattern_timeout:g}s on the "
-            f"{field} of this record and was not applied to the {skipped} records after it; "
-            "simplify the pattern (nested quantifiers backtrack catastrophically)",
+            kind, Severity.MEDIUM,
+            f"[{policy.id}] pattern “{preview(term.source, 60)}” {why} and was not applied to the {skipped} "
+            "records after it; simplify the pattern (nested quantifiers and overlapping alternatives "
+            "backtrack catastrophically)",
             Action.REVIEW, [str(frame["id"].iloc[row])], policy=policy.id, pattern=term.source, field=field)
+
+    def _unsafe_finding(self, policy: CompiledPolicy, term: Term) -> Finding:
+        return self.finding(
+            "pattern_unsafe", Severity.MEDIUM,
+            f"[{policy.id}] pattern “{preview(term.source, 60)}” was not run: {term.unsafe}, which can take "
+            "time exponential in the text's length; rewrite it without the nested repetition",
+            Action.REVIEW, [], policy=policy.id, pattern=term.source)
 
     def _date_problems(self, policies: list[CompiledPolicy], frame: pd.DataFrame,
                        bad: pd.Series) -> list[Finding]:
@@ -290,21 +313,47 @@ class Column:
         return cls(values, rows, chunks)
 
 
-def _scan(term: Term, column: Column, timeout: float) -> tuple[dict[int, str], int | None]:
+class _Budget:
+    """The seconds one pattern has left in this run; each match gets the smaller of this and its timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.spent = False
+
+    def timeout(self, per_match: float) -> float:
+        """The timeout for the next call; raises TimeoutError (and marks the budget spent) when none is left."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.spent = True
+            raise TimeoutError
+        return min(per_match, left)
+
+    def expired(self) -> bool:
+        """After a TimeoutError: was it the budget (rather than the per-match timeout) that ran out?"""
+        self.spent = self.spent or time.monotonic() >= self.deadline
+        return self.spent
+
+
+def _scan(term: Term, column: Column, timeout: float,
+          budget: _Budget | None = None) -> tuple[dict[int, str], int | None]:
     """First match per row as a short span, and the row where the pattern timed out (then abandoned).
 
     One ``finditer`` per chunk is about 25 times faster than one ``search`` per row. A
     match that crosses a row boundary, a chunk that times out, and patterns with anchors
     (``^ $ \\A \\Z``, which mean the start or end of one text) fall back to one search per row.
     """
+    budget = budget or _Budget(float("inf"))
     found: dict[int, str] = {}
     if any(anchor in term.regex.pattern for anchor in _ANCHORS):
-        return _scan_rows(term, column, column.rows, timeout, found)
+        return _scan_rows(term, column, column.rows, timeout, found, budget)
     for rows, text, starts in column.chunks:
         try:
-            matches = [(m.start(), m.end(), m.group()) for m in term.regex.finditer(text, timeout=timeout)]
+            matches = [(m.start(), m.end(), m.group())
+                       for m in term.regex.finditer(text, timeout=budget.timeout(timeout))]
         except TimeoutError:
-            found, stopped = _scan_rows(term, column, rows, timeout, found)
+            if budget.expired():
+                return found, rows[0]
+            found, stopped = _scan_rows(term, column, rows, timeout, found, budget)
             if stopped is not None:
                 return found, stopped
             continue
@@ -316,18 +365,19 @@ def _scan(term: Term, column: Column, timeout: float) -> tuple[dict[int, str], i
                 found.setdefault(rows[first], preview(span, SPAN_CHARS))
             else:
                 crossing.update(rows[first:last + 1])
-        found, stopped = _scan_rows(term, column, sorted(crossing - set(found)), timeout, found)
+        found, stopped = _scan_rows(term, column, sorted(crossing - set(found)), timeout, found, budget)
         if stopped is not None:
             return found, stopped
     return found, None
 
 
 def _scan_rows(term: Term, column: Column, rows: list[int], timeout: float,
-               found: dict[int, str]) -> tuple[dict[int, str], int | None]:
+               found: dict[int, str], budget: _Budget) -> tuple[dict[int, str], int | None]:
     for row in rows:
         try:
-            match = term.regex.search(column.values[row] or "", timeout=timeout)
+            match = term.regex.search(column.values[row] or "", timeout=budget.timeout(timeout))
         except TimeoutError:
+            budget.expired()
             return found, row
         if match:
             found.setdefault(row, preview(match.group(), SPAN_CHARS))

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..cli import engine_options, handle_errors, safe_lines, split_list
+from ..cli import SEED, FiniteRange, engine_options, handle_errors, safe_lines, split_list, with_budget
 from ..errors import ConfigError
 from ..io import atomic_write
 
@@ -32,7 +32,8 @@ def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | 
 @click.option("--out", required=True, help="Folder for the splits (replaced atomically; must not hold DATA). "
               "With --engine spark also an hdfs://, s3a://... URI.")
 @click.option("--ratios", callback=_ratios, help="train,val,test shares (default: export.ratios, 0.8,0.1,0.1).")
-@click.option("--seed", type=int, help="Override the config seed.")
+@click.option("--max-seconds", type=FiniteRange(0, min_open=True), help="Time budget per check (see audit).")
+@click.option("--seed", type=SEED, help="Override the config seed (0 <= seed < 2**32).")
 @click.option("--by-time", "by_time", metavar="FIELD", help="Split by date: oldest rows train, newest test.")
 @click.option("--chat", is_flag=True, help="Also write <split>.chat.jsonl in OpenAI chat fine-tuning format.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml to use.")
@@ -42,8 +43,8 @@ def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | 
 @click.option("--quiet", "-q", is_flag=True, help="No summary, no progress bars.")
 @engine_options
 @handle_errors
-def split(data: str, out: str, ratios: tuple[float, float, float] | None, seed: int | None,
-          by_time: str | None, chat: bool, config_path: Path | None, checks: list[str] | None,
+def split(data: str, out: str, ratios: tuple[float, float, float] | None, max_seconds: float | None,
+          seed: int | None, by_time: str | None, chat: bool, config_path: Path | None, checks: list[str] | None,
           no_cache: bool, as_json: bool, quiet: bool, engine: str | None, spark_master: str | None) -> None:
     """Audit DATA, clean it by the findings and write leakage-safe train/val/test splits to OUT.
 
@@ -65,7 +66,7 @@ def split(data: str, out: str, ratios: tuple[float, float, float] | None, seed: 
         raw["seed"] = seed
     if no_cache:
         raw["cache"]["enabled"] = False
-    config = with_engine(parse_config(raw), engine, spark_master)
+    config = with_budget(with_engine(parse_config(raw), engine, spark_master), max_seconds)
     err = Console(stderr=True, quiet=quiet)
     with RichProgress(err) as progress:
         manifest = split_data(data, out, config, by_time=by_time, checks=checks, progress=progress)
@@ -97,9 +98,9 @@ def _summary(manifest: dict[str, Any], out: str) -> str:
 
 @click.command("check-split")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--max-contamination", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--max-contamination", type=FiniteRange(0, 1), default=0.0, show_default=True,
               help="Exit 1 when the share of test rows (the last file) with a duplicate elsewhere exceeds this.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), help="Near-duplicate Jaccard "
+@click.option("--threshold", type=FiniteRange(0, 1, min_open=True), help="Near-duplicate Jaccard "
               "threshold (default: the near_duplicates check's).")
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True, help="Example pairs to show.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml (field mapping).")

@@ -37,7 +37,7 @@ def test_split_errors_are_one_line_exit_2(write_jsonl, tmp_path):
     source = write_jsonl(rows())
     runner = CliRunner()
     bad = runner.invoke(cli, ["split", str(source), "--out", str(tmp_path / "o"), "--ratios", "0.5,0.5,0.5"])
-    assert bad.exit_code == 2 and "ratios must be three non-negative shares summing to 1" in bad.output
+    assert bad.exit_code == 2 and "ratios must be three finite, non-negative shares summing to 1" in bad.output
     over = runner.invoke(cli, ["split", str(source), "--out", str(tmp_path), "--checks", "duplicates"])
     assert over.exit_code == 2 and "would hold the input" in over.output and "Traceback" not in over.output
     missing = runner.invoke(cli, ["split", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")])
