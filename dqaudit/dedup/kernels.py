@@ -71,6 +71,21 @@ def _clean(cp: np.ndarray, lo: int, hi: int, table: np.ndarray, astral: np.ndarr
 
 
 @nb.njit(nogil=True, cache=True)
+def word_counts(cp: np.ndarray, bounds: np.ndarray, table: np.ndarray, astral: np.ndarray,
+                astral_values: np.ndarray) -> np.ndarray:
+    """Words of document ``d`` (``cp[bounds[d]:bounds[d + 1] - 1]``) as :func:`_clean` splits them."""
+    docs = len(bounds) - 1
+    width = 1
+    for d in range(docs):
+        width = max(width, bounds[d + 1] - bounds[d])
+    buf = np.empty(width, np.int64)
+    out = np.zeros(docs, np.int64)
+    for d in range(docs):
+        out[d] = _clean(cp, bounds[d], bounds[d + 1] - 1, table, astral, astral_values, buf)[1]
+    return out
+
+
+@nb.njit(nogil=True, cache=True)
 def _ngrams(units: np.ndarray, count: int, n: int, mult: np.ndarray, out: np.ndarray) -> int:
     """n-gram hashes of ``units[:count]`` into ``out`` (one of all units when ``count < n``)."""
     if count == 0:

@@ -312,6 +312,17 @@ def _signatures(texts: list[str], params: MinHashParams) -> np.ndarray:
     return out
 
 
+def word_counts(texts: Sequence[str], params: MinHashParams, workers: int = 1) -> np.ndarray:
+    """Words per text as shingling sees them (normalised, first ``max_chars`` characters), int64."""
+    from . import kernels
+
+    def count(chunk: list[str]) -> np.ndarray:
+        return kernels.word_counts(*_documents(chunk, params))
+
+    parts = _chunked(count, list(texts), workers)
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
 def estimate_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """Jaccard estimated from signatures: the share of equal positions (broadcasts over leading axes).
 
@@ -399,24 +410,24 @@ def _lsh_pairs(sigs: np.ndarray, params: MinHashParams, rows: np.ndarray | None,
     live = np.flatnonzero((sigs != EMPTY).any(axis=1))
     if rows is not None:
         live = np.intersect1d(live, rows, assume_unique=True)
-    return _live_lsh_pairs(sigs, params, live, cap, min_estimate)
+    return _live_lsh_pairs(sigs, params.bands, params.rows, live, cap, min_estimate)
 
 
-def _live_lsh_pairs(sigs: np.ndarray, params: MinHashParams, live: np.ndarray, cap: int,
+def _live_lsh_pairs(sigs: np.ndarray, bands: int, rows: int, live: np.ndarray, cap: int,
                     min_estimate: float) -> tuple[np.ndarray, int]:
-    """:func:`_lsh_pairs` among ``live`` rows (ascending, each with shingles)."""
+    """:func:`_lsh_pairs` among ``live`` rows (ascending, each with shingles), ``bands`` x ``rows``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from . import kernels
 
     if len(live) < 2:
         return np.empty((0, 2), np.int64), 0
-    keys = band_keys(sigs, params.bands, params.rows, live)
-    cuts = np.linspace(0, params.bands, min(default_workers(), params.bands) + 1).astype(int)
+    keys = band_keys(sigs, bands, rows, live)
+    cuts = np.linspace(0, bands, min(default_workers(), bands) + 1).astype(int)
     with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
         sorted_keys = np.ascontiguousarray(keys.T)
         orders = np.empty(sorted_keys.shape, np.int64)
-        list(pool.map(lambda band: _sort_band(sorted_keys[band], orders[band]), range(params.bands)))
+        list(pool.map(lambda band: _sort_band(sorted_keys[band], orders[band]), range(bands)))
         ids = kernels.bucket_ids(sorted_keys, orders, cap)
         del keys
         low = _low_bytes(sigs)
@@ -508,12 +519,10 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
     live = np.flatnonzero((sigs != EMPTY).any(axis=1))
     if len(live) < 2:
         return np.empty((0, 2), np.int64), np.empty(0), 0
-    whole = band_keys(sigs, 1, sigs.shape[1], live)[:, 0]
-    first, inverse = _first_and_inverse(whole)
-    reps = live[first]
-    mine = reps[inverse]
+    reps, mine = distinct_signatures(sigs, live)
     copy_edges = np.stack([mine[mine != live], live[mine != live]], axis=1)
-    close, candidates = _live_lsh_pairs(sigs, params, np.sort(reps), 32, params.threshold - ESTIMATE_MARGIN)
+    close, candidates = _live_lsh_pairs(sigs, params.bands, params.rows, np.sort(reps), 32,
+                                        params.threshold - ESTIMATE_MARGIN)
     kept, sims = np.empty((0, 2), np.int64), np.empty(0)
     if len(close):
         involved = np.flatnonzero(np.bincount(close.ravel(), minlength=len(sigs)))
@@ -526,6 +535,13 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
     pairs = np.concatenate([copy_edges, kept])
     pairs.sort(axis=1)
     return pairs.astype(np.int64), np.concatenate([np.ones(len(copy_edges)), sims]), candidates
+
+
+def distinct_signatures(sigs: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Among ``live`` rows: the first row of each distinct signature, and each live row's such first row."""
+    first, inverse = _first_and_inverse(band_keys(sigs, 1, sigs.shape[1], live)[:, 0])
+    reps = live[first]
+    return reps, reps[inverse]
 
 
 def _estimate_low_bits(sigs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
