@@ -12,7 +12,7 @@ this check reports clusters holding at least two different texts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -28,6 +28,7 @@ from .base import Checker, CheckParams, share_penalty
 from .duplicates import representative
 
 RULE = "most common label, then earliest created_at, then first line"
+CONTAINER_RULE = "the text containing the most others, then the longest, then first line"
 #: Rows compared against all others at once in the semantic search (memory: block x rows floats).
 SEMANTIC_BLOCK = 512
 
@@ -42,6 +43,14 @@ class NearDuplicatesParams(CheckParams):
                              description="Jaccard similarity at which two texts are near-duplicates.")
     max_chars: int = Field(20_000, ge=16,
                            description="Only the first max_chars characters of a text are shingled.")
+    containment: float = Field(
+        0.5, ge=0, le=1,
+        description="Partial copies: a text of at least containment_min_words words whose word 3-grams are at least "
+                    "this share contained in another text joins its cluster (0 turns the search off).")
+    containment_min_words: int = Field(
+        50, ge=3, description="Shorter texts take no part in the partial-copy search.")
+    containment_max_ratio: float = Field(
+        8.0, ge=1, description="A text is searched for in texts up to this many times its length.")
     max_conflicting_share: float = Field(
         0.05, ge=0, le=1,
         description="Blocking gate: share of rows in near-duplicate clusters with conflicting labels.")
@@ -61,7 +70,8 @@ class NearDuplicates:
     """Everything the check found, shared by the run (``ctx.memo``).
 
     ``pairs``/``similarity``: verified edges (row positions, Jaccard); ``semantic_pairs``/
-    ``cosine``: embedding edges not already near-copies; ``groups``: one id per row.
+    ``cosine``: embedding edges not already near-copies; ``groups``: one id per row;
+    ``contained_pairs``/``containment``: partial copies ``(contained, container)`` and their containment.
     """
 
     shingle: str
@@ -75,6 +85,8 @@ class NearDuplicates:
     cosine: np.ndarray
     groups: np.ndarray
     candidates: int
+    contained_pairs: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.int64))
+    containment: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def minhash_params(ctx: AuditContext):  # type: ignore[no-untyped-def]
@@ -140,10 +152,27 @@ def _analyse(ctx: AuditContext) -> NearDuplicates:
         known = set(map(tuple, pairs.tolist()))
         fresh = np.array([tuple(e) not in known for e in semantic_pairs.tolist()], dtype=bool)
         semantic_pairs, cosine = semantic_pairs[fresh].reshape(-1, 2), cosine[fresh]
-    edges = np.concatenate([pairs, semantic_pairs]) if len(semantic_pairs) else pairs
-    groups = clusters(len(texts), edges)
+    contained, containment = _partial_copies(ctx, p, sigs)
+    groups = clusters(len(texts), np.concatenate([pairs, semantic_pairs.astype(np.int64), contained]))
     return NearDuplicates(params.shingle, params.ngram, params.bands, params.rows, no_shingles, pairs,
-                          similarity, semantic_pairs, cosine, groups, candidates)
+                          similarity, semantic_pairs, cosine, groups, candidates, contained, containment)
+
+
+def _partial_copies(ctx: AuditContext, p: NearDuplicatesParams, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(contained, container)`` pairs and their containment (:mod:`dqaudit.dedup.containment`)."""
+    from ..dedup.containment import ContainmentParams, partial_copies, same_shingles
+    from ..dedup.minhash import default_workers
+
+    if p.containment <= 0:
+        return np.empty((0, 2), np.int64), np.empty(0)
+    params = minhash_params(ctx)
+    settings = ContainmentParams(p.containment, p.containment_min_words, p.containment_max_ratio)
+    reuse = same_shingles(params, settings.minhash(params))
+    with ctx.progress.task("Partial copies (containment)"):
+        contained, containment, _ = partial_copies(ctx.frame["text"].tolist(), settings, params,
+                                                   (lambda rows: sigs[rows]) if reuse else None,
+                                                   default_workers())
+    return contained, containment
 
 
 def _semantic_pairs(ctx: AuditContext, p: NearDuplicatesParams,
@@ -189,32 +218,45 @@ class NearDuplicatesChecker(Checker):
         findings: list[Finding] = []
         penalties: list[float] = []
         semantic_only = _semantic_only(found)
+        partial_groups = set(found.groups[found.contained_pairs[:, 0]].tolist())
+        partial = clusters.index.isin(list(partial_groups))
         conflicting = clusters[clusters["labels"] > 1]
-        plain = clusters[clusters["labels"] <= 1]
-        for kind, table in (("conflicting_labels", conflicting), ("near_duplicates", plain)):
+        plain = clusters[(clusters["labels"] <= 1) & ~partial]
+        contained = clusters[(clusters["labels"] <= 1) & partial]
+        for kind, table in (("conflicting_labels", conflicting), ("near_duplicates", plain),
+                            ("contained_copies", contained)):
             limit = params.max_cluster_findings
             shown, folded = table.iloc[:limit], table.iloc[limit:]
             edge_range = _edge_ranges(found.groups, found.pairs, found.similarity, shown.index.to_numpy())
+            if kind == "contained_copies":
+                containment = _edge_ranges(found.groups, found.contained_pairs, found.containment,
+                                           shown.index.to_numpy())
             for g, start, size in zip(shown.index, shown["start"], shown["size"], strict=True):
                 rows = found_clusters.pos[start:start + size]
                 members = frame.iloc[rows]
                 low, high = edge_range.get(int(g), (None, None))
-                basis = "semantic_duplicates" if g in semantic_only else "near_duplicates"
+                basis = ("semantic_duplicates" if g in semantic_only
+                         else "contained_copies" if g in partial_groups else "near_duplicates")
                 if kind == "conflicting_labels":
                     findings.append(self._conflict_finding(members, low, high, basis))
                     penalties.append(share_penalty(len(rows), n, 3.0))
+                elif kind == "contained_copies":
+                    findings.append(self._contained_finding(members, rows, found, containment[int(g)], (low, high)))
+                    penalties.append(share_penalty(len(rows) - 1, n, 1.0))
                 else:
                     findings.append(self._cluster_finding(basis, members, low, high, found, int(g)))
                     penalties.append(share_penalty(len(rows) - 1, n, 1.0))
             if len(folded):
                 rows = np.sort(found_clusters.members(folded))
                 conflict = kind == "conflicting_labels"
+                partial_copies = kind == "contained_copies"
                 findings.append(self.finding(
                     kind, Severity.HIGH if conflict else Severity.MEDIUM,
-                    f"{len(folded):,} more near-duplicate clusters ({len(rows):,} rows)"
+                    f"{len(folded):,} more " + ("clusters of partial copies" if partial_copies
+                                               else "near-duplicate clusters") + f" ({len(rows):,} rows)"
                     + (" carry conflicting labels" if conflict else "; keep one per cluster"),
-                    Action.REVIEW if conflict else Action.DROP, frame["id"].iloc[rows].tolist(),
-                    clusters=len(folded), rule=RULE))
+                    Action.REVIEW if conflict or partial_copies else Action.DROP, frame["id"].iloc[rows].tolist(),
+                    clusters=len(folded), rule=CONTAINER_RULE if partial_copies else RULE))
                 penalties.append(share_penalty(len(rows) if conflict else len(rows) - len(folded), n,
                                                3.0 if conflict else 1.0))
         short = np.flatnonzero(found.no_shingles)
@@ -226,7 +268,7 @@ class NearDuplicatesChecker(Checker):
                 Action.REVIEW, frame["id"].iloc[short].tolist(), size=int(len(short))))
             penalties.append(0.0)
         conflicting_rows = int(conflicting["size"].sum())
-        redundant = int((plain["size"] - 1).sum())
+        redundant = int((plain["size"] - 1).sum() + (contained["size"] - 1).sum())
         share = conflicting_rows / n
         gate = self.gate("conflicting_labels", share > params.max_conflicting_share,
                          f"{share:.1%} of rows are near-duplicates with conflicting labels "
@@ -237,6 +279,8 @@ class NearDuplicatesChecker(Checker):
             "candidate_pairs": found.candidates,
             "verified_pairs": int(len(found.pairs)),
             "semantic_pairs": int(len(found.semantic_pairs)),
+            "contained_pairs": int(len(found.contained_pairs)),
+            "contained_clusters": int(len(contained)),
             "clusters": int(len(clusters)),
             "rows_in_clusters": int(clusters["size"].sum()),
             "redundant_rows": redundant,
@@ -272,6 +316,26 @@ class NearDuplicatesChecker(Checker):
         return self.finding(
             kind, Severity.MEDIUM, f"{len(ids)} near-copies of “{text}” ({span}); keep {keep}",
             Action.DROP, ids, representative=keep, rule=RULE, size=len(ids), similarity_range=[low, high])
+
+
+    def _contained_finding(self, members: pd.DataFrame, rows: np.ndarray, found: NearDuplicates,
+                           containment: tuple[float, float], jaccard: tuple[float | None, float | None]) -> Finding:
+        ids = members["id"].tolist()
+        container = _container(members, rows, found.contained_pairs)
+        keep, text = members["id"].iloc[container], preview(members["text"].iloc[container])
+        return self.finding(
+            "contained_copies", Severity.MEDIUM,
+            f"{len(ids) - 1} text{'' if len(ids) == 2 else 's'} largely contained in “{text}” or in each other (containment "
+            f"{containment[0]:.2f}–{containment[1]:.2f}); keep {keep}", Action.REVIEW, ids, representative=keep,
+            rule=CONTAINER_RULE, size=len(ids), containment_range=list(containment), similarity_range=list(jaccard))
+
+
+def _container(members: pd.DataFrame, rows: np.ndarray, contained_pairs: np.ndarray) -> int:
+    """Position in ``members`` (cluster rows ``rows``) of the representative: :data:`CONTAINER_RULE`."""
+    holds = np.bincount(np.searchsorted(rows, contained_pairs[np.isin(contained_pairs[:, 1], rows), 1]),
+                        minlength=len(rows))
+    lengths = members["text"].str.len().to_numpy()
+    return int(np.lexsort((np.arange(len(rows)), -lengths, -holds))[0])
 
 
 @dataclass(frozen=True)

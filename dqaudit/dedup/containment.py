@@ -57,7 +57,7 @@ class ContainmentParams:
     """
 
     threshold: float = 0.5
-    min_words: int = 20
+    min_words: int = 50
     max_ratio: float = 8.0
     ngram: int = 3
 

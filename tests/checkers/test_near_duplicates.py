@@ -127,6 +127,31 @@ def test_semantic_option_adds_paraphrases(monkeypatch: pytest.MonkeyPatch) -> No
     assert groups[0] == groups[1] != groups[2]
 
 
+def test_partial_copies_join_the_cluster_of_their_container() -> None:
+    import random
+
+    rng = random.Random(5)
+    vocabulary = [f"term{i}" for i in range(3000)]
+
+    def prose(words: int) -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(words))
+
+    source = prose(240)
+    middle = " ".join(source.split()[60:160])
+    rows = [("src", source, "a"), ("cut", middle, "a"), ("mix", middle[: len(middle) // 2] + " " + prose(40), "a"),
+            ("own", prose(120), "a"), ("short", " ".join(source.split()[:20]), "a")]
+    result = run(frame(rows))
+    finding, = by_kind(result, "contained_copies")
+    assert set(finding.record_ids) == {"src", "cut", "mix"} and finding.details["representative"] == "src"
+    assert finding.action.value == "review" and finding.details["containment_range"][1] == 1.0
+    assert by_kind(result, "near_duplicates") == [] and result.metrics["contained_pairs"] >= 2
+    ctx = AuditContext(dataset_from_frame(frame(rows)), AuditConfig())
+    groups = nd.near_duplicate_groups(ctx)
+    assert groups[0] == groups[1] == groups[2] and len({groups[0], groups[3], groups[4]}) == 3  # 20 words: too short
+    off = run(frame(rows), AuditConfig(checks={"near_duplicates": {"containment": 0}}))
+    assert by_kind(off, "contained_copies") == [] and off.metrics["contained_pairs"] == 0
+
+
 def test_bad_config_is_a_clear_error() -> None:
     from dqaudit.errors import ConfigError
 
