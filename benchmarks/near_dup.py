@@ -472,38 +472,53 @@ def write_corpus(size: int, workdir: Path, prefix: str = "near_dup") -> Path:
     return path
 
 
-def end_to_end(size: int, workdir: Path, repeat: int) -> None:
+def end_to_end(size: int, workdir: Path, repeat: int, containment_ab: bool = False) -> None:
     """``dqaudit audit FILE --checks near_duplicates`` on ``size`` requests: wall time and peak RSS.
 
     Each repetition runs once with an empty cache (signatures computed and written) and once
     warm (read back); dirty pages are synced first, so no run pays for the previous one's writes.
+    ``containment_ab``: each repetition first runs with partial copies off (``containment: 0``,
+    the path before they existed), then with the defaults, so both see the same machine load.
     """
     import os
     import shutil
     import subprocess
 
     path = write_corpus(size, workdir)
+    off = workdir / "containment_off.yaml"
+    off.write_text("checks:\n  near_duplicates:\n    containment: 0\n", encoding="utf-8")
+    variants = [(" partial copies off", ["--config", str(off)]), ("", [])] if containment_ab else [("", [])]
     for _ in range(repeat):
-        shutil.rmtree(workdir / ".dqaudit_cache", ignore_errors=True)
-        for cached in (False, True):
-            os.sync()
-            began = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "dqaudit", "audit", str(path), "--checks", "near_duplicates"],
-                cwd=workdir,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "COLUMNS": "100"},
-            )
-            wall = time.perf_counter() - began
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            state = "warm cache" if cached else "cold cache"
-            print(
-                f"| {size:,} | dqaudit audit --checks near_duplicates ({state}) | {wall:.1f} s | "
-                f"{size / wall:,.0f} docs/s | peak RSS {peak:,.0f} MiB (largest process so far) | "
-                f"exit {done.returncode} |"
-            )
-            sys.stdout.flush()
+        for label, extra in variants:
+            _cold_then_warm(size, path, workdir, label, extra)
+
+
+def _cold_then_warm(size: int, path: Path, workdir: Path, label: str, extra: list[str]) -> None:
+    """One run with an empty cache, then one warm; ``extra`` CLI options, ``label`` added to the row."""
+    import os
+    import shutil
+    import subprocess
+
+    shutil.rmtree(workdir / ".dqaudit_cache", ignore_errors=True)
+    for cached in (False, True):
+        os.sync()
+        began = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "dqaudit", "audit", str(path), "--checks", "near_duplicates", *extra],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "100"},
+        )
+        wall = time.perf_counter() - began
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        state = ("warm cache" if cached else "cold cache") + label
+        print(
+            f"| {size:,} | dqaudit audit --checks near_duplicates ({state}) | {wall:.1f} s | "
+            f"{size / wall:,.0f} docs/s | peak RSS {peak:,.0f} MiB (largest process so far) | "
+            f"exit {done.returncode} |"
+        )
+        sys.stdout.flush()
 
 
 def main() -> None:
@@ -534,6 +549,8 @@ def main() -> None:
         help="sizes to run through `dqaudit audit --checks near_duplicates` (CLI, cold then warm cache)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="cold + warm CLI runs per --e2e size")
+    parser.add_argument("--containment-ab", action="store_true",
+                        help="each --e2e repetition also runs with partial copies off (containment: 0) first")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dqaudit_near_dup_bench"))
     parser.add_argument(
         "--banking77", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/banking77"
@@ -544,7 +561,7 @@ def main() -> None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         print("| docs | end to end | wall | docs/s | memory | |\n|---|---|---|---|---|---|")
         for size in args.e2e:
-            end_to_end(size, args.workdir, args.repeat)
+            end_to_end(size, args.workdir, args.repeat, args.containment_ab)
         print()
     print(
         f"# near-duplicate benchmark: {params.shingle} {params.ngram}-grams, num_perm {params.num_perm}, "

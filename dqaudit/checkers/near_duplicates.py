@@ -44,7 +44,7 @@ class NearDuplicatesParams(CheckParams):
     max_chars: int = Field(20_000, ge=16,
                            description="Only the first max_chars characters of a text are shingled.")
     containment: float = Field(
-        0.5, ge=0, le=1,
+        0.45, ge=0, le=1,
         description="Partial copies: a text of at least containment_min_words words whose word 3-grams are at least "
                     "this share contained in another text joins its cluster (0 turns the search off).")
     containment_min_words: int = Field(

@@ -56,7 +56,7 @@ class ContainmentParams:
     for 128 permutations to find them reliably). ``ngram``: word n-gram size.
     """
 
-    threshold: float = 0.5
+    threshold: float = 0.45
     min_words: int = 50
     max_ratio: float = 8.0
     ngram: int = 3
