@@ -102,6 +102,7 @@ def load_dataset(path: str | Path, fields: FieldsConfig | None = None,
     if path.is_dir():
         raise InputError(path, "is a directory; give a file")
     fmt = detect_format(path, input_config)
+    fields = chat_fields(path, fmt, fields, input_config)
     builder = _Builder(path, fields)
     digest = hashlib.sha256()  # of the bytes parsed, as they are read: the snapshot the audit describes
     if fmt == "jsonl":
@@ -276,7 +277,9 @@ class _Builder:
         self.problems: list[LoadProblem] = []
         self.rows = 0
         self.seen_text = False
-        self.keys_seen: set[str] = set()
+        #: The first few objects read: the keys and chat roles an error message lists.
+        self.samples: list[dict[str, Any]] = []
+        self.ids_given = False  # whether any record had an id before auto ids filled the gaps
         f = fields
         self._text = _field(f.text)
         specs = {name: getattr(f, name) for name in _SCALAR_FIELDS}
@@ -294,8 +297,8 @@ class _Builder:
             self.problems.append(LoadProblem(line, "not_an_object",
                                              f"expected a JSON object, got {type(obj).__name__}", raw))
             return
-        if not self.seen_text and len(self.keys_seen) < 64:  # only reported when no record has text
-            self.keys_seen.update(map(str, list(obj)[:64]))
+        if len(self.samples) < _SAMPLES:
+            self.samples.append(obj)
         try:
             record = self._extract(obj)
         except _FieldProblem as bad:
@@ -303,6 +306,7 @@ class _Builder:
             return
         record["line"] = line
         record["text_hash"] = text_hash(record["text"])
+        self.ids_given = self.ids_given or record["id"] is not None
         if record["id"] is None:
             record["id"] = f"auto-{line}-{record['text_hash'][:8]}"
         for name in COLUMNS:
@@ -332,6 +336,8 @@ class _Builder:
         """
         if set(map(type, objs)) != {dict}:
             return False
+        if len(self.samples) < _SAMPLES:
+            self.samples.extend(objs[:_SAMPLES - len(self.samples)])
         keys = set().union(*objs)
         absent = [None] * len(objs)
         try:
@@ -358,6 +364,7 @@ class _Builder:
         self.seen_text = True
         batch["line"] = list(lines)
         batch["text_hash"] = hashes = list(map(text_hash, texts))
+        self.ids_given = self.ids_given or any(rid is not None for rid in batch["id"])
         if None in batch["id"]:
             batch["id"] = [rid if rid is not None else f"auto-{line}-{h[:8]}"
                            for rid, line, h in zip(batch["id"], lines, hashes, strict=True)]
@@ -391,12 +398,32 @@ class _Builder:
         if not self.seen_text and self.rows:
             kinds = {p.kind for p in self.problems}
             if kinds <= {"missing_text", "not_an_object", "bad_text"} and "missing_text" in kinds:
-                keys = ", ".join(sorted(self.keys_seen)[:20]) or "none"
-                raise InputError(self.path, f"no record has this field (keys seen: {keys}); "
-                                            "map it with fields.text in dqaudit.yaml", field=self.fields.text)
+                raise self._unmatched("text")
+        if self.seen_text:
+            defaults = FieldsConfig()
+            for name in ("output", "annotations", *_SCALAR_FIELDS):
+                spec = getattr(self.fields, name)
+                found = self.ids_given if name == "id" else any(v is not None for v in self.columns[name])
+                if spec and spec != getattr(defaults, name) and not found:
+                    raise self._unmatched(name)
         frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in self.columns.items()})
         frame["line"] = frame["line"].astype("int64")
         return Dataset(frame, tuple(self.problems), source, self.fields)
+
+
+    def _unmatched(self, name: str) -> InputError:
+        """A mapped field no record has: name the key and what the records hold (keys, or a chat field's roles)."""
+        spec = getattr(self.fields, name)
+        seen = sorted({str(k) for obj in self.samples for k in obj})
+        what = f"keys seen: {', '.join(seen[:20]) or 'none'}"
+        match = _SELECTOR.match(spec)
+        if match:
+            turns_of = _field(match["key"])
+            roles = sorted({str(turn["role"]) for obj in self.samples for turn in _turns(turns_of.get(obj))})
+            if roles:
+                what = f"roles seen in '{match['key']}': {', '.join(roles)}"
+        return InputError(self.path, f"no record has this field ({what}); map it with fields.{name} in "
+                                     "dqaudit.yaml", field=spec)
 
 
 class _FieldProblem(Exception):
@@ -405,6 +432,8 @@ class _FieldProblem(Exception):
         self.kind, self.message, self.field = kind, message, field
 
 
+#: Objects kept for error messages (their keys and chat roles).
+_SAMPLES = 20
 #: String-ish fields, in the order their problems are reported.
 _SCALAR_FIELDS = ("id", "label", "lang", "group", "created_at", "policy_version", "split")
 #: Value types a string field keeps as they are (an absent field reads as None).
@@ -466,6 +495,34 @@ def _field(spec: str) -> _Field:
         return node
 
     return _Field(spec, walk, frozenset({spec, path[0]}))
+
+
+def chat_key(spec: str) -> str | None:
+    """The key holding the turns of a chat selector (``messages`` for ``messages[user]``); None for a plain key."""
+    match = _SELECTOR.match(spec)
+    return match["key"] if match and "." not in match["key"] else None
+
+
+def _turns(value: Any) -> list[dict[str, Any]]:
+    """The chat turns (objects with a role) of a ``messages``-like value; anything else has none."""
+    return [t for t in value if isinstance(t, dict) and "role" in t] if isinstance(value, list) else []
+
+
+def chat_fields(path: Path, fmt: str, fields: FieldsConfig, input_config: InputConfig) -> FieldsConfig:
+    """Chat records read without a mapping: ``messages[user]`` as the text, ``messages[assistant]`` as the output.
+
+    Applies only while the text field is the default ``text`` and no output is mapped, and when the
+    first records have no ``text`` key but a ``messages`` list with user turns (OpenAI chat format,
+    as ``dqaudit split --chat`` writes it), so that its exports audit and check without a config.
+    """
+    if fields.text != FieldsConfig().text or fields.output is not None:
+        return fields
+    objs = [obj for _, _, obj in islice(iter_rows(path, fmt, input_config), _SAMPLES) if isinstance(obj, dict)]
+    if not objs or any(fields.text in obj for obj in objs):
+        return fields
+    if not any(turn.get("role") == "user" for obj in objs for turn in _turns(obj.get("messages"))):
+        return fields
+    return fields.model_copy(update={"text": "messages[user]", "output": "messages[assistant]"})
 
 
 def _scalar(value: Any, spec: str | None, kind: str) -> str | None:

@@ -32,7 +32,7 @@ import orjson
 import pandas as pd
 
 from . import __version__
-from .data import LoadProblem, iter_rows
+from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
 from .findings import Action, Finding, json_text
 from .masking import mask_deep, report_masker
@@ -359,15 +359,26 @@ class Rendering:
     def _masked(self, entry: dict[str, Any]) -> dict[str, Any]:
         return entry if self.mask_types is None else _mask_strings(entry, self.mask)
 
-    def chat(self, text: str, answer: Any, masked: bool) -> bytes | None:
-        """OpenAI chat fine-tuning example: user = text, assistant = output (else the label)."""
+    def chat(self, text: str, answer: Any, masked: bool, turns: Any = None) -> bytes | None:
+        """OpenAI chat fine-tuning example: user = text, assistant = output (else the label).
+
+        A chat record (``turns``: its ``messages`` list) keeps its own turns, system messages
+        included; ``export.system_prompt`` is added only where it has no system message.
+        """
         if answer is None:
             return None
         if masked:
             text, answer = self.mask(text), self.mask(str(answer))
+        own = [{"role": t["role"], "content": t["content"]} for t in turns
+               if isinstance(t, dict) and isinstance(t.get("role"), str) and isinstance(t.get("content"), str)
+               ] if isinstance(turns, list) else []
+        if any(t["role"] == "user" for t in own) and any(t["role"] == "assistant" for t in own):
+            messages = [{**t, "content": self.mask(t["content"])} for t in own] if masked else own
+        else:
+            messages = [{"role": "user", "content": text}, {"role": "assistant", "content": str(answer)}]
         system = self.system_prompt
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": text}, {"role": "assistant", "content": str(answer)}]
+        if system and not any(t["role"] == "system" for t in messages):
+            messages = [{"role": "system", "content": system}, *messages]
         return orjson.dumps({"messages": messages})
 
 
@@ -380,6 +391,7 @@ class _Writer:
         self.row_of_line = dict(zip(frame["line"].tolist(), range(len(frame)), strict=True))
         self.problems = {p.line: p for p in ctx.dataset.problems}
         self.chat = ctx.config.export.chat
+        self.chat_key = chat_key(ctx.dataset.fields.text)  # a chat record's own turns go to its chat example
 
     def publish(self, source: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half."""
@@ -411,7 +423,8 @@ class _Writer:
                     masked = row in plan.mask
                     files[f"{split}.jsonl"].write(render.kept(raw, obj, masked, plan.relabel.get(row)))
                     answer = _answer(frame["output"].iat[row], self.prepared.labels.iat[row])
-                    example = render.chat(frame["text"].iat[row], answer, masked) if self.chat else None
+                    turns = obj.get(self.chat_key) if self.chat_key and isinstance(obj, dict) else None
+                    example = render.chat(frame["text"].iat[row], answer, masked, turns) if self.chat else None
                     if example is not None:
                         files[f"{split}.chat.jsonl"].write(example)
         finally:

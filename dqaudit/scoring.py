@@ -19,6 +19,18 @@ from .config import ScoreConfig
 from .findings import CheckResult, Finding, Gate, Severity, Verdict
 
 
+def not_run(results: Sequence[CheckResult]) -> list[tuple[str, list[str]]]:
+    """Skipped checks grouped by reason, in pipeline order: what every report says at the top.
+
+    A reader of "READY" must know what was not looked at (no labels: no balance, no label noise).
+    """
+    groups: dict[str, list[str]] = {}
+    for result in results:
+        if result.skipped:
+            groups.setdefault(result.skipped, []).append(result.check)
+    return [(reason, checks) for reason, checks in groups.items()]
+
+
 @dataclass(frozen=True, slots=True)
 class FixItem:
     """One entry of "what to fix first"."""

@@ -24,6 +24,7 @@ from rich.text import Text
 from .alerts import below_threshold
 from .pipeline import AuditResult
 from .progress import Advance
+from .scoring import not_run
 from .text import preview
 
 VERDICT_STYLE = {"READY": "bold green", "NEEDS WORK": "bold yellow", "NOT READY": "bold red"}
@@ -66,6 +67,8 @@ def print_summary(result: AuditResult, console: Console, top: int = 8, fail_unde
                        f"{r.rows_quarantined} quarantined", style="dim"))
     for gate in r.gates:
         console.print(Text.assemble(("BLOCKING ", "bold red"), f"{gate.check}: ", preview(gate.message, 160)))
+    for reason, checks in not_run(r.results):
+        console.print(Text.assemble(("NOT RUN ", "bold yellow"), f"{', '.join(checks)}: ", preview(reason, 160)))
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("check")
     table.add_column("score", justify="right")

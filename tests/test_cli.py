@@ -99,3 +99,14 @@ def test_installed_entry_point_runs(write_jsonl, tmp_path):
     assert json.loads(done.stdout)["verdict"] == "READY"
     missing = subprocess.run([exe, "audit", "nope.jsonl"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert missing.returncode == 2 and missing.stderr.strip() == "Error: nope.jsonl: no such file"
+
+
+def test_a_chat_role_typo_is_one_line_and_exit_2(write_jsonl, tmp_path):
+    data = write_jsonl([{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}])
+    config = tmp_path / "typo.yaml"
+    config.write_text("fields: {text: 'messages[usr]', output: 'messages[assistant]'}\n", encoding="utf-8")
+    result = run("audit", data, "--config", config)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: {data}: field 'messages[usr]': no record has this field (roles seen in 'messages': assistant, user); "
+        "map it with fields.text in dqaudit.yaml"]

@@ -2,6 +2,7 @@ import codecs
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +276,34 @@ def test_jsonl_without_text_anywhere_lists_keys_seen(tmp_path, monkeypatch):
     path = _write_lines(tmp_path / "d.jsonl", ['{"body": "x", "id": 1}'] * 5 + ["[1]"])
     with pytest.raises(InputError, match=r"keys seen: body, id\)"):
         load_dataset(path)
+
+
+CHAT_ROWS = ['{"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}, '
+             '{"role": "assistant", "content": "hello"}], "intent": "greet", "ticket_id": "t1"}'] * 3
+
+
+@pytest.mark.parametrize(("fields", "named", "seen"), [
+    ({"text": "messages[usr]"}, "messages[usr]", "roles seen in 'messages': assistant, system, user"),
+    ({"text": "messages[user]", "output": "messages[bot]"}, "messages[bot]", "roles seen in 'messages'"),
+    ({"text": "messages[user]", "label": "label_name"}, "label_name", "keys seen: intent, messages, ticket_id"),
+    ({"text": "messages[user]", "id": "uuid"}, "uuid", "keys seen: intent"),
+    ({"text": "messages[user]", "output": "answer"}, "answer", "keys seen: intent"),
+])
+def test_a_mapped_field_no_record_has_names_the_key_and_what_was_seen(tmp_path, fields, named, seen):
+    path = _write_lines(tmp_path / "chat.jsonl", CHAT_ROWS)
+    with pytest.raises(InputError, match=rf"field '{re.escape(named)}': no record has this field \(.*"
+                                         rf"{re.escape(seen)}"):
+        load_dataset(path, FieldsConfig(**fields))
+
+
+def test_default_field_names_may_be_absent(tmp_path):
+    frame = load_dataset(_write_lines(tmp_path / "d.jsonl", ['{"text": "x"}'])).frame  # no id, label, lang...
+    assert frame["label"].isna().all()
+
+
+def test_chat_records_are_read_without_a_mapping(tmp_path):
+    dataset = load_dataset(_write_lines(tmp_path / "chat.jsonl", CHAT_ROWS))
+    assert dataset.fields.text == "messages[user]" and dataset.fields.output == "messages[assistant]"
+    assert dataset.frame[["text", "output"]].values.tolist() == [["hi", "hello"]] * 3
+    plain = load_dataset(_write_lines(tmp_path / "plain.jsonl", ['{"text": "x", "messages": []}']))
+    assert plain.fields.text == "text" and plain.fields.output is None

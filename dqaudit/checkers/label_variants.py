@@ -27,7 +27,7 @@ class LabelVariantsChecker(Checker):
     def check(self, ctx: AuditContext) -> CheckResult:
         frame = ctx.frame
         if not ctx.dataset.has_labels:
-            return self.skip("no labels")
+            return self.skip("the dataset has no labels")
         labels = frame["label"]
         groups = label_variants(labels.dropna())
         findings, penalties = [], []

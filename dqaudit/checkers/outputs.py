@@ -83,7 +83,7 @@ class ConflictingOutputsChecker(Checker):
         n = len(frame)
         if n == 0:
             return self.skip("no records")
-        if ctx.config.fields.output is None or not frame["output"].notna().any():
+        if not frame["output"].notna().any():
             return self.skip("no outputs: set fields.output (chat: messages[assistant]; prompt/completion: "
                              "completion)")
         has_output = frame["output"].map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy()

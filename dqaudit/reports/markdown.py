@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..scoring import not_run
 from ..text import preview
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ def render_markdown(result: AuditResult) -> str:
     if r.gates:
         lines += ["**Blocking:**", *[f"- {md_cell(g.message, 200)}" for g in r.gates], ""]
     lines += _regression(r.run_extras.get("regression"))
+    skipped = not_run(r.results)
+    if skipped:
+        lines += ["**Not run:**", *[f"- {', '.join(checks)}: {md_cell(reason, 200)}" for reason, checks in skipped],
+                  ""]
     lines += ["| check | score | weight | findings | status |", "|---|---:|---:|---:|---|"]
     for c in r.results:
         score = "—" if c.score is None else f"{c.score:.1f}"

@@ -75,3 +75,33 @@ def test_check_split_writes_every_pair_as_jsonl(write_jsonl, tmp_path):
                                                                         ("t2", "c", "exact")]
     clash = CliRunner().invoke(cli, ["check-split", str(train), str(test), "--out", str(test)])
     assert clash.exit_code == 2 and "is one of the split files" in clash.output
+
+
+def test_chat_exports_keep_system_messages_and_round_trip_without_a_config(tmp_path, monkeypatch):
+    """split --chat writes the records' own turns; check-split and audit read those files with no dqaudit.yaml."""
+    rows, rng = [], random.Random(3)
+    words = "card limit transfer loan deposit branch mortgage refund salary statement abroad cash pin".split()
+    for i in range(30):
+        question = f"question {i}: " + " ".join(rng.choice(words) for _ in range(8)) + "?"
+        messages = [{"role": "user", "content": question},
+                    {"role": "assistant", "content": f"Answer {i}: " + " ".join(rng.sample(words, 6))}]
+        if i % 2:
+            messages.insert(0, {"role": "system", "content": f"You are bank assistant number {i}."})
+        rows.append({"id": f"c{i}", "messages": messages})
+    data = tmp_path / "chat.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["split", str(data), "--out", str(out), "--chat", "--quiet"])
+    assert result.exit_code == 0, result.output
+    examples = [json.loads(line) for name in ("train", "val", "test")
+                for line in (out / f"{name}.chat.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(examples) == 30
+    written = sorted(json.dumps(e["messages"]) for e in examples)
+    assert written == sorted(json.dumps(r["messages"]) for r in rows)  # system turns kept
+    files = [str(out / f"{name}.chat.jsonl") for name in ("train", "val", "test")]
+    checked = CliRunner().invoke(cli, ["check-split", *files])
+    assert checked.exit_code == 0 and "verdict: CLEAN" in checked.output
+    audited = CliRunner().invoke(cli, ["audit", files[0], "--json", "--quiet", "--checks", "conflicting_outputs"])
+    report = json.loads(audited.output)
+    assert report["checks"]["conflicting_outputs"]["status"] == "ok"

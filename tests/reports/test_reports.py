@@ -109,3 +109,23 @@ def test_keep_from_the_command_line(write_jsonl, tmp_path):
     for _ in range(3):
         assert CliRunner().invoke(cli, ["audit", str(path), "--checks", "duplicates", "-q", "--keep", "2"]).exit_code == 0
     assert len(list((tmp_path / "reports").iterdir())) == 2
+
+
+def test_every_report_says_at_the_top_which_checks_did_not_run(write_jsonl):
+    from rich.console import Console
+
+    from dqaudit.terminal import print_summary
+
+    result = audit(write_jsonl([{"id": str(i), "text": f"request number {i}"} for i in range(5)]), AuditConfig(),
+                   checks=["duplicates", "balance", "label_variants", "conflicting_outputs"])
+    markdown = render_markdown(result)
+    top = markdown.split("| check |")[0]
+    assert "- balance, label_variants: the dataset has no labels" in top
+    assert "- conflicting_outputs: no outputs: set fields.output" in top
+    html = render_html(result)
+    assert html.index("Not run (balance, label_variants):") < html.index("Score breakdown")
+    console = Console(record=True, width=200)
+    print_summary(result, console)
+    text = console.export_text()
+    assert "NOT RUN balance, label_variants: the dataset has no labels" in text
+    assert text.index("NOT RUN") < text.index("check ")
