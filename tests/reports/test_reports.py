@@ -123,7 +123,7 @@ def test_every_report_says_at_the_top_which_checks_did_not_run(write_jsonl):
     assert "- balance, label_variants: the dataset has no labels" in top
     assert "- conflicting_outputs: no outputs: set fields.output" in top
     html = render_html(result)
-    assert html.index("Not run (balance, label_variants):") < html.index("Score breakdown")
+    assert html.index("<b>balance</b> (skipped): the dataset has no labels") < html.index("<h2>Scores</h2>")
     console = Console(record=True, width=200)
     print_summary(result, console)
     text = console.export_text()
