@@ -258,12 +258,14 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dqaudit.yaml"), show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), help="Pin input.format "
+              "(default: auto, by file extension, so the config also reads files of another format).")
 @handle_errors
-def init(data: Path, output: Path, force: bool) -> None:
+def init(data: Path, output: Path, force: bool, fmt: str | None) -> None:
     """Write a commented dqaudit.yaml for DATA, guessing field names from its records."""
     from .scaffold import write_starter_config
 
-    written = write_starter_config(data, output, force=force)
+    written = write_starter_config(data, output, force=force, fmt=fmt)
     for path in written:
         click.echo(f"wrote {path}")
 

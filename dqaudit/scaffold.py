@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from .errors import ConfigError, InputError
 from .io import atomic_write
 from .registry import available_checkers
 
+#: Keys ending so name a record's id when their values are unique in the sample (``ticket_id``, ``request_id``).
+ID_SUFFIX = "_id"
 #: Candidate keys per logical field, most likely first.
 CANDIDATES: dict[str, tuple[str, ...]] = {
-    "id": ("id", "uid", "request_id", "item_id", "guid", "_id"),
+    "id": ("id", "uuid", "uid", "guid", "key", "_id"),  # then any unique-valued *_id key (ID_SUFFIX)
     "text": ("text", "messages[user]", "prompt", "query", "question", "utterance", "input", "content", "sentence"),
     "label": ("label", "intent", "category", "class", "labels", "target"),
     "annotations": ("annotations", "annotator_labels", "ratings"),
@@ -29,23 +32,31 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def guess_fields(path: Path, sample: int = 200) -> tuple[FieldsConfig, str]:
-    """Pick, for each logical field, the first candidate present in most sampled records."""
-    fmt = detect_format(path, InputConfig())
+def guess_fields(path: Path, sample: int = 200, fmt: str | None = None) -> tuple[FieldsConfig, str]:
+    """Pick, for each logical field, the first candidate present in the sampled records; and the format read."""
+    fmt = detect_format(path, InputConfig(format=fmt or "auto"))
     seen: Counter[str] = Counter()
+    values: dict[str, set[str]] = {}
     rows = 0
     for _, _, obj in itertools.islice(iter_rows(path, fmt, InputConfig()), sample):
         if isinstance(obj, LoadProblem) or not isinstance(obj, dict):
             continue
         rows += 1
         seen.update(obj.keys())
+        for key, value in obj.items():
+            if str(key).endswith(ID_SUFFIX) and isinstance(value, (str, int)) and str(value).strip():
+                values.setdefault(str(key), set()).add(str(value))
         for turn in obj.get("messages") or []:
             if isinstance(turn, dict) and "role" in turn:
                 seen[f"messages[{turn['role']}]"] += 1 / max(1, len(obj["messages"]))
     if rows == 0:
         raise InputError(path, "no readable records in the first rows; cannot guess fields")
+    # an *_id key is an id when every sampled record has it with its own value (not a customer or thread id)
+    unique_ids = tuple(sorted(k for k, v in values.items() if len(v) == rows == seen[k]
+                              and k not in CANDIDATES["group"]))
     chosen: dict[str, str | None] = {}
     for name, options in CANDIDATES.items():
+        options = options + unique_ids if name == "id" else options
         present = [o for o in options if seen[o] > 0 and o not in chosen.values()]
         chosen[name] = present[0] if present else None
     if chosen["text"] is None:
@@ -54,15 +65,22 @@ def guess_fields(path: Path, sample: int = 200) -> tuple[FieldsConfig, str]:
     return FieldsConfig(**chosen), fmt
 
 
-def starter_yaml(fields: FieldsConfig, fmt: str) -> str:
-    """The commented starter config: every section, every checker and its keys with defaults."""
+def starter_yaml(fields: FieldsConfig, fmt: str, detected: str | None = None,
+                 policies: str | None = None) -> str:
+    """The commented starter config: every section, every checker and its keys with defaults.
+
+    ``fmt`` is what ``input.format`` says (``auto`` unless a format was asked for: a pinned format
+    would misread the next file of another kind); ``policies`` is the example policies file, wired
+    as a commented line of ``checks.stale_policy``.
+    """
     defaults = AuditConfig()
+    note = f"; {detected} detected in the sampled file" if detected and fmt == "auto" else ""
     out = [
         "# dqaudit configuration. Unknown keys are errors. Docs: README.md",
         "version: 1",
         "",
         "input:",
-        f"  format: {fmt}            # auto | jsonl | csv | parquet",
+        f"  format: {fmt}            # auto (by file extension) | jsonl | csv | parquet{note}",
         "",
         "# Where each field lives: a key, a dotted path (meta.lang), or messages[role] for chat data.",
         "fields:",
@@ -76,6 +94,8 @@ def starter_yaml(fields: FieldsConfig, fmt: str) -> str:
             default = cls.default_enabled if key == "enabled" else (
                 cls.default_weight if key == "weight" else field.get_default(call_default_factory=True))
             comment = f"  # {field.description}" if field.description else ""
+            if name == "stale_policy" and key == "policies" and policies is not None:
+                default, comment = policies, "  # uncomment to check answers against the example policies file"
             out.append(f"    # {key}: {_scalar(default)}{comment}")
     out += [
         "",
@@ -99,16 +119,23 @@ def starter_yaml(fields: FieldsConfig, fmt: str) -> str:
     return "\n".join(out)
 
 
-def write_starter_config(data: Path, output: Path, *, force: bool = False) -> list[Path]:
+def write_starter_config(data: Path, output: Path, *, force: bool = False,
+                         fmt: str | None = None) -> list[Path]:
+    """dqaudit.yaml for ``data`` (``input.format: auto`` unless ``fmt`` pins one), and an example policies.yaml
+    beside it unless one exists."""
     if output.exists() and not force:
         raise ConfigError(f"{output}: already exists (use --force to overwrite)")
-    fields, fmt = guess_fields(data)
-    text = starter_yaml(fields, fmt)
+    fields, detected = guess_fields(data, fmt=fmt)
+    policies = output.parent / "policies.yaml"
+    try:
+        wired = os.path.relpath(policies)  # checks.stale_policy.policies is read relative to the current folder
+    except ValueError:  # another drive on Windows
+        wired = str(policies.resolve())
+    text = starter_yaml(fields, fmt or "auto", detected, wired)
     from .config import parse_config
 
     parse_config(yaml.safe_load(text))  # the starter file must itself be valid
     written = [atomic_write(output, text)]
-    policies = output.parent / "policies.yaml"
     if not policies.exists():
         from .policies import STARTER_POLICIES
 
