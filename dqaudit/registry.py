@@ -22,7 +22,7 @@ ENTRY_POINT_GROUP = "dqaudit.checkers"
 #: Built-in checker modules, in the order they run and are listed.
 BUILTIN_MODULES = (
     "schema", "duplicates", "near_duplicates", "contamination", "text_quality", "balance",
-    "agreement", "label_noise", "language", "stale_policy", "pii", "outputs", "label_variants",
+    "agreement", "label_noise", "language", "stale_policy", "pii", "outputs", "output_style", "label_variants",
 )
 
 _REGISTRY: dict[str, type[Checker]] = {}

@@ -4,14 +4,15 @@ Generation data teaches a model what to *say*; two records that ask the same thi
 and expect different facts teach it to guess. Two answers **disagree** when, after
 courtesy is set aside,
 
-1. their **facts** differ: the numbers (``14`` vs ``30``; digits or number words, thousands
-   separators ignored), the period units (days, weeks, months, business days…) or the
-   month names (dates) are not the same multiset; or
-2. their **polarity** differs: one says "not/cannot/нет/нельзя/жоқ/емес" where the other
-   does not, or one opens with yes and the other with no; or
-3. they are **dissimilar**: the token similarity of the two cores (difflib's ratio,
-   ``2·matches / total tokens``) is below ``min_similarity`` (the question was answered
-   with something else).
+1. their **facts** differ: where the two answers are aligned word by word, a number (``14``
+   vs ``30``; digits or number words, thousands separators ignored), a period unit (days,
+   weeks, months, business days…) or a month name (a date) is replaced by another; or
+2. their **polarity** differs: a change of at most three words adds or drops a negation
+   ("can"/"cannot", "можно"/"нельзя", "не", "жоқ", "емес"), or one opens with yes and the other
+   with no; or
+3. they are **dissimilar**: the share of the shorter core's tokens that difflib matches, in
+   order, in the longer one is below ``min_similarity`` (the question was answered with
+   something else; an answer that only adds a detail to another, or quotes part of it, is not).
 
 Courtesy is a greeting or thanks sentence at the start, a sign-off sentence at the end
 (with the short signature after it), case, punctuation and whitespace; answers that
@@ -92,6 +93,8 @@ _UNITS = {
     "percent": re.compile(r"^(?:percent|per cent|процент\w*|пайыз\w*)$"),
 }
 DEFAULT_MIN_SIMILARITY = 0.5
+#: A negation added or dropped in a change of at most this many words flips the answer.
+POLARITY_WINDOW = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +169,15 @@ def _is_courtesy(sentence: str, starts: tuple[str, ...], signature: bool = False
 def parse_answer(text: str) -> Answer:
     """Reduce an answer to its core tokens and facts (see the module docstring)."""
     core = tuple(t for s in core_sentences(text or "") for t in tokens(s))
+    numbers, units, months, negations = _facts(core)
+    polarity = (1 if core[0] in _YES else -1 if core[0] in _NO else 0) if core else 0
+    return Answer(core, numbers, units, months, negations, polarity)
+
+
+def _facts(words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """Numbers, period units, months and negations among ``words``, each sorted."""
     numbers, units, months, negations = [], [], [], []
-    for word in core:
+    for word in words:
         if word[0].isdigit():
             numbers.append(_number(word))
         elif word in _NUMBER_WORDS:
@@ -178,13 +188,11 @@ def parse_answer(text: str) -> Answer:
         if month:
             months.append(month)
         units += [name for name, pattern in _UNITS.items() if pattern.match(word)]
-    for i in range(len(core) - 1):  # two-word negations ("мүмкін емес" counts once, as "емес")
-        if f"{core[i]} {core[i + 1]}" in NEGATIONS and core[i + 1] in NEGATIONS:
-            negations.remove(core[i + 1])
-            negations.append(f"{core[i]} {core[i + 1]}")
-    polarity = (1 if core[0] in _YES else -1 if core[0] in _NO else 0) if core else 0
-    return Answer(core, tuple(sorted(numbers)), tuple(sorted(units)), tuple(sorted(months)),
-                  tuple(sorted(negations)), polarity)
+    for i in range(len(words) - 1):  # two-word negations ("мүмкін емес" counts once, as "емес")
+        if f"{words[i]} {words[i + 1]}" in NEGATIONS and words[i + 1] in NEGATIONS:
+            negations.remove(words[i + 1])
+            negations.append(f"{words[i]} {words[i + 1]}")
+    return tuple(sorted(numbers)), tuple(sorted(units)), tuple(sorted(months)), tuple(sorted(negations))
 
 
 def _number(word: str) -> str:
@@ -200,45 +208,61 @@ def _month(word: str) -> str | None:
 
 
 def similarity(a: Answer, b: Answer) -> float:
-    """Token similarity of the two cores (difflib ratio); two empty cores are identical."""
-    if not a.core and not b.core:
-        return 1.0
-    return SequenceMatcher(None, a.core, b.core, autojunk=False).ratio()
+    """Share of the shorter core's tokens matched, in order, in the longer one; two empty cores are identical.
+
+    Not difflib's ``ratio`` (matches over both lengths): an answer that repeats another and adds a
+    detail, or quotes part of it, says nothing different and should not look dissimilar.
+    """
+    if not a.core or not b.core:
+        return float(not a.core and not b.core)
+    return _overlap(SequenceMatcher(None, a.core, b.core, autojunk=False), a, b)
+
+
+def _overlap(matcher: SequenceMatcher, a: Answer, b: Answer) -> float:  # type: ignore[type-arg]
+    matched = sum(block.size for block in matcher.get_matching_blocks())
+    return matched / min(len(a.core), len(b.core))
 
 
 def compare(a: Answer, b: Answer, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> Disagreement | None:
-    """None when the two answers are consistent, else why they disagree (facts, polarity, dissimilar)."""
+    """None when the two answers are consistent, else why they disagree (facts, polarity, dissimilar).
+
+    Facts and negations are compared where the two cores are aligned (difflib opcodes): a number
+    *replaced* by another, or a negation added or dropped in a change of at most
+    :data:`POLARITY_WINDOW` words. A passage one answer adds or leaves out (an excerpt, an extra
+    detail) is not a contradiction by itself; it lowers the similarity.
+    """
     if a.key == b.key:
         return None
-    ratio = similarity(a, b)
-    spans = differing_spans(a, b)
-    for name, left, right in (("numbers", a.numbers, b.numbers), ("units", a.units, b.units),
-                              ("dates", a.months, b.months)):
-        if Counter(left) != Counter(right):
-            detail = f"different {name}: {', '.join(left) or '(none)'} vs {', '.join(right) or '(none)'}"
-            return Disagreement("facts", detail, ratio, spans)
-    if Counter(a.negations) != Counter(b.negations):
-        detail = f"negation: {', '.join(a.negations) or '(none)'} vs {', '.join(b.negations) or '(none)'}"
-        return Disagreement("polarity", detail, ratio, spans)
+    if not a.core or not b.core:
+        return Disagreement("dissimilar", "one answer is empty once courtesy is set aside", 0.0,
+                            ((_clip(a.core, 12), _clip(b.core, 12)),))
+    matcher = SequenceMatcher(None, a.core, b.core, autojunk=False)
+    ratio = _overlap(matcher, a, b)
+    changes = [(a.core[i1:i2], b.core[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal"]
+    for at, (left, right) in enumerate(changes):
+        mine, theirs = _facts(left), _facts(right)
+        small = max(len(left), len(right)) <= POLARITY_WINDOW
+        for name, k in (("numbers", 0), ("units", 1), ("dates", 2)):
+            # a unit added in a small change ("10 days" -> "10 business days") changes the period too
+            stated = (mine[k] and theirs[k]) or (small and name == "units" and (mine[k] or theirs[k]))
+            if stated and Counter(mine[k]) != Counter(theirs[k]):
+                detail = f"different {name}: {', '.join(mine[k]) or '(none)'} vs {', '.join(theirs[k]) or '(none)'}"
+                return Disagreement("facts", detail, ratio, _spans(changes, at))
+        if small and Counter(mine[3]) != Counter(theirs[3]):
+            detail = f"negation: {', '.join(mine[3]) or '(none)'} vs {', '.join(theirs[3]) or '(none)'}"
+            return Disagreement("polarity", detail, ratio, _spans(changes, at))
     if a.polarity and b.polarity and a.polarity != b.polarity:
-        return Disagreement("polarity", "yes/no flip", ratio, spans)
+        return Disagreement("polarity", "yes/no flip", ratio, _spans(changes))
     if ratio < min_similarity:
-        return Disagreement("dissimilar", f"similarity {ratio:.2f} < {min_similarity:.2f}", ratio, spans)
+        return Disagreement("dissimilar", f"similarity {ratio:.2f} < {min_similarity:.2f}", ratio, _spans(changes))
     return None
 
 
-def differing_spans(a: Answer, b: Answer, limit: int = 3,
-                    width: int = 12) -> tuple[tuple[str, str], ...]:
-    """The first ``limit`` places where the cores differ: ``(a's words, b's words)``, ``width`` words each."""
-    matcher = SequenceMatcher(None, a.core, b.core, autojunk=False)
-    out = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            continue
-        out.append((_clip(a.core[i1:i2], width), _clip(b.core[j1:j2], width)))
-        if len(out) == limit:
-            break
-    return tuple(out)
+def _spans(changes: list[tuple[tuple[str, ...], tuple[str, ...]]], first: int = 0, limit: int = 3,
+           width: int = 12) -> tuple[tuple[str, str], ...]:
+    """Up to ``limit`` differing places as ``(a's words, b's words)``, the deciding one (index ``first``) first."""
+    ordered = [changes[first], *changes[:first], *changes[first + 1:]] if changes else []
+    return tuple((_clip(left, width), _clip(right, width)) for left, right in ordered[:limit])
 
 
 def _clip(words: tuple[str, ...], width: int) -> str:

@@ -1,0 +1,191 @@
+"""``output_style``: answers that do not look like the rest (style, length, language, templates, cut-offs).
+
+A model copies the form of its training answers as faithfully as their content. One answer
+style is what a support team wants back; a set that mixes operator prose with JSON payloads,
+auto-replies, answers in another language than the question, unfilled ``{{name}}`` slots or
+answers cut off mid-sentence teaches all of those too. Every finding names its records and
+the set's dominant style. Style rules: :mod:`dqaudit.features.answer_style`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ..features.answer_style import STYLES, edge_sentences, is_truncated, placeholders, style_of
+from ..findings import Action, CheckResult, Finding, Severity
+from ..langid import MIXED, UNDETERMINED, detect, language_table, settings_from
+from ..pipeline import AuditContext
+from ..registry import register
+from ..text import normalize, preview
+from .base import Checker, CheckParams, share_penalty
+from .text_quality import robust_z
+
+UNLABELLED = "(all answers)"
+#: Words of an answer that says it is automatic (English, Russian, Kazakh).
+AUTO_REPLY = re.compile(r"automatic (?:reply|message|response)|auto-?reply|do not (?:reply|answer)|"
+                        r"автоматическ(?:ое сообщение|ий ответ)|автоответ|не отвечайте на (?:него|это|данное)|"
+                        r"автожауап|автоматты хабарлама|жауап бермеңіз")
+
+
+class OutputStyleParams(CheckParams):
+    max_minority_share: float = Field(
+        0.2, gt=0, lt=1, description="A style other than the dominant one used by at most this share of the "
+                                     "answers is reported (a larger share is a deliberate mix).")
+    outlier_z: float = Field(3.5, gt=0, description="Robust z-score of an answer's log length, within its label, "
+                                                   "beyond which it is a length outlier...")
+    min_length_ratio: float = Field(3.0, ge=1, description="...and at least this many times longer or shorter "
+                                                          "than the label's median answer.")
+    min_group: int = Field(10, ge=3, description="Fewest answers of a label for its length outliers to be judged.")
+    min_copies: int = Field(5, ge=2, description="The same answer to at least this many different questions, saying "
+                                                "it is automatic or scattered over 3+ labels, is an auto-reply; an "
+                                                "opening or closing sentence shared by this many answers of 3+ "
+                                                "labels is boilerplate.")
+    min_boilerplate_words: int = Field(6, ge=2, description="Shortest shared opening/closing sentence (in words) "
+                                                           "reported as boilerplate.")
+    language: bool = Field(True, description="Compare each answer's language with its question's (the language "
+                                             "check's settings).")
+
+
+@register
+class OutputStyleChecker(Checker):
+    name = "output_style"
+    description = ("Answers unlike the rest: another style (JSON, markdown, lists vs prose), length outliers "
+                   "by label, another language than the question, auto-replies and boilerplate, unfilled "
+                   "template slots, empty or cut-off answers.")
+    default_weight = 1.0
+    Params = OutputStyleParams
+
+    def check(self, ctx: AuditContext) -> CheckResult:
+        p: OutputStyleParams = self.params  # type: ignore[assignment]
+        frame = ctx.frame
+        n = len(frame)
+        present = frame["output"].map(lambda v: isinstance(v, str)).to_numpy()
+        if not present.any():
+            return self.skip("no outputs: set fields.output (chat: messages[assistant]; prompt/completion: "
+                             "completion)")
+        rows = np.flatnonzero(present)
+        outputs = frame["output"].to_numpy()
+        ids = frame["id"].astype(str).to_numpy()
+        empty = [r for r in rows.tolist() if not outputs[r].strip()]
+        filled = np.array([r for r in rows.tolist() if outputs[r].strip()], dtype=np.int64)
+        styles = pd.Series([style_of(outputs[r]) for r in filled.tolist()], index=filled, dtype=object)
+        counts = styles.value_counts()
+        dominant = min(counts.index, key=lambda s: (-counts[s], STYLES.index(s))) if len(counts) else "prose"
+        found: list[tuple[Finding, float]] = []
+
+        def add(kind: str, severity: Severity, message: str, action: Action, members: list[int], points: float,
+                **details: object) -> None:
+            finding = self.finding(kind, severity, message, action, [ids[r] for r in members],
+                                   dominant_style=dominant, **details)
+            found.append((finding, share_penalty(len(members), n, points)))
+
+        if empty:
+            add("empty_outputs", Severity.HIGH, f"{len(empty)} answers are empty", Action.DROP, empty, 2.0)
+        for style, count in counts.items():
+            share = count / len(filled)
+            if style != dominant and share <= p.max_minority_share:
+                members = styles.index[styles == style].tolist()
+                add("mixed_styles", Severity.MEDIUM, f"{count} answers are {style} while {counts[dominant]} "
+                    f"({counts[dominant] / len(filled):.0%}) are {dominant}", Action.REVIEW, members, 0.5,
+                    style=style, styles=counts.to_dict())
+        truncated = [r for r in filled.tolist() if styles[r] in ("prose", "json") and is_truncated(outputs[r])]
+        if truncated:
+            add("truncated_outputs", Severity.MEDIUM, f"{len(truncated)} answers stop mid-sentence, e.g. "
+                f"“…{outputs[truncated[0]].strip()[-40:]}”", Action.REVIEW, truncated, 1.0)
+        slots = {r: placeholders(outputs[r]) for r in filled.tolist()}
+        slotted = [r for r, found_slots in slots.items() if found_slots]
+        if slotted:
+            names = Counter(s for r in slotted for s in slots[r])
+            add("template_fragments", Severity.MEDIUM, f"{len(slotted)} answers hold unfilled template slots: "
+                + ", ".join(f"{s} ×{c}" for s, c in names.most_common(5)), Action.REVIEW, slotted, 1.0,
+                slots=dict(names.most_common(20)))
+        self._repeats(ctx, p, filled, outputs, add)
+        self._lengths(frame, p, filled, outputs, add)
+        if p.language:
+            self._languages(ctx, filled, outputs, add)
+        findings = [f for f, _ in found]
+        metrics = {"answers": int(len(rows)), "empty": len(empty), "dominant_style": dominant,
+                   "styles": {str(k): int(v) for k, v in counts.items()},
+                   "records_flagged": len({i for f in findings for i in f.record_ids})}
+        return self.result(findings, penalties=[points for _, points in found], metrics=metrics)
+
+    def _repeats(self, ctx: AuditContext, p: OutputStyleParams, filled: np.ndarray, outputs: np.ndarray,
+                 add: object) -> None:
+        """Auto-replies (one answer to many different questions) and shared opening/closing sentences."""
+        texts, labels = ctx.frame["text"].to_numpy(), ctx.frame["label"].to_numpy()
+        by_answer: dict[str, list[int]] = {}
+        for r in filled.tolist():
+            by_answer.setdefault(normalize(outputs[r]), []).append(r)
+        replied: set[int] = set()
+        for answer, members in by_answer.items():
+            questions = {normalize(texts[r]) for r in members}
+            # one FAQ answer to many rewordings of one question is fine; one answer whatever was asked is not
+            if len(questions) >= p.min_copies and (_scattered(members, labels) or AUTO_REPLY.search(answer)):
+                replied.update(members)
+                add("auto_replies", Severity.MEDIUM, f"{len(questions)} different questions get the same answer "
+                    f"“{preview(outputs[members[0]], 70)}”", Action.REVIEW, members, 1.0,  # type: ignore[operator]
+                    answer=preview(outputs[members[0]], 200))
+        for position, kind in ((0, "opening"), (1, "closing")):
+            shared: dict[str, list[int]] = {}
+            for r in filled.tolist():
+                if r not in replied:
+                    sentence = edge_sentences(outputs[r])[position]
+                    if len(sentence.split()) >= p.min_boilerplate_words:
+                        shared.setdefault(sentence, []).append(r)
+            for sentence, members in shared.items():
+                if len(members) >= p.min_copies and _scattered(members, labels):
+                    add("boilerplate", Severity.LOW, f"{len(members)} answers share the {kind} “"
+                        f"{preview(sentence, 70)}”", Action.REVIEW, members, 0.25,  # type: ignore[operator]
+                        position=kind, sentence=preview(sentence, 200))
+
+    def _lengths(self, frame: pd.DataFrame, p: OutputStyleParams, filled: np.ndarray, outputs: np.ndarray,
+                 add: object) -> None:
+        """Answers far longer or shorter than the others of their label (robust z of log length)."""
+        lengths = np.log1p(np.array([len(outputs[r]) for r in filled.tolist()], dtype=float))
+        labels = frame["label"].to_numpy()[filled]
+        keys = np.array([UNLABELLED if v is None else str(v) for v in labels], dtype=object)
+        for label in sorted(set(keys.tolist())):
+            inside = keys == label
+            if inside.sum() < p.min_group:
+                continue
+            z = robust_z(lengths, inside)
+            centre = np.median(lengths[inside])
+            far = np.abs(lengths - centre) >= np.log(p.min_length_ratio)  # log1p: close enough past a few chars
+            members = filled[inside & (z > p.outlier_z) & far].tolist()
+            if members:
+                where = "" if label == UNLABELLED else f" of label '{label}'"
+                typical = int(np.expm1(centre))
+                add("length_outliers", Severity.LOW, f"{len(members)} answers{where} have an unusual length "
+                    f"(typical {typical} characters)", Action.REVIEW, members, 0.5,  # type: ignore[operator]
+                    label=None if label == UNLABELLED else label, typical_chars=typical)
+
+    def _languages(self, ctx: AuditContext, filled: np.ndarray, outputs: np.ndarray, add: object) -> None:
+        """Answers in another language than their question (both detected, neither mixed nor undetermined)."""
+        settings = settings_from(ctx.params("language"))
+        asked = language_table(ctx)["lang"].to_numpy()
+        answered: dict[str, str] = {}
+        pairs: Counter[tuple[str, str]] = Counter()
+        members = []
+        for r in filled.tolist():
+            if outputs[r] not in answered:
+                answered[outputs[r]] = detect(outputs[r], settings).lang
+            q, a = asked[r], answered[outputs[r]]
+            if q != a and not {q, a} & {MIXED, UNDETERMINED}:
+                members.append(r)
+                pairs[(q, a)] += 1
+        if members:
+            split = ", ".join(f"{q}→{a} ×{c}" for (q, a), c in pairs.most_common())
+            add("language_mismatch", Severity.MEDIUM, f"{len(members)} answers are in another language than "
+                f"their question ({split})", Action.REVIEW, members, 1.0,  # type: ignore[operator]
+                pairs={f"{q}->{a}": c for (q, a), c in pairs.most_common()})
+
+
+def _scattered(members: list[int], labels: np.ndarray) -> bool:
+    """Text shared across topics, not one topic's content: three or more labels, none holding half the records."""
+    spread = Counter(labels[r] for r in members if labels[r] is not None)
+    return len(spread) >= 3 and max(spread.values()) < len(members) / 2
