@@ -149,11 +149,12 @@ class ConflictingOutputsChecker(Checker):
                 "differing_spans": [[mask(a), mask(b)] for a, b in versus.spans] if versus else [],
             })
         others = [a for a in answers if not a["keep"]]
-        question = mask(preview(frame["text"].iat[rows[0]], 70))
+        question = mask(preview(frame["text"].iat[rows[0]], 50))
         first = others[0]
-        message = (f"{len(rows)} records ask “{question}” and get {len(answer_groups)} conflicting answers: "
-                   f"keep “{mask(preview(kept.text, 60))}” ×{len(kept.rows)} ({rule}); "
-                   f"“{preview(first['answer'], 60)}” ×{first['count']} differs ({first['detail']})")
+        more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+        message = (f"{len(rows)} records of “{question}” get conflicting answers ({first['detail']}): keep "
+                   f"“{mask(preview(kept.text, 50))}” ×{len(kept.rows)} ({rule}), not “{preview(first['answer'], 50)}”"
+                   f" ×{first['count']}{more}")
         representative = min(kept.rows, key=lambda r: frame["line"].iat[r])
         return self.finding("conflicting_outputs", Severity.HIGH, message, Action.REVIEW,
                             [str(ids[r]) for r in sorted(rows)], answers=answers, keep_rule=rule,
