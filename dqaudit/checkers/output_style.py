@@ -21,7 +21,7 @@ from ..findings import Action, CheckResult, Finding, Severity
 from ..langid import MIXED, UNDETERMINED, detect, language_table, settings_from
 from ..pipeline import AuditContext
 from ..registry import register
-from ..text import normalize, preview
+from ..text import normalize, preview, text_hash
 from .base import Checker, CheckParams, share_penalty
 from .text_quality import robust_z
 
@@ -168,13 +168,21 @@ class OutputStyleChecker(Checker):
         """Answers in another language than their question (both detected, neither mixed nor undetermined)."""
         settings = settings_from(ctx.params("language"))
         asked = language_table(ctx)["lang"].to_numpy()
-        answered: dict[str, str] = {}
+        answers = [outputs[r] for r in filled.tolist()]
+
+        def run(positions: np.ndarray) -> np.ndarray:
+            with ctx.progress.task("detecting answer languages", total=len(positions)) as advance:
+                out = np.array([detect(answers[i], settings).lang for i in positions.tolist()], dtype="<U12")
+                advance(len(positions))
+            return out
+
+        # cached per answer text, like the questions' table: a nightly re-run detects only new answers
+        namespace = ctx.cache.namespace("answer-langid", v=1, **{k: getattr(settings, k) for k in settings.__slots__})
+        answered = ctx.cache.per_record(namespace, [text_hash(a) for a in answers], run)
         pairs: Counter[tuple[str, str]] = Counter()
         members = []
-        for r in filled.tolist():
-            if outputs[r] not in answered:
-                answered[outputs[r]] = detect(outputs[r], settings).lang
-            q, a = asked[r], answered[outputs[r]]
+        for r, a in zip(filled.tolist(), answered.tolist(), strict=True):
+            q = asked[r]
             if q != a and not {q, a} & {MIXED, UNDETERMINED}:
                 members.append(r)
                 pairs[(q, a)] += 1
