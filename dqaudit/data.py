@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from itertools import islice, repeat
+from itertools import repeat
 from operator import methodcaller
 from pathlib import Path
 from typing import Any
@@ -180,13 +180,16 @@ def _read_hashed(handle: Any, digest: Any, size: int) -> bytes:
 def _parse_all(lines: list[bytes]) -> list[Any]:
     """orjson.loads of every line, at C speed between failures; a line that fails reads as None.
 
-    ``list.extend`` keeps the rows parsed before a failure, so parsing resumes after it.
+    ``list.extend`` keeps the rows parsed before a failure, and the one iterator has already
+    passed the failing line, so parsing resumes right after it: each line is visited once,
+    however many blank or bad lines a block holds (restarting from the failure was quadratic).
     Like a ``null`` line, None is not an object: the per-row rules then say what the line is.
     """
     objs: list[Any] = []
+    remaining = iter(lines)
     while len(objs) < len(lines):
         try:
-            objs.extend(map(orjson.loads, islice(lines, len(objs), None)))
+            objs.extend(map(orjson.loads, remaining))
         except orjson.JSONDecodeError:
             objs.append(None)
     return objs
