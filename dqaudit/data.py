@@ -22,6 +22,7 @@ from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -73,6 +74,8 @@ class Dataset:
     problems: tuple[LoadProblem, ...]
     source: SourceInfo
     fields: FieldsConfig
+    #: Rows (positions) whose id the data gave to more than one record; see :func:`unique_ids`.
+    shared_ids: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -411,7 +414,29 @@ class _Builder:
                     raise self._unmatched(name)
         frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in self.columns.items()})
         frame["line"] = frame["line"].astype("int64")
-        return Dataset(frame, tuple(self.problems), source, self.fields)
+        shared = unique_ids(frame)
+        return Dataset(frame, tuple(self.problems), source, self.fields, shared)
+
+
+def unique_ids(frame: pd.DataFrame) -> tuple[int, ...]:
+    """Make ``frame["id"]`` unique in place; returns the rows whose id the data shared.
+
+    An id is a name the data gives, not identity: two sources numbered 0..n and concatenated
+    share every id although their texts differ. Every later holder of an id becomes
+    ``<id>#<line>``, so findings, the cleaning plan and the quarantine name exactly one row;
+    the schema check still reports the shared ids.
+    """
+    ids = frame["id"].astype(str)
+    later = ids.duplicated(keep="first")
+    if not later.any():
+        return ()
+    shared = tuple(int(r) for r in np.flatnonzero(ids.duplicated(keep=False).to_numpy()))
+    lines = frame["line"].astype(str)
+    while later.any():  # "7#12" may itself be an id some record already has
+        ids = ids.where(~later, ids + "#" + lines)
+        later = ids.duplicated(keep="first")
+    frame["id"] = ids.astype(object)
+    return shared
 
 
     def _unmatched(self, name: str) -> InputError:

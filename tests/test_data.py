@@ -239,8 +239,14 @@ def test_batched_jsonl_matches_row_by_row(tmp_path, monkeypatch, block, fields):
     assert got.frame["line"].tolist() == list(records)
     assert got.frame["text"].tolist() == [text for _, text, _ in records.values()]
     assert got.frame["label"].tolist() == [label for _, _, label in records.values()]
-    assert got.frame["id"].tolist() == [rid if rid is not None else f"auto-{number}-{text_hash(text)[:8]}"
-                                        for number, (rid, text, _) in records.items()]
+    given = [rid if rid is not None else f"auto-{number}-{text_hash(text)[:8]}"
+             for number, (rid, text, _) in records.items()]
+    seen: set[str] = set()
+    unique = []   # a later holder of an id is <id>#<line> (issue 20: ids are names, not identity)
+    for number, rid in zip(records, given, strict=True):
+        unique.append(rid if rid not in seen else f"{rid}#{number}")
+        seen.add(rid)
+    assert got.frame["id"].tolist() == unique
 
 
 def test_batched_jsonl_values(tmp_path):
@@ -264,7 +270,7 @@ def test_selectors_in_batches(tmp_path):
     path = _write_lines(tmp_path / "d.jsonl", [json.dumps(chat), json.dumps(literal)])
     frame = load_dataset(path, _CHAT).frame
     assert frame[["id", "text", "output", "label"]].values.tolist() == [
-        ["5", "a\nc", "b", "greet"], ["5", "literal", "b", "greet"]]  # a key named like the spec wins
+        ["5", "a\nc", "b", "greet"], ["5#2", "literal", "b", "greet"]]  # a key named like the spec wins
     pc = _write_lines(tmp_path / "pc.jsonl", ['{"prompt": "p", "completion": "c", "meta": {"lang": "ru"}}',
                                               '{"prompt": "q", "meta": {"lang": "ru"}, "meta.lang": "kk"}'])
     frame = load_dataset(pc, _PROMPT).frame

@@ -17,7 +17,6 @@ from ..pipeline import AuditContext
 from ..registry import register
 from .base import Checker, CheckParams
 
-
 #: Rare classes named one finding each; beyond these one summary finding counts the rest, and the
 #: distribution and chart list the largest classes plus an "other" count, so report.json stays small
 #: however many labels a file has (20,000 labels made a 12.9 MB report).
@@ -61,8 +60,7 @@ class BalanceChecker(Checker):
                 "rare_classes", Severity.MEDIUM,
                 f"{len(rest)} more classes have fewer than {params.min_count} examples ({int(rest.sum())} "
                 "records in all): too many classes for this much data; merge them or collect more",
-                Action.ADD_DATA, [i for label in rest.index for i in ids_of[label]], classes=len(rest),
-                records=int(rest.sum())))
+                Action.ADD_DATA, (), classes=len(rest), records=int(rest.sum())))
             penalties.append(float((5.0 * (1 - rest / params.min_count)).sum()))
         ratio = float(counts.iloc[0] / counts.iloc[-1])
         if ratio > params.max_imbalance:

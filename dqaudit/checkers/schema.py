@@ -97,8 +97,10 @@ class SchemaChecker(Checker):
         when it meets a value GX has not judged.
         """
         frame = ctx.frame
-        ids = frame["id"].astype(str)
-        failed = {"expect_column_values_to_be_unique": (ids.duplicated(keep=False).to_numpy(), len(frame))}
+        shared = np.zeros(len(frame), dtype=bool)  # the loader made ids unique; it kept which were shared
+        shared[list(ctx.dataset.shared_ids)] = True
+        shared |= frame["id"].astype(str).duplicated(keep=False).to_numpy()  # a frame built elsewhere
+        failed = {"expect_column_values_to_be_unique": (shared, len(frame))}
         if frame["label"].notna().any():
             suite: list[tuple[str, dict[str, Any]]] = [("expect_column_values_to_not_be_null", {})]
             if params.allowed_labels:

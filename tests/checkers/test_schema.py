@@ -14,7 +14,7 @@ def test_schema_findings_from_great_expectations_and_loader(write_jsonl):
     config = AuditConfig(checks={"schema": {"allowed_labels": ["card_lost", "Card_Lost "]}})
     result = audit(path, config, checks=["schema"]).check("schema")
     kinds = {f.kind: f for f in result.findings}
-    assert set(kinds["duplicate_ids"].record_ids) == {"a"}
+    assert set(kinds["duplicate_ids"].record_ids) == {"a", "a#2"}   # ids made unique, both holders named
     assert kinds["missing_label"].record_ids == ("b",)
     assert set(kinds["unknown_label"].record_ids) == {"b", "c"} or kinds["unknown_label"].record_ids == ("c",)
     assert "label_variants" not in kinds  # the label_variants check reports them
@@ -59,9 +59,9 @@ def test_warm_rerun_equals_cold_run_and_gx_judges_only_new_values(write_jsonl, m
     cold = audit(path, cold_config, checks=["schema"]).check("schema")
     assert warm == cold
     kinds = {f.kind: f for f in warm.findings}
-    assert kinds["duplicate_ids"].record_ids == ("r1", "r1")
+    assert kinds["duplicate_ids"].record_ids == ("r1", "r1#31")
     assert kinds["missing_label"].record_ids == ("n2",)
-    assert kinds["unknown_label"].record_ids == ("r1",)
+    assert kinds["unknown_label"].record_ids == ("r1#31",)
     assert kinds["text_length"].record_ids == ("n2",)
 
 
