@@ -16,6 +16,7 @@ pairs of *different* original requests it wrongly puts there.
 
     python benchmarks/near_dup.py                   # 10k, 100k, 1M + banking77
     python benchmarks/near_dup.py --sizes 10000     # quick
+    python benchmarks/near_dup.py --peers 100000    # dqaudit, rensa, datatrove, text-dedup side by side
 """
 
 from __future__ import annotations
@@ -552,11 +553,21 @@ def main() -> None:
     parser.add_argument("--containment-ab", action="store_true",
                         help="each --e2e repetition also runs with partial copies off (containment: 0) first")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dqaudit_near_dup_bench"))
+    parser.add_argument("--peers", type=int, nargs="*", default=None,
+                        help="only compare dqaudit, rensa, datatrove and text-dedup at these sizes (default 100000), "
+                        "see benchmarks/near_dup_peers.py")
     parser.add_argument(
         "--banking77", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/banking77"
     )
     args = parser.parse_args()
     params = mh.MinHashParams(args.shingle, args.n, args.num_perm, args.threshold)
+    if args.peers is not None:
+        import near_dup_peers
+
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        for size in args.peers or [100_000]:
+            near_dup_peers.compare(size, write_corpus(size, args.workdir), corpus(size), args.workdir)
+        return
     if args.e2e:
         args.workdir.mkdir(parents=True, exist_ok=True)
         print("| docs | end to end | wall | docs/s | memory | |\n|---|---|---|---|---|---|")
