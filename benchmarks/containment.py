@@ -15,6 +15,12 @@ on and off; each new cluster is listed (``--show``) for judging, see
 ``benchmarks/judged/banking77_contained_copies.csv``.
 
     python benchmarks/containment.py
+    python benchmarks/containment.py --scale 1000000   # also: what the search adds at 1M (in-process)
+
+``--scale N``: on the near-duplicate benchmark's corpus of N short requests, the seconds of
+the near-duplicate path (signatures, LSH, exact Jaccard, clusters) and of the partial-copy
+search after it, measured back to back ``--repeat`` times in one process, so both see the
+same machine load.
 """
 
 from __future__ import annotations
@@ -101,7 +107,8 @@ def clough_table(path: Path) -> None:
     frame = clough(path)
     total = {c: int((frame["category"] == c).sum()) for c in CATEGORIES}
     print(f"## Clough–Stevenson: {len(frame)} texts; found = in the same cluster as its source\n")
-    print("| implementation | settings | cut | light | heavy | non (with source) | non in any cluster | seconds |")
+    print("| implementation | settings | cut | light | heavy | non (with source) | non in any cluster "
+          "| seconds |")
     print("|---|---|---|---|---|---|---|---|")
     dqaudit_groups(frame.iloc[:3], {})  # load the compiled kernels outside the timings
     runs: list[tuple[str, str, np.ndarray, float]] = []
@@ -109,7 +116,8 @@ def clough_table(path: Path) -> None:
     runs.append(("dqaudit", "Jaccard only (`containment: 0`, before)", groups, took))
     for threshold in (0.4, 0.45, 0.5, 0.6, 0.7, 0.8):
         groups, took = dqaudit_groups(frame, {"containment": threshold})
-        label = "**defaults**" if threshold == ContainmentParams().threshold else f"`containment: {threshold}`"
+        default = threshold == ContainmentParams().threshold
+        label = f"**defaults** (`containment: {threshold}`)" if default else f"`containment: {threshold}`"
         runs.append(("dqaudit", label, groups, took))
     for threshold in (0.5, 0.8):
         groups, took = datasketch_groups(frame["text"].tolist(), threshold)
@@ -117,7 +125,8 @@ def clough_table(path: Path) -> None:
     for name, settings, groups, took in runs:
         s = score(frame, groups)
         print(f"| {name} | {settings} | {s['cut']}/{total['cut']} | {s['light']}/{total['light']} | "
-              f"{s['heavy']}/{total['heavy']} | {s['non']}/{total['non']} | {s['non_clustered']}/{total['non']} | "
+              f"{s['heavy']}/{total['heavy']} | {s['non']}/{total['non']} | "
+              f"{s['non_clustered']}/{total['non']} | "
               f"{took:.2f} |")
 
 
@@ -137,19 +146,57 @@ def banking77_table(path: Path, show: int) -> None:
         grown = merged[merged > 1]
         labels = frame.groupby(on)["label"].nunique()
         same = int((labels[grown.index] == 1).sum())
-        print(f"| {min_words} | {int((words >= min_words).sum()):,} | {int((grown - 1).sum())} | {len(grown)} | "
+        print(f"| {min_words} | {int((words >= min_words).sum()):,} | {int((grown - 1).sum())} | "
+              f"{len(grown)} | "
               f"{same} |")
         if show and min_words == 30:
             for g in grown.index[:show]:
                 members = frame[on == g]
-                print(f"<!-- cluster {g}: " + " || ".join(f"[{r.label}] {r.text}" for r in members.itertuples())
+                texts = " || ".join(f"[{r.label}] {r.text}" for r in members.itertuples())
+                print(f"<!-- cluster {g}: " + texts
                       + " -->")
+
+
+def scale_cost(size: int, repeat: int) -> None:
+    """Seconds of the near-duplicate path and of the partial-copy search on ``size`` short requests."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from near_dup import corpus
+
+    from dqaudit.dedup.containment import partial_copies
+
+    texts = corpus(size)
+    params = mh.MinHashParams().resolve(texts)
+    workers = mh.default_workers()
+    warm = texts[:2000]
+    partial_copies(warm, ContainmentParams(), params, None, workers)  # kernels loaded outside the timings
+    mh.near_duplicate_pairs(warm, mh.signatures(warm, params), params)
+    print(f"\n## What the partial-copy search adds: {size:,} short requests "
+          f"({params.shingle} {params.ngram}-grams)\n")
+    print("| run | near-duplicate path (signatures, LSH, Jaccard, clusters) | partial copies | added |")
+    print("|---|---|---|---|")
+    for k in range(repeat):
+        began = time.perf_counter()
+        sigs = mh.signatures(texts, params, workers)
+        edges, _, _ = mh.near_duplicate_pairs(texts, sigs, params)
+        mh.clusters(len(texts), edges)
+        middle = time.perf_counter()
+        pairs, _, candidates = partial_copies(texts, ContainmentParams(), params, None, workers)
+        end = time.perf_counter()
+        print(f"| {k + 1} | {middle - began:.2f} s | {end - middle:.2f} s ({len(pairs):,} pairs, "
+              f"{candidates:,} candidates) | {(end - middle) / (middle - began):.1%} |")
+        sys.stdout.flush()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED)
-    parser.add_argument("--show", type=int, default=0, help="print this many new banking77 clusters (min_words 30)")
+    parser.add_argument("--show", type=int, default=0,
+                        help="print this many new banking77 clusters (min_words 30)")
+    parser.add_argument("--scale", type=int, default=0,
+                        help="also time the search on this many short requests")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     cs = args.data / "clough_stevenson_plagiarism"
     if cs.is_dir():
@@ -160,6 +207,8 @@ def main() -> None:
         banking77_table(args.data / "banking77", args.show)
     else:
         print(f"(banking77 skipped: {args.data / 'banking77'} not found)")
+    if args.scale:
+        scale_cost(args.scale, args.repeat)
     print(f"\npeak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 

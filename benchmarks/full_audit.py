@@ -72,12 +72,14 @@ def main() -> None:
         sys.stdout.flush()
     if len(args.sizes) > 1:
         small, large = args.sizes[0], args.sizes[-1]
-        print(f"\n## growth {small:,} -> {large:,} rows (x{large / small:.0f})\n\n| check | factor |\n|---|---|")
+        print(f"\n## growth {small:,} -> {large:,} rows (x{large / small:.0f})\n")
+        print("| check | factor |\n|---|---|")
         for name, seconds in results[large][0].items():
             before = results[small][0].get(name, 0.0)
             print(f"| {name} | {seconds / before:.1f} |" if before > 0 else f"| {name} | - |")
         print(f"| wall | {results[large][2] / results[small][2]:.1f} |")
-    print(f"\n(peak RSS of this script: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB)")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n(peak RSS of this script: {own:,.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -481,9 +481,6 @@ def end_to_end(size: int, workdir: Path, repeat: int, containment_ab: bool = Fal
     ``containment_ab``: each repetition first runs with partial copies off (``containment: 0``,
     the path before they existed), then with the defaults, so both see the same machine load.
     """
-    import os
-    import shutil
-    import subprocess
 
     path = write_corpus(size, workdir)
     off = workdir / "containment_off.yaml"
@@ -554,8 +551,8 @@ def main() -> None:
                         help="each --e2e repetition also runs with partial copies off (containment: 0) first")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dqaudit_near_dup_bench"))
     parser.add_argument("--peers", type=int, nargs="*", default=None,
-                        help="only compare dqaudit, rensa, datatrove and text-dedup at these sizes (default 100000), "
-                        "see benchmarks/near_dup_peers.py")
+                        help="only compare dqaudit, rensa, datatrove and text-dedup at these sizes "
+                        "(default 100000), see benchmarks/near_dup_peers.py")
     parser.add_argument(
         "--banking77", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/banking77"
     )

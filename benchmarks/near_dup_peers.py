@@ -30,7 +30,7 @@ import numpy as np
 THRESHOLD = 0.7
 NUM_PERM = 128
 PEERS = ("dqaudit", "rensa", "datatrove", "text-dedup")
-#: The module each peer needs (the peers are not dqaudit dependencies: ``pip install rensa datatrove text-dedup``).
+#: The module each peer needs (not dqaudit dependencies: ``pip install rensa datatrove text-dedup``).
 MODULES = {"dqaudit": "dqaudit", "rensa": "rensa", "datatrove": "datatrove", "text-dedup": "text_dedup"}
 
 
@@ -97,23 +97,23 @@ def run_datatrove(corpus: Path, tokens: list[Path], work: Path) -> np.ndarray:
     )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
-
     from near_dup_peers_datatrove import TokenSignature  # importable by the worker processes
 
     config = MinhashConfig(n_grams=1, num_buckets=16, hashes_per_bucket=8)
     folder = str(tokens[0].parent)
     pattern = f"{tokens[0].stem.rsplit('_', 1)[0]}_*.jsonl"
-    common = {"logging_dir": str(work / "logs"), "workers": 2, "start_method": "fork"}
+    common = {"workers": 2, "start_method": "fork"}
     stages = [
         ([JsonlReader(folder, glob_pattern=pattern), TokenSignature(str(work / "sigs"), config=config)],
          len(tokens)),
         ([MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=config)], config.num_buckets),
-        ([MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=config, save_cluster_id=True)], 1),
+        ([MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=config,
+                              save_cluster_id=True)], 1),
         ([JsonlReader(folder, glob_pattern=pattern), MinhashDedupFilter(str(work / "remove")),
           JsonlWriter(str(work / "kept"))], len(tokens)),
     ]
     for k, (pipeline, tasks) in enumerate(stages):
-        LocalPipelineExecutor(pipeline, tasks=tasks, **{**common, "logging_dir": str(work / f"logs{k}")}).run()
+        LocalPipelineExecutor(pipeline, tasks=tasks, logging_dir=str(work / f"logs{k}"), **common).run()
     sizes = [sum(1 for _ in path.open(encoding="utf-8")) for path in tokens]
     offsets = np.concatenate(([0], np.cumsum(sizes)))
     groups = np.arange(offsets[-1], dtype=np.int64)
@@ -140,14 +140,15 @@ def run_text_dedup(corpus: Path, tokens: list[Path], work: Path) -> np.ndarray:
          "--threshold", str(THRESHOLD), "--num_proc", "2", "--debug"],
         capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "text-dedup failed")
+        raise RuntimeError((done.stderr.strip().splitlines() or ["text-dedup failed"])[-1])
     with (work / "out" / "uf.pkl").open("rb") as handle:
         union_find = pickle.load(handle)
     n = sum(1 for path in tokens for _ in path.open(encoding="utf-8"))
     return np.unique(np.array([union_find.find(i) for i in range(n)]), return_inverse=True)[1]
 
 
-RUNNERS = {"dqaudit": run_dqaudit, "rensa": run_rensa, "datatrove": run_datatrove, "text-dedup": run_text_dedup}
+RUNNERS = {"dqaudit": run_dqaudit, "rensa": run_rensa, "datatrove": run_datatrove,
+           "text-dedup": run_text_dedup}
 
 
 def child(name: str, corpus: Path, tokens: list[Path], out: Path, work: Path) -> None:
@@ -179,9 +180,10 @@ def compare(size: int, corpus: Path, texts: list[str], workdir: Path) -> None:
     import shutil
 
     tokens = write_shingle_tokens(texts, workdir / f"peer_tokens_{size}.jsonl")
-    print(f"\n## Peers on {size:,} texts: same corpus, same character 4-gram shingles, threshold {THRESHOLD}\n")
-    print("| implementation | wall | peak RSS | rows flagged | rows flagged by dqaudit too | pair precision vs dqaudit "
-          "| pair recall vs dqaudit |")
+    print(f"\n## Peers on {size:,} texts: same corpus, same character 4-gram shingles, "
+          f"threshold {THRESHOLD}\n")
+    print("| implementation | wall | peak RSS | rows flagged | rows flagged by dqaudit too "
+          "| pair precision vs dqaudit | pair recall vs dqaudit |")
     print("|---|---|---|---|---|---|---|")
     reference: np.ndarray | None = None
     for name in PEERS:
@@ -205,11 +207,13 @@ def compare(size: int, corpus: Path, texts: list[str], workdir: Path) -> None:
             reference = groups
         ref_flagged = np.bincount(reference)[reference] > 1
         precision, recall = pair_agreement(reference, groups)
-        print(f"| {name} | {stats['seconds']:.1f} s | {stats['peak_rss_mib']:,.0f} MiB | {int(flagged.sum()):,} | "
-              f"{int((flagged & ref_flagged).sum()):,} | {precision:.4f} | {recall:.4f} |")
+        print(f"| {name} | {stats['seconds']:.1f} s | {stats['peak_rss_mib']:,.0f} MiB | "
+              f"{int(flagged.sum()):,} | {int((flagged & ref_flagged).sum()):,} | {precision:.4f} | "
+              f"{recall:.4f} |")
         sys.stdout.flush()
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    child(sys.argv[1], Path(sys.argv[2]), [Path(p) for p in sys.argv[5:]], Path(sys.argv[3]), Path(sys.argv[4]))
+    name, corpus_path, out, work, *token_paths = sys.argv[1:]
+    child(name, Path(corpus_path), [Path(p) for p in token_paths], Path(out), Path(work))

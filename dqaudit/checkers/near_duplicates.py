@@ -45,8 +45,8 @@ class NearDuplicatesParams(CheckParams):
                            description="Only the first max_chars characters of a text are shingled.")
     containment: float = Field(
         0.45, ge=0, le=1,
-        description="Partial copies: a text of at least containment_min_words words whose word 3-grams are at least "
-                    "this share contained in another text joins its cluster (0 turns the search off).")
+        description="Partial copies: a text of at least containment_min_words words whose word 3-grams "
+                    "are at least this share contained in another text joins its cluster (0: off).")
     containment_min_words: int = Field(
         50, ge=3, description="Shorter texts take no part in the partial-copy search.")
     containment_max_ratio: float = Field(
@@ -158,7 +158,8 @@ def _analyse(ctx: AuditContext) -> NearDuplicates:
                           similarity, semantic_pairs, cosine, groups, candidates, contained, containment)
 
 
-def _partial_copies(ctx: AuditContext, p: NearDuplicatesParams, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _partial_copies(ctx: AuditContext, p: NearDuplicatesParams,
+                    sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(contained, container)`` pairs and their containment (:mod:`dqaudit.dedup.containment`)."""
     from ..dedup.containment import ContainmentParams, partial_copies, same_shingles
     from ..dedup.minhash import default_workers
@@ -241,7 +242,8 @@ class NearDuplicatesChecker(Checker):
                     findings.append(self._conflict_finding(members, low, high, basis))
                     penalties.append(share_penalty(len(rows), n, 3.0))
                 elif kind == "contained_copies":
-                    findings.append(self._contained_finding(members, rows, found, containment[int(g)], (low, high)))
+                    findings.append(self._contained_finding(members, rows, found, containment[int(g)],
+                                                            (low, high)))
                     penalties.append(share_penalty(len(rows) - 1, n, 1.0))
                 else:
                     findings.append(self._cluster_finding(basis, members, low, high, found, int(g)))
@@ -255,7 +257,8 @@ class NearDuplicatesChecker(Checker):
                     f"{len(folded):,} more " + ("clusters of partial copies" if partial_copies
                                                else "near-duplicate clusters") + f" ({len(rows):,} rows)"
                     + (" carry conflicting labels" if conflict else "; keep one per cluster"),
-                    Action.REVIEW if conflict or partial_copies else Action.DROP, frame["id"].iloc[rows].tolist(),
+                    Action.REVIEW if conflict or partial_copies else Action.DROP,
+                    frame["id"].iloc[rows].tolist(),
                     clusters=len(folded), rule=CONTAINER_RULE if partial_copies else RULE))
                 penalties.append(share_penalty(len(rows) if conflict else len(rows) - len(folded), n,
                                                3.0 if conflict else 1.0))
@@ -319,15 +322,18 @@ class NearDuplicatesChecker(Checker):
 
 
     def _contained_finding(self, members: pd.DataFrame, rows: np.ndarray, found: NearDuplicates,
-                           containment: tuple[float, float], jaccard: tuple[float | None, float | None]) -> Finding:
+                           containment: tuple[float, float],
+                           jaccard: tuple[float | None, float | None]) -> Finding:
         ids = members["id"].tolist()
         container = _container(members, rows, found.contained_pairs)
         keep, text = members["id"].iloc[container], preview(members["text"].iloc[container])
         return self.finding(
             "contained_copies", Severity.MEDIUM,
-            f"{len(ids) - 1} text{'' if len(ids) == 2 else 's'} largely contained in “{text}” or in each other (containment "
-            f"{containment[0]:.2f}–{containment[1]:.2f}); keep {keep}", Action.REVIEW, ids, representative=keep,
-            rule=CONTAINER_RULE, size=len(ids), containment_range=list(containment), similarity_range=list(jaccard))
+            f"{len(ids) - 1} text{'' if len(ids) == 2 else 's'} largely contained in “{text}” "
+            "or in each other "
+            f"(containment {containment[0]:.2f}–{containment[1]:.2f}); keep {keep}", Action.REVIEW, ids,
+            representative=keep, rule=CONTAINER_RULE, size=len(ids), containment_range=list(containment),
+            similarity_range=list(jaccard))
 
 
 def _container(members: pd.DataFrame, rows: np.ndarray, contained_pairs: np.ndarray) -> int:

@@ -80,12 +80,13 @@ class ContainmentParams:
 
 
 def jaccard_floor(containment: float, ratio: float) -> float:
-    """Lowest Jaccard of two sets where the smaller is ``containment``-contained in one ``ratio`` times its size."""
+    """Lowest Jaccard of two sets, the smaller ``containment``-contained in the other ``ratio`` x as large."""
     return containment / (1.0 + ratio - containment)
 
 
 @lru_cache(maxsize=64)
-def containment_bands(threshold: float, ratio: float, num_perm: int, fn_weight: float = 0.9) -> tuple[int, int]:
+def containment_bands(threshold: float, ratio: float, num_perm: int,
+                      fn_weight: float = 0.9) -> tuple[int, int]:
     """LSH ``(bands, rows)`` for containment ``threshold`` between sets whose sizes differ up to ``ratio``.
 
     As LSH Ensemble chooses them: a pair with containment ``c`` has Jaccard at least
@@ -114,7 +115,7 @@ ESTIMATE_MARGIN = 0.15
 
 
 def size_classes(sizes: np.ndarray, params: ContainmentParams) -> np.ndarray:
-    """Size class per text (``sizes``: shingles): 0 from ``min_shingles`` to ``PARTITION_RATIO`` times that, 1 next…"""
+    """Size class per text (``sizes``: shingles): 0 up to ``PARTITION_RATIO`` x ``min_shingles``, 1 next…"""
     ratio = np.maximum(sizes, params.min_shingles) / params.min_shingles
     return np.floor(np.log(ratio) / np.log(PARTITION_RATIO) + 1e-9).astype(np.int64)
 
@@ -191,7 +192,7 @@ def _candidates(sigs: np.ndarray, sizes: np.ndarray, params: ContainmentParams,
 
 def _verify(texts: Sequence[str], pairs: np.ndarray, params: ContainmentParams, minhash: MinHashParams,
             workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact containment of the smaller shingle set in the larger, for candidate ``pairs``; kept pairs directed."""
+    """Exact containment of the smaller shingle set in the larger, per candidate pair; kept pairs directed."""
     from . import kernels
 
     involved = np.flatnonzero(np.bincount(pairs.ravel(), minlength=len(texts)))

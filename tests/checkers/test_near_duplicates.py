@@ -138,7 +138,8 @@ def test_partial_copies_join_the_cluster_of_their_container() -> None:
 
     source = prose(240)
     middle = " ".join(source.split()[60:160])
-    rows = [("src", source, "a"), ("cut", middle, "a"), ("mix", middle[: len(middle) // 2] + " " + prose(40), "a"),
+    mix = middle[: len(middle) // 2] + " " + prose(40)
+    rows = [("src", source, "a"), ("cut", middle, "a"), ("mix", mix, "a"),
             ("own", prose(120), "a"), ("short", " ".join(source.split()[:20]), "a")]
     result = run(frame(rows))
     finding, = by_kind(result, "contained_copies")
@@ -147,7 +148,8 @@ def test_partial_copies_join_the_cluster_of_their_container() -> None:
     assert by_kind(result, "near_duplicates") == [] and result.metrics["contained_pairs"] >= 2
     ctx = AuditContext(dataset_from_frame(frame(rows)), AuditConfig())
     groups = nd.near_duplicate_groups(ctx)
-    assert groups[0] == groups[1] == groups[2] and len({groups[0], groups[3], groups[4]}) == 3  # 20 words: too short
+    assert groups[0] == groups[1] == groups[2]
+    assert len({groups[0], groups[3], groups[4]}) == 3  # "short" has 20 words: too short to take part
     off = run(frame(rows), AuditConfig(checks={"near_duplicates": {"containment": 0}}))
     assert by_kind(off, "contained_copies") == [] and off.metrics["contained_pairs"] == 0
 

@@ -19,8 +19,8 @@ def prose(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
-def found(texts: list[str], params: ct.ContainmentParams = ct.ContainmentParams()) -> dict[tuple[int, int], float]:
-    pairs, values, _ = ct.partial_copies(texts, params, BASE)
+def found(texts: list[str], params: ct.ContainmentParams | None = None) -> dict[tuple[int, int], float]:
+    pairs, values, _ = ct.partial_copies(texts, params or ct.ContainmentParams(), BASE)
     return {(int(a), int(b)): float(v) for (a, b), v in zip(pairs.tolist(), values.tolist(), strict=True)}
 
 
@@ -46,10 +46,11 @@ def test_threshold_min_words_and_max_ratio_are_honoured() -> None:
     passage = prose(rng, 60)
     texts = [passage, prose(rng, 40) + " " + passage, prose(rng, 900) + " " + passage]
     assert (0, 1) in found(texts)
-    assert (0, 1) not in found(texts, ct.ContainmentParams(min_words=61))       # the passage is too short
-    assert (0, 2) not in found(texts, ct.ContainmentParams(max_ratio=2.0))      # container 16x larger: not searched
+    assert (0, 1) not in found(texts, ct.ContainmentParams(min_words=61))  # the passage is too short
+    assert (0, 2) not in found(texts, ct.ContainmentParams(max_ratio=2.0))  # 16x larger: not searched
     half = [" ".join(passage.split()[:30]) + " " + prose(rng, 30), passage]
-    assert found(half, ct.ContainmentParams(threshold=0.45)) == {(1, 0): pytest.approx(28 / 58)}  # equal sizes
+    equal_sizes = {(1, 0): pytest.approx(28 / 58)}  # the later row is the contained one
+    assert found(half, ct.ContainmentParams(threshold=0.45)) == equal_sizes
     assert found(half, ct.ContainmentParams(threshold=0.6)) == {}
 
 
