@@ -418,6 +418,21 @@ class _Builder:
         return Dataset(frame, tuple(self.problems), source, self.fields, shared)
 
 
+    def _unmatched(self, name: str) -> InputError:
+        """A mapped field no record has: name the key and what the records hold (keys, or a chat field's roles)."""
+        spec = getattr(self.fields, name)
+        seen = sorted({str(k) for obj in self.samples for k in obj})
+        what = f"keys seen: {', '.join(seen[:20]) or 'none'}"
+        match = _SELECTOR.match(spec)
+        if match:
+            turns_of = _field(match["key"])
+            roles = sorted({str(turn["role"]) for obj in self.samples for turn in _turns(turns_of.get(obj))})
+            if roles:
+                what = f"roles seen in '{match['key']}': {', '.join(roles)}"
+        return InputError(self.path, f"no record has this field ({what}); map it with fields.{name} in "
+                                     "dqaudit.yaml", field=spec)
+
+
 def unique_ids(frame: pd.DataFrame) -> tuple[int, ...]:
     """Make ``frame["id"]`` unique in place; returns the rows whose id the data shared.
 
@@ -437,21 +452,6 @@ def unique_ids(frame: pd.DataFrame) -> tuple[int, ...]:
         later = ids.duplicated(keep="first")
     frame["id"] = ids.astype(object)
     return shared
-
-
-    def _unmatched(self, name: str) -> InputError:
-        """A mapped field no record has: name the key and what the records hold (keys, or a chat field's roles)."""
-        spec = getattr(self.fields, name)
-        seen = sorted({str(k) for obj in self.samples for k in obj})
-        what = f"keys seen: {', '.join(seen[:20]) or 'none'}"
-        match = _SELECTOR.match(spec)
-        if match:
-            turns_of = _field(match["key"])
-            roles = sorted({str(turn["role"]) for obj in self.samples for turn in _turns(turns_of.get(obj))})
-            if roles:
-                what = f"roles seen in '{match['key']}': {', '.join(roles)}"
-        return InputError(self.path, f"no record has this field ({what}); map it with fields.{name} in "
-                                     "dqaudit.yaml", field=spec)
 
 
 class _FieldProblem(Exception):
