@@ -60,8 +60,8 @@ def load(folder: str, name: str) -> pd.DataFrame:
 def main() -> None:
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} not found (the LeWiDi sets live in ../shared/data, outside users' clones)")
+    from dqaudit.api import audit
     from dqaudit.config import AuditConfig
-    from dqaudit.pipeline import audit
 
     config = AuditConfig().model_copy(
         update={"cache": AuditConfig().cache.model_copy(update={"enabled": False})}

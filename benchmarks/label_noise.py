@@ -70,8 +70,8 @@ def score(flagged: set[int], flips: set[int]) -> tuple[float, float, float]:
 
 
 def run_dqaudit(frame: pd.DataFrame, features: str, cache_dir: str) -> set[int]:
-    from dqaudit.config import parse_config
-    from dqaudit.pipeline import audit
+    from dqaudit.api import audit
+    from dqaudit.registry import parse_config
 
     config = parse_config({"cache": {"dir": cache_dir}, "checks": {"label_noise": {"features": features}}})
     result = audit(frame, config, checks=["label_noise"]).check("label_noise")
@@ -104,9 +104,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     from dqaudit.cache import Cache
     from dqaudit.config import AuditConfig
+    from dqaudit.context import AuditContext
     from dqaudit.data import dataset_from_frame
-    from dqaudit.embeddings import embed_texts
-    from dqaudit.pipeline import AuditContext
+    from dqaudit.features.embeddings import embed_texts
 
     base = pd.read_csv(args.data)
     base = base.sample(frac=1.0, random_state=0).head(args.limit) if args.limit else base

@@ -47,7 +47,7 @@ def load(limit: int | None) -> list[tuple[str, str, str]]:
 
 
 def dqaudit_detector() -> Callable[[str], str]:
-    from dqaudit.langid import detect
+    from dqaudit.features.language import detect
 
     return lambda text: detect(text).primary
 
@@ -98,7 +98,7 @@ def evaluate(name: str, make: Callable[[], Callable[[str], str]], rows: list[tup
 
 
 def kazsandra(limit: int | None) -> dict[str, int]:
-    from dqaudit.langid import detect
+    from dqaudit.features.language import detect
 
     with (DATA / "kazsandra" / "10_sc_test.csv").open(encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)][: limit or 3000]

@@ -35,10 +35,10 @@ def write_corpus(size: int, workdir: Path) -> Path:
 
 def worker(engine: str, path: Path, master: str) -> None:
     """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
-    from dqaudit.checkers.duplicates import exact_groups
-    from dqaudit.checkers.near_duplicates import near_duplicates
-    from dqaudit.config import parse_config
-    from dqaudit.engines import open_context
+    from dqaudit.api import open_context
+    from dqaudit.features.exact import exact_groups
+    from dqaudit.features.near_dups import near_duplicates
+    from dqaudit.registry import parse_config
 
     config = parse_config(
         {

@@ -38,7 +38,8 @@ def make_rows(n: int, seed: int = 0) -> tuple[list[str], np.ndarray, list[str], 
 
 def run_one(n: int) -> dict[str, float]:
     from dqaudit.config import AuditConfig
-    from dqaudit.split import SPLITS, cross_split_matches, minhash_settings, stratified_split, union_groups
+    from dqaudit.features.leakage import SPLITS, cross_split_matches, minhash_settings
+    from dqaudit.split import stratified_split, union_groups
     from dqaudit.text import normalize
 
     texts, conversation, labels, langs = make_rows(n)

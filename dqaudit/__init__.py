@@ -14,12 +14,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Action": "findings", "Chart": "findings", "CheckResult": "findings", "Finding": "findings",
     "Gate": "findings", "Severity": "findings", "Verdict": "findings",
-    "AuditConfig": "config", "load_config": "config",
-    "Checker": "checkers.base", "CheckParams": "checkers.base",
+    "AuditConfig": "config", "CheckParams": "config", "load_config": "registry",
+    "Checker": "checkers.base",
     "Dataset": "data", "load_dataset": "data",
     "ConfigError": "errors", "DqauditError": "errors", "InputError": "errors",
     "MissingDependency": "errors", "RegistryError": "errors",
-    "AuditContext": "pipeline", "AuditResult": "pipeline", "audit": "pipeline",
+    "AuditContext": "context", "AuditResult": "pipeline", "audit": "api", "split": "api",
     "available_checkers": "registry", "get_checker": "registry", "register": "registry",
 }
 
@@ -35,10 +35,12 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from .checkers.base import Checker, CheckParams
-    from .config import AuditConfig, load_config
+    from .api import audit, split
+    from .checkers.base import Checker
+    from .config import AuditConfig, CheckParams
+    from .context import AuditContext
     from .data import Dataset, load_dataset
     from .errors import ConfigError, DqauditError, InputError, MissingDependency, RegistryError
     from .findings import Action, Chart, CheckResult, Finding, Gate, Severity, Verdict
-    from .pipeline import AuditContext, AuditResult, audit
-    from .registry import available_checkers, get_checker, register
+    from .pipeline import AuditResult
+    from .registry import available_checkers, get_checker, load_config, register

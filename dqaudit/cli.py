@@ -7,117 +7,26 @@ Exit codes: 0 success, 1 verdict below ``--fail-under`` or a blocking gate, 2 us
 
 from __future__ import annotations
 
-import math
-import os
 import sys
 import warnings
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
 from . import __version__
-from .errors import DqauditError
-
-if TYPE_CHECKING:
-    from .config import AuditConfig
-from .text import one_line
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class CliError(click.ClickException):
-    """A user-facing error: one line on stderr, exit code 2."""
-
-    exit_code = 2
-
-
-def handle_errors(func: F) -> F:
-    """Map library errors to exit code 2; ``--debug`` (or DQAUDIT_DEBUG=1) lets the traceback through."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except DqauditError as exc:
-            if _debug():
-                raise
-            raise CliError(safe_message(str(exc))) from None  # messages quote data: keys, values, paths
-        except OSError as exc:
-            if _debug():
-                raise
-            raise CliError(safe_message(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def safe_message(text: str) -> str:
-    """An error fit for the terminal: one line, no control characters, personal data masked."""
-    from .masking import masker_for
-
-    return masker_for()(one_line(text))
-
-
-def safe_lines(text: str) -> str:
-    """Several lines of output, each made :func:`safe_message`-safe."""
-    return "\n".join(safe_message(line) for line in text.splitlines())
-
-
-def _debug() -> bool:
-    ctx = click.get_current_context(silent=True)
-    root = ctx.find_root() if ctx else None
-    return bool(os.environ.get("DQAUDIT_DEBUG")) or bool(root and root.params.get("debug"))
-
-
-def with_budget(config: AuditConfig, seconds: float | None) -> AuditConfig:
-    """``--max-seconds``: the same time budget for every check (``checks.<name>.max_seconds``)."""
-    if seconds is None:
-        return config
-    from .registry import available_checkers
-
-    for name in available_checkers():
-        config = config.with_check(name, max_seconds=seconds)
-    return config
-
-
-def split_list(_: Any, __: Any, value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def dataset_name(_: Any, __: Any, value: str | None) -> str | None:
-    """``--name``: checked here so that a bad name is a usage error before anything runs."""
-    from .config import check_name
-
-    if value is None:
-        return None
-    try:
-        return check_name(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def engine_options(func: F) -> F:
-    """``--engine`` and ``--spark-master``, shared by ``audit`` and ``split``."""
-    func = click.option("--spark-master", metavar="URL", help="Spark master (spark://host:7077, yarn, "
-                        "local[4]…); implies --engine spark (default: engine.master, else local[*]).")(func)
-    return click.option("--engine", type=click.Choice(["local", "spark"]), help="Where heavy stages run "
-                        "(default: engine in dqaudit.yaml, local).")(func)
-
-
-class FiniteRange(click.FloatRange):
-    """A FloatRange that also refuses NaN and infinities (``nan`` passes every comparison as False)."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
-#: ``--seed``: numpy and the splitter take seeds in 0 <= seed < 2**32.
-SEED = click.IntRange(0, 2**32 - 1)
+from .commands.options import (
+    SEED,
+    CliError,
+    FiniteRange,
+    dataset_name,
+    engine_options,
+    handle_errors,
+    safe_lines,
+    safe_message,
+    split_list,
+    with_budget,
+)
 
 
 class _OneLineErrors(click.Group):
@@ -194,9 +103,11 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
     from rich.text import Text
 
     from .alerts import alert_text, below_threshold
+    from .api import audit as run_audit
     from .commands.history import open_history, track_run
-    from .config import DatasetConfig, load_config
-    from .engines import audit_data, with_engine
+    from .config import DatasetConfig
+    from .engines import with_engine
+    from .registry import load_config
     from .reports import prune_reports, report_dir, write_reports
     from .terminal import RichProgress, print_summary
 
@@ -223,7 +134,8 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
         open_history(history_path)
     err = Console(stderr=True, quiet=quiet)
     with RichProgress(err) as progress:
-        dataset, result = audit_data(data, config, checks=checks, progress=progress)
+        result = run_audit(data, config, checks=checks, progress=progress)
+    dataset = result.context.dataset
     base = out or config.output.dir
     directory = report_dir(base, result.name)
     tracked = track_run(history_path, result, dataset, config.regression) if history_path else None
@@ -234,8 +146,9 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
     if as_json:
         from .findings import json_text
         from .masking import mask_result
+        from .reports.json_report import report_dict
 
-        click.echo(json_text(mask_result(result).to_dict()))
+        click.echo(json_text(report_dict(mask_result(result))))
     if not quiet:
         summary = err if as_json else Console()
         print_summary(result, summary, fail_under=threshold)

@@ -13,13 +13,11 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .engines import EngineConfig
 from .errors import ConfigError
-from .regressions import RegressionConfig
 from .yamlio import YamlDoc, load_yaml
 
 DEFAULT_CONFIG_NAME = "dqaudit.yaml"
@@ -55,6 +53,73 @@ class DatasetConfig(_Strict):
     @classmethod
     def _valid(cls, name: str | None) -> str | None:
         return None if name is None else check_name(name)
+class CheckParams(BaseModel):
+    """Settings every checker has; subclasses add their own typed, described fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Run this check.")
+    weight: float | None = Field(None, ge=0, description="Weight in the readiness mean (default: the checker's).")
+    max_seconds: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Time budget: a check still running after this many "
+        "seconds is abandoned and reported as an error, and the audit goes on (`--max-seconds` sets it for "
+        "every check).")
+
+    @classmethod
+    def of(cls, config: AuditConfig, check: str) -> Self:
+        """This model's settings from the ``checks.<check>`` block (keys of other models ignored).
+
+        Features read their part of a checker's block this way, so they need not import the checker;
+        the whole block is validated against the checker's own model when the config is loaded.
+        """
+        block = config.checks.get(check, {})
+        try:
+            return cls(**{k: v for k, v in block.items() if k in cls.model_fields})
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, prefix=("checks", check))) from None
+
+
+class EngineConfig(BaseModel):
+    """``engine:`` in dqaudit.yaml: ``engine: spark`` or a block with the master and extra Spark conf."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["local", "spark"] = Field("local", description="local: this process; spark: Apache Spark.")
+    master: str | None = Field(
+        None,
+        description="Spark master URL (spark://host:7077, yarn, k8s://…); "
+        "unset: local[*], or whatever spark-submit set.",
+    )
+    app_name: str = Field("dqaudit", description="Spark application name.")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Extra Spark settings, e.g. spark.executor.memory: 8g."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """``engine: spark`` is short for ``engine: {name: spark}``."""
+        return {"name": data} if isinstance(data, str) else data
+
+
+class RegressionConfig(BaseModel):
+    """Thresholds, one per regression rule (same names, see :mod:`dqaudit.regressions`); ``null`` turns a rule off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score_drop: float | None = Field(2.0, ge=0, description="Readiness points the score may lose since the "
+                                                             "previous run.")
+    new_conflicting_groups: int | None = Field(0, ge=0, description="New groups of identical texts with "
+                                                                    "different labels tolerated.")
+    new_near_conflicting_groups: int | None = Field(0, ge=0, description="New near-duplicate groups with "
+                                                                         "different labels tolerated.")
+    alpha_drop: float | None = Field(0.05, ge=0, description="Fall in Krippendorff's alpha tolerated.")
+    new_stale_records: int | None = Field(0, ge=0, description="New records teaching a superseded policy "
+                                                               "tolerated.")
+    language_cells: int | None = Field(0, ge=0, description="(label, language) cells that fell under the "
+                                                            "language check's min_per_cell tolerated.")
+    new_contamination: int | None = Field(0, ge=0, description="Rise in exact/near-duplicate pairs across "
+                                                               "train, val and test tolerated.")
 
 
 class InputConfig(_Strict):
@@ -155,27 +220,6 @@ class AuditConfig(_Strict):
         """``schema:`` with every key commented out is an empty block, not an error."""
         return {k: ({} if v is None else v) for k, v in checks.items()} if isinstance(checks, dict) else checks
 
-    @field_validator("checks")
-    @classmethod
-    def _known_checks(cls, checks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from .registry import available_checkers
-
-        known = available_checkers()
-        for name in checks:
-            if name not in known:
-                raise ValueError(f"unknown check '{name}' (known: {', '.join(known)})")
-        return checks
-
-    def params(self, name: str) -> Any:
-        """The validated ``Params`` of checker ``name`` (defaults where the config is silent)."""
-        from .registry import get_checker
-
-        checker = get_checker(name)
-        try:
-            return checker.Params(**self.checks.get(name, {}))
-        except ValidationError as exc:
-            raise ConfigError(_describe(exc, prefix=("checks", name))) from None
-
     def with_check(self, name: str, **settings: Any) -> AuditConfig:
         """A copy with ``settings`` merged into one checker's block (used by CLI overrides)."""
         checks = {**self.checks, name: {**self.checks.get(name, {}), **settings}}
@@ -189,7 +233,7 @@ class AuditConfig(_Strict):
         return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def _describe(exc: ValidationError, prefix: tuple[str, ...] = (), doc: YamlDoc | None = None) -> str:
+def describe(exc: ValidationError, prefix: tuple[str, ...] = (), doc: YamlDoc | None = None) -> str:
     """First validation error as ``file:line: key.path: what was expected``."""
     err = exc.errors()[0]
     loc = (*prefix, *(str(p) for p in err["loc"]))
@@ -204,29 +248,22 @@ def _describe(exc: ValidationError, prefix: tuple[str, ...] = (), doc: YamlDoc |
 
 
 def parse_config(data: Any, doc: YamlDoc | None = None) -> AuditConfig:
-    """Validate a mapping (e.g. loaded YAML) into an AuditConfig, and every checker block with it."""
+    """Validate a mapping (e.g. loaded YAML) into an AuditConfig; the ``checks`` blocks are validated
+    against the installed checkers by :func:`dqaudit.registry.load_config`, the function users call."""
     if not isinstance(data, dict):
         where = f"{doc.path}: " if doc else ""
         raise ConfigError(f"{where}the configuration must be a mapping of sections")
     try:
-        config = AuditConfig.model_validate(data)
+        return AuditConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, doc=doc)) from None
-    from .registry import get_checker
-
-    for name, block in config.checks.items():  # re-validated here to point at the file's line
-        try:
-            get_checker(name).Params(**block)
-        except ValidationError as exc:
-            raise ConfigError(_describe(exc, prefix=("checks", name), doc=doc)) from None
-    return config
+        raise ConfigError(describe(exc, doc=doc)) from None
 
 
-def load_config(path: str | Path | None = None) -> AuditConfig:
-    """Load ``path``, or ./dqaudit.yaml when it exists, or the defaults."""
+def read_config(path: str | Path | None = None) -> tuple[AuditConfig, YamlDoc | None]:
+    """Read ``path``, or ./dqaudit.yaml when it exists, or the defaults (checker blocks not yet validated)."""
     if path is None:
         if not Path(DEFAULT_CONFIG_NAME).is_file():
-            return AuditConfig()
+            return AuditConfig(), None
         path = DEFAULT_CONFIG_NAME
     doc = load_yaml(path)
-    return parse_config(doc.data, doc)
+    return parse_config(doc.data, doc), doc

@@ -2,14 +2,13 @@
 
 Every cleaning decision comes from an audit finding, through one small table, so
 the export and the report always agree. A finding's decision is looked up by
-``check.kind``, then ``check`` (``export.rules`` in dqaudit.yaml over
-:data:`DEFAULT_RULES`), then by the action the checker itself recommends
-(:data:`ACTION_DEFAULTS`):
+``check.kind``, then ``check`` (``export.rules`` in dqaudit.yaml over each checker's own
+``cleaning`` table), then by the action the checker itself recommends (:data:`ACTION_DEFAULTS`):
 
 * ``keep``: no change (near-duplicate clusters still never cross splits);
 * ``dedupe``: keep one record per duplicate cluster, quarantine the other copies: the finding's
   ``representative`` or, for a finding that sums up many clusters, each cluster's by the same
-  rule (:func:`~dqaudit.checkers.duplicates.representative`: most common label, then earliest
+  rule (:func:`~dqaudit.features.exact.representative`: most common label, then earliest
   ``created_at``, then first line);
 * ``quarantine``: move every named record to quarantine.jsonl with the reason;
 * ``mask``: keep the record with personal data masked in all its strings;
@@ -34,6 +33,9 @@ import pandas as pd
 from . import __version__
 from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
+from .features.exact import representative
+from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_settings
+from .features.near_dups import near_duplicate_groups
 from .findings import Action, Finding, json_text
 from .masking import mask_deep, report_masker
 from .publish import (
@@ -44,34 +46,14 @@ from .publish import (
     staged_folder,
     write_manifest,
 )
-from .split import (
-    SPLITS,
-    LeakReport,
-    SplitOutcome,
-    cross_split_matches,
-    leakage_groups,
-    minhash_settings,
-    stratified_split,
-    time_split,
-)
+from .registry import check_params, cleaning_rules
+from .split import SplitOutcome, leakage_groups, stratified_split, time_split
 
 if TYPE_CHECKING:
     from .config import AuditConfig, Decision
-    from .pipeline import AuditContext, AuditResult
-    from .progress import Progress
+    from .context import AuditContext
+    from .pipeline import AuditResult
 
-#: Decisions for specific findings; anything else falls back to :data:`ACTION_DEFAULTS`.
-DEFAULT_RULES: dict[str, Decision] = {
-    "duplicates.exact_duplicates": "dedupe",
-    "duplicates.conflicting_labels": "quarantine",
-    "near_duplicates.conflicting_labels": "quarantine",
-    "near_duplicates.near_duplicates": "dedupe",
-    "schema.missing_label": "quarantine",
-    "schema.unknown_label": "quarantine",
-    "label_noise.suspected_mislabel": "quarantine",
-    "conflicting_outputs.conflicting_outputs": "dedupe",  # keeps one record of the answer the finding keeps
-    "label_variants.label_variants": "relabel",  # to the canonical spelling the finding suggests
-}
 #: What the checker's recommended action means for export when no rule names the finding.
 ACTION_DEFAULTS: dict[Action, Decision] = {
     Action.DROP: "quarantine",
@@ -139,8 +121,6 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
 def _duplicates(frame: pd.DataFrame, index: pd.Index, rows: list[int], finding: Finding,
                 clusters: np.ndarray) -> list[tuple[int, str]]:
     """(row, id of the copy kept in its place) for every row a dedupe finding removes."""
-    from .checkers.duplicates import representative
-
     named = finding.details.get("representative")
     if named is not None:
         keep = next((r for r in rows if index[r] == str(named)), None)
@@ -166,20 +146,6 @@ def _suggested(finding: Finding, rows: list[int]) -> list[str]:
 # --- export ---------------------------------------------------------------------------------------------
 
 
-def split_dataset(data: str | Path, out: str | Path, config: AuditConfig, *, by_time: str | None = None,
-                  checks: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Audit ``data``, clean it by the findings, split it and export: the library call behind ``dqaudit split``."""
-    from .cache import Cache
-    from .data import load_dataset
-    from .pipeline import AuditContext, run_audit
-
-    data, out = Path(data), Path(out)
-    check_destination(data, out, output_names(config.export.chat))
-    dataset = load_dataset(data, config.fields, config.input)
-    cache = Cache(Path(config.cache.dir) if config.cache.enabled else None)
-    ctx = AuditContext(dataset, config, progress=progress, cache=cache)
-    result = run_audit(dataset, config, checks=checks, progress=progress, context=ctx)
-    return export_splits(ctx, result, out, by_time=by_time)
 
 
 @dataclass
@@ -213,9 +179,7 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     """Cleaning plan, group-aware split and the independent leakage check: all but the writing."""
     config, frame = ctx.config, ctx.frame
     masking = masking_state(result, len(frame))  # fails closed before any work
-    rules = {**DEFAULT_RULES, **config.export.rules}
-    from .checkers.near_duplicates import near_duplicate_groups
-
+    rules = {**cleaning_rules(), **config.export.rules}
     plan = cleaning_plan(frame, result.findings, rules, near_duplicate_groups(ctx))
     labels = frame["label"].copy()
     for row, label in plan.relabel.items():
@@ -238,7 +202,7 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     split_of = np.full(len(frame), -1, dtype=np.int8)
     split_of[kept_rows] = outcome.assignment
     rendering = Rendering(ctx.dataset.source.format, config.fields.label or "label",
-                          tuple(ctx.params("pii").types) if masking == "on" else None, config.export.system_prompt)
+                          tuple(check_params(config, "pii").types) if masking == "on" else None, config.export.system_prompt)
     texts = [rendering.mask(t) if r in plan.mask else t
              for r, t in zip(kept_rows.tolist(), frame["text"].iloc[kept_rows].tolist(), strict=True)]
     leaks = cross_split_matches(texts, frame["id"].iloc[kept_rows].astype(str).tolist(), outcome.assignment,
@@ -266,7 +230,7 @@ def _times(frame: pd.DataFrame, config: AuditConfig, by_time: str) -> pd.Series:
 
 def _languages(ctx: AuditContext, result: AuditResult) -> pd.Series:
     """The detected language when the language check ran, else the language field as given."""
-    from .langid import detected_languages
+    from .features.language import detected_languages
 
     ran = any(r.check == "language" and r.status == "ok" for r in result.results)
     return detected_languages(ctx) if ran else ctx.frame["lang"]

@@ -132,6 +132,9 @@ class CheckResult:
     error: str | None = None
     #: Extra files written beside the reports (name -> text), e.g. ``review_disputed.jsonl``.
     files: Mapping[str, str] = field(default_factory=dict)
+    #: Per-record columns this check contributes to the per-record table (column name -> one value per
+    #: row of the audited frame, in frame order: a numpy array, list or pandas Series).
+    records: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.score is not None and not 0.0 <= self.score <= 100.0:
@@ -140,6 +143,23 @@ class CheckResult:
     @property
     def status(self) -> str:
         return "error" if self.error else "skipped" if self.skipped else "ok"
+
+Measure = Literal["drop", "rise", "new_findings", "new_records", "cells_below"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegressionRule:
+    """How ``dqaudit diff`` and ``--fail-on-regression`` watch one check between two runs.
+
+    A checker declares its rules in ``regression_rules`` (``check`` is filled in by the registry).
+    """
+
+    name: str  #: its threshold's key in the ``regression:`` config section
+    target: tuple[str, ...]  #: the metric (one dotted path) or the finding kinds watched
+    measure: Measure
+    noun: str  #: what the alert calls the change
+    trend: str | None = None  #: metric of ``check`` drawn in the report's trend charts
+    check: str = ""  #: "" for the run as a whole
 
 
 def json_text(value: Any, default: Callable[[Any], Any] | None = None) -> str:

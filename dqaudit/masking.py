@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .pii import PII_TYPES, mask_text
+from .pii import PII_TYPES, PiiSettings, mask_text
 
 if TYPE_CHECKING:
     from .config import AuditConfig
@@ -46,7 +46,7 @@ def masker_for(types: tuple[str, ...] = PII_TYPES) -> Masker:
 
 def report_masker(config: AuditConfig) -> Masker | None:
     """The pii check's masker with its configured types, or None when the check is turned off."""
-    params = config.params("pii")
+    params = PiiSettings.of(config, "pii")
     return masker_for(tuple(params.types)) if params.enabled else None
 
 

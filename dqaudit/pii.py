@@ -26,6 +26,10 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
+from pydantic import Field, field_validator
+
+from .config import CheckParams
+
 #: Detection types in priority order: an earlier type wins a span that two types claim.
 PII_TYPES = ("email", "iban", "card", "iin", "phone", "person")
 TOKENS = {
@@ -287,3 +291,21 @@ def mask_text(text: str, types: Iterable[str] = PII_TYPES) -> str:
 def masker(types: Iterable[str] = PII_TYPES) -> Callable[[str], str]:
     """A one-argument masking function for ``types`` (what the checker hands the pipeline)."""
     return partial(mask_text, types=tuple(types))
+
+
+class PiiSettings(CheckParams):
+    """What counts as personal data (the ``checks.pii`` block): the check, every report's masker and the
+    exporter read the same types."""
+
+    types: tuple[str, ...] = Field(
+        PII_TYPES, description="What to look for (and mask in reports): " + ", ".join(PII_TYPES) + "."
+    )
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _known(cls, value: object) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        unknown = [t for t in items if t not in PII_TYPES]
+        if unknown:
+            raise ValueError(f"unknown type '{unknown[0]}' (known: {', '.join(PII_TYPES)})")
+        return tuple(items)

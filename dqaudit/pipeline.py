@@ -1,4 +1,4 @@
-"""Runs the enabled checkers over a dataset and assembles the :class:`AuditResult`."""
+"""Runs the enabled checkers over a loaded context and assembles the :class:`AuditResult`."""
 
 from __future__ import annotations
 
@@ -7,19 +7,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from . import __version__
-from .cache import Cache
-from .config import AuditConfig, default_name, load_config
-from .data import Dataset, SourceInfo, dataset_from_frame, load_dataset
+from .config import AuditConfig, default_name
+from .context import AuditContext
+from .data import SourceInfo
 from .errors import ConfigError, DqauditError
 from .findings import CheckResult, Finding, Gate, Verdict, jsonable
-from .progress import NullProgress, Progress
-from .registry import available_checkers, get_checker
+from .registry import available_checkers, check_params, get_checker
 from .scoring import FixItem, error_gates, fix_first, readiness, verdict
 
 if TYPE_CHECKING:
@@ -27,41 +22,9 @@ if TYPE_CHECKING:
     from .reports.html import HtmlSection
 
 
-class AuditContext:
-    """What a checker sees: the dataset, the config, the cache, and memoised shared data.
-
-    Shared derived data (MinHash clusters, embeddings, languages…) is computed once
-    per run through :meth:`memo`, whichever checker asks first.
-    """
-
-    def __init__(self, dataset: Dataset, config: AuditConfig, *, progress: Progress | None = None,
-                 cache: Cache | None = None, options: dict[str, Any] | None = None) -> None:
-        self.dataset, self.config = dataset, config
-        self.progress = progress or NullProgress()
-        self.cache = cache or Cache(None)
-        self.options = options or {}
-        self._memo: dict[str, Any] = {}
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        return self.dataset.frame
-
-    @property
-    def seed(self) -> int:
-        return self.config.seed
-
-    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
-
-    def params(self, check: str) -> Any:
-        return self.config.params(check)
-
-
 @dataclass(frozen=True)
 class AuditResult:
-    """Everything one audit concluded; ``to_dict()`` is report.json."""
+    """Everything one audit concluded; :func:`dqaudit.reports.json_report.report_dict` is report.json."""
 
     source: SourceInfo
     rows_loaded: int
@@ -80,6 +43,8 @@ class AuditResult:
     #: ``run`` block, and titled blocks appended to report.html.
     run_extras: dict[str, Any] = field(default_factory=dict)
     html_sections: tuple[HtmlSection, ...] = ()
+    #: The run's context (dataset, memoised derived data): what ``split`` exports from. Not in report.json.
+    context: AuditContext | None = field(default=None, repr=False, compare=False)
 
     def check(self, name: str) -> CheckResult:
         for result in self.results:
@@ -96,26 +61,17 @@ class AuditResult:
     def findings(self) -> list[Finding]:
         return [f for r in self.results for f in r.findings]
 
-    def to_dict(self) -> dict[str, Any]:
-        from .reports.json_report import report_dict
 
-        return report_dict(self)
-
-
-def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | None = None,
-              progress: Progress | None = None, options: dict[str, Any] | None = None,
-              context: AuditContext | None = None) -> AuditResult:
-    """Run the selected (or all enabled) checkers; a crashing checker becomes that check's error."""
+def run_checks(ctx: AuditContext, *, checks: Sequence[str] | None = None) -> AuditResult:
+    """Run the selected (or all enabled) checkers on a loaded context; a crashing checker becomes that
+    check's error. Loading and engines are the front door's job (:func:`dqaudit.api.audit`)."""
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    selected = _select(config, checks)
-    cache = Cache(Path(config.cache.dir) if config.cache.enabled else None)
-    # a caller-supplied context (the exporter's) keeps the memoised clusters and languages after the run
-    ctx = context or AuditContext(dataset, config, progress=progress, cache=cache, options=options)
+    dataset, config = ctx.dataset, ctx.config
     checkers = []
-    for name in selected:
+    for name in _select(config, checks):
         cls = get_checker(name)
         cls.check_requirements()
-        checkers.append(cls(config.params(name)))
+        checkers.append(cls(check_params(config, name)))
     results, durations = [], {}
     for checker in checkers:
         began = time.perf_counter()
@@ -142,6 +98,7 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, checks: Sequence[str] | 
         results=tuple(results), weights=weights, descriptions={c.name: c.description for c in checkers},
         readiness_score=score, verdict=verdict(score, gates, config.score), gates=gates,
         fix_first=tuple(fix_first(results, weights)), config=config, started_at=started, durations=durations,
+        context=ctx,
     )
 
 
@@ -181,7 +138,7 @@ def _select(config: AuditConfig, checks: Sequence[str] | None) -> list[str]:
         if unknown:
             raise ConfigError(f"--checks: unknown check '{unknown[0]}' (known: {', '.join(known)})")
         return [name for name in known if name in checks]
-    return [name for name, cls in known.items() if cls.is_enabled(config.params(name))]
+    return [name for name, cls in known.items() if cls.is_enabled(check_params(config, name))]
 
 
 def _mask_result(result: CheckResult, maskers: list[Callable[[str], str]]) -> CheckResult:
@@ -202,24 +159,4 @@ def _mask_result(result: CheckResult, maskers: list[Callable[[str], str]]) -> Ch
     return replace(result, findings=findings)
 
 
-def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str | Path | None = None, *,
-          checks: Sequence[str] | None = None, progress: Progress | None = None,
-          options: dict[str, Any] | None = None) -> AuditResult:
-    """Audit a file path, a DataFrame or a loaded Dataset: the Python API behind ``dqaudit audit``.
-
-    >>> result = dqaudit.audit("sample_data/bank_support.jsonl")   # doctest: +SKIP
-    >>> result.readiness_score, result.verdict
-    """
-    if not isinstance(config, AuditConfig):
-        config = load_config(config)
-    if isinstance(data, Dataset):
-        dataset = data
-    elif isinstance(data, pd.DataFrame):
-        dataset = dataset_from_frame(data, config.fields)
-    else:
-        with (progress or NullProgress()).task(f"loading {Path(data).name}"):
-            dataset = load_dataset(data, config.fields, config.input)
-    return run_audit(dataset, config, checks=checks, progress=progress, options=options)
-
-
-__all__ = ["AuditContext", "AuditResult", "audit", "run_audit", "__version__"]
+__all__ = ["AuditResult", "run_checks"]

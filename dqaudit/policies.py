@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import regex
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from .config import CheckParams
 from .errors import ConfigError
 from .yamlio import YamlDoc, load_yaml
 
@@ -277,3 +278,12 @@ def _policy_id(data: Any, loc: Sequence[str | int]) -> str | None:
             value = policies[loc[1]].get("id")
             return str(value) if value is not None else None
     return None
+
+
+class PolicySettings(CheckParams):
+    """Where the superseded policies are (the ``checks.stale_policy`` block): the stale-policy check and the
+    conflicting-outputs check (which prefers answers quoting no superseded policy) read the same file."""
+
+    policies: str | None = Field(
+        None, description="policies.yaml with the superseded policies (relative to the current directory); "
+                          "`dqaudit init` writes a commented example, `--policies FILE` overrides.")

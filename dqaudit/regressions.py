@@ -1,6 +1,6 @@
 """What got worse between two recorded runs of a dataset.
 
-Each regression rule is one row of :data:`RULES`: the check, the metric or finding
+Each regression rule (:func:`rules`) is declared by its checker: the check, the metric or finding
 kinds it watches, how it measures the change, and the name of its threshold in the
 ``regression:`` config section (``null`` turns the rule off). A rule regresses when
 its change exceeds the threshold. Findings are matched across runs by
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from .config import RegressionConfig
+from .findings import Measure, RegressionRule
+from .registry import regression_rules
 from .text import preview
 
 if TYPE_CHECKING:
@@ -26,57 +27,13 @@ if TYPE_CHECKING:
 #: An example finding quoted in an alert: long enough for a quoted text and the labels after it.
 EXAMPLE_CHARS = 240
 
-Measure = Literal["drop", "rise", "new_findings", "new_records", "cells_below"]
+#: The run-level rule; every other rule is declared by its checker (``Checker.regression_rules``).
+SCORE_RULE = RegressionRule("score_drop", ("readiness",), "drop", "readiness")
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    name: str  #: its threshold's key in the ``regression:`` config section
-    check: str  #: "" for the run as a whole
-    target: tuple[str, ...]  #: the metric (one dotted path) or the finding kinds watched
-    measure: Measure
-    noun: str  #: what the alert calls the change
-    trend: str | None = None  #: metric of ``check`` drawn in the report's trend charts
-
-
-_STALE_KINDS = ("superseded_phrase", "superseded_pattern", "superseded_number", "deprecated_template",
-                "below_min_policy_version", "before_effective")
-
-RULES: tuple[Rule, ...] = (
-    Rule("score_drop", "", ("readiness",), "drop", "readiness"),
-    Rule("new_conflicting_groups", "duplicates", ("conflicting_labels",), "new_findings",
-         "new conflicting-label groups", "conflicting_groups"),
-    Rule("new_near_conflicting_groups", "near_duplicates", ("conflicting_labels",), "new_findings",
-         "new near-duplicate groups with conflicting labels", "conflicting_rows"),
-    Rule("alpha_drop", "agreement", ("krippendorff_alpha",), "drop", "Krippendorff's alpha",
-         "krippendorff_alpha"),
-    Rule("new_stale_records", "stale_policy", _STALE_KINDS, "new_records", "new stale-policy records",
-         "stale_records"),
-    Rule("language_cells", "language", ("coverage",), "cells_below",
-         "label x language cells newly under the minimum", "under_covered_cells"),
-    Rule("new_contamination", "contamination", ("cross_split_pairs",), "rise",
-         "exact/near-duplicate pairs across splits", "cross_split_pairs"),
-)
-
-
-class RegressionConfig(BaseModel):
-    """Thresholds, one per rule of :data:`RULES` (same names); ``null`` turns a rule off."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    score_drop: float | None = Field(2.0, ge=0, description="Readiness points the score may lose since the "
-                                                             "previous run.")
-    new_conflicting_groups: int | None = Field(0, ge=0, description="New groups of identical texts with "
-                                                                    "different labels tolerated.")
-    new_near_conflicting_groups: int | None = Field(0, ge=0, description="New near-duplicate groups with "
-                                                                         "different labels tolerated.")
-    alpha_drop: float | None = Field(0.05, ge=0, description="Fall in Krippendorff's alpha tolerated.")
-    new_stale_records: int | None = Field(0, ge=0, description="New records teaching a superseded policy "
-                                                               "tolerated.")
-    language_cells: int | None = Field(0, ge=0, description="(label, language) cells that fell under the "
-                                                            "language check's min_per_cell tolerated.")
-    new_contamination: int | None = Field(0, ge=0, description="Rise in exact/near-duplicate pairs across "
-                                                               "train, val and test tolerated.")
+def rules() -> tuple[RegressionRule, ...]:
+    """Every regression rule: the readiness drop, then each checker's, in pipeline order."""
+    return (SCORE_RULE, *regression_rules())
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,14 +127,14 @@ class Diff:
 def tracked_kinds() -> set[tuple[str, str]]:
     """(check, kind) pairs whose record content hashes the history must keep for the rules."""
     kinds = {"new_findings", "new_records"}
-    return {(r.check, kind) for r in RULES if r.measure in kinds for kind in r.target}
+    return {(r.check, kind) for r in rules() if r.measure in kinds for kind in r.target}
 
 
 def compare(before: Run, after: Run, config: RegressionConfig | None = None) -> Diff:
     """Apply every enabled rule to two runs (with findings, as :meth:`HistoryStore.run` loads them)."""
     config = config or RegressionConfig()
     outcomes = []
-    for rule in RULES:
+    for rule in rules():
         threshold = getattr(config, rule.name)
         if threshold is None:
             continue
@@ -190,7 +147,7 @@ def compare(before: Run, after: Run, config: RegressionConfig | None = None) -> 
 # --- measures ----------------------------------------------------------------------------------------------
 
 
-def _drop(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
+def _drop(rule: RegressionRule, before: Run, after: Run, threshold: float) -> Outcome | None:
     old, new = _metric(before, rule), _metric(after, rule)
     if old is None or new is None:
         return None
@@ -198,14 +155,14 @@ def _drop(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | No
                    max(0.0, old - new), threshold)
 
 
-def _rise(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
+def _rise(rule: RegressionRule, before: Run, after: Run, threshold: float) -> Outcome | None:
     old, new = _metric(before, rule), _metric(after, rule)
     if old is None or new is None:
         return None
     return Outcome(rule.name, rule.check, rule.measure, rule.noun, old, new, max(0.0, new - old), threshold)
 
 
-def _new_findings(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
+def _new_findings(rule: RegressionRule, before: Run, after: Run, threshold: float) -> Outcome | None:
     if not _ran(before, rule.check) or not _ran(after, rule.check):
         return None
     old, new = _of(before, rule), _of(after, rule)
@@ -214,7 +171,7 @@ def _new_findings(rule: Rule, before: Run, after: Run, threshold: float) -> Outc
                    tuple(preview(f.message, EXAMPLE_CHARS) for f in fresh[:3]))
 
 
-def _new_records(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
+def _new_records(rule: RegressionRule, before: Run, after: Run, threshold: float) -> Outcome | None:
     if not _ran(before, rule.check) or not _ran(after, rule.check):
         return None
     old, new = _of(before, rule), _of(after, rule)
@@ -226,7 +183,7 @@ def _new_records(rule: Rule, before: Run, after: Run, threshold: float) -> Outco
                    threshold, examples)
 
 
-def _cells_below(rule: Rule, before: Run, after: Run, threshold: float) -> Outcome | None:
+def _cells_below(rule: RegressionRule, before: Run, after: Run, threshold: float) -> Outcome | None:
     """Cells (label, required language) at or above ``min_per_cell`` before and under it now."""
     if not _ran(before, rule.check) or not _ran(after, rule.check):
         return None
@@ -246,7 +203,7 @@ def _cells_below(rule: Rule, before: Run, after: Run, threshold: float) -> Outco
                    tuple(fallen[:3]))
 
 
-_MEASURES: dict[str, Callable[[Rule, Run, Run, float], Outcome | None]] = {
+_MEASURES: dict[str, Callable[[RegressionRule, Run, Run, float], Outcome | None]] = {
     "drop": _drop, "rise": _rise, "new_findings": _new_findings, "new_records": _new_records,
     "cells_below": _cells_below,
 }
@@ -287,7 +244,7 @@ def _kind_changes(before: Run, after: Run) -> tuple[KindChange, ...]:
     return tuple(changes)
 
 
-def _of(run: Run, rule: Rule) -> list[StoredFinding]:
+def _of(run: Run, rule: RegressionRule) -> list[StoredFinding]:
     return [f for f in run.findings if f.check == rule.check and f.kind in rule.target]
 
 
@@ -296,7 +253,7 @@ def _ran(run: Run, check: str) -> bool:
     return summary is not None and summary.status == "ok"
 
 
-def _metric(run: Run, rule: Rule) -> float | None:
+def _metric(run: Run, rule: RegressionRule) -> float | None:
     if not rule.check:
         return run.readiness
     if not _ran(run, rule.check):
@@ -337,7 +294,7 @@ def trend_series(runs: list[Run]) -> dict[str, Any]:
 def metric_series(runs: list[Run]) -> dict[str, dict[str, Any]]:
     """One line chart per metric the rules draw (``check.metric`` -> chart data), where runs have it."""
     out = {}
-    for rule in RULES:
+    for rule in rules():
         if rule.trend is None:
             continue
         values = [_number(_lookup(r.checks[rule.check].metrics, rule.trend)) if rule.check in r.checks

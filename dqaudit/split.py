@@ -22,14 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .text import normalize, preview
+from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_settings
 
 if TYPE_CHECKING:
     from .config import AuditConfig
-    from .dedup.minhash import MinHashParams
-    from .pipeline import AuditContext
-
-SPLITS = ("train", "val", "test")
+    from .context import AuditContext
 
 
 def union_groups(n: int, *labelings: np.ndarray) -> np.ndarray:
@@ -50,7 +47,7 @@ def union_groups(n: int, *labelings: np.ndarray) -> np.ndarray:
 
 def leakage_groups(ctx: AuditContext) -> np.ndarray:
     """Rows that must share a split: near-duplicate clusters (exact copies included) joined with the group key."""
-    from .checkers.near_duplicates import near_duplicate_groups
+    from .features.near_dups import near_duplicate_groups
 
     frame = ctx.frame
     user = pd.factorize(frame["group"], use_na_sentinel=True)[0]
@@ -164,135 +161,6 @@ def _rare_classes(labels: np.ndarray, assignment: np.ndarray, group_index: np.nd
     return out
 
 
-# --- independent verification ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LeakReport:
-    """Exact and near-duplicate pairs between parts, and how many rows of each part have one."""
-
-    parts: tuple[str, ...]
-    threshold: float
-    exact_pairs: dict[str, int]
-    near_pairs: dict[str, int]
-    contaminated: dict[str, int]
-    rows: dict[str, int]
-    examples: list[dict[str, Any]]
-    #: Every crossing pair (``kind``, ``similarity``, ``a`` and ``b`` with ``part`` and ``id``), when asked for.
-    pairs: list[dict[str, Any]] | None = None
-
-    def share(self, part: str) -> float:
-        """Share of ``part``'s rows with an exact or near duplicate in another part."""
-        return self.contaminated[part] / self.rows[part] if self.rows.get(part) else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "exact_pairs": self.exact_pairs,
-            "near_pairs": self.near_pairs,
-            "contaminated_rows": self.contaminated,
-            "contaminated_share": {p: round(self.share(p), 6) for p in self.parts},
-            "examples": self.examples,
-            **({"pairs": self.pairs} if self.pairs is not None else {}),
-        }
-
-
-def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndarray, names: Sequence[str],
-                        *, params: MinHashParams, max_examples: int = 5,
-                        edges: tuple[np.ndarray, np.ndarray] | None = None, list_pairs: bool = False) -> LeakReport:
-    """Count exact (normalised text) and near (MinHash, verified Jaccard >= threshold) pairs across parts.
-
-    Independent of how the split was made: it sees only texts and part numbers. A row
-    counts as contaminated when it has an exact copy, or a verified near-duplicate edge,
-    in another part. Near-duplicate search links thousands of copies of one text to a
-    single representative, so near pair counts are a lower bound; whether any pair
-    crosses is exact (every cluster stays connected). ``edges`` (row pairs, Jaccard) are verified
-    near-duplicate edges already found for these texts with ``params`` (the audit's, from cached
-    signatures); without them the search runs here. ``list_pairs`` lists every counted pair (exact
-    pairs: every cross-part pair of copies, as counted).
-    """
-    parts = np.asarray(parts, dtype=np.int64)
-    keys = pd.factorize(pd.Series(list(texts), dtype=object).map(normalize))[0] if len(texts) else np.zeros(0, int)
-    pair_names = [f"{names[a]}~{names[b]}" for a in range(len(names)) for b in range(a + 1, len(names))]
-    exact = dict.fromkeys(pair_names, 0)
-    near = dict.fromkeys(pair_names, 0)
-    dirty = np.zeros(len(texts), dtype=bool)
-    examples: list[dict[str, Any]] = []
-
-    def example(kind: str, i: int, j: int, similarity: float) -> None:
-        if len(examples) < max_examples:
-            examples.append({"kind": kind, "similarity": round(similarity, 3),
-                             "a": {"part": names[parts[i]], "id": str(ids[i]), "text": preview(texts[i])},
-                             "b": {"part": names[parts[j]], "id": str(ids[j]), "text": preview(texts[j])}})
-
-    table = pd.DataFrame({"key": keys, "part": parts})
-    per_key = table.groupby("key")["part"].nunique()
-    leaking = per_key.index[per_key > 1].to_numpy()
-    if len(leaking):
-        counts = table[table["key"].isin(leaking)].value_counts().unstack(fill_value=0)
-        for a in range(len(names)):
-            for b in range(a + 1, len(names)):
-                if a in counts.columns and b in counts.columns:
-                    exact[f"{names[a]}~{names[b]}"] = int((counts[a] * counts[b]).sum())
-        dirty |= np.isin(keys, leaking)
-        for key in leaking[:max_examples]:
-            members = np.flatnonzero(keys == key)
-            other = members[parts[members] != parts[members[0]]][0]
-            example("exact", int(members[0]), int(other), 1.0)
-    listed: list[dict[str, Any]] | None = None
-    if list_pairs:
-        def pair(kind: str, i: int, j: int, similarity: float) -> dict[str, Any]:
-            if parts[i] > parts[j]:
-                i, j = j, i
-            return {"kind": kind, "similarity": round(similarity, 4),
-                    "a": {"part": names[parts[i]], "id": str(ids[i])}, "b": {"part": names[parts[j]], "id": str(ids[j])}}
-
-        listed = [pair("exact", i, j, 1.0) for i, j in _exact_pairs(keys, parts, leaking)]
-    for i, j, similarity in _near_pairs(texts, parts, keys, params, edges):
-        a, b = sorted((int(parts[i]), int(parts[j])))
-        near[f"{names[a]}~{names[b]}"] += 1
-        dirty[i] = dirty[j] = True
-        example("near", i, j, similarity)
-        if listed is not None:
-            listed.append(pair("near", i, j, similarity))
-    contaminated = {name: int(dirty[parts == k].sum()) for k, name in enumerate(names)}
-    rows = {name: int((parts == k).sum()) for k, name in enumerate(names)}
-    return LeakReport(tuple(names), params.threshold, exact, near, contaminated, rows, examples, listed)
-
-
-def _exact_pairs(keys: np.ndarray, parts: np.ndarray, leaking: np.ndarray) -> list[tuple[int, int]]:
-    """Every pair of rows with the same normalised text in two different parts (rows in input order)."""
-    rows = np.flatnonzero(np.isin(keys, leaking))
-    table = pd.DataFrame({"key": keys[rows], "part": parts[rows], "row": rows})
-    both = table.merge(table, on="key", suffixes=("_a", "_b"))
-    both = both[both["part_a"] < both["part_b"]].sort_values(["row_a", "row_b"], kind="stable")
-    return list(zip(both["row_a"].tolist(), both["row_b"].tolist(), strict=True))
-
-
-def _near_pairs(texts: Sequence[str], parts: np.ndarray, keys: np.ndarray, params: MinHashParams,
-                edges: tuple[np.ndarray, np.ndarray] | None) -> list[tuple[int, int, float]]:
-    """Verified near-duplicate edges between different parts that are not exact copies."""
-    from .dedup.minhash import default_workers, near_duplicate_pairs, signatures
-
-    if len(texts) < 2 or len(np.unique(parts)) < 2:
-        return []
-    if edges is None:
-        params = params.resolve(texts)
-        sigs = signatures(texts, params, workers=default_workers())
-        pairs, sims, _ = near_duplicate_pairs(texts, sigs, params)
-    else:
-        pairs, sims = edges
-    crossing = (parts[pairs[:, 0]] != parts[pairs[:, 1]]) & (keys[pairs[:, 0]] != keys[pairs[:, 1]])
-    return [(int(i), int(j), float(sim)) for (i, j), sim in zip(pairs[crossing].tolist(), sims[crossing].tolist(),
-                                                               strict=True)]
-
-
-def minhash_settings(config: AuditConfig) -> MinHashParams:
-    """The near-duplicate check's MinHash settings, so "no leak" means what the audit means by a near duplicate."""
-    from .dedup.minhash import MinHashParams
-
-    p = config.params("near_duplicates")
-    return MinHashParams(p.shingle, p.ngram, p.num_perm, p.threshold, config.seed, p.max_chars)
 
 
 def check_split(paths: Sequence[Path], config: AuditConfig, *, threshold: float | None = None,

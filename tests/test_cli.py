@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from dqaudit.cli import cli
-from dqaudit.config import load_config
+from dqaudit.registry import load_config
 
 CLEAN = [{"id": str(i), "text": f"please check the status of my request number {i}", "label": ["a", "b"][i % 2]}
          for i in range(40)]

@@ -1,7 +1,8 @@
 import pytest
 
-from dqaudit.config import AuditConfig, load_config, parse_config
+from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError
+from dqaudit.registry import check_params, load_config, parse_config
 
 
 def write(tmp_path, text):
@@ -20,7 +21,7 @@ def test_reads_dqaudit_yaml_from_cwd(tmp_path):
     write(tmp_path, "seed: 13\nchecks:\n  duplicates:\n    max_conflicting_share: 0.1\n")
     config = load_config()
     assert config.seed == 13
-    assert config.params("duplicates").max_conflicting_share == 0.1
+    assert check_params(config, "duplicates").max_conflicting_share == 0.1
 
 
 def test_unknown_top_level_key_names_key_and_line(tmp_path):
@@ -66,5 +67,5 @@ def test_unsafe_or_broken_yaml_is_refused(tmp_path, text, message):
 def test_with_check_and_fingerprint_change():
     base = AuditConfig()
     changed = base.with_check("balance", min_count=3)
-    assert changed.params("balance").min_count == 3
+    assert check_params(changed, "balance").min_count == 3
     assert base.fingerprint() != changed.fingerprint()

@@ -137,20 +137,27 @@ def test_mkdocs_build_strict(tmp_path):
 
 
 def test_design_example_checker_is_one_file_plus_its_test(tmp_path, monkeypatch):
-    """The example on the design page registers a working checker, and its test passes."""
+    """The example on the design page, saved as one file in the checkers package, is found by the registry
+    (no list to edit) and its test passes."""
+    import dqaudit.checkers
+    from dqaudit import registry
+
     text = (DOCS / "design.md").read_text(encoding="utf-8")
     blocks = {name: code for code, name in re.findall(r"```python\n(# (\S+)\n.*?)```", text, re.S)}
     checker, test = blocks["dqaudit/checkers/shouting.py"], blocks["tests/checkers/test_shouting.py"]
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shouting.py").write_text(checker, encoding="utf-8")
+    monkeypatch.setattr(dqaudit.checkers, "__path__", [*dqaudit.checkers.__path__, str(tmp_path)])
     assert "shouting" not in available_checkers()
+    registry._load_plugins.cache_clear()
     try:
-        exec(compile(checker, "dqaudit/checkers/shouting.py", "exec"), {"__name__": "docs_example_shouting"})
         assert "shouting" in available_checkers()
+        assert registry.cleaning_rules()["shouting.shouting"] == "quarantine"
         namespace: dict = {"__name__": "docs_example_test_shouting"}
         exec(compile(test, "tests/checkers/test_shouting.py", "exec"), namespace)
         namespace["test_shouting_flags_texts_in_capitals"]()
     finally:
         unregister("shouting")
+        registry._load_plugins.cache_clear()
 
 
 def test_design_page_places_every_module():

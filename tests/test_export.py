@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dqaudit.api import split as split_dataset
 from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError, InputError
-from dqaudit.export import MANIFEST, cleaning_plan, decision_for, split_dataset
+from dqaudit.export import MANIFEST, cleaning_plan, decision_for
 from dqaudit.findings import Action, Finding, Severity
 
 FAST = ["duplicates", "text_quality"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dqaudit.api import audit as run_audit
 from dqaudit.config import AuditConfig
 from dqaudit.data import load_dataset
 from dqaudit.history import (
@@ -27,7 +28,6 @@ from dqaudit.history import (
     StoredFinding,
     snapshot,
 )
-from dqaudit.pipeline import run_audit
 
 
 def make_run(readiness: float = 90.0, findings: tuple[StoredFinding, ...] = (),

@@ -9,8 +9,9 @@ import pytest
 
 from dqaudit.cache import Cache
 from dqaudit.config import AuditConfig
+from dqaudit.context import AuditContext
 from dqaudit.data import dataset_from_frame
-from dqaudit.langid import (
+from dqaudit.features.language import (
     EMPTY,
     FAST,
     LINGUA,
@@ -25,7 +26,6 @@ from dqaudit.langid import (
     normalize_tag,
     validate_languages,
 )
-from dqaudit.pipeline import AuditContext
 
 
 @pytest.mark.parametrize(

@@ -54,3 +54,11 @@ def test_off_by_default_checker_runs_only_when_enabled(write_jsonl, custom_check
     assert "exploding_test" not in {r.check for r in default.results}
     enabled = audit(path, AuditConfig(checks={"exploding_test": {"enabled": True}}))
     assert enabled.check("exploding_test").status == "error"
+
+
+def test_every_builtin_module_contributes_a_checker():
+    from dqaudit.registry import builtin_modules
+
+    modules = {cls.__module__ for cls in available_checkers().values()}
+    assert set(builtin_modules()) <= modules
+

@@ -5,13 +5,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from dqaudit.api import split as split_dataset
 from dqaudit.cache import Cache
 from dqaudit.cli import cli
 from dqaudit.config import AuditConfig
+from dqaudit.context import AuditContext
 from dqaudit.data import load_dataset
 from dqaudit.errors import DqauditError, InputError
-from dqaudit.export import export_splits, split_dataset
-from dqaudit.pipeline import AuditContext, run_audit
+from dqaudit.export import export_splits
+from dqaudit.pipeline import run_checks
 
 CHECKS = ["duplicates", "pii"]
 
@@ -24,7 +26,7 @@ def rows(n: int = 40, start: int = 0) -> list[dict]:
 def audited(source, config):
     dataset = load_dataset(source, config.fields, config.input)
     ctx = AuditContext(dataset, config, cache=Cache(None))
-    return ctx, run_audit(dataset, config, checks=CHECKS, context=ctx)
+    return ctx, run_checks(ctx, checks=CHECKS)
 
 
 def write(path, records):
@@ -54,9 +56,9 @@ def test_an_input_changed_after_the_audit_is_not_exported(tmp_path, change):
 def test_a_change_during_split_is_exit_2_one_line(tmp_path, monkeypatch):
     source = tmp_path / "data.jsonl"
     write(source, rows())
-    import dqaudit.pipeline as pipeline
+    import dqaudit.api as api
 
-    real = pipeline.run_audit
+    real = api.run_checks
 
     def audit_then_append(*args, **kwargs):
         result = real(*args, **kwargs)
@@ -64,7 +66,7 @@ def test_a_change_during_split_is_exit_2_one_line(tmp_path, monkeypatch):
             handle.write(json.dumps({"id": "late", "text": "call +7 701 555 12 34", "label": "a"}) + "\n")
         return result
 
-    monkeypatch.setattr(pipeline, "run_audit", audit_then_append)
+    monkeypatch.setattr(api, "run_checks", audit_then_append)
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["split", str(source), "--out", str(out), "--checks", "duplicates,pii",
                                       "--no-cache", "-q"])

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from dqaudit.config import AuditConfig
 from dqaudit.dedup.minhash import MinHashParams
-from dqaudit.split import SPLITS, check_split, cross_split_matches, stratified_split, time_split, union_groups
+from dqaudit.features.leakage import SPLITS, cross_split_matches
+from dqaudit.split import check_split, stratified_split, time_split, union_groups
 
 NEAR = MinHashParams(threshold=0.7)
 

@@ -13,11 +13,7 @@ annotators far below the others.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,21 +22,20 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from .. import agreement as agr
-from ..errors import InputError
-from ..findings import Action, Chart, CheckResult, Finding, Severity
-from ..pipeline import AuditContext
-from ..registry import register
-from .base import Checker, CheckParams, share_penalty
+from ..context import AuditContext
+from ..features.consensus import (
+    AnnotationParams,
+    Annotations,
+    annotation_ratings,
+    annotation_tally,
+    collect_annotations,
+    crowdlab,
+)
+from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
+from .base import Checker, share_penalty
 
-LONG_COLUMNS = ("item_id", "annotator", "label")
 
-
-class AgreementParams(CheckParams):
-    annotations_file: str | None = Field(
-        None,
-        description="Long-format annotations (item_id, annotator, label), CSV or JSONL, "
-        "added to any inline annotations.",
-    )
+class AgreementParams(AnnotationParams):
     good_alpha: float = Field(
         0.8, ge=0, le=1, description="Krippendorff's alpha at or above this scores 100."
     )
@@ -50,9 +45,6 @@ class AgreementParams(CheckParams):
         le=1,
         description="Blocking gate: alpha below this (Krippendorff's "
         "lowest limit for tentative conclusions).",
-    )
-    normalize_labels: bool = Field(
-        False, description="Merge labels differing only by case/whitespace (always reported either way)."
     )
     top_pairs: int = Field(5, ge=0, description="Most-split class pairs reported as findings.")
     min_pair_items: int = Field(
@@ -80,154 +72,6 @@ class AgreementParams(CheckParams):
         return self
 
 
-@dataclass(frozen=True)
-class Annotations:
-    """Every usable (item, annotator, label) triple, plus what was wrong with the rest."""
-
-    triples: tuple[tuple[str, str, str], ...]
-    unknown_items: tuple[str, ...] = ()
-    empty_labels: tuple[str, ...] = ()
-    variants: dict[str, list[str]] = field(default_factory=dict)
-    sources: tuple[str, ...] = ()
-
-
-def load_long(path: Path) -> list[dict[str, Any]]:
-    """Rows of a long-format annotations file; the first row/record must name item_id, annotator, label."""
-    if not path.is_file():
-        raise InputError(path, "annotations file not found")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"invalid UTF-8 at byte {exc.start}") from None
-    rows: list[dict[str, Any]] = []
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(path, f"invalid JSON: {exc}", line=number) from None
-            if not isinstance(obj, dict):
-                raise InputError(path, "expected a JSON object per line", line=number)
-            rows.append(obj)
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
-    else:
-        raise InputError(path, "annotations must be .csv, .tsv or .jsonl")
-    if rows:
-        missing = [c for c in LONG_COLUMNS if c not in rows[0]]
-        if missing:
-            raise InputError(
-                path,
-                f"missing column(s) {', '.join(missing)}; expected {', '.join(LONG_COLUMNS)} "
-                f"(found {', '.join(map(str, rows[0]))})",
-            )
-    return rows
-
-
-def inline_triples(
-    ids: Sequence[Any], annotations: Sequence[Any]
-) -> tuple[list[tuple[int, int, str, str, str]], list[str]]:
-    """Inline annotations as ``(row, position, item, annotator, label)``, and the ids with an empty label.
-
-    Shared by both engines (the Spark executors call it per partition), so the rules match.
-    """
-    found: list[tuple[int, int, str, str, str]] = []
-    empty: list[str] = []
-    for row, (item, pairs) in enumerate(zip(ids, annotations, strict=True)):
-        for position, (annotator, label) in enumerate(pairs or ()):
-            if label.strip():
-                found.append((row, position, str(item), annotator, label))
-            else:
-                empty.append(str(item))
-    return found, empty
-
-
-def long_triples(ctx: AuditContext) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
-    """The long-format file's usable triples, unknown item ids and ids with an empty label (memoised)."""
-    params: AgreementParams = ctx.params("agreement")
-
-    def compute() -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
-        triples: list[tuple[str, str, str]] = []
-        unknown: list[str] = []
-        empty: list[str] = []
-        if params.annotations_file:
-            known = set(ctx.frame["id"].astype(str))
-            for row in load_long(Path(params.annotations_file)):
-                item, annotator, label = (row.get(c) for c in LONG_COLUMNS)
-                item = "" if item is None else str(item)
-                if item not in known:
-                    unknown.append(item)
-                elif label is None or not str(label).strip():
-                    empty.append(item)
-                else:
-                    triples.append((item, str(annotator), str(label)))
-        return triples, unknown, empty
-
-    return ctx.memo("agreement.long", compute)
-
-
-def collect_annotations(ctx: AuditContext) -> Annotations:
-    """Inline plus long-format annotations, checked against the dataset's ids (memoised per run)."""
-    params: AgreementParams = ctx.params("agreement")
-
-    def compute() -> Annotations:
-        found, empty = inline_triples(ctx.frame["id"].tolist(), ctx.frame["annotations"].tolist())
-        triples = [t[2:] for t in found]
-        sources = ["inline"] if triples or empty else []
-        unknown: list[str] = []
-        if params.annotations_file:
-            sources.append(params.annotations_file)
-            more, unknown, empty_long = long_triples(ctx)
-            triples += more
-            empty += empty_long
-        variants = agr.label_variants({t[2] for t in triples})
-        if params.normalize_labels:
-            triples = [(i, a, agr.normalized_label(lab)) for i, a, lab in triples]
-        return Annotations(
-            tuple(triples),
-            tuple(dict.fromkeys(unknown)),
-            tuple(dict.fromkeys(empty)),
-            variants,
-            tuple(sources),
-        )
-
-    return ctx.memo("agreement.annotations", compute)
-
-
-def annotation_ratings(ctx: AuditContext) -> agr.Ratings:
-    """The items x annotators matrix of :func:`collect_annotations` (memoised per run)."""
-    return ctx.memo("agreement.ratings", lambda: agr.Ratings.from_triples(collect_annotations(ctx).triples))
-
-
-def annotation_tally(ctx: AuditContext) -> agr.Tally:
-    """What the count-based metrics read: the engine's aggregates where it computed them, else the matrix.
-
-    The Spark engine memoises ``agreement.aggregates`` (a function that runs the
-    aggregation on the executors when first asked); the local engine has none, so its
-    metrics read the :class:`~dqaudit.agreement.Ratings` matrix as before.
-    """
-    aggregate = ctx.memo("agreement.aggregates", lambda: None)
-    return annotation_ratings(ctx) if aggregate is None else ctx.memo("agreement.tally", aggregate)
-
-
-def crowdlab(ctx: AuditContext) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`agr.multiannotator` once per run: with 819 annotators it takes tens of seconds, and both
-    ``agreement`` and ``label_noise`` (through :func:`consensus`) need it."""
-    return ctx.memo("agreement.multiannotator", lambda: agr.multiannotator(annotation_ratings(ctx)))
-
-
-def consensus(ctx: AuditContext) -> pd.DataFrame | None:
-    """CROWDLAB consensus per annotated record id (None without two annotators); shared with label_noise."""
-    ratings = annotation_ratings(ctx)
-    if len(ratings.annotators) < 2 or not ratings.pairable().any() or len(ratings.categories) < 2:
-        return None
-    return crowdlab(ctx)[0]
-
-
 def alpha_score(alpha: float, good: float, minimum: float) -> float:
     """100 at ``good`` or above, 60 at ``minimum``, linear between, falling linearly to 0 at alpha 0."""
     if alpha >= good:
@@ -237,17 +81,18 @@ def alpha_score(alpha: float, good: float, minimum: float) -> float:
     return max(0.0, 60.0 * alpha / minimum) if minimum > 0 else 0.0
 
 
-@register
-class AgreementChecker(Checker):
+class AgreementChecker(Checker[AgreementParams]):
     name = "agreement"
     description = (
         "Inter-annotator agreement (Krippendorff, Fleiss, Cohen), split class pairs, disputed items."
     )
     default_weight = 2.0
-    Params = AgreementParams
+    order = 70
+    regression_rules = (RegressionRule("alpha_drop", ("krippendorff_alpha",), "drop", "Krippendorff's alpha",
+                                       "krippendorff_alpha"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: AgreementParams = self.params  # type: ignore[assignment]
+        params = self.params
         ann = collect_annotations(ctx)
         input_findings, input_penalties = self._input_findings(ctx, ann, params)
         ratings = annotation_ratings(ctx)

@@ -12,10 +12,10 @@ import math
 import pandas as pd
 from pydantic import Field
 
+from ..config import CheckParams
+from ..context import AuditContext
 from ..findings import Action, Chart, CheckResult, Severity
-from ..pipeline import AuditContext
-from ..registry import register
-from .base import Checker, CheckParams
+from .base import Checker
 
 #: Rare classes named one finding each; beyond these one summary finding counts the rest, and the
 #: distribution and chart list the largest classes plus an "other" count, so report.json stays small
@@ -28,15 +28,14 @@ class BalanceParams(CheckParams):
     max_imbalance: float = Field(50.0, ge=1, description="Largest/smallest class ratio above which to warn.")
 
 
-@register
-class BalanceChecker(Checker):
+class BalanceChecker(Checker[BalanceParams]):
     name = "balance"
     description = "Label distribution: rare classes and extreme imbalance."
     default_weight = 1.0
-    Params = BalanceParams
+    order = 60
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: BalanceParams = self.params  # type: ignore[assignment]
+        params = self.params
         labels = ctx.frame["label"].dropna()
         if labels.empty:
             return self.skip("the dataset has no labels")

@@ -1,19 +1,20 @@
 """The checker contract.
 
-Implementing a new checker::
+Implementing a new checker is one module in :mod:`dqaudit.checkers` (the registry finds it)::
 
-    @register
-    class MyChecker(Checker):
+    class MyParams(CheckParams):
+        threshold: float = Field(0.5, ge=0, le=1, description="...")
+
+    class MyChecker(Checker[MyParams]):
         name = "my_check"
         description = "What it finds, in one line."
-        default_weight = 1.0
-
-        class Params(CheckParams):
-            threshold: float = Field(0.5, ge=0, le=1, description="...")
+        cleaning = {"my_kind": "quarantine"}       # what `dqaudit split` does with its findings
 
         def check(self, ctx: AuditContext) -> CheckResult:
             ...
             return self.result(findings, metrics=..., penalties=...)
+
+A checker reads shared derived data from :mod:`dqaudit.features`, never from another checker.
 
 ``check`` is pure: it reads ``ctx.dataset`` (and shared derived data through
 ``ctx``) and returns a frozen :class:`CheckResult`. Import heavy libraries inside
@@ -29,42 +30,47 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from ..config import CheckParams, Decision
 from ..errors import MissingDependency
-from ..findings import Chart, CheckResult, Finding, Gate
+from ..findings import Chart, CheckResult, Finding, Gate, RegressionRule
 
 if TYPE_CHECKING:
-    from ..pipeline import AuditContext
+    from ..context import AuditContext
 
 
-class CheckParams(BaseModel):
-    """Settings every checker has; subclasses add their own typed, described fields."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(True, description="Run this check.")
-    weight: float | None = Field(None, ge=0, description="Weight in the readiness mean (default: the checker's).")
-    max_seconds: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="Time budget: a check still running after this many "
-        "seconds is abandoned and reported as an error, and the audit goes on (`--max-seconds` sets it for "
-        "every check).")
+P = TypeVar("P", bound=CheckParams)
 
 
-class Checker(ABC):
+class Checker(ABC, Generic[P]):
+    """One check; ``Checker[MyParams]`` makes ``MyParams`` its settings model (``self.params``)."""
+
     name: ClassVar[str]
     description: ClassVar[str]
     default_weight: ClassVar[float] = 1.0
     #: Off unless the config enables it (expensive or needs an optional extra).
     default_enabled: ClassVar[bool] = True
+    #: Where it runs and is listed among the checks (lower first; plug-ins default after the built-ins).
+    order: ClassVar[int] = 1000
     Params: ClassVar[type[CheckParams]] = CheckParams
     #: (import name, pip extra or package) pairs checked before the run.
     requires: ClassVar[tuple[tuple[str, str | None], ...]] = ()
+    #: What ``dqaudit split`` does with the records of each kind of finding (else: by the finding's action).
+    cleaning: ClassVar[dict[str, Decision]] = {}
+    #: What ``dqaudit diff`` and ``--fail-on-regression`` watch for this check.
+    regression_rules: ClassVar[tuple[RegressionRule, ...]] = ()
 
-    def __init__(self, params: CheckParams) -> None:
-        self.params = params
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is Checker and "Params" not in cls.__dict__:
+                (params,) = get_args(base)
+                if isinstance(params, type):
+                    cls.Params = params
+
+    def __init__(self, params: P) -> None:
+        self.params: P = params
 
     @property
     def weight(self) -> float:

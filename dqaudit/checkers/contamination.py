@@ -13,22 +13,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..findings import Action, CheckResult, Severity
-from ..pipeline import AuditContext
-from ..registry import register
-from ..split import SPLITS, cross_split_matches, minhash_settings
+from ..config import CheckParams
+from ..context import AuditContext
+from ..features.leakage import SPLITS, cross_split_matches, minhash_settings
+from ..features.near_dups import near_duplicates
+from ..findings import Action, CheckResult, RegressionRule, Severity
 from .base import Checker, share_penalty
 
 
-@register
-class ContaminationChecker(Checker):
+class ContaminationChecker(Checker[CheckParams]):
     name = "contamination"
     description = "Exact and near copies across train, val and test (when records carry their split)."
     default_weight = 2.0
+    order = 40
+    regression_rules = (RegressionRule("new_contamination", ("cross_split_pairs",), "rise",
+                                       "exact/near-duplicate pairs across splits", "cross_split_pairs"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        from .near_duplicates import near_duplicates
-
         if ctx.dataset.fields.split is None:
             return self.skip("no split field (set fields.split to the field holding train, val or test)")
         frame = ctx.frame

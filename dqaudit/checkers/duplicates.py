@@ -7,19 +7,17 @@ and can block the verdict.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
-from ..cache import Cache
-from ..findings import Action, CheckResult, Severity
-from ..pipeline import AuditContext
-from ..registry import register
-from ..text import normalize, preview
-from .base import Checker, CheckParams, share_penalty
+from ..config import CheckParams
+from ..context import AuditContext
+from ..features.exact import RULE, exact_groups, keep
+from ..findings import Action, CheckResult, RegressionRule, Severity
+from ..text import preview
+from .base import Checker, share_penalty
 
 
 class DuplicatesParams(CheckParams):
@@ -28,66 +26,17 @@ class DuplicatesParams(CheckParams):
     )
 
 
-def exact_groups(ctx: AuditContext) -> pd.Series:
-    """Group number per row (rows with the same non-empty normalised text share it); memoised for the run.
-
-    The key is a 64-bit hash of the normalised text, cached per record by content hash, so a nightly
-    re-run normalises only the new rows. Groups are numbered by their first row.
-    """
-
-    def compute() -> pd.Series:
-        texts = ctx.frame["text"].to_numpy()
-        keys = ctx.cache.per_record(
-            Cache.namespace("normalized_key", version=1), ctx.frame["text_hash"].tolist(),
-            lambda rows: np.array([_key(normalize(texts[i])) for i in rows], dtype=np.uint64))
-        codes = pd.factorize(keys)[0]
-        empty = keys == _EMPTY
-        # empty texts are text_quality's finding, not one giant duplicate group: each stands alone
-        codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
-        return pd.Series(codes, index=ctx.frame.index, name="exact_group")
-
-    return ctx.memo("duplicates.exact_groups", compute)
-
-
-def _key(normalized: str) -> int:
-    digest = hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
-
-
-_EMPTY = np.uint64(_key(""))
-RULE = "most common label, then earliest created_at, then first line"
-
-
-def representative(group: pd.DataFrame) -> str:
-    """The record kept from a duplicate group: the most common label's earliest record, then the first line.
-
-    The rule is documented in the README and used by the exporter, so report and export agree.
-    """
-    return keep(group["label"].fillna("").tolist(), group["created_at"].fillna("~").tolist(),
-                group["line"].tolist(), group["id"].tolist())
-
-
-def keep(labels: list[str], times: list[str], lines: list[int], ids: list[str]) -> str:
-    """:func:`representative` on plain lists (missing labels as "", missing times as "~").
-
-    Most common label, ties to the first in label order; then earliest time, then first line.
-    Plain Python: groups are small, and pandas costs milliseconds per call.
-    """
-    counts = Counter(labels)
-    top = min(counts, key=lambda label: (-counts[label], label))
-    return str(min((t, line, i) for label, t, line, i in zip(labels, times, lines, ids, strict=True)
-                   if label == top)[2])
-
-
-@register
-class DuplicatesChecker(Checker):
+class DuplicatesChecker(Checker[DuplicatesParams]):
     name = "duplicates"
     description = "Exact duplicates after normalisation, and identical texts with different labels."
     default_weight = 2.0
-    Params = DuplicatesParams
+    order = 20
+    cleaning = {"exact_duplicates": "dedupe", "conflicting_labels": "quarantine"}
+    regression_rules = (RegressionRule("new_conflicting_groups", ("conflicting_labels",), "new_findings",
+                                       "new conflicting-label groups", "conflicting_groups"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: DuplicatesParams = self.params  # type: ignore[assignment]
+        params = self.params
         frame = ctx.frame
         n = len(frame)
         if n == 0:

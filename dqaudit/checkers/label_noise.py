@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -39,15 +38,15 @@ import pandas as pd
 from pydantic import Field
 
 from ..cache import Cache
-from ..embeddings import DEFAULT_MODEL, embed_texts
+from ..config import CheckParams
+from ..context import AuditContext
 from ..errors import MissingDependency
+from ..features.consensus import consensus
+from ..features.embeddings import DEFAULT_MODEL, embed_texts
+from ..features.near_dups import Representatives, near_duplicate_groups
 from ..findings import Action, Chart, CheckResult, Finding, Severity
-from ..pipeline import AuditContext
-from ..registry import register
 from ..text import preview
-from .agreement import consensus
-from .base import Checker, CheckParams, share_penalty
-from .near_duplicates import near_duplicate_groups
+from .base import Checker, share_penalty
 
 Features = Literal["ensemble", "embeddings", "tfidf"]
 FilterBy = Literal[
@@ -197,40 +196,6 @@ def neighbour_probs(
     return (probs + smoothing / n_classes) / (1.0 + smoothing)
 
 
-@dataclass(frozen=True)
-class Representatives:
-    """One representative row per near-duplicate cluster and the cluster's label counts, from an engine.
-
-    The Spark engine builds this from what its executors computed (the cluster roots,
-    whose record is the cluster's first, and the counts of each label per cluster) so
-    the probability model is fitted on one row per cluster instead of every record.
-    """
-
-    cluster: np.ndarray  # per row of the frame: its cluster's index
-    row: np.ndarray  # per cluster: the row of its representative (its first record: lowest position)
-    counts: pd.DataFrame  # sparse given-label counts: columns cluster, label, count
-
-    def label_counts(self, given: pd.Series, checked: pd.Series, code: dict[str, int]) -> np.ndarray:
-        """Clusters x classes counts of the checked labels, from the given labels' counts.
-
-        Only rows whose checked label differs from the given one (an annotators' consensus)
-        are corrected on the driver; labels outside ``code`` (unlabelled, too-small classes)
-        are not counted.
-        """
-        table = np.zeros((len(self.row), len(code)), dtype=np.int64)
-        kept = self.counts[self.counts["label"].isin(code)]
-        np.add.at(table, (kept["cluster"].to_numpy(), kept["label"].map(code).to_numpy()), kept["count"])
-        changed = np.flatnonzero((given.fillna("\0") != checked.fillna("\0")).to_numpy())
-        for before, after, c in zip(
-            given.iloc[changed], checked.iloc[changed], self.cluster[changed], strict=True
-        ):
-            if before in code:
-                table[c, code[before]] -= 1
-            if after in code:
-                table[c, code[after]] += 1
-        return table
-
-
 def predicted_probs(
     ctx: AuditContext,
     rows: np.ndarray,
@@ -248,7 +213,7 @@ def predicted_probs(
     ``groups`` (rows that never straddle folds) defaults to the near-duplicate clusters;
     cluster representatives pass one group per row, since each row stands for a cluster.
     """
-    groups = duplicate_groups(ctx)[rows] if groups is None else groups
+    groups = np.asarray(near_duplicate_groups(ctx))[rows] if groups is None else groups
     texts = ctx.frame["text"].to_numpy()[rows].tolist()
     hashes = ctx.frame["text_hash"].to_numpy()[rows].tolist()
     kind = params.features
@@ -291,20 +256,15 @@ def predicted_probs(
     return ctx.cache.per_record(namespace, hashes, compute), kind
 
 
-def duplicate_groups(ctx: AuditContext) -> np.ndarray:
-    """Group per row: near-duplicates (exact copies included) share one so they never straddle folds."""
-    return np.asarray(near_duplicate_groups(ctx))
-
-
-@register
-class LabelNoiseChecker(Checker):
+class LabelNoiseChecker(Checker[LabelNoiseParams]):
     name = "label_noise"
     description = "Likely mislabelled records and overlapping classes (held-out predictions + cleanlab)."
     default_weight = 2.0
-    Params = LabelNoiseParams
+    order = 80
+    cleaning = {"suspected_mislabel": "quarantine"}
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: LabelNoiseParams = self.params  # type: ignore[assignment]
+        params = self.params
         frame = ctx.frame
         labels = frame["label"].astype(object).where(frame["label"].notna(), None)
         consensus_used = 0
@@ -349,7 +309,7 @@ class LabelNoiseChecker(Checker):
             )
         code = {k: i for i, k in enumerate(keep)}
         y = labels.iloc[rows].map(code).to_numpy(dtype=np.int64)
-        reps: Representatives | None = ctx.memo("label_noise.representatives", lambda: None)
+        reps: Representatives | None = ctx.provided(Representatives)
         if reps is None:
             probs, used = predicted_probs(ctx, rows, y, len(keep), params)
             model_rows = len(rows)
@@ -495,7 +455,7 @@ class LabelNoiseChecker(Checker):
             "mean_label_quality": round(float(quality.mean()), 4),
             "class_noise": {k: round(v, 4) for k, v in sorted(noise.items())},
         }
-        if used != self.params.features:  # type: ignore[attr-defined]
+        if used != self.params.features:
             metrics["note"] = (
                 "embeddings extra not installed: used TF-IDF only "
                 '(pip install "dqaudit[embeddings]" for better recall)'

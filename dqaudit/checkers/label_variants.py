@@ -10,19 +10,20 @@ canonical name; ``dqaudit split`` relabels those records to it by default
 
 from __future__ import annotations
 
+from ..config import CheckParams
+from ..context import AuditContext
 from ..features.label_names import label_variants
 from ..findings import Action, CheckResult, Severity
-from ..pipeline import AuditContext
-from ..registry import register
 from .base import Checker, share_penalty
 
 
-@register
-class LabelVariantsChecker(Checker):
+class LabelVariantsChecker(Checker[CheckParams]):
     name = "label_variants"
     description = ("Labels spelled several ways (case, _ - or space, plural, surrounding space, "
                    "Cyrillic/Latin look-alike letters), with the canonical name to relabel them to.")
     default_weight = 1.0
+    order = 130
+    cleaning = {"label_variants": "relabel"}  # to the canonical spelling the finding suggests
 
     def check(self, ctx: AuditContext) -> CheckResult:
         frame = ctx.frame

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from ..findings import Action, Chart, CheckResult, Finding, Severity
-from ..langid import (
+from ..context import AuditContext
+from ..features.language import (
     EMPTY,
     FAST,
     LINGUA,
@@ -22,13 +22,12 @@ from ..langid import (
     NO_LETTERS,
     OTHER_SCRIPT,
     UNDETERMINED,
+    LanguageDetectionParams,
     language_table,
     normalize_tag,
-    validate_languages,
 )
-from ..pipeline import AuditContext
-from ..registry import register
-from .base import Checker, CheckParams, share_penalty
+from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
+from .base import Checker, share_penalty
 
 UNLABELLED = "(unlabelled)"
 _UND_REASONS = {
@@ -38,11 +37,7 @@ _UND_REASONS = {
 }
 
 
-class LanguageParams(CheckParams):
-    languages: tuple[str, ...] = Field(
-        ("ru", "kk", "en"),
-        description="ISO 639-1 codes the data should be in; detection chooses only among these.",
-    )
+class LanguageParams(LanguageDetectionParams):
     expected_shares: dict[str, float] = Field(
         default_factory=dict,
         description="Expected share per language "
@@ -61,30 +56,6 @@ class LanguageParams(CheckParams):
         description="A label whose share of some language "
         "differs from the expected share by more than this is a finding.",
     )
-    mixed_min_share: float = Field(
-        0.1,
-        gt=0,
-        le=0.5,
-        description="A second language with at least this share of a text's words makes it mixed.",
-    )
-    mixed_min_words: int = Field(1, ge=1, description="...and at least this many words.")
-    word_confidence: float = Field(
-        0.95,
-        ge=0.5,
-        le=1,
-        description="Beside Kazakh-marked words, lingua "
-        "confidence needed to count a word as another language.",
-    )
-    foreign_min_letters: int = Field(
-        6, ge=1, description="...and the word's minimum length (shorter words are shared vocabulary)."
-    )
-
-    @field_validator("languages", mode="before")
-    @classmethod
-    def _codes(cls, value: object) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        return validate_languages(list(value))  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _shares(self) -> LanguageParams:
@@ -100,15 +71,16 @@ class LanguageParams(CheckParams):
         return self
 
 
-@register
-class LanguageChecker(Checker):
+class LanguageChecker(Checker[LanguageParams]):
     name = "language"
     description = "Label x language coverage (ru/kk/en, mixed), under-covered cells and wrong lang tags."
     default_weight = 1.5
-    Params = LanguageParams
+    order = 90
+    regression_rules = (RegressionRule("language_cells", ("coverage",), "cells_below",
+                                       "label x language cells newly under the minimum", "under_covered_cells"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: LanguageParams = self.params  # type: ignore[assignment]
+        params = self.params
         frame = ctx.frame
         n = len(frame)
         if n == 0:

@@ -12,203 +12,42 @@ this check reports clusters holding at least two different texts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..cache import Cache
-from ..findings import Action, CheckResult, Finding, Severity
-from ..pipeline import AuditContext
-from ..registry import register
+from ..context import AuditContext
+from ..features.exact import RULE, representative
+from ..features.near_dups import NearDupFeatureParams, NearDuplicates, near_duplicates
+from ..findings import Action, CheckResult, Finding, RegressionRule, Severity
 from ..text import normalize, preview
-from .base import Checker, CheckParams, share_penalty
-from .duplicates import representative
+from .base import Checker, share_penalty
 
-RULE = "most common label, then earliest created_at, then first line"
 CONTAINER_RULE = "the text containing the most others, then the longest, then first line"
-#: Rows compared against all others at once in the semantic search (memory: block x rows floats).
-SEMANTIC_BLOCK = 512
 
 
-class NearDuplicatesParams(CheckParams):
-    shingle: Literal["auto", "word", "char"] = Field(
-        "auto", description="Shingles: word n-grams, character n-grams, or auto (char when the median text "
-                            "has at most 30 words, else word).")
-    ngram: int | None = Field(None, ge=1, le=16, description="n-gram size (default: char 4, word 3).")
-    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations.")
-    threshold: float = Field(0.7, gt=0, lt=1,
-                             description="Jaccard similarity at which two texts are near-duplicates.")
-    max_chars: int = Field(20_000, ge=16,
-                           description="Only the first max_chars characters of a text are shingled.")
-    containment: float = Field(
-        0.45, ge=0, le=1,
-        description="Partial copies: a text of at least containment_min_words words whose word 3-grams "
-                    "are at least this share contained in another text joins its cluster (0: off).")
-    containment_min_words: int = Field(
-        50, ge=3, description="Shorter texts take no part in the partial-copy search.")
-    containment_max_ratio: float = Field(
-        8.0, ge=1, description="A text is searched for in texts up to this many times its length.")
+class NearDuplicatesParams(NearDupFeatureParams):
     max_conflicting_share: float = Field(
         0.05, ge=0, le=1,
         description="Blocking gate: share of rows in near-duplicate clusters with conflicting labels.")
     max_cluster_findings: int = Field(
         200, ge=1,
         description="Largest clusters reported one by one (per kind); the rest are summed up in one finding.")
-    semantic: bool = Field(False,
-                           description="Also find paraphrases with sentence embeddings (slow: ~300 texts/s).")
-    semantic_model: str = Field("all-MiniLM-L6-v2",
-                                description="sentence-transformers model (offline name or path).")
-    semantic_threshold: float = Field(0.92, gt=0, le=1,
-                                      description="Cosine similarity for semantic duplicates.")
 
 
-@dataclass(frozen=True)
-class NearDuplicates:
-    """Everything the check found, shared by the run (``ctx.memo``).
-
-    ``pairs``/``similarity``: verified edges (row positions, Jaccard); ``semantic_pairs``/
-    ``cosine``: embedding edges not already near-copies; ``groups``: one id per row;
-    ``contained_pairs``/``containment``: partial copies ``(contained, container)`` and their containment.
-    """
-
-    shingle: str
-    ngram: int
-    bands: int
-    rows: int
-    no_shingles: np.ndarray
-    pairs: np.ndarray
-    similarity: np.ndarray
-    semantic_pairs: np.ndarray
-    cosine: np.ndarray
-    groups: np.ndarray
-    candidates: int
-    contained_pairs: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.int64))
-    containment: np.ndarray = field(default_factory=lambda: np.empty(0))
-
-
-def minhash_params(ctx: AuditContext):  # type: ignore[no-untyped-def]
-    """The run's concrete MinHash settings (``auto`` resolved on the whole dataset)."""
-    from ..dedup.minhash import MinHashParams
-
-    p: NearDuplicatesParams = ctx.params("near_duplicates")
-    params = MinHashParams(p.shingle, p.ngram, p.num_perm, p.threshold, ctx.seed, p.max_chars)
-    return ctx.memo("near_duplicates.params", lambda: params.resolve(ctx.frame["text"].tolist()))
-
-
-def near_duplicate_signatures(ctx: AuditContext) -> np.ndarray:
-    """MinHash signature per row (uint32, ``(rows, num_perm)``), cached on disk by content hash."""
-    from ..dedup.minhash import default_workers, signatures
-
-    params = minhash_params(ctx)
-
-    def compute() -> np.ndarray:
-        texts = ctx.frame["text"].tolist()
-        namespace = Cache.namespace("minhash", version=1, shingle=params.shingle, n=params.ngram,
-                                    num_perm=params.num_perm, seed=params.seed, max_chars=params.max_chars)
-
-        def missing(positions: np.ndarray) -> np.ndarray:
-            description = f"MinHash signatures ({len(positions):,} texts)"
-            with ctx.progress.task(description, total=len(positions)) as advance:
-                sigs = signatures([texts[i] for i in positions], params, workers=default_workers())
-                advance(len(positions))
-            return sigs
-
-        return ctx.cache.per_record(namespace, ctx.frame["text_hash"].tolist(), missing)
-
-    return ctx.memo("near_duplicates.signatures", compute)
-
-
-def near_duplicates(ctx: AuditContext) -> NearDuplicates:
-    """Verified near-duplicate edges and clusters for ``ctx.frame``, computed once per run."""
-    return ctx.memo("near_duplicates.analysis", lambda: _analyse(ctx))
-
-
-def near_duplicate_groups(ctx: AuditContext) -> np.ndarray:
-    """One int64 group id per ``ctx.frame`` row: rows of one near-duplicate cluster share it.
-
-    Exact copies and (when ``semantic`` is on) paraphrases are in the same clusters;
-    singletons and texts too short to shingle get their own id. Ids are numbered by
-    first row, so they are stable for the same data and config.
-    """
-    return near_duplicates(ctx).groups
-
-
-def _analyse(ctx: AuditContext) -> NearDuplicates:
-    from ..dedup.minhash import EMPTY, clusters, near_duplicate_pairs
-
-    params = minhash_params(ctx)
-    texts = ctx.frame["text"].tolist()
-    sigs = near_duplicate_signatures(ctx)
-    no_shingles = (sigs == EMPTY).all(axis=1)
-    with ctx.progress.task("Near-duplicate candidates and verification"):
-        pairs, similarity, candidates = near_duplicate_pairs(texts, sigs, params)
-    p: NearDuplicatesParams = ctx.params("near_duplicates")
-    semantic_pairs, cosine = np.empty((0, 2), np.int64), np.empty(0)
-    if p.semantic and len(texts) > 1:
-        semantic_pairs, cosine = _semantic_pairs(ctx, p, ~no_shingles)
-        known = set(map(tuple, pairs.tolist()))
-        fresh = np.array([tuple(e) not in known for e in semantic_pairs.tolist()], dtype=bool)
-        semantic_pairs, cosine = semantic_pairs[fresh].reshape(-1, 2), cosine[fresh]
-    contained, containment = _partial_copies(ctx, p, sigs)
-    groups = clusters(len(texts), np.concatenate([pairs, semantic_pairs.astype(np.int64), contained]))
-    return NearDuplicates(params.shingle, params.ngram, params.bands, params.rows, no_shingles, pairs,
-                          similarity, semantic_pairs, cosine, groups, candidates, contained, containment)
-
-
-def _partial_copies(ctx: AuditContext, p: NearDuplicatesParams,
-                    sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(contained, container)`` pairs and their containment (:mod:`dqaudit.dedup.containment`)."""
-    from ..dedup.containment import ContainmentParams, partial_copies, same_shingles
-    from ..dedup.minhash import default_workers
-
-    if p.containment <= 0:
-        return np.empty((0, 2), np.int64), np.empty(0)
-    params = minhash_params(ctx)
-    settings = ContainmentParams(p.containment, p.containment_min_words, p.containment_max_ratio)
-    reuse = same_shingles(params, settings.minhash(params))
-    with ctx.progress.task("Partial copies (containment)"):
-        contained, containment, _ = partial_copies(ctx.frame["text"].tolist(), settings, params,
-                                                   (lambda rows: sigs[rows]) if reuse else None,
-                                                   default_workers())
-    return contained, containment
-
-
-def _semantic_pairs(ctx: AuditContext, p: NearDuplicatesParams,
-                    live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs with cosine >= threshold by blocked exact search: ``SEMANTIC_BLOCK`` rows against all at once."""
-    from ..embeddings import embed_texts
-
-    vectors = embed_texts(ctx, p.semantic_model)
-    rows = np.flatnonzero(live)
-    found_i, found_j, found_s = [], [], []
-    with ctx.progress.task("Semantic duplicates", total=len(rows)) as advance:
-        for lo in range(0, len(rows), SEMANTIC_BLOCK):
-            block = rows[lo:lo + SEMANTIC_BLOCK]
-            sims = vectors[block] @ vectors[rows].T
-            bi, bj = np.nonzero(sims >= p.semantic_threshold - 1e-6)
-            keep = rows[bj] > block[bi]
-            found_i.append(block[bi[keep]])
-            found_j.append(rows[bj[keep]])
-            found_s.append(sims[bi[keep], bj[keep]])
-            advance(len(block))
-    if not found_i:
-        return np.empty((0, 2), np.int64), np.empty(0)
-    pairs = np.stack([np.concatenate(found_i), np.concatenate(found_j)], axis=1).astype(np.int64)
-    return pairs, np.clip(np.concatenate(found_s).astype(float), -1.0, 1.0)
-
-
-@register
-class NearDuplicatesChecker(Checker):
+class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
     name = "near_duplicates"
     description = "Near-copies (MinHash LSH verified by exact Jaccard) and near-copies with different labels."
     default_weight = 2.0
-    Params = NearDuplicatesParams
+    order = 30
+    cleaning = {"conflicting_labels": "quarantine", "near_duplicates": "dedupe"}
+    regression_rules = (RegressionRule("new_near_conflicting_groups", ("conflicting_labels",), "new_findings",
+                                       "new near-duplicate groups with conflicting labels", "conflicting_rows"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: NearDuplicatesParams = self.params  # type: ignore[assignment]
+        params = self.params
         frame = ctx.frame
         n = len(frame)
         if n == 0:

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..config import CheckParams
+from ..context import AuditContext
 from ..features.answers import DEFAULT_MIN_SIMILARITY, Answer, Disagreement, compare, parse_answer
 from ..findings import Action, CheckResult, Finding, Severity
-from ..pii import mask_text
-from ..pipeline import AuditContext
-from ..registry import register
+from ..pii import PiiSettings, mask_text
 from ..text import preview
-from .base import Checker, CheckParams, share_penalty
+from .base import Checker, share_penalty
 
 KEEP_RULE = "current policy, then majority, then newest created_at, then first line"
 
@@ -57,8 +57,8 @@ def input_groups(ctx: AuditContext) -> np.ndarray:
     The near-duplicate clusters hold exact copies too, except for texts too short to
     shingle, which are grouped by their exact normalised text.
     """
-    from .duplicates import exact_groups
-    from .near_duplicates import near_duplicates
+    from ..features.exact import exact_groups
+    from ..features.near_dups import near_duplicates
 
     found = near_duplicates(ctx)
     groups = found.groups.astype(np.int64).copy()
@@ -69,13 +69,13 @@ def input_groups(ctx: AuditContext) -> np.ndarray:
     return groups
 
 
-@register
-class ConflictingOutputsChecker(Checker):
+class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
     name = "conflicting_outputs"
     description = "The same (or a near-copy of a) question with answers that disagree: other numbers, " \
                   "periods or dates, a negation, or another answer altogether."
     default_weight = 2.0
-    Params = ConflictingOutputsParams
+    order = 120
+    cleaning = {"conflicting_outputs": "dedupe"}  # keeps one record of the answer the finding keeps
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params: ConflictingOutputsParams = self.params  # type: ignore[assignment]
@@ -213,9 +213,9 @@ def _choose(frame: pd.DataFrame, groups: list[_AnswerGroup],
 
 def _superseded(ctx: AuditContext) -> list[bool] | None:
     """Per row: does the output quote a superseded policy? None when no policies file is configured."""
-    from ..policies import load_policies
+    from ..policies import PolicySettings, load_policies
 
-    path = ctx.params("stale_policy").policies
+    path = PolicySettings.of(ctx.config, "stale_policy").policies
     if path is None or not Path(path).is_file():
         return None
     terms = [term.regex for policy in load_policies(Path(path)) for term in policy.terms]
@@ -224,5 +224,5 @@ def _superseded(ctx: AuditContext) -> list[bool] | None:
 
 def _masker(ctx: AuditContext) -> Callable[[str], str]:
     """Personal data in answers is masked in the finding whether or not the pii check runs."""
-    types = tuple(ctx.params("pii").types)
+    types = tuple(PiiSettings.of(ctx.config, "pii").types)
     return lambda text: mask_text(text, types)

@@ -14,14 +14,13 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from ..context import AuditContext
 from ..findings import Action, CheckResult, Finding, Severity
-from ..pii import PII_TYPES, find_pii, mask_text, masker
-from ..pipeline import AuditContext
-from ..registry import register
+from ..pii import PII_TYPES, PiiSettings, find_pii, mask_text, masker
 from ..text import preview, text_hash
-from .base import Checker, CheckParams, share_penalty
+from .base import Checker, share_penalty
 
 _NAMES = {
     "email": "e-mail addresses",
@@ -34,10 +33,7 @@ _NAMES = {
 _SEVERE = frozenset({"card", "iban", "iin"})
 
 
-class PiiParams(CheckParams):
-    types: tuple[str, ...] = Field(
-        PII_TYPES, description="What to look for (and mask in reports): " + ", ".join(PII_TYPES) + "."
-    )
+class PiiParams(PiiSettings):
     export: Literal["mask", "drop"] = Field(
         "mask",
         description="What the exporter does with records that "
@@ -51,15 +47,6 @@ class PiiParams(CheckParams):
         "IIN numbers above which the data is NOT READY.",
     )
     examples: int = Field(3, ge=0, le=20, description="Masked example excerpts per finding.")
-
-    @field_validator("types", mode="before")
-    @classmethod
-    def _known(cls, value: object) -> tuple[str, ...]:
-        items = [value] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
-        unknown = [t for t in items if t not in PII_TYPES]
-        if unknown:
-            raise ValueError(f"unknown type '{unknown[0]}' (known: {', '.join(PII_TYPES)})")
-        return tuple(items)
 
 
 def pii_counts(ctx: AuditContext, texts: pd.Series) -> np.ndarray:
@@ -82,18 +69,17 @@ def pii_counts(ctx: AuditContext, texts: pd.Series) -> np.ndarray:
     return np.asarray(counts, dtype=np.int32).reshape(len(values), len(PII_TYPES))
 
 
-@register
-class PiiChecker(Checker):
+class PiiChecker(Checker[PiiParams]):
     name = "pii"
     description = "Personal data (e-mail, phone, card, IBAN, IIN/BIN, names), validated; masks every report."
     default_weight = 2.0
-    Params = PiiParams
+    order = 110
 
     def masker(self, ctx: AuditContext) -> Callable[[str], str] | None:
-        return masker(self.params.types)  # type: ignore[attr-defined]
+        return masker(self.params.types)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: PiiParams = self.params  # type: ignore[assignment]
+        params = self.params
         frame = ctx.frame
         n = len(frame)
         if n == 0:

@@ -19,12 +19,12 @@ import pandas as pd
 from pydantic import Field
 
 from ..cache import Cache
+from ..config import CheckParams
+from ..context import AuditContext
+from ..features.lengths import text_lengths
 from ..findings import Action, CheckResult, Severity
-from ..pipeline import AuditContext
-from ..registry import register
 from ..text import text_hash
-from .base import Checker, CheckParams, share_penalty
-from .text_quality import text_lengths
+from .base import Checker, share_penalty
 
 
 class SchemaParams(CheckParams):
@@ -49,16 +49,16 @@ _EXPECTATIONS = {
 }
 
 
-@register
-class SchemaChecker(Checker):
+class SchemaChecker(Checker[SchemaParams]):
     name = "schema"
     description = "Well-formed records: readable lines, text present, unique ids, labels present and allowed."
     default_weight = 1.0
-    Params = SchemaParams
+    order = 10
+    cleaning = {"missing_label": "quarantine", "unknown_label": "quarantine"}
     requires = (("great_expectations", "great-expectations"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: SchemaParams = self.params  # type: ignore[assignment]
+        params = self.params
         frame = ctx.frame
         total = len(frame) + len(ctx.dataset.problems)
         findings, penalties = [], []

@@ -28,12 +28,11 @@ import pandas as pd
 from pydantic import Field
 
 from ..cache import Cache
-from ..findings import Action, Chart, CheckResult, Finding, Severity
-from ..pipeline import AuditContext
-from ..policies import CompiledPolicy, Term, load_policies, parse_version
-from ..registry import register
+from ..context import AuditContext
+from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
+from ..policies import CompiledPolicy, PolicySettings, Term, load_policies, parse_version
 from ..text import preview, text_hash
-from .base import Checker, CheckParams, share_penalty
+from .base import Checker, share_penalty
 
 SPAN_CHARS = 60
 NUM_PERM = 128
@@ -63,10 +62,7 @@ _WEIGHT = {
 }
 
 
-class StalePolicyParams(CheckParams):
-    policies: str | None = Field(
-        None, description="policies.yaml with the superseded policies (relative to the current directory); "
-                          "`dqaudit init` writes a commented example, `--policies FILE` overrides.")
+class StalePolicyParams(PolicySettings):
     template_similarity: float = Field(
         0.7, gt=0, le=1, description="Share of a deprecated template's word 3-grams a text must contain "
                                      "(MinHash estimate) to count as a near-copy.")
@@ -96,15 +92,16 @@ class Hit:
     similarity: float | None = None
 
 
-@register
-class StalePolicyChecker(Checker):
+class StalePolicyChecker(Checker[StalePolicyParams]):
     name = "stale_policy"
     description = "Records that quote superseded policies or templates, or predate the policy they depend on."
     default_weight = 1.5
-    Params = StalePolicyParams
+    order = 100
+    regression_rules = (RegressionRule("new_stale_records", tuple(_KINDS), "new_records", "new stale-policy records",
+                                       "stale_records"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        p: StalePolicyParams = self.params  # type: ignore[assignment]
+        p = self.params
         if p.policies is None:
             return self.skip("no policies file: set checks.stale_policy.policies in dqaudit.yaml "
                              "or pass --policies FILE")
@@ -478,7 +475,7 @@ def _sketches(ctx: AuditContext, field: str, values: list[str | None]) -> np.nda
                                     seed=ctx.seed, max_chars=params.max_chars)
         return ctx.cache.per_record(namespace, keys, lambda todo: rows([values[i] or "" for i in todo]))
 
-    return ctx.memo(f"stale_policy.minhash.{field}", compute)
+    return ctx.memo((_sketches, field), compute)
 
 
 def parse_dates(values: pd.Series) -> pd.Series:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..cache import Cache
+from ..config import CheckParams
+from ..context import AuditContext
+from ..features.lengths import text_lengths
 from ..findings import Action, CheckResult, Severity
-from ..pipeline import AuditContext
-from ..registry import register
-from .base import Checker, CheckParams, share_penalty
+from .base import Checker, share_penalty
 
 
 class TextQualityParams(CheckParams):
@@ -32,15 +32,14 @@ _KINDS = {
 }
 
 
-@register
-class TextQualityChecker(Checker):
+class TextQualityChecker(Checker[TextQualityParams]):
     name = "text_quality"
     description = "Empty, fragmentary, overlong and unusually long or short texts."
     default_weight = 1.0
-    Params = TextQualityParams
+    order = 50
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        p: TextQualityParams = self.params  # type: ignore[assignment]
+        p = self.params
         frame = ctx.frame
         if frame.empty:
             return self.skip("no records")
@@ -68,22 +67,6 @@ class TextQualityChecker(Checker):
             **{kind: int(mask.sum()) for kind, mask in masks.items()},
         }
         return self.result(findings, penalties=penalties, metrics=metrics)
-
-
-def text_lengths(ctx: AuditContext) -> np.ndarray:
-    """(characters after stripping, words) per row; cached per record, so a re-run measures only new texts.
-
-    Memoised for the run: ``schema`` checks the same character counts against its bounds.
-    """
-
-    def compute() -> np.ndarray:
-        texts = ctx.frame["text"].to_numpy()
-        return ctx.cache.per_record(
-            Cache.namespace("text_lengths", version=1), ctx.frame["text_hash"].tolist(),
-            lambda rows: np.array([(len(texts[i].strip()), len(texts[i].split())) for i in rows],
-                                  dtype=np.int64).reshape(-1, 2))
-
-    return ctx.memo("text_quality.lengths", compute)
 
 
 def robust_z(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..cli import CliError, handle_errors
+from ..config import RegressionConfig
 from ..findings import json_text
 from ..history import HistoryStore, Run, dataset_key, snapshot
 from ..masking import masker_for
-from ..regressions import Diff, RegressionConfig, compare, html_section
+from ..regressions import Diff, compare, html_section
 from ..text import preview
+from .options import CliError, handle_errors
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -124,7 +125,7 @@ def diff(database: Path, runs: tuple[int, ...], last: int | None, name: str | No
 
     Exits 1 when the later run regressed beyond the thresholds of the regression: config section.
     """
-    from ..config import load_config
+    from ..registry import load_config
 
     if runs and (last or dataset or name):
         raise CliError("give either two run ids or --last/--name/--dataset, not both")

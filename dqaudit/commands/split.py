@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from ..cli import SEED, FiniteRange, engine_options, handle_errors, safe_lines, split_list, with_budget
 from ..errors import ConfigError
 from ..io import atomic_write
+from .options import SEED, FiniteRange, engine_options, handle_errors, safe_lines, split_list, with_budget
 
 
 def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | None:
@@ -52,8 +52,9 @@ def split(data: str, out: str, ratios: tuple[float, float, float] | None, max_se
     """
     from rich.console import Console
 
-    from ..config import load_config, parse_config
-    from ..engines import split_data, with_engine
+    from ..api import split as run_split
+    from ..engines import with_engine
+    from ..registry import load_config, parse_config
     from ..terminal import RichProgress
 
     config = load_config(config_path)
@@ -69,7 +70,7 @@ def split(data: str, out: str, ratios: tuple[float, float, float] | None, max_se
     config = with_budget(with_engine(parse_config(raw), engine, spark_master), max_seconds)
     err = Console(stderr=True, quiet=quiet)
     with RichProgress(err) as progress:
-        manifest = split_data(data, out, config, by_time=by_time, checks=checks, progress=progress)
+        manifest = run_split(data, out, config, by_time=by_time, checks=checks, progress=progress)
     if as_json:
         click.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
     elif not quiet:
@@ -111,7 +112,7 @@ def _summary(manifest: dict[str, Any], out: str) -> str:
 def check_split(files: tuple[Path, ...], max_contamination: float, threshold: float | None, examples: int,
                 config_path: Path | None, as_json: bool, out: Path | None) -> None:
     """Exact and near-duplicate contamination between split FILES (train val test; the last is the test set)."""
-    from ..config import load_config
+    from ..registry import load_config
     from ..split import check_split as run
 
     if len(files) < 2:

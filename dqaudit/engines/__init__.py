@@ -1,49 +1,49 @@
-"""Where the heavy stages run: ``local`` (this process) or ``spark`` (an Apache Spark cluster).
+"""Where loading and the heavy derived data run: ``local`` (this process) or ``spark`` (Apache Spark).
 
-The engine only changes *where* loading, MinHash, clustering and duplicate grouping
-run; the checkers, the split assignment and the reports are the same code on both,
-so the same data, config and seed give the same clusters and splits. This module
-never imports PySpark: :mod:`dqaudit.engines.spark` is imported only when the
-config asks for it.
+An :class:`Engine` turns a path into an :class:`~dqaudit.context.AuditContext` (the canonical table,
+plus any derived data it computed itself, handed over with ``ctx.provide`` under the feature
+function that would otherwise compute it) and writes the export of an audited context. The
+checkers, the cleaning plan and the split assignment are the same code on both, so the same data,
+config and seed give the same clusters and splits. This module never imports PySpark.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from ..cache import Cache
     from ..config import AuditConfig
-    from ..data import Dataset
-    from ..pipeline import AuditContext, AuditResult
+    from ..context import AuditContext
+    from ..pipeline import AuditResult
     from ..progress import Progress
 
 
-class EngineConfig(BaseModel):
-    """``engine:`` in dqaudit.yaml: ``engine: spark`` or a block with the master and extra Spark conf."""
+class Engine(Protocol):
+    """What the front door (:mod:`dqaudit.api`) needs from an engine."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    def open(self, data: str | Path, config: AuditConfig, *, progress: Progress | None, cache: Cache,
+             for_export: bool) -> AuditContext:
+        """Load ``data`` into a context (``for_export``: keep what :meth:`export` needs to write the rows)."""
 
-    name: Literal["local", "spark"] = Field("local", description="local: this process; spark: Apache Spark.")
-    master: str | None = Field(
-        None,
-        description="Spark master URL (spark://host:7077, yarn, k8s://…); "
-        "unset: local[*], or whatever spark-submit set.",
-    )
-    app_name: str = Field("dqaudit", description="Spark application name.")
-    conf: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Extra Spark settings, e.g. spark.executor.memory: 8g."
-    )
+    def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
+        """Refuse an export destination before any work starts."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        """``engine: spark`` is short for ``engine: {name: spark}``."""
-        return {"name": data} if isinstance(data, str) else data
+    def export(self, result: AuditResult, out: str | Path, *, by_time: str | None) -> dict[str, Any]:
+        """Write the cleaned splits of an audited context; returns the manifest."""
+
+
+def get_engine(config: AuditConfig) -> Engine:
+    """The engine ``config.engine`` names (Spark imported only when asked for)."""
+    if config.engine.name == "spark":
+        from .spark import SparkEngine
+
+        return SparkEngine()
+    from .local import LocalEngine
+
+    return LocalEngine()
 
 
 def with_engine(config: AuditConfig, name: str | None, master: str | None) -> AuditConfig:
@@ -59,63 +59,6 @@ def with_engine(config: AuditConfig, name: str | None, master: str | None) -> Au
     return config.model_copy(update={"engine": config.engine.model_copy(update=updates)})
 
 
-def open_context(
-    data: str | Path,
-    config: AuditConfig,
-    *,
-    progress: Progress | None = None,
-    options: dict[str, Any] | None = None,
-) -> AuditContext:
-    """Load ``data`` on the configured engine into a context the checkers can run on."""
-    from ..cache import Cache
-    from ..data import load_dataset
-    from ..pipeline import AuditContext
-
-    cache = Cache(Path(config.cache.dir) if config.cache.enabled else None)
-    if config.engine.name == "spark":
-        from .spark import spark_context
-
-        return spark_context(str(data), config, progress=progress, cache=cache, options=options)
-    dataset = load_dataset(data, config.fields, config.input)
-    return AuditContext(dataset, config, progress=progress, cache=cache, options=options)
-
-
-def audit_data(
-    data: str | Path,
-    config: AuditConfig,
-    *,
-    checks: Sequence[str] | None = None,
-    progress: Progress | None = None,
-) -> tuple[Dataset, AuditResult]:
-    """``dqaudit audit`` on either engine: the dataset and the result, with where each stage ran."""
-    from ..pipeline import run_audit
-
-    ctx = open_context(data, config, progress=progress)
-    result = run_audit(ctx.dataset, config, checks=checks, progress=progress, context=ctx)
-    return ctx.dataset, with_engine_report(result, ctx)
-
-
-def split_data(
-    data: str | Path,
-    out: str | Path,
-    config: AuditConfig,
-    *,
-    by_time: str | None = None,
-    checks: Sequence[str] | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """``dqaudit split`` on either engine; the manifest records where each stage ran."""
-    if config.engine.name != "spark":
-        from ..export import split_dataset
-
-        return split_dataset(
-            data, out, config, by_time=by_time, checks=list(checks) if checks else None, progress=progress
-        )
-    from .spark import spark_split
-
-    return spark_split(str(data), str(out), config, by_time=by_time, checks=checks, progress=progress)
-
-
 def with_engine_report(result: AuditResult, ctx: AuditContext) -> AuditResult:
     """Add ``run.engine`` (master, stage -> where, timings) to report.json when an engine recorded it."""
     engine = ctx.options.get("engine")
@@ -124,4 +67,4 @@ def with_engine_report(result: AuditResult, ctx: AuditContext) -> AuditResult:
     return replace(result, run_extras={**result.run_extras, "engine": engine})
 
 
-__all__ = ["EngineConfig", "audit_data", "open_context", "split_data", "with_engine", "with_engine_report"]
+__all__ = ["Engine", "get_engine", "with_engine", "with_engine_report"]

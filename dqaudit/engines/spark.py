@@ -27,8 +27,9 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -39,6 +40,7 @@ import pandas as pd
 
 from ..data import COLUMNS, Dataset, LoadProblem, SourceInfo, _Builder, detect_format
 from ..errors import ConfigError, DqauditError, InputError, MissingDependency
+from ..features.near_dups import NearDupFeatureParams
 from ..text import normalize
 
 if TYPE_CHECKING:
@@ -46,13 +48,13 @@ if TYPE_CHECKING:
 
     from ..agreement import CountTable
     from ..cache import Cache
-    from ..checkers.label_noise import Representatives
-    from ..config import AuditConfig, FieldsConfig
+    from ..config import AuditConfig, EngineConfig, FieldsConfig
+    from ..context import AuditContext
     from ..dedup.minhash import MinHashParams
     from ..export import PreparedExport
-    from ..pipeline import AuditContext
+    from ..features.near_dups import Representatives
+    from ..pipeline import AuditResult
     from ..progress import Progress
-    from . import EngineConfig
 
 #: ``rid = file_index << FILE_SHIFT | line``: a record's identity on every executor.
 FILE_SHIFT = 40
@@ -489,25 +491,71 @@ class _Stages:
         self.info["seconds"][name] = round(time.perf_counter() - began, 3)
 
 
-def spark_context(
-    path: str,
-    config: AuditConfig,
-    *,
-    progress: Progress | None = None,
-    cache: Cache | None = None,
-    options: dict[str, Any] | None = None,
-) -> AuditContext:
-    """Load and cluster ``path`` on Spark; the context holds the results the checkers would compute."""
-    _refuse_semantic(config)
-    spark = spark_session(config.engine)
-    with _java_errors(f"auditing {path} on Spark"):
-        ctx, _, rows, _ = _cluster(spark, path, config, progress=progress, cache=cache, options=options)
-    rows.unpersist()
-    return ctx
+@dataclass(frozen=True)
+class SparkSource:
+    """What the Spark export needs from the audit: the cached source rows, their ``rid``, files, stage log."""
+
+    rows: DataFrame
+    rid: np.ndarray
+    uris: list[str]
+    log: _Stages
+
+
+class SparkEngine:
+    """Loads, signs, clusters and groups on Spark; the driver runs the checkers on what the context provides."""
+
+    def open(self, data: str | Path, config: AuditConfig, *, progress: Progress | None, cache: Cache,
+             for_export: bool) -> AuditContext:
+        path = str(data)
+        _refuse_semantic(config)
+        spark = spark_session(config.engine)
+        files = None
+        if for_export:
+            with _java_errors(f"reading {path}"):
+                files = list_files(spark, path)
+        with _java_errors(f"auditing {path} on Spark"):
+            ctx, log, rows, rid = _cluster(spark, path, config, progress=progress, cache=cache,
+                                           keep_source=for_export, files=files)
+        if for_export:
+            ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
+        else:
+            rows.unpersist()
+        return ctx
+
+    def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
+        """Input is any path Spark reads (file, folder, glob; ``file:``, ``hdfs://``, ``s3a://``...);
+        ``out`` a local folder or a Hadoop URI."""
+        spark = spark_session(config.engine)
+        with _java_errors(f"reading {data}"):
+            files = list_files(spark, str(data))
+        _target(spark, str(out)).check([uri for uri, _, _ in files])
+
+    def export(self, result: AuditResult, out: str | Path, *, by_time: str | None) -> dict[str, Any]:
+        """The local engine's plan and assignment; Spark renders and writes the files."""
+        from ..export import prepare_export
+
+        ctx = result.context
+        source: SparkSource | None = ctx.provided(SparkSource) if ctx is not None else None
+        if ctx is None or source is None:
+            raise DqauditError("the Spark export needs an audit opened for export (dqaudit.split)")
+        log = source.log
+        try:
+            log.info["stages"]["checkers (findings, scores, cleanlab, agreement)"] = "driver"
+            with log.stage("cleaning plan, group-aware split assignment, leakage re-check", "driver"):
+                prepared = prepare_export(ctx, result, by_time=by_time)
+            target = _target(spark_session(ctx.config.engine), str(out))
+            with _java_errors(f"writing {out}"):
+                return target.publish(
+                    lambda folder: write_outputs(source.rows, source.rid, source.uris, ctx, prepared, folder, log),
+                    prepared.manifest,
+                    log,
+                )
+        finally:
+            source.rows.unpersist()
 
 
 def _refuse_semantic(config: AuditConfig) -> None:
-    if config.params("near_duplicates").semantic:
+    if NearDupFeatureParams.of(config, "near_duplicates").semantic:
         raise ConfigError(
             "checks.near_duplicates.semantic: embedding search runs on one machine; "
             "turn it off or use --engine local"
@@ -528,8 +576,10 @@ def _cluster(
     """The context, its stage log, the cached input rows (for the split writer) and each record's ``rid``."""
     from pyspark.sql import functions as F
 
-    from ..checkers.near_duplicates import NearDuplicates, minhash_params
-    from ..pipeline import AuditContext
+    from ..context import AuditContext
+    from ..features.consensus import annotation_tally
+    from ..features.exact import exact_groups
+    from ..features.near_dups import NearDuplicates, Representatives, minhash_params, near_duplicates
     from ..progress import NullProgress
 
     log = _Stages(spark, progress or NullProgress())
@@ -605,9 +655,9 @@ def _cluster(
     groups = np.unique(near_root, return_inverse=True)[1].astype(
         np.int64
     )  # numbered by first row, as locally
-    ctx.memo(
-        "near_duplicates.analysis",
-        lambda: NearDuplicates(
+    ctx.provide(
+        near_duplicates,
+        NearDuplicates(
             params.shingle,
             params.ngram,
             params.bands,
@@ -621,11 +671,11 @@ def _cluster(
             candidate_count,
         ),
     )
-    ctx.memo("duplicates.exact_groups", lambda: _exact_codes(exact_root, dataset.frame.index))
+    ctx.provide(exact_groups, _exact_codes(exact_root, dataset.frame.index))
     representatives = _representatives(rid, near_root, label_counts)
     log.info["aggregates"]["label_noise_model_rows"] = int(representatives.counts["cluster"].nunique())
-    ctx.memo("label_noise.representatives", lambda: representatives)
-    ctx.memo("agreement.aggregates", lambda: lambda: agreement_tally(ctx, annotated, log))
+    ctx.provide(Representatives, representatives)
+    ctx.provide_lazy(annotation_tally, lambda: agreement_tally(ctx, annotated, log))
     log.info["stages"]["checkers (findings, scores, cleanlab, agreement)"] = "driver"
     log.info["stages"]["label_noise model on one representative per cluster"] = "driver"
     for data in (signed, candidates, edges, per_row):
@@ -639,7 +689,7 @@ def _representatives(rid: np.ndarray, near_root: np.ndarray, label_counts: Any) 
     ``label_counts`` are ``(near_root, label, count)`` rows from the executors; clusters are
     numbered by their first row, as ``near_duplicate_groups`` numbers them.
     """
-    from ..checkers.label_noise import Representatives
+    from ..features.near_dups import Representatives
 
     roots, cluster = np.unique(near_root, return_inverse=True)
     counts = pd.DataFrame(
@@ -666,9 +716,9 @@ def agreement_tally(ctx: AuditContext, annotated: DataFrame | None, log: _Stages
     from pyspark.sql import functions as F
 
     from ..agreement import CountTable, normalized_label
-    from ..checkers.agreement import inline_triples, long_triples
+    from ..features.consensus import AnnotationParams, inline_triples, long_triples
 
-    params = ctx.params("agreement")
+    params = AnnotationParams.of(ctx.config, "agreement")
     fold = normalized_label if params.normalize_labels else str
     schema = "item string, annotator string, label string, src int, k long, pos long"
 
@@ -801,50 +851,6 @@ def _aggregates(table: DataFrame) -> dict[str, int]:
     }
 
 
-def spark_split(
-    data: str,
-    out: str,
-    config: AuditConfig,
-    *,
-    by_time: str | None = None,
-    checks: Sequence[str] | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """``dqaudit split --engine spark``: the local engine's plan and assignment; Spark writes the files.
-
-    Input is any path Spark reads (file, folder, glob; ``file:``, ``hdfs://``, ``s3a://``...);
-    ``out`` a local folder or a Hadoop URI. The destination is checked before any work starts.
-    """
-    from ..export import prepare_export
-    from ..pipeline import run_audit
-    from . import with_engine_report
-
-    _refuse_semantic(config)
-    spark = spark_session(config.engine)
-    target = _target(spark, out)
-    with _java_errors(f"reading {data}"):
-        files = list_files(spark, data)
-    target.check([uri for uri, _, _ in files])
-    with _java_errors(f"auditing {data} on Spark"):
-        ctx, log, rows, rid = _cluster(spark, data, config, progress=progress, keep_source=True, files=files)
-    try:
-        result = with_engine_report(
-            run_audit(ctx.dataset, config, checks=checks, progress=progress, context=ctx), ctx
-        )
-        log.info["stages"]["checkers (findings, scores, cleanlab, agreement)"] = "driver"
-        with log.stage("cleaning plan, group-aware split assignment, leakage re-check", "driver"):
-            prepared = prepare_export(ctx, result, by_time=by_time)
-        uris = [uri for uri, _, _ in files]
-        with _java_errors(f"writing {out}"):
-            return target.publish(
-                lambda folder: write_outputs(rows, rid, uris, ctx, prepared, folder, log),
-                prepared.manifest,
-                log,
-            )
-    finally:
-        rows.unpersist()
-
-
 @contextmanager
 def _java_errors(what: str) -> Iterator[None]:
     """Spark and Hadoop failures (no such bucket, permissions, credentials) as one-line errors."""
@@ -887,7 +893,7 @@ def write_outputs(
     from pyspark.sql import functions as F
 
     from ..export import QUARANTINE, output_names
-    from ..split import SPLITS
+    from ..features.leakage import SPLITS
 
     spark = rows.sparkSession
     names = output_names(ctx.config.export.chat)

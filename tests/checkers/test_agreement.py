@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from dqaudit.api import audit
 from dqaudit.checkers.agreement import alpha_score
 from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError, InputError
-from dqaudit.pipeline import audit
+from dqaudit.registry import check_params
 
 CLASSES = ["card", "loan", "complaint", "dispute"]
 
@@ -88,7 +89,7 @@ def test_alpha_bands() -> None:
     assert alpha_score(-0.2, 0.8, 0.667) == 0.0
     assert 60 < alpha_score(0.75, 0.8, 0.667) < 100
     with pytest.raises(ConfigError, match="min_alpha"):
-        AuditConfig().with_check("agreement", good_alpha=0.5, min_alpha=0.7).params("agreement")
+        check_params(AuditConfig().with_check("agreement", good_alpha=0.5, min_alpha=0.7), "agreement")
 
 
 def test_long_format_file_csv_and_jsonl_with_unknown_ids(

@@ -9,10 +9,10 @@ from typing import Any
 from click.testing import CliRunner
 
 from dqaudit import AuditConfig
+from dqaudit.api import audit as run_audit
 from dqaudit.cli import cli
 from dqaudit.config import FieldsConfig
 from dqaudit.data import Dataset, load_dataset
-from dqaudit.pipeline import run_audit
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar".split()
 

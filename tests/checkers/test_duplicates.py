@@ -59,7 +59,7 @@ def test_warm_rerun_equals_cold_run_and_links_new_rows_to_old(write_jsonl, compu
 
 
 def test_representative_rule():
-    from dqaudit.checkers.duplicates import keep
+    from dqaudit.features.exact import keep
 
     # most common label wins; ties go to the first label in order; then earliest time, then first line
     assert keep(["b", "a", "b"], ["2", "1", "3"], [1, 2, 3], ["x", "y", "z"]) == "x"

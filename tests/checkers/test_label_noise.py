@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from dqaudit import embeddings
+from dqaudit.api import audit
 from dqaudit.checkers import label_noise
 from dqaudit.config import AuditConfig
 from dqaudit.errors import MissingDependency
-from dqaudit.pipeline import audit
 
 VOCAB = {
     "card": ["card", "plastic", "visa", "mastercard", "pin"],
@@ -260,9 +260,10 @@ def test_model_on_cluster_representatives(write_jsonl: Callable[..., Path]) -> N
     Each record gets three copies with the same label: the model fits on one row per
     cluster, every member inherits its cluster's probabilities, and the flips are found.
     """
-    from dqaudit.checkers.near_duplicates import near_duplicate_groups
+    from dqaudit.context import AuditContext
     from dqaudit.data import load_dataset
-    from dqaudit.pipeline import AuditContext, run_audit
+    from dqaudit.features.near_dups import Representatives, near_duplicate_groups
+    from dqaudit.pipeline import run_checks
 
     base, flips = make_records()
     records = [{**r, "id": r["id"] + suffix} for r in base for suffix in ("", "b", "c", "d")]
@@ -273,15 +274,15 @@ def test_model_on_cluster_representatives(write_jsonl: Callable[..., Path]) -> N
     frame = ctx.frame.assign(cluster=groups)
     counts = frame.groupby(["cluster", "label"]).size().rename("count").reset_index()
     first = frame.reset_index().groupby("cluster")["index"].min().to_numpy()
-    reps = label_noise.Representatives(groups, first, counts)
+    reps = Representatives(groups, first, counts)
     code = {k: i for i, k in enumerate(sorted(frame["label"].unique()))}
     relabelled = frame["label"].where(frame.index != 1, "loan")  # a consensus that changed one label
     expected = np.zeros((len(first), len(code)), int)
     np.add.at(expected, (groups, relabelled.map(code).to_numpy()), 1)
     assert np.array_equal(reps.label_counts(frame["label"], relabelled, code), expected)
 
-    ctx.memo("label_noise.representatives", lambda: reps)
-    result = run_audit(ctx.dataset, config, checks=["label_noise"], context=ctx).check("label_noise")
+    ctx.provide(Representatives, reps)
+    result = run_checks(ctx, checks=["label_noise"]).check("label_noise")
     assert result.error is None, result.error
     assert result.metrics["model_on"] == "cluster representatives"
     assert result.metrics["model_rows"] == groups.max() + 1

@@ -26,7 +26,7 @@ def test_no_labels_is_a_skip(write_jsonl) -> None:
 
 
 def test_split_relabels_variants_to_the_canonical_name(write_jsonl, tmp_path: Path) -> None:
-    from dqaudit.export import split_dataset
+    from dqaudit.api import split as split_dataset
 
     rows = [{"id": f"r{i}", "text": f"my card number {i} was blocked at the atm on day {i * 7}",
              "label": "card_blocked" if i % 5 else "Card Blocked"} for i in range(40)]

@@ -11,6 +11,7 @@ import pytest
 import dqaudit
 from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError
+from dqaudit.registry import check_params
 
 RU = "Как заблокировать карту номер {}?"
 KK = "Картамды бұғаттау керек, өтінемін {}"
@@ -94,7 +95,7 @@ def test_only_languages_with_an_expected_share_are_required(small: Path) -> None
 )
 def test_bad_settings_name_the_key(settings: dict[str, Any], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle) as info:
-        AuditConfig(checks={"language": settings}).params("language")
+        check_params(AuditConfig(checks={"language": settings}), "language")
     assert "checks.language" in str(info.value)
 
 

@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dqaudit.api import audit
 from dqaudit.checkers import near_duplicates as nd
 from dqaudit.config import AuditConfig, FieldsConfig
+from dqaudit.context import AuditContext
 from dqaudit.data import dataset_from_frame, load_dataset
-from dqaudit.pipeline import AuditContext, audit
+from dqaudit.features import near_dups
+from dqaudit.registry import check_params
 
 ROWS = [
     ("r0", "How do I reset my password for the mobile app?", "password"),
@@ -70,12 +73,12 @@ def test_exact_copies_alone_are_left_to_the_duplicates_check() -> None:
 
 def test_groups_are_shared_whether_or_not_the_check_runs() -> None:
     ctx = AuditContext(dataset_from_frame(frame()), AuditConfig())
-    groups = nd.near_duplicate_groups(ctx)
+    groups = near_dups.near_duplicate_groups(ctx)
     assert groups.dtype == np.int64 and len(groups) == len(ROWS)
     assert groups[0] == groups[1] == groups[2] and groups[3] == groups[4] == groups[11]
     assert groups[5] == groups[6] and groups[10] not in groups[:10]
     assert len({groups[7], groups[8], groups[9]}) == 3  # too short: never clustered, not even with each other
-    assert nd.near_duplicate_groups(ctx) is groups  # memoised
+    assert near_dups.near_duplicate_groups(ctx) is groups  # memoised
 
 
 def test_gate_trips_on_conflicting_share() -> None:
@@ -115,15 +118,15 @@ def test_semantic_option_adds_paraphrases(monkeypatch: pytest.MonkeyPatch) -> No
             ("p3", "What is the deposit rate", "deposit")]
     vectors = np.array([[1, 0, 0], [0.99, 0.141, 0], [0, 0, 1]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    import dqaudit.embeddings
+    import dqaudit.features.embeddings
 
-    monkeypatch.setattr(dqaudit.embeddings, "embed_texts", lambda ctx, model: vectors)
+    monkeypatch.setattr(dqaudit.features.embeddings, "embed_texts", lambda ctx, model: vectors)
     config = AuditConfig(checks={"near_duplicates": {"semantic": True}})
     result = run(frame(rows), config)
     finding, = by_kind(result, "semantic_duplicates")
     assert set(finding.record_ids) == {"p1", "p2"} and finding.details["cosine_range"][0] > 0.98
     ctx = AuditContext(dataset_from_frame(frame(rows)), config)
-    groups = nd.near_duplicate_groups(ctx)
+    groups = near_dups.near_duplicate_groups(ctx)
     assert groups[0] == groups[1] != groups[2]
 
 
@@ -158,21 +161,21 @@ def test_bad_config_is_a_clear_error() -> None:
     from dqaudit.errors import ConfigError
 
     with pytest.raises(ConfigError, match="threshold"):
-        AuditConfig(checks={"near_duplicates": {"threshold": 1.5}}).params("near_duplicates")
+        check_params(AuditConfig(checks={"near_duplicates": {"threshold": 1.5}}), "near_duplicates")
 
 
 def test_sample_data_planted_near_duplicates(sample_path: Path, truth: dict[str, Any]) -> None:
     dataset = load_dataset(sample_path, FieldsConfig(output="answer"))
     config = AuditConfig(fields=FieldsConfig(output="answer"))
     ctx = AuditContext(dataset, config)
-    groups = nd.near_duplicate_groups(ctx)
+    groups = near_dups.near_duplicate_groups(ctx)
     position = {rid: i for i, rid in enumerate(dataset.frame["id"])}
     planted = truth["near_duplicate_clusters"] + truth["conflicting_near_clusters"]
     together = [len({groups[position[r]] for r in cluster}) == 1 for cluster in planted]
     assert sum(together) >= 0.9 * len(planted)
     template = {groups[position[r]] for r in truth["template_cluster"]}
     assert len(template) == 1
-    result = nd.NearDuplicatesChecker(config.params("near_duplicates")).check(ctx)
+    result = nd.NearDuplicatesChecker(check_params(config, "near_duplicates")).check(ctx)
     flagged = {rid for f in by_kind(result, "conflicting_labels") for rid in f.record_ids}
     conflicts = truth["conflicting_near_clusters"]
     assert sum(set(c) <= flagged for c in conflicts) >= 0.9 * len(conflicts)

@@ -13,6 +13,7 @@ import dqaudit
 from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError
 from dqaudit.pii import find_pii, iin_check_digit, luhn_ok
+from dqaudit.registry import check_params
 from dqaudit.reports import write_reports
 
 CARD = next(p + d for p in ["552233445566778"] for d in "0123456789" if luhn_ok(p + d))
@@ -74,7 +75,7 @@ def test_export_and_types_settings(planted: Path) -> None:
     assert [f.kind for f in check.findings] == ["card"]
     assert check.findings[0].action.value == "drop"
     with pytest.raises(ConfigError, match="unknown type 'passport'"):
-        AuditConfig(checks={"pii": {"types": ["passport"]}}).params("pii")
+        check_params(AuditConfig(checks={"pii": {"types": ["passport"]}}), "pii")
 
 
 @pytest.mark.slow

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dqaudit.checkers.duplicates import exact_groups
-from dqaudit.checkers.near_duplicates import near_duplicates
+from dqaudit.api import open_context
+from dqaudit.api import split as split_data
 from dqaudit.cli import cli
-from dqaudit.config import AuditConfig, parse_config
-from dqaudit.engines import open_context, split_data
+from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError, DqauditError, MissingDependency
+from dqaudit.features.exact import exact_groups
+from dqaudit.features.near_dups import near_duplicates
+from dqaudit.registry import parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
 ANNOTATIONS = {"checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")}}}
@@ -60,21 +62,23 @@ def contexts(spark):
 def label_audits(contexts):
     """``agreement`` and ``label_noise`` on both engines' contexts, with report.json for the Spark one."""
     from dqaudit.engines import with_engine_report
-    from dqaudit.pipeline import run_audit
+    from dqaudit.pipeline import run_checks
+    from dqaudit.reports.json_report import report_dict
 
     checks = ["agreement", "label_noise"]
-    local, spark = (run_audit(c.dataset, c.config, checks=checks, context=c) for c in contexts)
-    return local, spark, with_engine_report(spark, contexts[1]).to_dict()
+    local, spark = (run_checks(c, checks=checks) for c in contexts)
+    return local, spark, report_dict(with_engine_report(spark, contexts[1]))
 
 
 @pytest.fixture(scope="session")
 def spark_report(contexts):
     """report.json of the Spark audit, assembled as ``dqaudit audit --engine spark`` does."""
     from dqaudit.engines import with_engine_report
-    from dqaudit.pipeline import run_audit
+    from dqaudit.pipeline import run_checks
+    from dqaudit.reports.json_report import report_dict
 
     ctx = contexts[1]
-    return with_engine_report(run_audit(ctx.dataset, ctx.config, checks=CHECKS, context=ctx), ctx).to_dict()
+    return report_dict(with_engine_report(run_checks(ctx, checks=CHECKS), ctx))
 
 
 def partition(groups: np.ndarray, ids: list[str]) -> set[frozenset[str]]:
@@ -109,10 +113,10 @@ def test_same_clusters_and_exact_groups(contexts):
 
 def test_spark_aggregates_match_the_checks(contexts):
     """Conflicting labels counted on the executors equal what the checks report from the clusters."""
-    from dqaudit.pipeline import run_audit
+    from dqaudit.pipeline import run_checks
 
     local, spark = contexts
-    result = run_audit(local.dataset, local.config, checks=CHECKS, context=local)
+    result = run_checks(local, checks=CHECKS)
     near, dup = result.check("near_duplicates").metrics, result.check("duplicates").metrics
     agg = spark.options["engine"]["aggregates"]
     assert agg["near_duplicate_clusters"] == near["clusters"]
@@ -144,7 +148,7 @@ def test_label_noise_fits_on_cluster_representatives(label_audits):
 
 def test_agreement_from_spark_aggregates_equals_local(label_audits, contexts):
     from dqaudit.agreement import CountTable
-    from dqaudit.checkers.agreement import annotation_tally
+    from dqaudit.features.consensus import annotation_tally
 
     local, spark, _ = label_audits
     assert isinstance(annotation_tally(contexts[1]), CountTable)  # the metrics read the executors' counts

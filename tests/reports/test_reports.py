@@ -11,7 +11,14 @@ from click.testing import CliRunner
 
 from dqaudit import AuditConfig, audit
 from dqaudit.cli import cli
-from dqaudit.reports import prune_reports, render_html, render_json, render_markdown, report_dir, write_reports
+from dqaudit.reports import (
+    prune_reports,
+    render_html,
+    render_json,
+    render_markdown,
+    report_dir,
+    write_reports,
+)
 
 HOSTILE = [
     {"id": "x1", "text": "<script>alert('pwned')</script> please help", "label": "<b>bold</b>"},

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cache import Cache
-from .errors import ConfigError, MissingDependency
+from ..cache import Cache
+from ..errors import ConfigError, MissingDependency
 
 if TYPE_CHECKING:
-    from .pipeline import AuditContext
+    from ..context import AuditContext
 
 #: The name that selects the packaged offline all-MiniLM-L6-v2.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -124,7 +124,7 @@ def embed_texts(ctx: AuditContext, model: str = DEFAULT_MODEL) -> np.ndarray:
         vectors = ctx.cache.per_record(namespace, hashes, missing)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    return ctx.memo(f"embeddings:{model}", compute)
+    return ctx.memo((embed_texts, model), compute)
 
 
 __all__ = ["DEFAULT_MODEL", "embed_texts", "encode", "require_embeddings", "resolve_model"]

@@ -25,15 +25,17 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
+
+from ..config import CheckParams
+from ..context import AuditContext
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
-
-    from .pipeline import AuditContext
 
 #: Codes that are not languages: code-switched records, and records with nothing to detect.
 MIXED, UNDETERMINED = "mixed", "und"
@@ -272,7 +274,47 @@ def detect_many(texts: Sequence[str], settings: LangSettings = LangSettings()) -
 TABLE_COLUMNS = ("lang", "primary", "secondary", "path")
 
 
-def settings_from(params: Any) -> LangSettings:
+class LanguageDetectionParams(CheckParams):
+    """How languages are detected (the ``checks.language`` block): the check and the splitter read the same."""
+
+    languages: tuple[str, ...] = Field(
+        ("ru", "kk", "en"),
+        description="ISO 639-1 codes the data should be in; detection chooses only among these.",
+    )
+    mixed_min_share: float = Field(
+        0.1,
+        gt=0,
+        le=0.5,
+        description="A second language with at least this share of a text's words makes it mixed.",
+    )
+    mixed_min_words: int = Field(1, ge=1, description="...and at least this many words.")
+    word_confidence: float = Field(
+        0.95,
+        ge=0.5,
+        le=1,
+        description="Beside Kazakh-marked words, lingua "
+        "confidence needed to count a word as another language.",
+    )
+    word_confidence: float = Field(
+        0.95,
+        ge=0.5,
+        le=1,
+        description="Beside Kazakh-marked words, lingua "
+        "confidence needed to count a word as another language.",
+    )
+    foreign_min_letters: int = Field(
+        6, ge=1, description="...and the word's minimum length (shorter words are shared vocabulary)."
+    )
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _codes(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        return validate_languages(list(value))  # type: ignore[arg-type]
+
+
+def settings_from(params: LanguageDetectionParams) -> LangSettings:
     """The detection settings carried by the language checker's Params (the splitter reads the same)."""
     return LangSettings(
         languages=tuple(params.languages),
@@ -287,7 +329,7 @@ def language_table(ctx: AuditContext) -> pd.DataFrame:
     """Per-record detection (columns :data:`TABLE_COLUMNS`), cached by text hash and memoised per run."""
 
     def compute() -> pd.DataFrame:
-        settings = settings_from(ctx.params("language"))
+        settings = settings_from(LanguageDetectionParams.of(ctx.config, "language"))
         texts = ctx.frame["text"].tolist()
 
         def run(positions: np.ndarray) -> np.ndarray:
@@ -307,7 +349,7 @@ def language_table(ctx: AuditContext) -> pd.DataFrame:
         values = np.asarray(values).reshape(len(texts), len(TABLE_COLUMNS))
         return pd.DataFrame(values, columns=list(TABLE_COLUMNS), index=ctx.frame.index)
 
-    return ctx.memo("langid.table", compute)
+    return ctx.memo(language_table, compute)
 
 
 def detected_languages(ctx: AuditContext) -> pd.Series:

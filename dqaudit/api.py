@@ -1,0 +1,79 @@
+"""The front door: :func:`audit` and :func:`split`, which the CLI commands and the Python API both call.
+
+Loading, the engine, the cache and the checks are put together here and nowhere else:
+
+>>> result = dqaudit.audit("sample_data/bank_support.jsonl")            # doctest: +SKIP
+>>> result.readiness_score, result.verdict
+>>> dqaudit.split("sample_data/bank_support.jsonl", "out/")             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .cache import Cache
+from .config import AuditConfig
+from .context import AuditContext
+from .data import Dataset, dataset_from_frame
+from .engines import get_engine, with_engine_report
+from .errors import ConfigError
+from .pipeline import AuditResult, run_checks
+from .progress import NullProgress, Progress
+from .registry import load_config, validate_checks
+
+
+def resolve_config(config: AuditConfig | str | Path | None) -> AuditConfig:
+    """A config object as it is (checker blocks validated), a YAML path, or ./dqaudit.yaml / the defaults."""
+    return validate_checks(config) if isinstance(config, AuditConfig) else load_config(config)
+
+
+def cache_of(config: AuditConfig) -> Cache:
+    """The run's per-record cache (``cache.enabled: false``: nothing on disk)."""
+    return Cache(Path(config.cache.dir) if config.cache.enabled else None)
+
+
+def open_context(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str | Path | None = None, *,
+                 progress: Progress | None = None, for_export: bool = False) -> AuditContext:
+    """Load ``data`` on the configured engine into the context the checkers run on (no check runs yet)."""
+    config = resolve_config(config)
+    progress = progress or NullProgress()
+    if isinstance(data, (pd.DataFrame, Dataset)):
+        if config.engine.name != "local":
+            raise ConfigError("engine: an in-memory DataFrame or Dataset is audited locally; pass a path")
+        dataset = data if isinstance(data, Dataset) else dataset_from_frame(data, config.fields)
+        return AuditContext(dataset, config, progress=progress, cache=cache_of(config))
+    with progress.task(f"loading {Path(str(data)).name}"):
+        return get_engine(config).open(data, config, progress=progress, cache=cache_of(config),
+                                       for_export=for_export)
+
+
+def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str | Path | None = None, *,
+          checks: Sequence[str] | None = None, progress: Progress | None = None,
+          for_export: bool = False) -> AuditResult:
+    """Audit a file path (on the configured engine), a DataFrame or a loaded Dataset.
+
+    ``for_export``: the engine keeps what :func:`split`'s writer needs (Spark: the cached source rows).
+    """
+    ctx = open_context(data, config, progress=progress, for_export=for_export)
+    return with_engine_report(run_checks(ctx, checks=checks), ctx)
+
+
+def split(data: str | Path, out: str | Path, config: AuditConfig | str | Path | None = None, *,
+          by_time: str | None = None, checks: Sequence[str] | None = None,
+          progress: Progress | None = None) -> dict[str, Any]:
+    """Audit ``data``, clean it by the findings, split it and write ``out/``; returns the manifest.
+
+    The destination is checked before any work starts; the export writes the audited context itself.
+    """
+    config = resolve_config(config)
+    engine = get_engine(config)
+    engine.check_destination(data, out, config)
+    result = audit(data, config, checks=checks, progress=progress, for_export=True)
+    return engine.export(result, out, by_time=by_time)
+
+
+__all__ = ["audit", "cache_of", "open_context", "resolve_config", "split"]

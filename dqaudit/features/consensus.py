@@ -1,0 +1,187 @@
+"""Several annotators' labels: every (item, annotator, label) triple, the ratings matrix, and the consensus.
+
+Shared by ``agreement`` (reliability) and ``label_noise`` (which checks records against the
+annotators' consensus where there is one), and by the Spark engine (same triple rules).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+from pydantic import Field
+
+from .. import agreement as agr
+from ..config import CheckParams
+from ..context import AuditContext
+from ..errors import InputError
+
+
+class AnnotationParams(CheckParams):
+    """Where the annotations come from and how labels are read (the ``checks.agreement`` block)."""
+
+    annotations_file: str | None = Field(
+        None,
+        description="Long-format annotations (item_id, annotator, label), CSV or JSONL, "
+        "added to any inline annotations.",
+    )
+    normalize_labels: bool = Field(
+        False, description="Merge labels differing only by case/whitespace (always reported either way)."
+    )
+
+LONG_COLUMNS = ("item_id", "annotator", "label")
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """Every usable (item, annotator, label) triple, plus what was wrong with the rest."""
+
+    triples: tuple[tuple[str, str, str], ...]
+    unknown_items: tuple[str, ...] = ()
+    empty_labels: tuple[str, ...] = ()
+    variants: dict[str, list[str]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+def load_long(path: Path) -> list[dict[str, Any]]:
+    """Rows of a long-format annotations file; the first row/record must name item_id, annotator, label."""
+    if not path.is_file():
+        raise InputError(path, "annotations file not found")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"invalid UTF-8 at byte {exc.start}") from None
+    rows: list[dict[str, Any]] = []
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(path, f"invalid JSON: {exc}", line=number) from None
+            if not isinstance(obj, dict):
+                raise InputError(path, "expected a JSON object per line", line=number)
+            rows.append(obj)
+    elif path.suffix.lower() in (".csv", ".tsv"):
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+    else:
+        raise InputError(path, "annotations must be .csv, .tsv or .jsonl")
+    if rows:
+        missing = [c for c in LONG_COLUMNS if c not in rows[0]]
+        if missing:
+            raise InputError(
+                path,
+                f"missing column(s) {', '.join(missing)}; expected {', '.join(LONG_COLUMNS)} "
+                f"(found {', '.join(map(str, rows[0]))})",
+            )
+    return rows
+
+
+def inline_triples(
+    ids: Sequence[Any], annotations: Sequence[Any]
+) -> tuple[list[tuple[int, int, str, str, str]], list[str]]:
+    """Inline annotations as ``(row, position, item, annotator, label)``, and the ids with an empty label.
+
+    Shared by both engines (the Spark executors call it per partition), so the rules match.
+    """
+    found: list[tuple[int, int, str, str, str]] = []
+    empty: list[str] = []
+    for row, (item, pairs) in enumerate(zip(ids, annotations, strict=True)):
+        for position, (annotator, label) in enumerate(pairs or ()):
+            if label.strip():
+                found.append((row, position, str(item), annotator, label))
+            else:
+                empty.append(str(item))
+    return found, empty
+
+
+def long_triples(ctx: AuditContext) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """The long-format file's usable triples, unknown item ids and ids with an empty label (memoised)."""
+    params = AnnotationParams.of(ctx.config, "agreement")
+
+    def compute() -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+        triples: list[tuple[str, str, str]] = []
+        unknown: list[str] = []
+        empty: list[str] = []
+        if params.annotations_file:
+            known = set(ctx.frame["id"].astype(str))
+            for row in load_long(Path(params.annotations_file)):
+                item, annotator, label = (row.get(c) for c in LONG_COLUMNS)
+                item = "" if item is None else str(item)
+                if item not in known:
+                    unknown.append(item)
+                elif label is None or not str(label).strip():
+                    empty.append(item)
+                else:
+                    triples.append((item, str(annotator), str(label)))
+        return triples, unknown, empty
+
+    return ctx.memo(long_triples, compute)
+
+
+def collect_annotations(ctx: AuditContext) -> Annotations:
+    """Inline plus long-format annotations, checked against the dataset's ids (memoised per run)."""
+    params = AnnotationParams.of(ctx.config, "agreement")
+
+    def compute() -> Annotations:
+        found, empty = inline_triples(ctx.frame["id"].tolist(), ctx.frame["annotations"].tolist())
+        triples = [t[2:] for t in found]
+        sources = ["inline"] if triples or empty else []
+        unknown: list[str] = []
+        if params.annotations_file:
+            sources.append(params.annotations_file)
+            more, unknown, empty_long = long_triples(ctx)
+            triples += more
+            empty += empty_long
+        variants = agr.label_variants({t[2] for t in triples})
+        if params.normalize_labels:
+            triples = [(i, a, agr.normalized_label(lab)) for i, a, lab in triples]
+        return Annotations(
+            tuple(triples),
+            tuple(dict.fromkeys(unknown)),
+            tuple(dict.fromkeys(empty)),
+            variants,
+            tuple(sources),
+        )
+
+    return ctx.memo(collect_annotations, compute)
+
+
+def annotation_ratings(ctx: AuditContext) -> agr.Ratings:
+    """The items x annotators matrix of :func:`collect_annotations` (memoised per run)."""
+    return ctx.memo(annotation_ratings, lambda: agr.Ratings.from_triples(collect_annotations(ctx).triples))
+
+
+def annotation_tally(ctx: AuditContext) -> agr.Tally:
+    """What the count-based metrics read: the engine's aggregates where it computed them, else the matrix.
+
+    The Spark engine provides this lazily (:meth:`AuditContext.provide_lazy`: the aggregation runs on
+    the executors when first asked); the local engine has none, so the metrics read the
+    :class:`~dqaudit.agreement.Ratings` matrix.
+    """
+    return ctx.memo(annotation_tally, lambda: annotation_ratings(ctx))
+
+
+def crowdlab(ctx: AuditContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`agr.multiannotator` once per run: with 819 annotators it takes tens of seconds, and both
+    ``agreement`` and ``label_noise`` (through :func:`consensus`) need it."""
+    return ctx.memo(crowdlab, lambda: agr.multiannotator(annotation_ratings(ctx)))
+
+
+def consensus(ctx: AuditContext) -> pd.DataFrame | None:
+    """CROWDLAB consensus per annotated record id (None without two annotators); shared with label_noise."""
+    ratings = annotation_ratings(ctx)
+    if len(ratings.annotators) < 2 or not ratings.pairable().any() or len(ratings.categories) < 2:
+        return None
+    return crowdlab(ctx)[0]
+
+
