@@ -36,7 +36,7 @@ def run_seed(seed: int) -> dict[str, dict[str, list[int]]]:
 
     from dqaudit import AuditConfig, audit
     from dqaudit.checkers.outputs import input_groups
-    from dqaudit.pipeline import AuditContext
+    from dqaudit.context import AuditContext
     from dqaudit.text import normalize
 
     with tempfile.TemporaryDirectory() as tmp:

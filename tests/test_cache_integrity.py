@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
+from dqaudit.api import audit
 from dqaudit.api import split as split_dataset
 from dqaudit.cache import Cache, CacheWarning
 from dqaudit.cli import cli
 from dqaudit.config import AuditConfig
-from dqaudit.pipeline import audit
 from dqaudit.text import text_hash
 
 

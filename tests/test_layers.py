@@ -8,6 +8,7 @@ they never run. The layer table is the one docs/design.md draws.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -17,21 +18,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dqaudit"
 #: Bottom to top; a module may import its own layer's modules and any layer below, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("dqaudit",),  # the package root only re-exports lazily; it imports nothing eagerly
-    ("dqaudit.errors", "dqaudit.text", "dqaudit.io", "dqaudit.yamlio", "dqaudit.progress", "dqaudit.findings",
-     "dqaudit.config", "dqaudit.cache", "dqaudit.pii", "dqaudit.policies",
-     "dqaudit.agreement", "dqaudit.dedup", "dqaudit.masking", "dqaudit.publish"),
+    ("dqaudit.errors", "dqaudit.text", "dqaudit.io", "dqaudit.findings", "dqaudit.yamlio", "dqaudit.cache",
+     "dqaudit.progress", "dqaudit.config"),
     ("dqaudit.data",),
     ("dqaudit.context",),
-    ("dqaudit.features",),
+    ("dqaudit.features", "dqaudit.dedup", "dqaudit.agreement", "dqaudit.pii", "dqaudit.masking",
+     "dqaudit.policies"),
     ("dqaudit.checkers",),
     ("dqaudit.registry",),
-    ("dqaudit.scoring", "dqaudit.pipeline"),
-    ("dqaudit.split", "dqaudit.export"),
+    ("dqaudit.pipeline", "dqaudit.scoring"),
+    ("dqaudit.split", "dqaudit.export", "dqaudit.publish"),
     ("dqaudit.engines",),
     ("dqaudit.api",),
-    ("dqaudit.reports", "dqaudit.history", "dqaudit.regressions", "dqaudit.scaffold", "dqaudit.terminal",
-     "dqaudit.alerts"),
-    ("dqaudit.cli", "dqaudit.commands", "dqaudit.__main__"),
+    ("dqaudit.reports", "dqaudit.history", "dqaudit.regressions", "dqaudit.alerts"),
+    ("dqaudit.cli", "dqaudit.commands", "dqaudit.terminal", "dqaudit.scaffold", "dqaudit.__main__"),
 )
 
 
@@ -187,6 +187,16 @@ def test_no_checker_imports_another_checker() -> None:
     crossing = sorted(f"{a} imports {b}" for a, targets in graph.items() if a.startswith("dqaudit.checkers.")
                       for b in targets if b.startswith("dqaudit.checkers.") and b not in shared)
     assert crossing == []
+
+
+def test_the_design_page_draws_these_layers() -> None:
+    """Row k of the layer table on docs/design.md names exactly the modules of LAYERS[k] (k >= 1)."""
+    design = (PACKAGE.parent / "docs" / "design.md").read_text(encoding="utf-8")
+    rows = [line for line in design.splitlines() if line.startswith("| ") and line[2:3].isdigit()]
+    assert len(rows) == len(LAYERS) - 1
+    for row, layer in zip(rows, LAYERS[1:], strict=True):
+        named = set(re.findall(r"`([\w/]+?)(?:\.py|/)`", row.split("|")[2]))
+        assert named == {m.removeprefix("dqaudit.").replace(".", "/") for m in layer}, row[:40]
 
 
 @pytest.mark.parametrize("module", sorted(import_graph()))

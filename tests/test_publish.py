@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dqaudit.api import split as split_dataset
 from dqaudit.config import AuditConfig
 from dqaudit.errors import InputError
-from dqaudit.export import split_dataset
 from dqaudit.publish import MARKER, check_destination
 
 FAST = ["duplicates", "text_quality"]

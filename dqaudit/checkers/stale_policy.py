@@ -97,7 +97,8 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
     description = "Records that quote superseded policies or templates, or predate the policy they depend on."
     default_weight = 1.5
     order = 100
-    regression_rules = (RegressionRule("new_stale_records", tuple(_KINDS), "new_records", "new stale-policy records",
+    regression_rules = (RegressionRule("new_stale_records", tuple(kind for kind, _ in _KINDS.values()), "new_records",
+                                       "new stale-policy records",
                                        "stale_records"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:

@@ -149,7 +149,7 @@ def test_cli_annotations_flag_writes_review_file(write_jsonl: Callable[..., Path
         ],
     )
     assert res.exit_code in (0, 1), res.output
-    report = json.loads(res.output)
+    report = json.loads(res.stdout)
     check = report["checks"]["agreement"]
     assert check["metrics"]["ratings"] == 180
     assert list(out.glob("*/review_disputed.jsonl"))

@@ -266,7 +266,7 @@ def test_cli_policies_flag_overrides_config(write_jsonl: Callable[..., Path]) ->
                                     "checks: {stale_policy: {policies: missing.yaml}}\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["audit", str(data), "--checks", "stale_policy", "--json", "-q",
                                       "--policies", "policies.yaml"])
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     check = report["checks"]["stale_policy"]
     assert check["findings"][0]["record_ids"] == ["a"]
     assert check["metrics"]["by_policy"]["refund-window-2025"] == 1
