@@ -109,7 +109,7 @@ def _run_check(checker: Checker, ctx: AuditContext) -> CheckResult:
     budget it is abandoned (left to finish or die with the process) and reported as an error, so a
     hung or pathological check cannot stall a nightly job.
     """
-    seconds = getattr(checker.params, "max_seconds", None)
+    seconds = checker.params.max_seconds
     if seconds is None:
         return checker.check(ctx)
     outcome: dict[str, Any] = {}

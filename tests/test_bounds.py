@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from dqaudit.api import audit
 from dqaudit.checkers.stale_policy import StalePolicyChecker
 from dqaudit.cli import cli
-from dqaudit.config import AuditConfig, load_config
+from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError
-from dqaudit.pipeline import audit
 from dqaudit.policies import unsafe_pattern
+from dqaudit.registry import load_config
 
 
 def _policies(tmp_path: Path, pattern: str, budget: float | None = None) -> AuditConfig:

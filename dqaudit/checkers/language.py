@@ -3,7 +3,7 @@
 An overall accuracy hides a request type that the Kazakh-speaking half of the
 traffic barely taught the model; the coverage matrix shows it cell by cell,
 and each cell below the configured minimum is a finding that says how many
-examples are missing. Detection lives in :mod:`dqaudit.langid`.
+examples are missing. Detection lives in :mod:`dqaudit.features.language`.
 """
 
 from __future__ import annotations
