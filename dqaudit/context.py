@@ -47,7 +47,8 @@ class AuditContext:
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()`` once per run for ``key``; a value an engine provided wins."""
         if key not in self._memo:
-            self._memo[key] = (self._lazy.pop(key, None) or compute)()
+            self._memo[key] = (self._lazy.get(key) or compute)()  # a lazy value that fails fails again
+            self._lazy.pop(key, None)
         return self._memo[key]
 
     def provide(self, key: Hashable, value: Any) -> None:

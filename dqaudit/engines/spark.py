@@ -716,9 +716,10 @@ def agreement_tally(ctx: AuditContext, annotated: DataFrame | None, log: _Stages
     from pyspark.sql import functions as F
 
     from ..agreement import CountTable, normalized_label
-    from ..features.consensus import AnnotationParams, inline_triples, long_triples
+    from ..features.consensus import inline_triples, long_triples
+    from ..registry import check_params
 
-    params = AnnotationParams.of(ctx.config, "agreement")
+    params = check_params(ctx.config, "agreement")  # the agreement check's whole block (min_shared_items too)
     fold = normalized_label if params.normalize_labels else str
     schema = "item string, annotator string, label string, src int, k long, pos long"
 

@@ -150,7 +150,7 @@ def test_partial_copies_join_the_cluster_of_their_container() -> None:
     assert finding.action.value == "review" and finding.details["containment_range"][1] == 1.0
     assert by_kind(result, "near_duplicates") == [] and result.metrics["contained_pairs"] >= 2
     ctx = AuditContext(dataset_from_frame(frame(rows)), AuditConfig())
-    groups = nd.near_duplicate_groups(ctx)
+    groups = near_dups.near_duplicate_groups(ctx)
     assert groups[0] == groups[1] == groups[2]
     assert len({groups[0], groups[3], groups[4]}) == 3  # "short" has 20 words: too short to take part
     off = run(frame(rows), AuditConfig(checks={"near_duplicates": {"containment": 0}}))

@@ -224,6 +224,8 @@ def test_spark_writes_the_same_split_files_from_a_glob(spark, tmp_path):
         if name not in ("manifest.json", ".dqaudit-export"):   # the marker holds each folder's random token
             assert (spark_out / name).read_bytes() == (local_out / name).read_bytes(), name
     local, manifest = (json.loads((d / "manifest.json").read_text()) for d in (local_out, spark_out))
+    for folder, written in ((local_out, local), (spark_out, manifest)):
+        assert json.loads((folder / ".dqaudit-export").read_text())["token"] == written["export_token"]
     assert manifest["outputs"] == local["outputs"]  # rows and sha256, hashed on the executors
     assert manifest["rows"] == local["rows"] and manifest["leakage"] == local["leakage"]
     assert manifest["cleaning"]["masked"] > 0 and manifest["rows"]["quarantine"] > 3
