@@ -16,14 +16,21 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..config import CheckParams
+from ..context import AuditContext
 from ..features.answer_style import STYLES, edge_sentences, is_truncated, placeholders, style_of
+from ..features.language import (
+    MIXED,
+    UNDETERMINED,
+    LanguageDetectionParams,
+    detect,
+    language_table,
+    settings_from,
+)
+from ..features.lengths import robust_z
 from ..findings import Action, CheckResult, Finding, Severity
-from ..langid import MIXED, UNDETERMINED, detect, language_table, settings_from
-from ..pipeline import AuditContext
-from ..registry import register
 from ..text import normalize, preview, text_hash
-from .base import Checker, CheckParams, share_penalty
-from .text_quality import robust_z
+from .base import Checker, share_penalty
 
 UNLABELLED = "(all answers)"
 #: Words of an answer that says it is automatic (English, Russian, Kazakh).
@@ -51,17 +58,16 @@ class OutputStyleParams(CheckParams):
                                              "check's settings).")
 
 
-@register
-class OutputStyleChecker(Checker):
+class OutputStyleChecker(Checker[OutputStyleParams]):
     name = "output_style"
     description = ("Answers unlike the rest: another style (JSON, markdown, lists vs prose), length outliers "
                    "by label, another language than the question, auto-replies and boilerplate, unfilled "
                    "template slots, empty or cut-off answers.")
     default_weight = 1.0
-    Params = OutputStyleParams
+    order = 125
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        p: OutputStyleParams = self.params  # type: ignore[assignment]
+        p = self.params
         frame = ctx.frame
         n = len(frame)
         present = frame["output"].map(lambda v: isinstance(v, str)).to_numpy()
@@ -166,7 +172,7 @@ class OutputStyleChecker(Checker):
 
     def _languages(self, ctx: AuditContext, filled: np.ndarray, outputs: np.ndarray, add: object) -> None:
         """Answers in another language than their question (both detected, neither mixed nor undetermined)."""
-        settings = settings_from(ctx.params("language"))
+        settings = settings_from(LanguageDetectionParams.of(ctx.config, "language"))
         asked = language_table(ctx)["lang"].to_numpy()
         answers = [outputs[r] for r in filled.tolist()]
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from ..config import CheckParams
 from ..context import AuditContext
-from ..features.lengths import text_lengths
+from ..features.lengths import robust_z, text_lengths
 from ..findings import Action, CheckResult, Severity
 from .base import Checker, share_penalty
 
@@ -69,12 +69,3 @@ class TextQualityChecker(Checker[TextQualityParams]):
         return self.result(findings, penalties=penalties, metrics=metrics)
 
 
-def robust_z(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """|x - median| / (1.4826 MAD) over the masked values; falls back to the mean absolute deviation
-    (x 1.2533) when more than half the values are identical and the MAD is zero."""
-    if not mask.any():
-        return np.zeros_like(values)
-    centre = np.median(values[mask])
-    deviation = np.abs(values - centre)
-    spread = 1.4826 * np.median(deviation[mask]) or 1.2533 * np.mean(deviation[mask])
-    return deviation / spread if spread > 0 else np.zeros_like(values)

@@ -1,4 +1,5 @@
-"""Text lengths per record: (characters after stripping, words), shared by ``text_quality`` and ``schema``."""
+"""Text lengths per record: (characters after stripping, words), shared by ``text_quality`` and ``schema``;
+and the robust z-score that ``text_quality`` and ``output_style`` use for length outliers."""
 
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ def text_lengths(ctx: AuditContext) -> np.ndarray:
     return ctx.memo(text_lengths, compute)
 
 
+def robust_z(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """|x - median| / (1.4826 MAD) over the masked values; falls back to the mean absolute deviation
+    (x 1.2533) when more than half the values are identical and the MAD is zero."""
+    if not mask.any():
+        return np.zeros_like(values)
+    centre = np.median(values[mask])
+    deviation = np.abs(values - centre)
+    spread = 1.4826 * np.median(deviation[mask]) or 1.2533 * np.mean(deviation[mask])
+    return deviation / spread if spread > 0 else np.zeros_like(values)
