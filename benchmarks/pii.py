@@ -3,9 +3,9 @@
     python benchmarks/pii.py [--docs N] [--seed S]
 
 Each document is a short ru/kk/en support sentence carrying either one planted
-value (e-mail, KZ/RU phone in several formats, Luhn-valid card, KZ/DE/GB IBAN with
+value (e-mail, KZ/RU phone in several formats, +7 and +998 numbers outside the assigned ranges, Luhn-valid card, KZ/DE/GB IBAN with
 a valid mod-97, IIN with a valid check digit and birth date, a person's name), or a
-look-alike that must not be flagged (order numbers, dates, amounts, Luhn-failing
+look-alike that must not be flagged (order numbers, dates, amounts, signed amounts, Luhn-failing
 card numbers, IBANs with a wrong checksum, 12-digit contract numbers with a wrong
 IIN check digit), or nothing. Scored per document and type.
 """
@@ -80,12 +80,15 @@ def value(kind: str, r: random.Random) -> str:
         )
     if kind == "phone":
         d, code = _digits(r, 7), r.choice(["701", "705", "747", "777", "916", "926"])
+        unassigned = r.choice(["704", "600", "690"])  # +7 ranges not (yet) in the range tables
         return r.choice(
             [
                 f"+7 {code} {d[:3]} {d[3:5]} {d[5:]}",
                 f"8 ({code}) {d[:3]}-{d[3:5]}-{d[5:]}",
                 f"8{code}{d}",
                 f"+7{code}{d}",
+                f"+7 {unassigned} {d[:3]} {d[3:5]} {d[5:]}",
+                f"+998 {r.choice(['33', '90', '97'])} {d[:3]} {d[3:5]} {d[5:]}",
             ]
         )
     if kind == "card":
@@ -113,7 +116,9 @@ def value(kind: str, r: random.Random) -> str:
 
 
 def lookalike(r: random.Random) -> str:
-    kind = r.choice(["order", "amount", "date", "bad_card", "bad_iban", "bad_iin"])
+    kind = r.choice(["order", "amount", "signed_amount", "date", "bad_card", "bad_iban", "bad_iin"])
+    if kind == "signed_amount":  # a balance change written with its sign: "+1 250 000"
+        return "+" + f"{r.randint(1, 99_999_999):,}".replace(",", " ")
     if kind == "order":
         return str(r.randint(10_000_000, 99_999_999))
     if kind == "amount":

@@ -229,12 +229,40 @@ def _iin(text: str) -> Iterable[PiiMatch]:
 
 
 def _phone(text: str) -> Iterable[PiiMatch]:
+    """Valid numbers (``phonenumbers``, national forms read as Kazakh), and any number written in full
+    international form whose length is right for its country code, assigned range or not."""
     if not _PHONE_HINT.search(text):
         return
     import phonenumbers
 
+    found = []
     for m in phonenumbers.PhoneNumberMatcher(text, "KZ", leniency=phonenumbers.Leniency.VALID):
-        yield PiiMatch("phone", m.start, m.end, m.raw_string)
+        found.append(PiiMatch("phone", m.start, m.end, m.raw_string))
+    yield from found
+    for m in _INTERNATIONAL.finditer(text):
+        if any(f.start < m.end() and m.start() < f.end for f in found):
+            continue
+        try:
+            number = phonenumbers.parse(m.group(), None)
+        except phonenumbers.NumberParseException:
+            continue
+        possible = phonenumbers.is_possible_number_with_reason(number)
+        if possible == phonenumbers.ValidationResult.IS_POSSIBLE and _grouped_like_a_phone(m.group()):
+            yield PiiMatch("phone", m.start(), m.end(), m.group())
+
+
+#: ``+`` then 9 to 15 digits in groups (spaces, hyphens, one bracketed area code): E.164's longest is 15.
+_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ -]?\(\d{1,5}\)|[ -]?\d{1,5}){2,6}(?![\w,.]?\d)")
+
+
+def _grouped_like_a_phone(raw: str) -> bool:
+    """9 to 15 digits, and not a signed amount: amounts group by three (``+15 000 000``), numbers rarely do."""
+    digits = re.sub(r"\D", "", raw)
+    if not 9 <= len(digits) <= 15:
+        return False
+    groups = re.findall(r"\d+", raw)
+    return not (len(groups) > 1 and all(len(g) == 3 for g in groups[1:]) and len(groups[0]) <= 3
+                and "(" not in raw and "-" not in raw and len(groups) <= 3)
 
 
 def _person(text: str) -> Iterable[PiiMatch]:

@@ -87,3 +87,24 @@ def test_well_known_test_card_numbers_are_masked():
 
     masked = mask_text("card 4111 1111 1111 1111 and 5555 5555 5555 4444")
     assert "4111" not in masked and "5555" not in masked
+
+
+@pytest.mark.parametrize("text", [
+    "call me at +7 704 750 45 49",            # the probe's number: +7 704 is not an assigned range
+    "+7 (704) 750-45-49 мой номер",
+    "менің нөмірім +7 600 123 45 67",
+    "номер +998 33 123 45 67",                 # Uzbekistan, a prefix outside the range tables
+    "whatsapp +996 880 123 456",
+])
+def test_full_international_numbers_of_the_right_length_are_phones(text):
+    """Personal data is whatever a person wrote as their number, assigned range or not (issue 20)."""
+    assert [m.type for m in find_pii(text)] == ["phone"]
+    assert "<PHONE>" in mask_text(text) and not any(ch.isdigit() for ch in mask_text(text))
+
+
+@pytest.mark.parametrize("text", [
+    "Баланс пополнен на +15 000 тенге", "сумма +500 000", "+1 500 000 KZT", "operation +20240501",
+    "транзакция +12345", "курс +0,75%", "+7 дней к сроку", "+70 000 ₸ кэшбэк",
+])
+def test_signed_amounts_and_ids_are_not_phones(text):
+    assert find_pii(text) == []
