@@ -7,8 +7,8 @@ import json
 
 from dqaudit.config import AuditConfig
 from dqaudit.data import load_dataset
-from dqaudit.export import split_dataset
-from dqaudit.pipeline import audit
+from dqaudit.api import split as split_dataset
+from dqaudit.api import audit
 
 WORDS = "card loan fee limit deposit pin atm branch refund salary cash rate payment login balance".split()
 

@@ -9,7 +9,7 @@ import json
 
 from dqaudit import data
 from dqaudit.config import AuditConfig
-from dqaudit.pipeline import audit
+from dqaudit.api import audit
 
 
 class _CountingLines(list):
