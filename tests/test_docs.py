@@ -23,7 +23,8 @@ from dqaudit.registry import available_checkers, unregister
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-COMMON_KEYS = {"enabled", "weight", "max_seconds"}  # every check has them; the configuration page documents them once
+#: every check has them; the configuration page documents them once
+COMMON_KEYS = {"enabled", "weight", "max_seconds"}
 
 
 def _generator():
@@ -168,3 +169,35 @@ def test_design_page_places_every_module():
     names += [f"{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()]
     missing = [name for name in names if f"{name}" not in design]
     assert not missing, f"add {missing} to the layer table in docs/design.md"
+
+
+def _resolves(dotted: str) -> bool:
+    """``dqaudit.a.b.name`` is an importable module, or an attribute of the longest importable prefix."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+def test_docs_name_only_code_that_exists():
+    """Module paths and dotted names the pages quote exist (when code moves, the pages must follow)."""
+    pages = [ROOT / "README.md", *(p for p in DOCS.rglob("*.md") if "notes" not in p.relative_to(DOCS).parts)]
+    stale = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        quoted = r"`((?:dqaudit|tests|benchmarks|examples|sample_data)/[\w./-]*\w)(?:::\w+)?`"
+        for path in re.findall(quoted, text):
+            if not (ROOT / path).exists():
+                stale.append(f"{page.relative_to(ROOT)}: {path}")
+        for dotted in re.findall(r"`(dqaudit(?:\.[A-Za-z_]\w*)+)(?:\(|`)", text):
+            if dotted != "dqaudit.yaml" and not _resolves(dotted):
+                stale.append(f"{page.relative_to(ROOT)}: {dotted}")
+    assert not stale, "names that no longer exist:\n" + "\n".join(sorted(set(stale)))
