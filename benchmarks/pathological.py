@@ -39,7 +39,7 @@ print(f"{len(ds)} loaded, {len(ds.problems)} quarantined")
     "labels_20k": ("40,000 rows, 20,000 labels (balance)", """
 import json
 from dqaudit.config import AuditConfig
-from dqaudit.pipeline import audit
+from dqaudit.api import audit
 from dqaudit.reports.json_report import render_json
 p = d / "x.jsonl"
 p.write_text("".join(json.dumps({"id": f"r{i}", "text": f"t {i}", "label": f"l{i // 2}"}) + "\\n"
@@ -50,7 +50,7 @@ print(f"{len(r.check('balance').findings)} findings, report.json {len(render_jso
     "labels_100k": ("200,000 rows, 100,000 labels (balance)", """
 import json
 from dqaudit.config import AuditConfig
-from dqaudit.pipeline import audit
+from dqaudit.api import audit
 from dqaudit.reports.json_report import render_json
 p = d / "x.jsonl"
 p.write_text("".join(json.dumps({"id": f"r{i}", "text": f"t {i}", "label": f"l{i // 2}"}) + "\\n"
@@ -61,7 +61,7 @@ print(f"{len(r.check('balance').findings)} findings, report.json {len(render_jso
     "policy_under_timeout_3k": ("(a|aa)+$ at ~15 ms a record on 3,000 records, default budget", """
 import json
 from dqaudit.config import AuditConfig
-from dqaudit.pipeline import audit
+from dqaudit.api import audit
 p = d / "x.jsonl"
 p.write_text("".join(json.dumps({"id": f"r{i}", "text": "a" * 20 + "b"}) + "\\n" for i in range(3000)))
 (d / "p.yaml").write_text("policies:\\n  - id: p\\n    effective_from: 2024-01-01\\n"

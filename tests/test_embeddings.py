@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dqaudit import embeddings
 from dqaudit.cache import Cache
 from dqaudit.config import AuditConfig
 from dqaudit.context import AuditContext
 from dqaudit.data import dataset_from_frame
 from dqaudit.errors import MissingDependency
+from dqaudit.features import embeddings
 
 
 def _ctx(texts: list[str], cache_dir: Path | None) -> AuditContext:

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dqaudit import embeddings
 from dqaudit.api import audit
 from dqaudit.checkers import label_noise
 from dqaudit.config import AuditConfig
 from dqaudit.errors import MissingDependency
+from dqaudit.features import embeddings
 
 VOCAB = {
     "card": ["card", "plastic", "visa", "mastercard", "pin"],
