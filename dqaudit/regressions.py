@@ -192,7 +192,9 @@ def _cells_below(rule: RegressionRule, before: Run, after: Run, threshold: float
     if minimum is None:
         return None
     shares = new.get("expected_shares") or {}
-    required = [c for c in new.get("languages", []) if not shares or shares.get(c, 0) > 0]
+    required = new.get("expected_languages")  # reports before expected languages came from the data lack it
+    if required is None:
+        required = [c for c in new.get("languages", []) if not shares or shares.get(c, 0) > 0]
     was, now = old.get(rule.target[0]) or {}, new.get(rule.target[0]) or {}
     fallen = [f"label '{label}' {lang}: {was[label][lang]} -> {now[label].get(lang, 0)} (minimum {minimum:g})"
               for label in sorted(was.keys() & now.keys()) for lang in required

@@ -113,6 +113,16 @@ def test_language_cell_falling_under_its_minimum() -> None:
     assert cells.examples == ("label 'card_lost' kk: 5 -> 4 (minimum 5)",)
 
 
+def test_language_cells_count_only_expected_languages() -> None:
+    def lang(coverage: dict[str, dict[str, int]]) -> dict[str, Any]:
+        return {"coverage": coverage, "languages": ["en", "kk"], "expected_languages": ["en"],
+                "expected_shares": {}, "min_per_cell": 5}
+
+    before = run(1, language=lang({"card_lost": {"en": 9, "kk": 5}}))
+    after = run(2, language=lang({"card_lost": {"en": 9, "kk": 0}}))
+    assert not outcome(compare(before, after), "language_cells").regressed  # kk is not expected in this data
+
+
 def test_alert_is_short_plain_text_naming_each_regression() -> None:
     diff = compare(run(1, 90.0), run(2, 80.0, findings=(group("c", "h7"),)))
     alert = diff.alert("reports/bank-20260102T020000Z/")

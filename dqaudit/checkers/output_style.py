@@ -20,6 +20,7 @@ from ..config import CheckParams
 from ..context import AuditContext
 from ..features.answer_style import STYLES, edge_sentences, is_truncated, placeholders, style_of
 from ..features.language import (
+    DETECTOR_VERSION,
     MIXED,
     UNDETERMINED,
     LanguageDetectionParams,
@@ -183,7 +184,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
             return out
 
         # cached per answer text, like the questions' table: a nightly re-run detects only new answers
-        namespace = ctx.cache.namespace("answer-langid", v=1, **{k: getattr(settings, k) for k in settings.__slots__})
+        namespace = ctx.cache.namespace("answer-langid", v=DETECTOR_VERSION, **{k: getattr(settings, k) for k in settings.__slots__})
         answered = ctx.cache.per_record(namespace, [text_hash(a) for a in answers], run)
         pairs: Counter[tuple[str, str]] = Counter()
         members = []

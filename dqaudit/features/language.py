@@ -1,18 +1,21 @@
 """Language identification tuned for Kazakh/Russian/English support traffic.
 
-Why not just call a detector on every text: most records are settled by their
-letters alone (Kazakh has nine letters Russian lacks: ә ғ қ ң ө ұ ү һ і; a
-text in Latin letters is English when English is the only configured
-Latin-script language), and that is both faster and more reliable on 1–4 word
-requests than any n-gram model. What the letters cannot settle (Cyrillic
-without Kazakh letters, several Latin-script languages) goes to lingua,
-restricted to the configured languages.
+People in Kazakhstan type Kazakh with its letters, without them ("Оте жаксы"
+for "Өте жақсы") and in Latin letters ("Keremet! Ózime kerektini taptym"), and
+type Russian in Latin letters too. A word with one of Kazakh's nine letters
+(ә ғ қ ң ө ұ ү һ і) is Kazakh on sight; everything else among Kazakh, Russian
+and English is settled by a small n-gram model that sees through the script
+(:mod:`dqaudit.features.language_model`), and any other configured language by lingua.
 
 Code-switching is counted, not forced into one language: every word is
-attributed to a language (Kazakh-marked words to ``kk``, Latin words to the
-Latin-script language, runs of other Cyrillic words through lingua), and a
-text whose second language holds at least ``mixed_min_share`` of its words
-(and ``mixed_min_words`` words) is ``mixed``.
+attributed to a language clause by clause, and a text is ``mixed`` only when
+its second language carries real content: at least ``mixed_min_share`` of its
+words and either ``mixed_min_words`` words or a clause of its own, or a whole
+sentence ("... Рақмет."). Names,
+brands, acronyms and product names (capitalised inside a sentence, ALLCAPS,
+iPhone-style) are not counted, so "Как подключить Apple Pay?" stays Russian,
+and texts of 1-3 words are never mixed. Work per record is bounded
+(:data:`MAX_CHARS`, :data:`MAX_TOKEN`) and linear in the text's length.
 
 Per-record results are cached on disk by text hash and memoised per run;
 :func:`detected_languages` is what the language checker and the splitter read.
@@ -39,12 +42,13 @@ if TYPE_CHECKING:
 
 #: Codes that are not languages: code-switched records, and records with nothing to detect.
 MIXED, UNDETERMINED = "mixed", "und"
-#: Which path settled a record: letters alone, lingua, or why nothing could be detected.
-FAST, LINGUA, EMPTY, NO_LETTERS, OTHER_SCRIPT = "fast", "lingua", "empty", "no-letters", "other-script"
+#: Which path settled a record: letters alone, the n-gram model, lingua, or why nothing could be detected.
+FAST, MODEL, LINGUA = "fast", "model", "lingua"
+EMPTY, NO_LETTERS, OTHER_SCRIPT = "empty", "no-letters", "other-script"
 
 KAZAKH_LETTERS = frozenset("әғқңөұүһі")
-#: Letters of the 2021 Kazakh Latin alphabet that English (the usual other Latin language) lacks.
-KAZAKH_LATIN_LETTERS = frozenset("ǵńı")
+#: The one Latin letter only Kazakh uses (2018 alphabet); ń and ı are Polish and Turkish too.
+KAZAKH_LATIN_LETTERS = frozenset("ǵ")
 CYRILLIC_LANGUAGES = frozenset({"ru", "kk", "uk", "be", "bg", "mk", "sr", "mn"})
 _OTHER_SCRIPT_LANGUAGES = frozenset(
     {
@@ -69,17 +73,28 @@ _OTHER_SCRIPT_LANGUAGES = frozenset(
     }
 )
 
-#: Links, addresses, handles and tokens with digits (IBANs, codes, amounts) carry no language.
-_SKIP = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|[@#]\w+|\S*\d\S*")
+#: Work per record is bounded: only this many characters are read, and a longer "word" is noise.
+MAX_CHARS, MAX_TOKEN = 10_000, 64
+_TOKEN = re.compile(r"\S+")
+_DIGIT = re.compile(r"\d")
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
 _LATIN = re.compile(r"[a-z\u00c0-\u024f\u1e00-\u1eff]")
 #: Code-switching happens at clause boundaries, so words are weighed clause by clause.
-_CLAUSE = re.compile(r"[.!?;:,()\n\"«»—–]+")
+_CLAUSE = re.compile(r"([.!?;:,()\"«»—–…]+)")
+_SENTENCE_END = frozenset(".!?…")
 #: «Quoted» names (shops, products, magazines) say nothing about the writer's language.
 _QUOTED_NAME = re.compile(r"«[^»]{1,40}»|„[^“]{1,40}“")
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 #: Latin letters typed in place of their Cyrillic twins inside Cyrillic words (a common Kazakh habit).
 _HOMOGLYPHS = str.maketrans({"i": "і", "a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "y": "у"})
+#: Languages the n-gram model (:mod:`dqaudit.features.language_model`) knows, in any script people
+#: type them in; it also knows other Latin-script languages pooled as one class.
+MODEL_LANGUAGES, OTHER_LATIN = ("kk", "ru", "en"), "xx"
+#: ``orthography`` values: as the language is normally written, Kazakh typed with Russian letters only,
+#: or a Cyrillic-script language written in Latin letters (Kazakh's 2018/2021 alphabets included).
+STANDARD, NO_KAZAKH_LETTERS, TRANSLIT = "standard", "without-kazakh-letters", "translit"
+#: Model confidence under which a Latin-letter run is not taken for Kazakh or Russian transliteration.
+_TRANSLIT_CONFIDENCE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,21 +102,28 @@ class LangSettings:
     """What detection depends on; part of the cache namespace, so changing any of it recomputes."""
 
     languages: tuple[str, ...] = ("ru", "kk", "en")
-    mixed_min_share: float = 0.1
-    mixed_min_words: int = 1
+    mixed_min_share: float = 0.15
+    mixed_min_words: int = 2
     word_confidence: float = 0.95
     foreign_min_letters: int = 6
 
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One record's verdict: ``lang`` is a code, ``mixed`` or ``und``; ``words`` counts words per language."""
+    """One record's verdict: ``lang`` is a code, ``mixed`` or ``und``; ``words`` counts words per language.
+
+    ``script`` is ``cyrillic``, ``latin``, ``mixed`` (both carry content) or ``other``/``""``;
+    ``orthography`` is how the primary language is written (:data:`STANDARD`, :data:`NO_KAZAKH_LETTERS`,
+    :data:`TRANSLIT`), ``""`` when nothing was detected.
+    """
 
     lang: str
     primary: str
     secondary: str
     path: str
     words: dict[str, int]
+    script: str = ""
+    orthography: str = ""
 
 
 def script_of(code: str) -> str:
@@ -176,89 +198,259 @@ def _script(word: str) -> str:
     return "latin" if 2 * len(_LATIN.findall(word)) >= len(word) else "other"
 
 
+def _carries_language(token: str) -> bool:
+    """Links, addresses, handles, tokens with digits (codes, amounts) and over-long runs carry none."""
+    return not (
+        len(token) > MAX_TOKEN
+        or "@" in token
+        or "://" in token
+        or token.startswith(("www.", "#"))
+        or _DIGIT.search(token) is not None
+    )
+
+
+@dataclass(slots=True)
+class _Word:
+    text: str  # lower-cased; Latin homoglyphs inside Cyrillic words replaced
+    script: str
+    name: bool  # a name, brand, acronym or product: counted only when nothing else is there
+
+
+def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
+    """Words of the text's first :data:`MAX_CHARS` characters, in clauses numbered by sentence; one pass.
+
+    Whitespace splits tokens (no pattern rescans the text), so a 1M-character run without spaces
+    costs one token check; a word is a name when it is capitalised inside a sentence, an acronym in
+    a text that is not shouting, or has capitals inside (iPhone, CloudNote).
+    """
+    text = unicodedata.normalize("NFC", text[:MAX_CHARS])
+    if not quoted:  # «quoted» names are left out unless they are all there is
+        text = _QUOTED_NAME.sub(" ", text)
+    raw: list[tuple[int, list[tuple[str, bool]]]] = [(0, [])]
+    sentence, initial, last = 0, True, 0
+    for match in _TOKEN.finditer(text):
+        if "\n" in text[last : match.start()]:
+            sentence, initial = sentence + 1, True
+            raw.append((sentence, []))
+        last = match.end()
+        token = match.group()
+        if not _carries_language(token):
+            continue
+        parts = _CLAUSE.split(token)
+        for i, part in enumerate(parts):
+            if i % 2:  # a run of punctuation: a clause (and maybe a sentence) ends here
+                if any(c in _SENTENCE_END for c in part):
+                    sentence, initial = sentence + 1, True
+                raw.append((sentence, []))
+                continue
+            for word in _WORD.findall(part):
+                raw[-1][1].append((word, initial))
+                initial = False
+    words = [(w, first) for _, clause in raw for w, first in clause if len(w) > 1]
+    shouting = sum(w.isupper() for w, _ in words) * 2 > len(words)
+    inside = [w for w, first in words if not first]  # Title Case Text capitalises every word
+    titled = sum(w[0].isupper() for w in inside) * 2 > len(inside)
+    out = []
+    for number, clause in raw:
+        parsed = []
+        for word, first in clause:
+            script = _script(word.lower())
+            lower = word.lower().translate(_HOMOGLYPHS) if script == "cyrillic" else word.lower()
+            name = len(word) > 1 and (
+                (word.isupper() and not shouting)
+                or any(any(c.isupper() for c in part[1:]) and not part.isupper() for part in word.split("-"))
+                or (word[0].isupper() and not first and not titled)
+            )
+            parsed.append(_Word(lower, script, name))
+        if parsed:
+            out.append((number, parsed))
+    return out
+
+
+def _model_pick(words: Sequence[str], among: Sequence[str]) -> tuple[str, float]:
+    from .language_model import load
+
+    return load().posterior(words, among)
+
+
+def _decide(words: list[str], script: str, candidates: tuple[str, ...]) -> tuple[str, float, str]:
+    """Language of a run of same-script words among ``candidates``: (code, confidence, path).
+
+    The n-gram model settles Kazakh/Russian/English in either script; lingua settles the other
+    configured languages (a Latin run the model does not take for Kazakh or Russian goes to lingua
+    among the configured Latin-script languages).
+    """
+    if len(candidates) == 1:
+        return candidates[0], 1.0, FAST
+    known = tuple(c for c in candidates if c in MODEL_LANGUAGES)
+    others = tuple(c for c in candidates if c not in MODEL_LANGUAGES)
+    if script == "latin":
+        return _decide_latin(words, candidates)
+    if not others:
+        code, confidence = _model_pick(words, known)
+        return code, confidence, MODEL
+    code, confidence = _lingua(" ".join(words), candidates)
+    if code in ("kk", "ru") and {"kk", "ru"} <= set(candidates):
+        code, confidence = _model_pick(words, ("kk", "ru"))
+        return code, confidence, MODEL
+    return code, confidence, LINGUA
+
+
+def _decide_latin(words: list[str], candidates: tuple[str, ...]) -> tuple[str, float, str]:
+    """A Latin-letter run: Kazakh or Russian typed in Latin letters, English, or another Latin language.
+
+    The model also knows "some other Latin-script language" (``xx``, pooled from two dozen
+    languages); that and English go to lingua when several Latin-script languages are configured,
+    else to the one there is, else (none configured) to the nearest of Kazakh and Russian.
+    """
+    translit = tuple(c for c in candidates if c in ("kk", "ru"))
+    latin = tuple(c for c in candidates if c not in ("kk", "ru"))
+    among = (*translit, *(("en",) if latin else ()), OTHER_LATIN)
+    code, confidence = _model_pick(words, among)
+    if code in translit and (confidence >= _TRANSLIT_CONFIDENCE or latin in ((), ("en",))):
+        return code, confidence, MODEL
+    if not latin:
+        code, confidence = _model_pick(words, translit)
+        return code, confidence, MODEL
+    if latin == ("en",):
+        return "en", confidence if code == "en" else 1.0 - confidence, MODEL
+    code, confidence = _lingua(" ".join(words), latin)
+    return code, confidence, LINGUA
+
+
 def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
     """Detect one text's language; never raises on odd input (empty, emoji-only, other scripts)."""
     if not isinstance(text, str) or not text.strip():
         return Detection(UNDETERMINED, UNDETERMINED, "", EMPTY, {})
-    flat = _SKIP.sub(" ", unicodedata.normalize("NFC", text).lower())
-    clauses = [
-        c for c in (_WORD.findall(part) for part in _CLAUSE.split(_QUOTED_NAME.sub(" ", flat))) if c
-    ] or [c for c in (_WORD.findall(part) for part in _CLAUSE.split(flat)) if c]
+    clauses = _clauses(text) or _clauses(text, quoted=True)
     if not clauses:
         return Detection(UNDETERMINED, UNDETERMINED, "", NO_LETTERS, {})
+    if all(w.name for _, clause in clauses for w in clause):  # nothing but names: they are all there is
+        clauses = [(n, [_Word(w.text, w.script, False) for w in clause]) for n, clause in clauses]
     langs = settings.languages
-    by_script = {s: tuple(c for c in langs if script_of(c) == s) for s in ("cyrillic", "latin", "other")}
+    by_script = {
+        "cyrillic": tuple(c for c in langs if script_of(c) == "cyrillic"),
+        # Kazakh and Russian are typed in Latin letters too; the model recognises them there
+        "latin": tuple(c for c in langs if script_of(c) == "latin" or c in ("kk", "ru")),
+        "other": tuple(c for c in langs if script_of(c) == "other"),
+    }
     counts: dict[str, int] = {}
-    unsupported = supported = 0
-    kk_marked = used_lingua = False
+    owned: set[str] = set()  # languages that have a clause of their own
+    sentences: dict[int, set[str]] = {}  # languages per sentence
+    written: dict[tuple[str, str], int] = {}  # (language, script) -> words
+    lettered = 0  # Kazakh words written with Kazakh letters
+    unsupported = 0
+    paths: set[str] = set()
     undecided: dict[str, int] = {}
-    for clause in clauses:
-        # Per clause: Kazakh-marked words, and runs of same-script words that letters do not attribute.
+    for number, clause in clauses:
         local: dict[str, int] = {}
-        runs: list[tuple[str, list[str]]] = [("", [])]
+        runs: dict[str, list[str]] = {}  # script -> the clause's words in it without Kazakh letters
         for word in clause:
-            script = _script(word)
-            if script == "cyrillic":
-                word = word.translate(_HOMOGLYPHS)
-            marker = KAZAKH_LETTERS if script == "cyrillic" else KAZAKH_LATIN_LETTERS
-            if "kk" in langs and set(word) & marker:
-                local["kk"] = local.get("kk", 0) + 1
-                runs.append(("", []))
-            elif not by_script[script]:
-                unsupported += 1
-            elif runs[-1][0] == script:
-                runs[-1][1].append(word)
-            else:
-                runs.append((script, [word]))
-        marked = "kk" in local
-        kk_marked |= marked
-        neutral = 0
-        for script, run in runs:
-            if not run:
+            if word.name:
                 continue
-            candidates = by_script[script]
-            if len(candidates) == 1:
-                local[candidates[0]] = local.get(candidates[0], 0) + len(run)
-            elif marked and script == "cyrillic":
-                # Beside Kazakh-marked words each word is judged alone, and counts only when lingua is sure:
-                # short words and loanwords such as "карта" or "кредит" are everyday Kazakh too.
-                for word in run:
-                    code, confidence = ("", 0.0)
-                    if len(word) >= settings.foreign_min_letters:
-                        code, confidence = _lingua(word, candidates)
-                        used_lingua = True
-                    if confidence >= settings.word_confidence:
-                        local[code] = local.get(code, 0) + 1
-                    else:
-                        neutral += 1
+            marker = KAZAKH_LETTERS if word.script == "cyrillic" else KAZAKH_LATIN_LETTERS
+            if "kk" in langs and not marker.isdisjoint(word.text):
+                local["kk"] = local.get("kk", 0) + 1
+                written[("kk", word.script)] = written.get(("kk", word.script), 0) + 1
+                lettered += word.script == "cyrillic"
+                paths.add(FAST)
+            elif not by_script[word.script]:
+                unsupported += 1
             else:
-                code, confidence = _lingua(" ".join(run), candidates)
-                used_lingua = True
-                if confidence >= settings.word_confidence or marked:
-                    local[code] = local.get(code, 0) + len(run)
-                else:  # a short clause lingua is unsure of follows the rest of the text
-                    undecided[code] = undecided.get(code, 0) + len(run)
-        if local:
-            lead = _rank(local, langs)[0][0]
-            local[lead] += neutral
+                runs.setdefault(word.script, []).append(word.text)
+        marked = "kk" in local
+        for script, run in runs.items():
+            found, sure = _attribute(run, script, by_script[script], marked, settings, paths)
+            for code, n in found.items():
+                target = local if sure else undecided
+                target[code] = target.get(code, 0) + n
+                written[(code, script)] = written.get((code, script), 0) + n
+        if len(local) == 1:
+            owned.update(local)
+        sentences.setdefault(number, set()).update(local)
         for code, n in local.items():
             counts[code] = counts.get(code, 0) + n
-        supported += sum(local.values())
-    if unsupported >= max(1, supported):
-        return Detection(UNDETERMINED, UNDETERMINED, "", OTHER_SCRIPT, {})
-    if undecided:
+    if undecided:  # a short clause the model is unsure of follows the rest of the text
         lead = _rank(counts or undecided, langs)[0][0]
         counts[lead] = counts.get(lead, 0) + sum(undecided.values())
-        supported += sum(undecided.values())
+        for (code, script), n in list(written.items()):
+            if code != lead and code in undecided and code not in counts:
+                written[(lead, script)] = written.get((lead, script), 0) + n
+                del written[(code, script)]
+    supported = sum(counts.values())
+    if unsupported >= max(1, supported) or not counts:
+        reason = OTHER_SCRIPT if unsupported else NO_LETTERS
+        return Detection(UNDETERMINED, UNDETERMINED, "", reason, {})
     ranked = _rank(counts, langs)
     primary = ranked[0][0]
-    # Kazakh letters alone settled it when the text stayed all Kazakh; otherwise lingua weighed in.
-    path = LINGUA if used_lingua and not (kk_marked and len(ranked) == 1) else FAST
-    if len(ranked) > 1:
+    path = LINGUA if LINGUA in paths else MODEL if MODEL in paths else FAST
+    lang, secondary = primary, ""
+    if len(ranked) > 1 and supported > 3:
         second, n_second = ranked[1]
-        if n_second >= settings.mixed_min_words and n_second / supported >= settings.mixed_min_share:
-            return Detection(MIXED, primary, second, path, counts)
-    return Detection(primary, primary, "", path, counts)
+        share = n_second / supported
+        real = share >= settings.mixed_min_share and (n_second >= settings.mixed_min_words or second in owned)
+        if real or {second} in sentences.values():  # or a whole sentence: "... Рақмет."
+            lang, secondary = MIXED, second
+    script = _record_script(written, settings)
+    return Detection(lang, primary, secondary, path, counts, script, _orthography(primary, written, lettered))
+
+
+def _attribute(
+    run: list[str],
+    script: str,
+    candidates: tuple[str, ...],
+    marked: bool,
+    settings: LangSettings,
+    paths: set[str],
+) -> tuple[dict[str, int], bool]:
+    """Words per language in a clause's same-script words without Kazakh letters, and whether it is sure.
+
+    The run takes one language; a long word the model is sure belongs to another candidate
+    counts there (a Russian phrase inside Kazakh). Beside Kazakh-lettered words the run is
+    Kazakh unless a word is surely something else: Kazakh typed partly without its letters.
+    """
+    if marked and script == "cyrillic" and "kk" in candidates:
+        lead, confidence = "kk", 1.0
+    else:
+        lead, confidence, path = _decide(run, script, candidates)
+        paths.add(path)
+    out = {lead: 0}
+    judged = tuple(c for c in candidates if c in MODEL_LANGUAGES)
+    among = (*judged, OTHER_LATIN) if script == "latin" else judged
+    for word in run:
+        code = lead
+        if len(run) > 1 and len(word) >= settings.foreign_min_letters and lead in judged and len(judged) > 1:
+            found, sure = _model_pick([word], among)
+            if found not in (lead, OTHER_LATIN) and sure >= settings.word_confidence:
+                code = found
+                paths.add(MODEL)
+        out[code] = out.get(code, 0) + 1
+    return {c: n for c, n in out.items() if n}, confidence >= settings.word_confidence
+
+
+def _record_script(written: dict[tuple[str, str], int], settings: LangSettings) -> str:
+    """cyrillic/latin/other by words; mixed only when the second script carries content too."""
+    per: dict[str, int] = {}
+    for (_lang, script), n in written.items():
+        per[script] = per.get(script, 0) + n
+    ranked = sorted(per.items(), key=lambda kv: -kv[1])
+    total = sum(per.values())
+    if len(ranked) > 1 and total > 3:
+        n_second = ranked[1][1]
+        if n_second >= settings.mixed_min_words and n_second / total >= settings.mixed_min_share:
+            return MIXED
+    return ranked[0][0] if ranked else ""
+
+
+def _orthography(primary: str, written: dict[tuple[str, str], int], lettered: int) -> str:
+    """How the primary language is written: standard, Kazakh without its letters, or Latin translit."""
+    latin = written.get((primary, "latin"), 0)
+    cyrillic = written.get((primary, "cyrillic"), 0)
+    if primary in CYRILLIC_LANGUAGES and latin > cyrillic:
+        return TRANSLIT
+    if primary == "kk" and not lettered:
+        return NO_KAZAKH_LETTERS
+    return STANDARD
 
 
 def _rank(counts: dict[str, int], langs: tuple[str, ...]) -> list[tuple[str, int]]:
@@ -270,8 +462,20 @@ def detect_many(texts: Sequence[str], settings: LangSettings = LangSettings()) -
     return [detect(t, settings) for t in texts]
 
 
+#: Bumped whenever detection changes, so every cache of detected languages is recomputed.
+DETECTOR_VERSION = 2
 #: Columns of the per-record table; fixed-width strings so the on-disk cache can store them.
-TABLE_COLUMNS = ("lang", "primary", "secondary", "path")
+TABLE_COLUMNS = ("lang", "primary", "secondary", "path", "script", "orthography")
+#: Values stored shorter in the cache (12 characters a cell keep 1M records at about 290 MB).
+_SHORT = {NO_KAZAKH_LETTERS: "no-kk-letter"}
+#: The per-record columns other parts of dqaudit publish (per-record results), by their public names.
+RECORD_COLUMNS = {
+    "lang": "language",
+    "primary": "language_primary",
+    "secondary": "language_secondary",
+    "script": "script",
+    "orthography": "orthography",
+}
 
 
 class LanguageDetectionParams(CheckParams):
@@ -282,25 +486,24 @@ class LanguageDetectionParams(CheckParams):
         description="ISO 639-1 codes the data should be in; detection chooses only among these.",
     )
     mixed_min_share: float = Field(
-        0.1,
+        0.15,
         gt=0,
         le=0.5,
-        description="A second language with at least this share of a text's words makes it mixed.",
+        description="A second language with at least this share of a text's words (names, brands and "
+        "acronyms not counted) makes it mixed...",
     )
-    mixed_min_words: int = Field(1, ge=1, description="...and at least this many words.")
+    mixed_min_words: int = Field(
+        2,
+        ge=1,
+        description="...when it has at least this many words or a clause of its own "
+        "(a whole sentence in another language always makes a text of 4+ words mixed).",
+    )
     word_confidence: float = Field(
         0.95,
         ge=0.5,
         le=1,
-        description="Beside Kazakh-marked words, lingua "
-        "confidence needed to count a word as another language.",
-    )
-    word_confidence: float = Field(
-        0.95,
-        ge=0.5,
-        le=1,
-        description="Beside Kazakh-marked words, lingua "
-        "confidence needed to count a word as another language.",
+        description="Confidence the n-gram model needs to count a word as another "
+        "language than the rest of its clause.",
     )
     foreign_min_letters: int = Field(
         6, ge=1, description="...and the word's minimum length (shorter words are shared vocabulary)."
@@ -338,18 +541,30 @@ def language_table(ctx: AuditContext) -> pd.DataFrame:
                 for start in range(0, len(positions), 1000):
                     for row in range(start, min(start + 1000, len(positions))):
                         d = detect(texts[positions[row]], settings)
-                        out[row] = (d.lang, d.primary, d.secondary, d.path)
+                        orthography = _SHORT.get(d.orthography, d.orthography)
+                        out[row] = (d.lang, d.primary, d.secondary, d.path, d.script, orthography)
                     advance(min(1000, len(positions) - start))
             return out
 
         namespace = ctx.cache.namespace(
-            "langid", v=1, **{k: getattr(settings, k) for k in settings.__slots__}
+            "langid", v=DETECTOR_VERSION, **{k: getattr(settings, k) for k in settings.__slots__}
         )
         values = ctx.cache.per_record(namespace, ctx.frame["text_hash"].tolist(), run)
         values = np.asarray(values).reshape(len(texts), len(TABLE_COLUMNS))
-        return pd.DataFrame(values, columns=list(TABLE_COLUMNS), index=ctx.frame.index)
+        table = pd.DataFrame(values, columns=list(TABLE_COLUMNS), index=ctx.frame.index)
+        table["orthography"] = table["orthography"].replace({v: k for k, v in _SHORT.items()})
+        return table
 
     return ctx.memo(language_table, compute)
+
+
+def record_columns(ctx: AuditContext) -> pd.DataFrame:
+    """Language, primary/secondary language, script and orthography per record, aligned with ``ctx.frame``.
+
+    The one place the per-record results table takes its language columns from.
+    """
+    table = language_table(ctx)
+    return table[list(RECORD_COLUMNS)].rename(columns=RECORD_COLUMNS)
 
 
 def detected_languages(ctx: AuditContext) -> pd.Series:
