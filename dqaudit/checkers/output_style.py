@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,8 @@ from ..text import normalize, preview, text_hash
 from .base import Checker, share_penalty
 
 UNLABELLED = "(all answers)"
+#: Adds one finding: kind, severity, message, action, row positions, points per 1 % of rows, details.
+Add = Callable[..., None]
 #: Words of an answer that says it is automatic (English, Russian, Kazakh).
 AUTO_REPLY = re.compile(r"automatic (?:reply|message|response)|auto-?reply|do not (?:reply|answer)|"
                         r"автоматическ(?:ое сообщение|ий ответ)|автоответ|не отвечайте на (?:него|это|данное)|"
@@ -122,7 +125,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
         return self.result(findings, penalties=[points for _, points in found], metrics=metrics)
 
     def _repeats(self, ctx: AuditContext, p: OutputStyleParams, filled: np.ndarray, outputs: np.ndarray,
-                 add: object) -> None:
+                 add: Add) -> None:
         """Auto-replies (one answer to many different questions) and shared opening/closing sentences."""
         texts, labels = ctx.frame["text"].to_numpy(), ctx.frame["label"].to_numpy()
         by_answer: dict[str, list[int]] = {}
@@ -135,7 +138,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
             if len(questions) >= p.min_copies and (_scattered(members, labels) or AUTO_REPLY.search(answer)):
                 replied.update(members)
                 add("auto_replies", Severity.MEDIUM, f"{len(questions)} different questions get the same answer "
-                    f"“{preview(outputs[members[0]], 70)}”", Action.REVIEW, members, 1.0,  # type: ignore[operator]
+                    f"“{preview(outputs[members[0]], 70)}”", Action.REVIEW, members, 1.0,
                     answer=preview(outputs[members[0]], 200))
         for position, kind in ((0, "opening"), (1, "closing")):
             shared: dict[str, list[int]] = {}
@@ -147,11 +150,11 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
             for sentence, members in shared.items():
                 if len(members) >= p.min_copies and _scattered(members, labels):
                     add("boilerplate", Severity.LOW, f"{len(members)} answers share the {kind} “"
-                        f"{preview(sentence, 70)}”", Action.REVIEW, members, 0.25,  # type: ignore[operator]
+                        f"{preview(sentence, 70)}”", Action.REVIEW, members, 0.25,
                         position=kind, sentence=preview(sentence, 200))
 
     def _lengths(self, frame: pd.DataFrame, p: OutputStyleParams, filled: np.ndarray, outputs: np.ndarray,
-                 add: object) -> None:
+                 add: Add) -> None:
         """Answers far longer or shorter than the others of their label (robust z of log length)."""
         lengths = np.log1p(np.array([len(outputs[r]) for r in filled.tolist()], dtype=float))
         labels = frame["label"].to_numpy()[filled]
@@ -168,10 +171,10 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
                 where = "" if label == UNLABELLED else f" of label '{label}'"
                 typical = int(np.expm1(centre))
                 add("length_outliers", Severity.LOW, f"{len(members)} answers{where} have an unusual length "
-                    f"(typical {typical} characters)", Action.REVIEW, members, 0.5,  # type: ignore[operator]
+                    f"(typical {typical} characters)", Action.REVIEW, members, 0.5,
                     label=None if label == UNLABELLED else label, typical_chars=typical)
 
-    def _languages(self, ctx: AuditContext, filled: np.ndarray, outputs: np.ndarray, add: object) -> None:
+    def _languages(self, ctx: AuditContext, filled: np.ndarray, outputs: np.ndarray, add: Add) -> None:
         """Answers in another language than their question (both detected, neither mixed nor undetermined)."""
         settings = settings_from(LanguageDetectionParams.of(ctx.config, "language"))
         asked = language_table(ctx)["lang"].to_numpy()
@@ -196,7 +199,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
         if members:
             split = ", ".join(f"{q}→{a} ×{c}" for (q, a), c in pairs.most_common())
             add("language_mismatch", Severity.MEDIUM, f"{len(members)} answers are in another language than "
-                f"their question ({split})", Action.REVIEW, members, 1.0,  # type: ignore[operator]
+                f"their question ({split})", Action.REVIEW, members, 1.0,
                 pairs={f"{q}->{a}": c for (q, a), c in pairs.most_common()})
 
 

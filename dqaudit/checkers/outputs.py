@@ -102,8 +102,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                 parsed[value] = parse_answer(value)
             return parsed[value]
 
-        order = candidates[np.lexsort((candidates, groups[candidates]))]
-        for _, members in pd.Series(order).groupby(groups[order], sort=True):
+        ranked = candidates[np.lexsort((candidates, groups[candidates]))]
+        for _, members in pd.Series(ranked).groupby(groups[ranked], sort=True):
             by_question: dict[tuple[tuple[str, ...], ...], list[int]] = {}
             for row in members.tolist():
                 by_question.setdefault(parse(texts[row]).facts, []).append(row)
