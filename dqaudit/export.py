@@ -47,6 +47,7 @@ from .publish import (
     write_manifest,
 )
 from .registry import check_params, cleaning_rules
+from .text import displayable
 from .split import SplitOutcome, leakage_groups, stratified_split, time_split
 
 if TYPE_CHECKING:
@@ -431,7 +432,7 @@ def _manifest_parts(ctx: AuditContext, result: AuditResult, plan: CleaningPlan, 
         quarantine[key] = quarantine.get(key, 0) + 1
     return {
         "dqaudit_version": __version__,
-        "input": {"file": Path(ctx.dataset.source.path).name, "sha256": ctx.dataset.source.fingerprint,
+        "input": {"file": displayable(Path(ctx.dataset.source.path).name), "sha256": ctx.dataset.source.fingerprint,
                   "rows": ctx.dataset.source.rows},
         "seed": config.seed,
         "strategy": outcome.strategy + (f" ({by_time})" if by_time else ""),

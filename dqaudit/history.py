@@ -23,6 +23,7 @@ from . import __version__
 from .config import default_name
 from .errors import DqauditError
 from .findings import jsonable
+from .text import displayable
 
 if TYPE_CHECKING:
     from .data import Dataset
@@ -169,7 +170,7 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     from .masking import mask_deep, report_masker
     from .regressions import tracked_kinds
 
-    mask = report_masker(result.config) or str
+    mask = report_masker(result.config) or displayable
     frame = dataset.frame.sort_values("text_hash", kind="stable")
     content = dict(zip(frame["id"], frame["text_hash"], strict=True))
     tracked = tracked_kinds()
@@ -187,7 +188,7 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     return Run(None, result.started_at, dataset_key(source.path, source.format), source.fingerprint,
                source.rows, result.rows_loaded, result.config.fingerprint(), __version__,
                round(result.readiness_score, 4), result.verdict.value, len(result.gates), checks,
-               tuple(findings), result.name)
+               tuple(findings), mask(result.name))
 
 
 class HistoryStore:

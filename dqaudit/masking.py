@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .pii import PII_TYPES, PiiSettings, mask_text
+from .text import displayable
 
 if TYPE_CHECKING:
     from .config import AuditConfig
@@ -39,6 +40,7 @@ def masker_for(types: tuple[str, ...] = PII_TYPES) -> Masker:
 
     @lru_cache(maxsize=1 << 16)
     def mask(text: str) -> str:
+        text = displayable(text)
         return mask_text(text, types) if _MAYBE.search(text) else text
 
     return mask
@@ -97,7 +99,7 @@ def mask_result(result: AuditResult) -> AuditResult:
     """``result`` as it may be shown or stored: every string from the data masked (idempotent)."""
     mask = report_masker(result.config)
     if mask is None:
-        return result
+        return replace(result, source=replace(result.source, path=displayable(result.source.path)))
     results = tuple(mask_check(r, mask) for r in result.results)
     masked = {id(old): new for r_old, r_new in zip(result.results, results, strict=True)
               for old, new in zip(r_old.findings, r_new.findings, strict=True)}

@@ -33,9 +33,19 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def displayable(text: str) -> str:
+    """``text`` as valid Unicode: bytes of a file name that were not UTF-8 (``os.fsdecode`` keeps them as
+    lone surrogates, which no JSON, SQLite or terminal output accepts) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
 def one_line(text: str) -> str:
     """An error message fit for one terminal line: controls removed, newlines and runs of spaces joined."""
-    return " ".join(strip_control(text).split())
+    return " ".join(strip_control(displayable(text)).split())
 
 
 def preview(text: str, limit: int = 80) -> str:

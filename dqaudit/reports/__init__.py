@@ -27,8 +27,9 @@ def report_dir(base: str | Path, name: str, when: datetime | None = None) -> Pat
     """``<base>/<dataset name>-<UTC timestamp>/``; a clash within the same second gets a suffix."""
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     from ..masking import masker_for
+    from ..text import strip_control
 
-    name = masker_for()(name).replace("<", "").replace(">", "") or "dataset"  # a folder name: no < >
+    name = strip_control(masker_for()(name)).replace("<", "").replace(">", "") or "dataset"  # no < > in names
     target = Path(base) / f"{name}-{stamp}"
     suffix = 1
     while target.exists():
