@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -93,15 +94,21 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     """Turn the audit findings into row decisions (quarantine wins over mask and relabel).
 
     ``clusters`` (a duplicate cluster id per row) splits a dedupe finding that names no
-    representative into its clusters.
+    representative into its clusters. A quarantine finding may narrow the records it removes
+    (``details["quarantine_ids"]``: a question's answers that are not kept). Dedupe decisions
+    come last and keep a copy no other decision removed, so that two findings about one
+    cluster never remove all of it.
     """
     plan = CleaningPlan()
     index = pd.Index(frame["id"].astype(str))
+    dedupe: list[tuple[Finding, list[int], dict[str, Any]]] = []
     for finding in findings:
         if not finding.record_ids:
             continue
         decision = decision_for(finding, rules)
-        rows = [int(r) for r in index.get_indexer_for(list(finding.record_ids)) if r >= 0]
+        named = finding.details.get("quarantine_ids") if decision == "quarantine" else None
+        ids = finding.record_ids if named is None else named
+        rows = [int(r) for r in index.get_indexer_for(list(ids)) if r >= 0]
         reason = {"check": finding.check, "kind": finding.kind, "decision": decision, "message": finding.message}
         tally = plan.decisions.setdefault(f"{finding.check}.{finding.kind}", {})
         tally[decision] = tally.get(decision, 0) + len(rows)
@@ -109,29 +116,45 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
             for row in rows:
                 plan.quarantine(row, reason)
         elif decision == "dedupe":
-            for row, keep in _duplicates(frame, index, rows, finding, clusters):
-                plan.quarantine(row, {**reason, "kept": keep})
+            dedupe.append((finding, rows, reason))
         elif decision == "mask":
             plan.mask.update(rows)
         elif decision == "relabel":
             for row, label in zip(rows, _suggested(finding, rows), strict=True):
                 plan.relabel[row] = label
+    removed = set(plan.reasons)  # by quarantine decisions: a dedupe keeps one of the other copies
+    for finding, rows, reason in dedupe:
+        for row, keep in _duplicates(frame, index, rows, finding, clusters, removed):
+            plan.quarantine(row, {**reason, "kept": keep})
     return plan
 
 
 def _duplicates(frame: pd.DataFrame, index: pd.Index, rows: list[int], finding: Finding,
-                clusters: np.ndarray) -> list[tuple[int, str]]:
-    """(row, id of the copy kept in its place) for every row a dedupe finding removes."""
+                clusters: np.ndarray, removed: AbstractSet[int] = frozenset()) -> list[tuple[int, str]]:
+    """(row, id of the copy kept in its place) for every row a dedupe finding removes.
+
+    The finding's representative is kept unless another decision already ``removed`` it; then, as for
+    a finding that names none (per cluster), the representative rule picks among the copies left.
+    """
     named = finding.details.get("representative")
     if named is not None:
         keep = next((r for r in rows if index[r] == str(named)), None)
-        return [(r, str(named)) for r in rows if keep is not None and r != keep]
+        if keep is None:
+            return []
+        if keep not in removed:
+            return [(r, str(named)) for r in rows if r != keep]
+        groups = np.zeros(len(rows), dtype=np.int64)  # the finding is one group
+    else:
+        groups = clusters[rows]
     out = []
-    members = pd.Series(rows, dtype="int64")
-    for _, cluster in members.groupby(clusters[rows], sort=True):
-        keep = representative(frame.iloc[cluster.to_numpy()])
-        kept = next(r for r in cluster if index[r] == keep)
-        out.extend((int(r), keep) for r in cluster if r != kept)
+    for _, cluster in pd.Series(rows, dtype="int64").groupby(groups, sort=True):
+        members = cluster.tolist()
+        left = [r for r in members if r not in removed]
+        if not left:  # another decision removed every copy
+            continue
+        kept_id = representative(frame.iloc[left])
+        kept = next(r for r in left if index[r] == kept_id)
+        out.extend((int(r), kept_id) for r in members if r != kept)
     return out
 
 

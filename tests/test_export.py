@@ -76,6 +76,20 @@ def test_dedupe_without_representative_keeps_one_per_cluster():
     assert {row: reasons[0]["kept"] for row, reasons in plan.reasons.items()} == {0: "c", 1: "c", 4: "d"}
 
 
+def test_a_dedupe_keeps_a_copy_no_quarantine_removed():
+    """A cluster's representative holds an answer that is not kept: the dedupe keeps another copy, not none."""
+    frame = pd.DataFrame({"id": list("abcd"), "label": ["x"] * 4, "created_at": [None] * 4, "line": [1, 2, 3, 4]})
+    findings = [finding("near_duplicates", "near_duplicates", list("abc"), representative="a"),
+                finding("conflicting_outputs", "conflicting_outputs", list("abc"), Action.REVIEW,
+                        quarantine_ids=["a"]),
+                finding("duplicates", "exact_duplicates", ["d"], representative="d")]
+    plan = cleaning_plan(frame, findings, {"near_duplicates": "dedupe", "conflicting_outputs": "quarantine",
+                                           "duplicates": "dedupe"}, np.array([0, 0, 0, 1]))
+    assert sorted(plan.reasons) == [0, 2]  # a: its answer is not kept; c: a copy of b, which is kept
+    assert plan.reasons[2][0]["kept"] == "b"
+    assert plan.decisions["conflicting_outputs.conflicting_outputs"] == {"quarantine": 1}
+
+
 def test_relabel_without_suggestion_is_a_config_error():
     frame = pd.DataFrame({"id": ["a"]})
     with pytest.raises(ConfigError, match="suggests no label"):

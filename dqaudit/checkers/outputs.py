@@ -75,7 +75,7 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                   "periods or dates, a negation, or another answer altogether."
     default_weight = 2.0
     order = 120
-    cleaning = {"conflicting_outputs": "dedupe"}  # keeps one record of the answer the finding keeps
+    cleaning = {"conflicting_outputs": "quarantine"}  # the records of the answers not kept (quarantine_ids)
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params: ConflictingOutputsParams = self.params  # type: ignore[assignment]
@@ -158,7 +158,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
         representative = min(kept.rows, key=lambda r: frame["line"].iat[r])
         return self.finding("conflicting_outputs", Severity.HIGH, message, Action.REVIEW,
                             [str(ids[r]) for r in sorted(rows)], answers=answers, keep_rule=rule,
-                            rule=KEEP_RULE, representative=str(ids[representative]), size=len(rows))
+                            rule=KEEP_RULE, representative=str(ids[representative]), size=len(rows),
+                            quarantine_ids=[str(ids[r]) for g in answer_groups if g is not kept for r in g.rows])
 
 
 def _answer_groups(rows: list[int], outputs: np.ndarray, parse: Callable[[str], Answer],

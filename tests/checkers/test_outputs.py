@@ -48,6 +48,24 @@ def test_contradictions_are_found_and_greetings_are_not(write_jsonl) -> None:
     assert result.gates[0].triggered  # 3 of 7 rows
 
 
+def test_split_keeps_one_record_with_the_kept_answer(write_jsonl, tmp_path: Path) -> None:
+    from dqaudit.api import split
+
+    path = write_jsonl([
+        chat("a1", Q1, "A refund takes up to 14 days."),
+        chat("a2", "Hello! " + Q1, "A refund takes up to 30 days."),
+        chat("a3", Q1 + " Thanks", "Hello! A refund takes up to 14 days. Best regards, support team."),
+        chat("b1", Q2, "Yes, you can cancel it in the app within 30 minutes."),
+        chat("c1", Q3, "The savings deposit pays 14% a year."),
+    ])
+    out = tmp_path / "out"
+    split(path, out, AuditConfig(fields=CHAT, cache={"enabled": False}),
+          checks=["duplicates", "near_duplicates", "conflicting_outputs"])
+    kept = {json.loads(line)["id"] for name in ("train", "val", "test")
+            for line in (out / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()}
+    assert kept & {"a1", "a2", "a3"} in ({"a1"}, {"a3"}) and {"b1", "c1"} <= kept
+
+
 def test_questions_stating_other_facts_are_other_questions(write_jsonl) -> None:
     path = write_jsonl([
         chat("x1", "Refund 5 000 tenge for the jacket I returned to the shop yesterday", "Sent 5 000."),
