@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .scoring import shown
 from .text import preview
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def below_threshold(result: AuditResult, threshold: float | None) -> bool:
-    return threshold is not None and result.readiness_score < threshold
+    return threshold is not None and (result.readiness_score is None or result.readiness_score < threshold)
 
 
 def alert_text(result: AuditResult, *, threshold: float | None, diff: Diff | None,
@@ -27,10 +28,10 @@ def alert_text(result: AuditResult, *, threshold: float | None, diff: Diff | Non
     below = below_threshold(result, threshold)
     if result.gates or below:
         lines.append(f"dqaudit: {result.name} is {result.verdict.value} "
-                     f"(readiness {result.readiness_score:.1f}/100)")
+                     f"(readiness {shown(result.readiness_score)}/100)")
         lines += [f"- blocking ({g.check}): {preview(g.message, 160)}" for g in result.gates]
         if below:
-            lines.append(f"- readiness {result.readiness_score:.1f} is under --fail-under {threshold:g}")
+            lines.append(f"- readiness {shown(result.readiness_score)} is under --fail-under {threshold:g}")
     if not lines:
         return None
     if report:

@@ -6,10 +6,10 @@ the export and the report always agree. A finding's decision is looked up by
 ``cleaning`` table), then by the action the checker itself recommends (:data:`ACTION_DEFAULTS`):
 
 * ``keep``: no change (near-duplicate clusters still never cross splits);
-* ``dedupe``: keep one record per duplicate cluster, quarantine the other copies: the finding's
-  ``representative`` or, for a finding that sums up many clusters, each cluster's by the same
-  rule (:func:`~dqaudit.features.exact.representative`: most common label, then earliest
-  ``created_at``, then first line);
+* ``dedupe``: keep one record per duplicate cluster (near-copies whose labels differ in content:
+  one per label), quarantine the other copies. The kept record is chosen after every other
+  decision (:mod:`dqaudit.features.representatives`): never one quarantined for another
+  reason, so a group with a clean member always keeps one;
 * ``quarantine``: move every named record to quarantine.jsonl with the reason;
 * ``mask``: keep the record with personal data masked in all its strings;
 * ``relabel``: keep the record with the label the finding suggests (e.g. the annotators' consensus).
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -34,7 +33,6 @@ import pandas as pd
 from . import __version__
 from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
-from .features.exact import representative
 from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_settings
 from .features.near_dups import near_duplicate_groups
 from .findings import Action, Finding, json_text
@@ -93,15 +91,17 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
                   clusters: np.ndarray) -> CleaningPlan:
     """Turn the audit findings into row decisions (quarantine wins over mask and relabel).
 
-    ``clusters`` (a duplicate cluster id per row) splits a dedupe finding that names no
-    representative into its clusters. A quarantine finding may narrow the records it removes
-    (``details["quarantine_ids"]``: a question's answers that are not kept). Dedupe decisions
-    come last and keep a copy no other decision removed, so that two findings about one
-    cluster never remove all of it.
+    Duplicate groups are settled last, once every other decision is known, so the copy
+    kept is one the cleaning keeps anyway (:mod:`dqaudit.features.representatives`): two
+    findings about one cluster never remove all of it. A quarantine finding may narrow the
+    records it removes (``details["quarantine_ids"]``: a question's answers that are not
+    kept). ``clusters`` (a duplicate cluster id per row) splits a dedupe finding that sums
+    up many clusters into its clusters.
     """
     plan = CleaningPlan()
     index = pd.Index(frame["id"].astype(str))
-    dedupe: list[tuple[Finding, list[int], dict[str, Any]]] = []
+    dedupes: list[tuple[Finding, list[int], dict[str, Any]]] = []
+    flagged: set[int] = set()
     for finding in findings:
         if not finding.record_ids:
             continue
@@ -112,50 +112,64 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
         reason = {"check": finding.check, "kind": finding.kind, "decision": decision, "message": finding.message}
         tally = plan.decisions.setdefault(f"{finding.check}.{finding.kind}", {})
         tally[decision] = tally.get(decision, 0) + len(rows)
+        if finding.action in (Action.RELABEL, Action.MASK):
+            flagged.update(rows)
         if decision == "quarantine":
             for row in rows:
                 plan.quarantine(row, reason)
         elif decision == "dedupe":
-            dedupe.append((finding, rows, reason))
+            dedupes.append((finding, rows, reason))
         elif decision == "mask":
             plan.mask.update(rows)
         elif decision == "relabel":
             for row, label in zip(rows, _suggested(finding, rows), strict=True):
                 plan.relabel[row] = label
-    removed = set(plan.reasons)  # by quarantine decisions: a dedupe keeps one of the other copies
-    for finding, rows, reason in dedupe:
-        for row, keep in _duplicates(frame, index, rows, finding, clusters, removed):
-            plan.quarantine(row, {**reason, "kept": keep})
+    kept: set[int] = set()
+    for finding, rows, reason in dedupes:
+        for group, keep in _duplicates(frame, rows, finding, clusters, set(plan.reasons), flagged, kept):
+            kept.update(m.row for m in keep)
+            for row in group:
+                if all(row != m.row for m in keep) and row not in plan.reasons:
+                    same = [m for m in keep if m.label == _label(frame, row)] or keep
+                    plan.quarantine(row, {**reason, "kept": same[0].id})
     return plan
 
 
-def _duplicates(frame: pd.DataFrame, index: pd.Index, rows: list[int], finding: Finding,
-                clusters: np.ndarray, removed: AbstractSet[int] = frozenset()) -> list[tuple[int, str]]:
-    """(row, id of the copy kept in its place) for every row a dedupe finding removes.
+def _duplicates(frame: pd.DataFrame, rows: list[int], finding: Finding, clusters: np.ndarray,
+                barred: set[int], flagged: set[int],
+                kept: set[int]) -> Iterator[tuple[list[int], list[Any]]]:
+    """(group rows, members kept) for each duplicate group of a dedupe finding.
 
-    The finding's representative is kept unless another decision already ``removed`` it; then, as for
-    a finding that names none (per cluster), the representative rule picks among the copies left.
+    Near-copies keep one member per label (labels that differ here differ in content:
+    a real conflict is its own finding); exact copies and conflicts keep one. The
+    representative the check named is kept when it is clean (``conflicting_outputs``
+    names the record whose answer stays); otherwise the shared rule picks another.
     """
-    named = finding.details.get("representative")
-    if named is not None:
-        keep = next((r for r in rows if index[r] == str(named)), None)
-        if keep is None:
-            return []
-        if keep not in removed:
-            return [(r, str(named)) for r in rows if r != keep]
-        groups = np.zeros(len(rows), dtype=np.int64)  # the finding is one group
-    else:
-        groups = clusters[rows]
-    out = []
-    for _, cluster in pd.Series(rows, dtype="int64").groupby(groups, sort=True):
-        members = cluster.tolist()
-        left = [r for r in members if r not in removed]
-        if not left:  # another decision removed every copy
-            continue
-        kept_id = representative(frame.iloc[left])
-        kept = next(r for r in left if index[r] == kept_id)
-        out.extend((int(r), kept_id) for r in members if r != kept)
-    return out
+    from .features.representatives import Member, keepers
+
+    per_label = finding.kind == "near_duplicates"
+    named = {str(i) for i in (finding.details.get("representatives") or [finding.details.get("representative")])
+             if i is not None}
+    by_cluster = pd.Series(rows, dtype="int64").groupby(clusters[rows], sort=True)
+    groups = [rows] if finding.details.get("representative") is not None else [
+        [int(r) for r in cluster] for _, cluster in by_cluster]
+    fallback = {"line": np.arange(1, len(frame) + 1), "text": np.full(len(frame), "", dtype=object)}
+    ids, labels, times, lines, texts = (
+        frame[c].to_numpy() if c in frame.columns else fallback.get(c, np.full(len(frame), None, dtype=object))
+        for c in ("id", "label", "created_at", "line", "text"))
+    for group in groups:
+        members = [Member(r, str(ids[r]), _missing(labels[r]), _missing(times[r]), int(lines[r]), str(texts[r]))
+                   for r in group]
+        prefer = kept | {m.row for m in members if m.id in named}
+        yield group, keepers(members, barred=barred, flagged=flagged, prefer=prefer, per_label=per_label)
+
+
+def _missing(value: Any) -> str | None:
+    return None if value is None or value != value else str(value)
+
+
+def _label(frame: pd.DataFrame, row: int) -> str | None:
+    return _missing(frame["label"].iat[row])
 
 
 def _suggested(finding: Finding, rows: list[int]) -> list[str]:

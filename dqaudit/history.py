@@ -187,7 +187,7 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     source = result.source
     return Run(None, result.started_at, dataset_key(source.path, source.format), source.fingerprint,
                source.rows, result.rows_loaded, result.config.fingerprint(), __version__,
-               round(result.readiness_score, 4), result.verdict.value, len(result.gates), checks,
+               round(result.readiness_score or 0.0, 4), result.verdict.value, len(result.gates), checks,
                tuple(findings), mask(result.name))
 
 

@@ -32,7 +32,7 @@ class AuditResult:
     results: tuple[CheckResult, ...]
     weights: dict[str, float]
     descriptions: dict[str, str]
-    readiness_score: float
+    readiness_score: float | None  # None: nothing could be scored (an empty dataset)
     verdict: Verdict
     gates: tuple[Gate, ...]
     fix_first: tuple[FixItem, ...]
@@ -90,9 +90,10 @@ def run_checks(ctx: AuditContext, *, checks: Sequence[str] | None = None) -> Aud
         results = [_mask_result(r, maskers) for r in results]
     weights = {c.name: c.weight for c in checkers}
     gates = tuple(g for r in results for g in r.gates if g.triggered) + tuple(error_gates(results))
-    if not dataset.source.rows:  # an empty file would otherwise score 100 (nothing to fault): READY
-        gates += (Gate("schema", "no_rows", True, "the dataset has no rows: nothing to train on"),)
     score = readiness(results, weights)
+    if not dataset.source.rows:  # an empty file has nothing to score (checks would find nothing to fault)
+        gates += (Gate("schema", "no_rows", True, "the dataset has no rows: nothing to train on"),)
+        score = None
     return AuditResult(
         source=dataset.source, rows_loaded=len(dataset), rows_quarantined=len(dataset.problems),
         results=tuple(results), weights=weights, descriptions={c.name: c.description for c in checkers},

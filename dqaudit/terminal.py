@@ -24,7 +24,7 @@ from rich.text import Text
 from .alerts import below_threshold
 from .pipeline import AuditResult
 from .progress import Advance
-from .scoring import not_run
+from .scoring import not_run, shown
 from .text import preview
 
 VERDICT_STYLE = {"READY": "bold green", "NEEDS WORK": "bold yellow", "NOT READY": "bold red"}
@@ -58,7 +58,7 @@ def print_summary(result: AuditResult, console: Console, top: int = 8, fail_unde
     from .masking import mask_result
 
     r = mask_result(result)
-    head = Text.assemble(("Readiness ", "bold"), (f"{r.readiness_score:.1f}/100", "bold"), "  ",
+    head = Text.assemble(("Readiness ", "bold"), (f"{shown(r.readiness_score)}/100", "bold"), "  ",
                          (r.verdict.value, VERDICT_STYLE[r.verdict.value]))
     if below_threshold(r, fail_under):
         head.append(f"  FAILED: under --fail-under {fail_under:g}", style="bold red")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "bank_support.jsonl"
 TRUTH = REPO / "sample_data" / "truth.json"
 SHARED = REPO.parent / "shared" / "data"
+# label_noise's `features: auto` would encode every audited dataset with the embedding model (subprocesses
+# included); tests that use embeddings ask for them by name, with fake vectors unless they test the model
+os.environ["DQAUDIT_EMBEDDINGS"] = "off"
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,18 @@ def test_audit_writes_reports_and_exits_0(write_jsonl, tmp_path):
     assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html", ".dqaudit-report.json"}
 
 
+def test_empty_dataset_has_no_readiness_and_is_not_ready(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    result = run("audit", empty)
+    assert result.exit_code == 1, result.output
+    assert "Readiness —/100" in result.output and "NOT READY" in result.output
+    (folder,) = (tmp_path / "reports").iterdir()
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["readiness_score"] is None and report["verdict"] == "NOT READY"
+    assert "**Readiness —/100 — NOT READY**" in (folder / "report.md").read_text(encoding="utf-8")
+
+
 def test_json_flag_prints_only_json(write_jsonl):
     result = CliRunner().invoke(cli, ["audit", str(write_jsonl(CLEAN)), "--json", "--quiet",
                                       "--checks", "balance"])

@@ -52,8 +52,17 @@ def test_decision_lookup_order():
     assert decision_for(finding("text_quality", "fragment", ["a"], Action.REVIEW), rules) == "keep"
 
 
+def plan_frame(ids: str, **columns: list) -> pd.DataFrame:
+    """A frame as the loader gives it: id, text, label, created_at, line."""
+    n = len(ids)
+    return pd.DataFrame({"id": list(ids), "text": columns.get("text", ["same question"] * n),
+                         "label": columns.get("label", ["x"] * n),
+                         "created_at": columns.get("created_at", [None] * n),
+                         "line": list(range(1, n + 1))})
+
+
 def test_cleaning_plan_applies_each_decision():
-    frame = pd.DataFrame({"id": ["a", "b", "c", "d", "e"]})
+    frame = plan_frame("abcde")
     findings = [
         finding("duplicates", "exact_duplicates", ["a", "b", "c"], representative="b"),
         finding("label_noise", "suspected_mislabel", ["d"], Action.RELABEL, suggested="loan"),
@@ -62,18 +71,47 @@ def test_cleaning_plan_applies_each_decision():
     ]
     plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe",
                                            "label_noise.suspected_mislabel": "relabel"}, np.arange(5))
-    assert sorted(plan.reasons) == [0, 2]
+    assert sorted(plan.reasons) == [0, 2]  # the check's named representative is clean: it stays
     assert plan.reasons[0][0]["kept"] == "b"
     assert plan.relabel == {3: "loan"} and plan.mask == {4}
     assert plan.decisions["duplicates.exact_duplicates"] == {"dedupe": 3}
 
 
-def test_dedupe_without_representative_keeps_one_per_cluster():
-    frame = pd.DataFrame({"id": list("abcde"), "label": ["x", "y", "y", "x", "x"],
-                          "created_at": [None, "2024-02-01", "2024-01-01", None, None], "line": [1, 2, 3, 4, 5]})
+def test_dedupe_without_representative_keeps_one_per_cluster_and_label():
+    frame = plan_frame("abcde", label=["x", "y", "y", "x", "x"],
+                       created_at=[None, "2024-02-01", "2024-01-01", None, None])
     summed = finding("near_duplicates", "near_duplicates", list("abcde"))
     plan = cleaning_plan(frame, [summed], {"near_duplicates": "dedupe"}, np.array([0, 0, 0, 1, 1]))
-    assert {row: reasons[0]["kept"] for row, reasons in plan.reasons.items()} == {0: "c", 1: "c", 4: "d"}
+    assert {row: reasons[0]["kept"] for row, reasons in plan.reasons.items()} == {1: "c", 4: "d"}
+    conflict = finding("near_duplicates", "conflicting_labels", list("abc"))  # deduped if asked: the majority
+    rules = {"near_duplicates.conflicting_labels": "dedupe"}
+    plan = cleaning_plan(frame, [conflict], rules, np.zeros(5, int))
+    assert {row: reasons[0]["kept"] for row, reasons in plan.reasons.items()} == {0: "c", 1: "c"}
+
+
+def test_a_question_never_vanishes_with_its_stale_copy():
+    """Chat data: the first copy teaches a retired policy, the second the current one.
+
+    The stale copy is quarantined for being stale; the copy kept for the question is the
+    current answer, not dropped as the stale one's duplicate.
+    """
+    frame = plan_frame("abc", text=["How long until my transfer goes through?"] * 2 + ["Other question"],
+                       label=["transfer_timing"] * 2 + ["fees"])
+    findings = [
+        finding("duplicates", "exact_duplicates", ["a", "b"], representative="a"),
+        finding("stale_policy", "outdated_answer", ["a"], Action.DROP),
+        finding("pii", "phone", ["c"], Action.MASK),
+    ]
+    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"}, np.array([0, 0, 1]))
+    assert list(plan.reasons) == [0] and [r["check"] for r in plan.reasons[0]] == ["stale_policy"]
+    # a copy quarantined for being a copy keeps a masked or suspect copy only when nothing cleaner exists
+    findings = [finding("duplicates", "exact_duplicates", ["a", "b"], representative="a"),
+                finding("pii", "phone", ["a"], Action.MASK)]
+    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"}, np.array([0, 0, 1]))
+    assert plan.reasons[0][0]["kept"] == "b" and plan.mask == {0}
+    findings.append(finding("stale_policy", "outdated_answer", ["b"], Action.DROP))
+    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"}, np.array([0, 0, 1]))
+    assert list(plan.reasons) == [1]  # the group's only clean member stays
 
 
 def test_a_dedupe_keeps_a_copy_no_quarantine_removed():

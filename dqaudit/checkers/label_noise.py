@@ -1,35 +1,38 @@
-"""``label_noise``: records whose label disagrees with what the rest of the data says it should be.
+"""``label_noise``: how many labels are wrong, which records, and between which classes.
 
-Predicted class probabilities that never saw the record's own label, then cleanlab's
-confident learning (``find_label_issues``, label quality scores,
-``find_overlapping_classes``). When several annotators labelled a record, their
-consensus replaces the single label.
+Calibrated out-of-fold class probabilities (a model that never saw the record's own
+label, temperature-scaled so its confidence matches how often it is right), then
+cleanlab's confident learning: the confident joint estimates the share of wrong
+labels in the whole dataset (``estimated_noise_rate``, with a bootstrap interval),
+per class and per class pair, and names the records most likely to be wrong. When
+several annotators labelled a record, their consensus replaces the single label.
 
 Features (``features``):
 
-* ``tfidf`` (the default): character 2-5-grams plus word 1-2-grams (language-agnostic,
-  fine for Russian and Kazakh), out-of-fold probabilities of a K-fold logistic model.
-  Folds are grouped by near-duplicate cluster, so a near-copy of a held-out record is
-  never in the training folds (the model would memorise the label and hide the noise).
-* ``embeddings``: a weighted vote of each record's ``neighbors`` nearest neighbours in
-  the shared sentence-embedding cache, leaving out the record's own near-duplicate group.
-* ``ensemble``: the mean of both.
+* ``auto`` (the default): ``embeddings`` when the embeddings extra is installed,
+  else ``tfidf``; the report says which ran (``metrics.features``).
+* ``embeddings``: a multinomial logistic regression on the shared sentence
+  embeddings, cross-validated.
+* ``tfidf``: character 2-5-grams plus word 1-2-grams (language-agnostic), a
+  cross-validated linear model.
+* ``ensemble``: the calibrated mean of both.
 
-The defaults were chosen by measurement on banking77 with injected flips (the README,
-"Can the labels be trusted?"; ``benchmarks/label_noise.py``): ranking by self-confidence
-with cleanlab's estimated number of issues (``filter_by="low_self_confidence"``) lifted
-F1 at 10 % uniform flips from 0.80 to 0.91 with TF-IDF, and the neighbour vote on
-embeddings reaches 0.93 (0.83 before). With flips towards confusable classes plain
-cleanlab (``prune_by_noise_rate``) does better at 10-20 %; the README has the grid.
-TF-IDF stays the default because it needs no encoding and is not limited to the
-English embedding model. Without the embeddings extra, embedding-based settings fall
-back to TF-IDF and say so.
+Folds are grouped by near-duplicate cluster, so a near-copy of a held-out record is
+never in the training folds (the model would memorise the label and hide the noise).
+
+Measured on banking77 train against 150 records judged by hand
+(``benchmarks/judged``, ``benchmarks/label_noise_real.py``): the embeddings model with
+the ``self_confidence_or_margin`` rule flags 16 of the 24 records judged wrong and 8
+of the 89 judged right, and keeps F1 0.915 on 10 % planted flips; TF-IDF, alone or in
+the ensemble, found fewer real errors, so ``auto`` does not mix it in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -46,10 +49,11 @@ from ..features.embeddings import DEFAULT_MODEL, embed_texts
 from ..features.near_dups import Representatives, near_duplicate_groups
 from ..findings import Action, Chart, CheckResult, Finding, Severity
 from ..text import preview
-from .base import Checker, share_penalty
+from .base import Checker
 
-Features = Literal["ensemble", "embeddings", "tfidf"]
+Features = Literal["auto", "ensemble", "embeddings", "tfidf"]
 FilterBy = Literal[
+    "self_confidence_or_margin",
     "low_self_confidence",
     "low_normalized_margin",
     "both",
@@ -58,22 +62,33 @@ FilterBy = Literal[
     "confident_learning",
 ]
 #: Bump when the probability models change, so cached probabilities are recomputed.
-_OOF_VERSION = 3
+_OOF_VERSION = 4
+#: Score penalty points per 1 % of labels estimated wrong: 12 % wrong scores 100·exp(-0.18) = 83.5.
+NOISE_POINTS = 1.5
+#: Bootstrap resamples behind ``estimated_noise_interval``.
+RESAMPLES = 50
+#: Set to ``off`` so ``features: auto`` never loads the embedding model (small CI machines, the test suite).
+EMBEDDINGS_ENV = "DQAUDIT_EMBEDDINGS"
 
 
 class LabelNoiseParams(CheckParams):
     features: Features = Field(
-        "tfidf",
-        description="Text features: tfidf (character + word n-grams, cross-validated), "
-        "embeddings (nearest-neighbour vote), or ensemble (mean of both).",
+        "auto",
+        description="Text features: auto (embeddings when the extra is installed, else tfidf), embeddings "
+        "(logistic regression on sentence embeddings), tfidf (character + word n-grams), or ensemble "
+        "(calibrated mean of both).",
     )
     model: str = Field(
         DEFAULT_MODEL,
         description="Sentence-transformers model (name of the packaged offline model, or a local directory).",
     )
-    folds: int = Field(5, ge=2, le=20, description="Cross-validation folds (TF-IDF model).")
-    min_class_size: int = Field(5, ge=2, description="Classes with fewer examples are reported and left out.")
-    max_noise_share: float = Field(0.15, ge=0, le=1, description="Blocking gate: share of records flagged.")
+    folds: int = Field(5, ge=2, le=20, description="Cross-validation folds.")
+    min_class_size: int = Field(
+        10, ge=2, description="Classes with fewer examples are not judged (reported, never flagged)."
+    )
+    max_noise_share: float = Field(
+        0.15, ge=0, le=1, description="Blocking gate: estimated share of wrong labels."
+    )
     max_class_noise: float = Field(
         0.3, ge=0, le=1, description="Report a class whose estimated noise rate is above this."
     )
@@ -83,20 +98,11 @@ class LabelNoiseParams(CheckParams):
         le=1,
         description="Report a class pair when this share of the two classes' examples overlap.",
     )
-    neighbors: int = Field(
-        50, ge=1, le=500, description="Embedding kNN: nearest neighbours whose labels vote for a record."
-    )
-    temperature: float = Field(
-        0.05,
-        gt=0,
-        le=1,
-        description="Embedding kNN: a neighbour's vote is exp((cosine - 1) / temperature); "
-        "smaller trusts the closest neighbours more.",
-    )
     filter_by: FilterBy = Field(
-        "low_self_confidence",
-        description="cleanlab find_label_issues rule. low_self_confidence measured best on banking77 "
-        "overall; low_normalized_margin did better when flips go to confusable classes.",
+        "self_confidence_or_margin",
+        description="Which records are flagged: self_confidence_or_margin (the union of cleanlab's "
+        "low_self_confidence and low_normalized_margin, each taking the confident joint's count per class) "
+        "or any cleanlab find_label_issues rule.",
     )
     use_consensus: bool = Field(True, description="Use the annotators' consensus label where one exists.")
 
@@ -158,42 +164,93 @@ def out_of_fold_probs(
     return probs / probs.sum(axis=1, keepdims=True).clip(1e-12)
 
 
-def neighbour_probs(
-    vectors: np.ndarray,
-    labels: np.ndarray,
-    groups: np.ndarray,
-    n_classes: int,
-    neighbors: int,
-    temperature: float,
-    smoothing: float = 0.01,
+def embedding_probs(
+    vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, n_classes: int, folds: int, seed: int
 ) -> np.ndarray:
-    """Class probabilities from the labels of each record's nearest neighbours (cosine, L2-normalised rows).
+    """Held-out class probabilities of a grouped, stratified K-fold multinomial logistic regression.
 
-    Leave-one-group-out: neither the record nor its near-duplicates vote, so a copied
-    wrong label cannot vouch for itself. On banking77 (10 % uniform flips, same cleanlab
-    rule) this matched or beat a 5-fold logistic regression on the same embeddings (F1
-    0.93 against 0.91) in seconds instead of minutes, with no folds to fit. Rows are
-    scored in blocks of about 64 MiB of similarities, so memory stays flat as data grow;
-    time grows with the square of the number of rows.
+    On banking77 it ranked the records judged wrong by hand well above the neighbour
+    vote it replaced (16 of 24 flagged against 11, same rule), at 100 L-BFGS steps a fold.
     """
-    n = len(labels)
-    k = min(neighbors, n - 1)
-    probs = np.zeros((n, n_classes), dtype=np.float64)
-    if k < 1:  # a single record: nothing to compare it with
-        return np.full((n, n_classes), 1.0 / n_classes)
-    block = max(1, (1 << 24) // n)
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        sims = vectors[start:stop] @ vectors.T
-        sims[groups[start:stop, None] == groups[None, :]] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        near = np.take_along_axis(sims, top, axis=1)
-        weights = np.exp((near - 1.0) / temperature)  # masked neighbours (-inf) weigh 0
-        rows = np.repeat(np.arange(stop - start), k)
-        np.add.at(probs[start:stop], (rows, labels[top].ravel()), weights.ravel())
-    total = probs.sum(axis=1, keepdims=True)
-    probs = np.where(total > 0, probs / np.where(total > 0, total, 1.0), 1.0 / n_classes)
-    return (probs + smoothing / n_classes) / (1.0 + smoothing)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(
+        n_splits=min(folds, len(np.unique(groups))), shuffle=True, random_state=seed
+    )
+    probs = np.zeros((len(labels), n_classes), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small classes; lbfgs stopping at max_iter
+        for train, held in splitter.split(np.zeros(len(labels)), labels, groups):
+            model = LogisticRegression(C=1.0, max_iter=100)
+            model.fit(vectors[train], labels[train])
+            probs[np.ix_(held, model.classes_)] = model.predict_proba(vectors[held])
+    return probs / probs.sum(axis=1, keepdims=True).clip(1e-12)
+
+
+def calibrate(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Temperature-sharpened probabilities: the temperature in 0.1-1 that best predicts the given labels.
+
+    Out-of-fold probabilities of a regularised model are under-confident (on banking77
+    the best temperatures were 0.46 for the embeddings model and 0.63 for TF-IDF), and
+    cleanlab's per-class thresholds and noise estimate assume confidence that means
+    what it says; averaged models are calibrated again. Temperatures above 1 are not
+    tried: the given labels are noisy, and flattening the probabilities to fit them
+    would hide the very noise being estimated (20 % planted flips read as 14 %).
+    """
+    logits = np.log(np.clip(probs, 1e-12, 1.0))
+    rows = np.arange(len(labels))
+    best = (np.inf, 1.0)
+    for t in np.exp(np.linspace(np.log(0.1), 0.0, 41)):
+        scaled = logits / t
+        scaled -= scaled.max(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(np.exp(scaled).sum(axis=1)) - scaled[rows, labels]))
+        best = min(best, (loss, float(t)))
+    scaled = logits / best[1]
+    scaled -= scaled.max(axis=1, keepdims=True)
+    out = np.exp(scaled)
+    return out / out.sum(axis=1, keepdims=True), best[1]
+
+
+@dataclass(frozen=True)
+class NoiseEstimate:
+    """Confident-joint estimate of the wrong labels: overall (with an interval), per class, per pair."""
+
+    rate: float
+    interval: tuple[float, float]
+    joint: np.ndarray  # given label x likely true label, sums to 1
+
+    def class_rates(self) -> np.ndarray:
+        """Per given label: the share of its records whose label is estimated wrong."""
+        return 1.0 - np.diag(self.joint) / self.joint.sum(axis=1).clip(1e-12)
+
+
+def estimate_noise(
+    labels: np.ndarray, probs: np.ndarray, seed: int, resamples: int = RESAMPLES
+) -> NoiseEstimate:
+    """1 − trace of cleanlab's calibrated confident joint; interval: 2.5-97.5 % of a bootstrap over rows."""
+    from cleanlab.count import estimate_joint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        joint = estimate_joint(labels, probs)
+        rng = np.random.default_rng(seed)
+        n_classes = probs.shape[1]
+        rates = []
+        for _ in range(resamples):
+            pick = rng.integers(0, len(labels), len(labels))
+            if len(np.unique(labels[pick])) == n_classes:  # the estimate needs every class present
+                rates.append(1.0 - float(np.trace(estimate_joint(labels[pick], probs[pick]))))
+    rate = max(0.0, 1.0 - float(np.trace(joint)))
+    low, high = np.percentile(rates, [2.5, 97.5]) if rates else (rate, rate)
+    return NoiseEstimate(rate, (max(0.0, float(low)), max(0.0, float(high))), joint)
+
+
+def embeddings_wanted(features: str) -> bool:
+    """Whether this setting uses embeddings (``auto``: unless ``DQAUDIT_EMBEDDINGS=off``)."""
+    if features == "auto":
+        return os.environ.get(EMBEDDINGS_ENV, "").strip().lower() not in ("off", "0", "false", "no")
+    return features in ("ensemble", "embeddings")
 
 
 def predicted_probs(
@@ -204,7 +261,7 @@ def predicted_probs(
     params: LabelNoiseParams,
     groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str]:
-    """Held-out class probabilities for ``rows`` of ``ctx.frame`` with the configured features.
+    """Calibrated held-out class probabilities for ``rows`` of ``ctx.frame`` with the configured features.
 
     Returns the probabilities and the features actually used (``tfidf`` when the
     embeddings extra is missing). They are cached per record under a namespace that
@@ -216,13 +273,15 @@ def predicted_probs(
     groups = np.asarray(near_duplicate_groups(ctx))[rows] if groups is None else groups
     texts = ctx.frame["text"].to_numpy()[rows].tolist()
     hashes = ctx.frame["text_hash"].to_numpy()[rows].tolist()
-    kind = params.features
+    kind = "embeddings" if params.features == "auto" else params.features
     vectors = None
-    if kind in ("ensemble", "embeddings"):
+    if embeddings_wanted(params.features):
         try:
             vectors = embed_texts(ctx, params.model)[rows]
         except MissingDependency:
             kind = "tfidf"
+    else:
+        kind = "tfidf"
     digest = hashlib.blake2b(
         orjson.dumps([hashes, labels.tolist(), groups.tolist()]), digest_size=16
     ).hexdigest()
@@ -230,11 +289,9 @@ def predicted_probs(
         "label_noise_oof",
         data=digest,
         features=kind,
-        folds=params.folds if kind != "embeddings" else None,
+        folds=params.folds,
         seed=ctx.seed,
         model=params.model if vectors is not None else None,
-        neighbors=params.neighbors if vectors is not None else None,
-        temperature=params.temperature if vectors is not None else None,
         version=_OOF_VERSION,
     )
 
@@ -242,23 +299,22 @@ def predicted_probs(
         parts = []
         with ctx.progress.task(f"Predicting labels ({kind})", total=None):
             if kind in ("ensemble", "tfidf"):
-                parts.append(
-                    out_of_fold_probs(
-                        tfidf_features(texts), labels, groups, n_classes, params.folds, ctx.seed
-                    )
+                oof = out_of_fold_probs(
+                    tfidf_features(texts), labels, groups, n_classes, params.folds, ctx.seed
                 )
+                parts.append(calibrate(oof, labels)[0])
             if vectors is not None:
-                parts.append(
-                    neighbour_probs(vectors, labels, groups, n_classes, params.neighbors, params.temperature)
-                )
-        return np.mean(parts, axis=0)[positions]
+                oof = embedding_probs(vectors, labels, groups, n_classes, params.folds, ctx.seed)
+                parts.append(calibrate(oof, labels)[0])
+        mean = np.mean(parts, axis=0)
+        return (calibrate(mean, labels)[0] if len(parts) > 1 else mean)[positions]
 
     return ctx.cache.per_record(namespace, hashes, compute), kind
 
 
 class LabelNoiseChecker(Checker[LabelNoiseParams]):
     name = "label_noise"
-    description = "Likely mislabelled records and overlapping classes (held-out predictions + cleanlab)."
+    description = "Estimated share of wrong labels, likely mislabelled records and overlapping classes."
     default_weight = 2.0
     order = 80
     cleaning = {"suspected_mislabel": "quarantine"}
@@ -286,11 +342,11 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
             ids = frame["id"].iloc[labelled][labels.iloc[labelled].isin(small).to_numpy()].tolist()
             findings.append(
                 self.finding(
-                    "too_few_for_cv",
+                    "not_judged",
                     Severity.LOW,
-                    f"{len(small)} class(es) have fewer than {params.min_class_size} examples "
-                    "and were not checked "
-                    f"for label noise: {', '.join(small[:10])}",
+                    f"{len(small)} class(es) have fewer than {params.min_class_size} examples, too few "
+                    "to tell a wrong label from a rare phrasing; their records were not judged: "
+                    f"{', '.join(small[:10])}",
                     Action.ADD_DATA,
                     ids,
                     classes=small,
@@ -344,17 +400,16 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         model_rows: int,
         model_on: str,
     ) -> CheckResult:
-        from cleanlab.dataset import find_overlapping_classes, rank_classes_by_label_quality
-        from cleanlab.filter import find_label_issues
+        from cleanlab.dataset import find_overlapping_classes
         from cleanlab.rank import get_label_quality_scores
 
         frame = ctx.frame.iloc[rows]
         n = len(rows)
+        estimate = estimate_noise(y, probs, ctx.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            issues = find_label_issues(y, probs, filter_by=params.filter_by)
+            issues = flag_issues(y, probs, params.filter_by)
             quality = get_label_quality_scores(y, probs)
-            per_class = rank_classes_by_label_quality(labels=y, pred_probs=probs)
             overlaps = find_overlapping_classes(labels=y, pred_probs=probs)
         suggested = probs.argmax(axis=1)
         flagged = np.flatnonzero(issues)
@@ -368,6 +423,10 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
             }
             for i in flagged
         ]
+        # the noise penalty is shared by the flagged records; the estimate beyond them is its own finding
+        noise_points = NOISE_POINTS * 100.0 * estimate.rate
+        estimated_records = estimate.rate * n
+        per_record = noise_points / max(len(records), estimated_records, 1.0)
         by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for rec in records:
             by_pair.setdefault((rec["given"], rec["suggested"]), []).append(rec)
@@ -386,8 +445,32 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
                     records=recs,
                 )
             )
-            penalties.append(share_penalty(len(recs), n, 2.0))
-        noise = {classes[int(r["Class Index"])]: float(r["Label Noise"]) for _, r in per_class.iterrows()}
+            penalties.append(per_record * len(recs))
+        rest = noise_points - per_record * len(records)
+        low, high = estimate.interval
+        pairs = noise_pairs(estimate, classes, n)
+        if rest > 1e-6:
+            top = ", ".join(f"'{p['given']}' → '{p['likely']}'" for p in pairs[:3])
+            findings.append(
+                self.finding(
+                    "estimated_noise",
+                    Severity.HIGH
+                    if estimate.rate >= 0.1
+                    else Severity.MEDIUM
+                    if estimate.rate >= 0.03
+                    else Severity.LOW,
+                    f"an estimated {estimate.rate:.1%} of labels are wrong ({low:.1%}–{high:.1%}), about "
+                    f"{estimated_records:,.0f} records; {len(records):,} are flagged one by one"
+                    + (f"; most of the noise is between {top}" if top else ""),
+                    Action.REVIEW,
+                    [],
+                    rate=round(estimate.rate, 4),
+                    interval=[round(low, 4), round(high, 4)],
+                    pairs=pairs[:10],
+                )
+            )
+            penalties.append(rest)
+        noise = dict(zip(classes, estimate.class_rates().tolist(), strict=True))
         for name, rate in sorted(noise.items(), key=lambda kv: (-kv[1], kv[0])):
             if rate > params.max_class_noise:
                 members = frame["id"].to_numpy()[y == classes.index(name)].astype(str)
@@ -396,15 +479,14 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
                         "noisy_class",
                         Severity.MEDIUM,
                         f"class '{name}': an estimated {rate:.0%} of its labels are wrong; "
-                        "review its definition "
-                        "and examples",
+                        "review its definition and examples",
                         Action.REVIEW,
                         members,
                         label=name,
                         noise_rate=round(rate, 4),
                     )
                 )
-                penalties.append(3.0 * rate)
+                penalties.append(0.0)  # its records' share of the noise is in the estimate already
         sizes = np.bincount(y, minlength=len(classes))
         for _, r in overlaps.iterrows():
             a, b = int(r["Class Index A"]), int(r["Class Index B"])
@@ -432,8 +514,8 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         share = len(records) / n
         gate = self.gate(
             "label_noise",
-            share > params.max_noise_share,
-            f"{share:.1%} of checked records look mislabelled (limit {params.max_noise_share:.0%})",
+            estimate.rate > params.max_noise_share,
+            f"an estimated {estimate.rate:.1%} of labels are wrong (limit {params.max_noise_share:.0%})",
         )
         files = {"label_issues.jsonl": self._issues_file(frame, flagged, records)} if records else {}
         top = sorted(noise.items(), key=lambda kv: (-kv[1], kv[0]))[:30]
@@ -444,18 +526,23 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         )
         metrics = {
             "features": used,
+            "features_setting": params.features,
             "model": params.model if used != "tfidf" else None,
             "records_checked": n,
             "model_rows": model_rows,
             "model_on": model_on,
             "classes_checked": len(classes),
             "consensus_labels_used": consensus_used,
+            "estimated_noise_rate": round(estimate.rate, 4),
+            "estimated_noise_interval": [round(low, 4), round(high, 4)],
+            "estimated_noise_records": int(round(estimated_records)),
             "suspected_mislabels": len(records),
             "suspected_share": round(share, 4),
             "mean_label_quality": round(float(quality.mean()), 4),
             "class_noise": {k: round(v, 4) for k, v in sorted(noise.items())},
+            "noise_pairs": pairs[:10],
         }
-        if used != self.params.features:
+        if used == "tfidf" and params.features != "tfidf" and embeddings_wanted(params.features):
             metrics["note"] = (
                 "embeddings extra not installed: used TF-IDF only "
                 '(pip install "dqaudit[embeddings]" for better recall)'
@@ -471,3 +558,43 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
             orjson.dumps({**rec, "text": texts[i]}).decode() + "\n"
             for i, rec in zip(flagged, records, strict=True)
         )
+
+
+def flag_issues(labels: np.ndarray, probs: np.ndarray, rule: str) -> np.ndarray:
+    """Boolean mask of the records flagged by ``rule`` (see ``LabelNoiseParams.filter_by``).
+
+    ``self_confidence_or_margin``: each class's confident-joint count of wrong labels,
+    taken once by lowest probability of the given label (what planted random flips look
+    like) and once by lowest margin over the best other class (what confusable-intent
+    errors look like); a record either takes is flagged. On banking77 this kept F1
+    0.915 on 10 % planted flips and found 16 of 24 hand-judged real errors, where either
+    half alone found 12 or 14.
+    """
+    from cleanlab.filter import find_label_issues
+
+    if rule != "self_confidence_or_margin":
+        return np.asarray(find_label_issues(labels, probs, filter_by=rule))
+    low = find_label_issues(labels, probs, filter_by="low_self_confidence")
+    return np.asarray(low | find_label_issues(labels, probs, filter_by="low_normalized_margin"))
+
+
+def noise_pairs(estimate: NoiseEstimate, classes: list[str], n: int) -> list[dict[str, Any]]:
+    """The (given, likely true) class pairs that hold most of the estimated wrong labels, largest first."""
+    off = estimate.joint.copy()
+    np.fill_diagonal(off, 0.0)
+    total = off.sum()
+    order = np.argsort(-off, axis=None, kind="stable")
+    out = []
+    for flat in order[:20]:
+        given, likely = np.unravel_index(flat, off.shape)
+        if off[given, likely] <= 0:
+            break
+        out.append(
+            {
+                "given": classes[int(given)],
+                "likely": classes[int(likely)],
+                "records": int(round(float(off[given, likely]) * n)),
+                "share_of_noise": round(float(off[given, likely] / total), 4),
+            }
+        )
+    return out

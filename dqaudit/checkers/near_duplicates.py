@@ -19,8 +19,9 @@ import pandas as pd
 from pydantic import Field
 
 from ..context import AuditContext
-from ..features.exact import RULE, representative
+from ..features.conflicts import conflicting_pair
 from ..features.near_dups import NearDupFeatureParams, NearDuplicates, near_duplicates
+from ..features.representatives import RULE, Member, keepers
 from ..findings import Action, CheckResult, Finding, RegressionRule, Severity
 from ..text import normalize, preview
 from .base import Checker, share_penalty
@@ -60,9 +61,10 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
         semantic_only = _semantic_only(found)
         partial_groups = set(found.groups[found.contained_pairs[:, 0]].tolist())
         partial = clusters.index.isin(list(partial_groups))
-        conflicting = clusters[clusters["labels"] > 1]
-        plain = clusters[(clusters["labels"] <= 1) & ~partial]
-        contained = clusters[(clusters["labels"] <= 1) & partial]
+        conflict = _asks_the_same(frame, found_clusters)
+        conflicting = clusters[conflict]
+        plain = clusters[~conflict & ~partial]
+        contained = clusters[~conflict & partial]
         for kind, table in (("conflicting_labels", conflicting), ("near_duplicates", plain),
                             ("contained_copies", contained)):
             limit = params.max_cluster_findings
@@ -85,8 +87,10 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                                                             (low, high)))
                     penalties.append(share_penalty(len(rows) - 1, n, 1.0))
                 else:
-                    findings.append(self._cluster_finding(basis, members, low, high, found, int(g)))
-                    penalties.append(share_penalty(len(rows) - 1, n, 1.0))
+                    finding = self._cluster_finding(basis, members, low, high, found, int(g))
+                    findings.append(finding)
+                    kept = len(finding.details["representatives"])
+                    penalties.append(share_penalty(len(rows) - kept, n, 1.0))
             if len(folded):
                 rows = np.sort(found_clusters.members(folded))
                 conflict = kind == "conflicting_labels"
@@ -95,11 +99,12 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                     kind, Severity.HIGH if conflict else Severity.MEDIUM,
                     f"{len(folded):,} more " + ("clusters of partial copies" if partial_copies
                                                else "near-duplicate clusters") + f" ({len(rows):,} rows)"
-                    + (" carry conflicting labels" if conflict else "; keep one per cluster"),
+                    + (" carry conflicting labels" if conflict else "; keep one per cluster and label"),
                     Action.REVIEW if conflict or partial_copies else Action.DROP,
                     frame["id"].iloc[rows].tolist(),
                     clusters=len(folded), rule=CONTAINER_RULE if partial_copies else RULE))
-                penalties.append(share_penalty(len(rows) if conflict else len(rows) - len(folded), n,
+                kept = len(folded) if conflict else int(folded["labels"].clip(lower=1).sum())
+                penalties.append(share_penalty(len(rows) if conflict else len(rows) - kept, n,
                                                3.0 if conflict else 1.0))
         short = np.flatnonzero(found.no_shingles)
         if len(short):
@@ -110,7 +115,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                 Action.REVIEW, frame["id"].iloc[short].tolist(), size=int(len(short))))
             penalties.append(0.0)
         conflicting_rows = int(conflicting["size"].sum())
-        redundant = int((plain["size"] - 1).sum() + (contained["size"] - 1).sum())
+        redundant = int((plain["size"] - plain["labels"].clip(lower=1)).sum() + (contained["size"] - 1).sum())
         share = conflicting_rows / n
         gate = self.gate("conflicting_labels", share > params.max_conflicting_share,
                          f"{share:.1%} of rows are near-duplicates with conflicting labels "
@@ -127,6 +132,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
             "rows_in_clusters": int(clusters["size"].sum()),
             "redundant_rows": redundant,
             "conflicting_clusters": int(len(conflicting)),
+            "labels_differ_in_content": int((plain["labels"] > 1).sum()),
             "conflicting_rows": conflicting_rows,
             "too_short_rows": int(len(short)),
             "near_duplicate_share": round((redundant + conflicting_rows) / n, 4),
@@ -146,19 +152,23 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
     def _cluster_finding(self, kind: str, members: pd.DataFrame, low: float | None,
                          high: float | None, found: NearDuplicates, group: int) -> Finding:
         ids = members["id"].tolist()
-        keep = representative(members)
+        keep = [m.id for m in keepers(group_members(members), per_label=True)]
         text = preview(members["text"].iloc[0])
+        split = members["label"].dropna().value_counts().sort_index().to_dict()
+        labels = (f"; their labels differ in words that can carry them ({', '.join(split)}), so one per label"
+                  if len(split) > 1 else "")
         if kind == "semantic_duplicates":
             cos = _semantic_range(found, group)
             return self.finding(
-                kind, Severity.LOW, f"{len(ids)} paraphrases of “{text}” (cosine {cos[0]:.2f}–{cos[1]:.2f}); "
-                f"keep {keep}", Action.REVIEW, ids, representative=keep, rule=RULE, size=len(ids),
-                cosine_range=list(cos))
+                kind, Severity.LOW, f"{len(ids)} paraphrases of “{text}” (cosine {cos[0]:.2f}–{cos[1]:.2f})"
+                f"{labels}; keep {', '.join(keep)}", Action.REVIEW, ids, representative=keep[0],
+                representatives=keep, rule=RULE, size=len(ids), cosine_range=list(cos))
         span = f"Jaccard {low:.2f}–{high:.2f}" if low is not None else "identical shingles"
         return self.finding(
-            kind, Severity.MEDIUM, f"{len(ids)} near-copies of “{text}” ({span}); keep {keep}",
-            Action.DROP, ids, representative=keep, rule=RULE, size=len(ids), similarity_range=[low, high])
-
+            kind, Severity.MEDIUM,
+            f"{len(ids)} near-copies of “{text}” ({span}){labels}; keep {', '.join(keep)}",
+            Action.DROP, ids, representative=keep[0], representatives=keep, rule=RULE, size=len(ids),
+            similarity_range=[low, high], **({"label_split": split} if len(split) > 1 else {}))
 
     def _contained_finding(self, members: pd.DataFrame, rows: np.ndarray, found: NearDuplicates,
                            containment: tuple[float, float],
@@ -182,6 +192,31 @@ def _container(members: pd.DataFrame, rows: np.ndarray, contained_pairs: np.ndar
     lengths = members["text"].str.len().to_numpy()
     return int(np.lexsort((np.arange(len(rows)), -lengths, -holds))[0])
 
+
+
+def group_members(members: pd.DataFrame) -> list[Member]:
+    """The rows of a duplicate group as :class:`Member` (``row``: position in ``members``)."""
+    return [Member(k, str(i), None if lab is None or lab != lab else str(lab),
+                   None if t is None or t != t else str(t), int(line), str(text))
+            for k, (i, lab, t, line, text) in enumerate(zip(
+                members["id"], members["label"], members["created_at"], members["line"], members["text"],
+                strict=True))]
+
+
+def _asks_the_same(frame: pd.DataFrame, found: _Clusters) -> np.ndarray:
+    """Per cluster of ``found.table``: do two members with different labels ask the same thing?
+
+    Only those are label conflicts (:mod:`dqaudit.features.conflicts`); near-copies whose
+    labels differ in content words stay near-duplicates.
+    """
+    table = found.table
+    out = np.zeros(len(table), dtype=bool)
+    texts, labels = frame["text"].to_numpy(), frame["label"].to_numpy()
+    for k in np.flatnonzero(table["labels"].to_numpy() > 1).tolist():
+        start, size = int(table["start"].iat[k]), int(table["size"].iat[k])
+        rows = found.pos[start:start + size]
+        out[k] = conflicting_pair(texts[rows].tolist(), labels[rows].tolist()) is not None
+    return out
 
 @dataclass(frozen=True)
 class _Clusters:

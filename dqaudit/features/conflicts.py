@@ -1,0 +1,176 @@
+"""When near-identical texts with different labels are a label conflict: they ask the same thing.
+
+Near-duplicate clustering (Jaccard >= 0.7 on character 4-grams) also joins short texts
+that differ in exactly the word that justifies their labels: "Where is my card?" /
+"Where is my card PIN?", "exchange rate" / "exchange fee". Those are two good
+examples, not an inconsistent guide. Two texts *ask the same thing* when, after
+
+1. NFKC, apostrophes removed ("can't" = "cant"), every run of non-word characters a
+   space (punctuation, hyphens, whitespace), then case folded;
+2. numbers (digits or number words) read as ``<num>``; names read as ``<name>``: a
+   Title-case word inside a sentence (not its first word, and not when most of the
+   text is Title-case) or a country/currency code such as ``US``/``EUR``;
+3. filler dropped: greetings, politeness and request framing ("hi", "please",
+   "thanks", "can you tell me"), articles and possessives, and a few intensifiers, in
+   English, Russian and Kazakh (:data:`FILLER`);
+
+their remaining words are the same multiset, up to typos: a word of 4+ letters that
+is one edit (insert, delete, substitute, swap of neighbours) from a word on the other
+side, or two edits for words of 8+ letters that start with the same letter (typos are
+paired before filler is dropped, so "awnt" pairs with "want"). Negations ("not",
+"cant", "не") are never filler and never a typo of another word. A text with 10 or
+more content words may differ in one content word per 10 (a dropped word does not
+make a long request ask something else); shorter texts may not differ in any: on
+banking77, allowing one in 8 turned "top up with cash" / "with Google Pay" into a
+conflict (``allowed_differences``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+
+#: Words that never carry an intent: greetings, politeness, request framing, articles, intensifiers.
+FILLER = frozenset(
+    """
+a an the my your our his her their its this that these those some me i you we us it
+hi hello hey hiya dear greetings good morning afternoon evening day sir madam team
+please pls plz kindly thanks thank thx ty cheers sorry appreciate appreciated advance
+can could would may tell show explain know wondering wonder want like id ill im
+just really very actually now again urgently urgent asap quickly
+здравствуйте добрый день вечер утро доброе привет спасибо заранее пожалуйста подскажите скажите
+помогите буду признателен признательна благодарен благодарна срочно очень уже снова мне мой моя моё мои я вы
+сәлеметсіз бе қайырлы күн сәлем рахмет өтінемін тез қазір тағы әлі менің мен сіз
+""".split()
+)
+#: Negations: never dropped, never read as a typo of another word.
+NEGATIONS = frozenset(
+    "not no never cant cannot dont doesnt didnt wont isnt arent wasnt havent hasnt "
+    "couldnt wouldnt shouldnt nothing none не нет ни жоқ емес".split()
+)
+NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve twenty thirty "
+    "forty fifty hundred thousand million".split()
+)
+#: Upper-case codes read as names: countries and currencies people mention in requests.
+CODES = frozenset("US USA UK EU UAE GB USD EUR GBP RUB KZT CNY JPY CHF AUD CAD".split())
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"[.!?…]")
+#: Content words a longer text may differ in: one per this many words left after filler.
+WORDS_PER_DIFFERENCE = 10
+
+
+def words(text: str) -> list[str]:
+    """The canonical words of ``text`` (steps 1-2 of the module doc; filler is still in)."""
+    text = unicodedata.normalize("NFKC", text).replace("'", "").replace("’", "")
+    matches = list(_WORD.finditer(text))
+    titled = sum(m.group().istitle() for m in matches)
+    names_allowed = titled * 2 <= len(matches)
+    out: list[str] = []
+    previous_end = 0
+    for k, m in enumerate(matches):
+        word = m.group()
+        starts_sentence = k == 0 or bool(_SENTENCE_END.search(text[previous_end : m.start()]))
+        previous_end = m.end()
+        folded = word.casefold()
+        if folded.isdigit() or folded in NUMBER_WORDS:
+            token = "<num>"
+        elif word in CODES or (names_allowed and word.istitle() and not starts_sentence and len(word) > 1):
+            token = "<name>"
+        else:
+            token = folded
+        if not (token.startswith("<") and out and out[-1] == token):  # "John Smith" is one name
+            out.append(token)
+    return out
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance of ``a`` and ``b``; ``limit + 1`` once it must exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        if min(row) > limit:
+            return limit + 1
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def is_typo(a: str, b: str) -> bool:
+    """One edit between words of 4+ letters; two between words of 8+ letters that start alike.
+
+    Never for negations or placeholders: "cant" is not a typo of "want". "reactivate" is
+    not one of "activate" (two edits at the start).
+    """
+    if min(len(a), len(b)) < 4 or {a, b} & NEGATIONS or "<" in (a[0], b[0]):
+        return False
+    limit = 2 if max(len(a), len(b)) >= 8 and a[0] == b[0] else 1
+    return _edits(a, b, limit) <= limit
+
+
+def allowed_differences(words: int) -> int:
+    """Content words two texts of ``words`` canonical words may differ in and still ask the same thing."""
+    return words // WORDS_PER_DIFFERENCE
+
+
+def differing_words(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The words only one side has, typos paired off (each word once); filler, numbers and names dropped."""
+    only_a = list((Counter(a) - Counter(b)).elements())
+    only_b = list((Counter(b) - Counter(a)).elements())
+    left: list[str] = []
+    for word in only_a:
+        match = next((k for k, other in enumerate(only_b) if is_typo(word, other)), None)
+        if match is None:
+            left.append(word)
+        else:
+            only_b.pop(match)
+    if "".join(sorted(left)) == "".join(sorted(only_b)) or "".join(left) == "".join(only_b):
+        return [], []  # a split or joined word: "top up" / "topup"
+    return [w for w in left if w not in FILLER and w[0] != "<"], [
+        w for w in only_b if w not in FILLER and w[0] != "<"
+    ]
+
+
+def same_request(a: str, b: str) -> bool:
+    """Do texts ``a`` and ``b`` ask the same thing (differ only in form, not in content words)?"""
+    wa, wb = words(a), words(b)
+    if wa == wb:
+        return True
+    left, right = differing_words(wa, wb)
+    if {*left, *right} & NEGATIONS:
+        return False
+    content = min(sum(w not in FILLER for w in wa), sum(w not in FILLER for w in wb))
+    return max(len(left), len(right)) <= allowed_differences(content)
+
+
+def conflicting_pair(
+    texts: Sequence[str], labels: Sequence[object], limit: int = 64
+) -> tuple[int, int] | None:
+    """Positions of two members with different labels that ask the same thing, or None.
+
+    Compares at most ``limit`` distinct texts per label, so a huge template cluster
+    costs at most ``limit``² comparisons per pair of labels.
+    """
+    by_label: dict[object, dict[str, int]] = {}
+    for k, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        if label is None or label != label:  # unlabelled rows cannot conflict
+            continue
+        seen = by_label.setdefault(label, {})
+        if len(seen) < limit:
+            seen.setdefault(text, k)
+    names = sorted(by_label, key=str)
+    for x, first in enumerate(names):
+        for second in names[x + 1 :]:
+            for text_a, i in by_label[first].items():
+                for text_b, j in by_label[second].items():
+                    if same_request(text_a, text_b):
+                        return (i, j) if i < j else (j, i)
+    return None

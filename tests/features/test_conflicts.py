@@ -1,0 +1,66 @@
+"""The label-conflict rule: near-copies conflict only when they ask the same thing."""
+
+from __future__ import annotations
+
+import pytest
+
+from dqaudit.features.conflicts import conflicting_pair, is_typo, same_request, words
+
+# banking77 train near-copies whose labels the differing words justify (judged by hand: not conflicts)
+DIFFERENT = [
+    ("Where is my card?", "Where is my card PIN?"),
+    ("How do i verify my card?", "How do I verify my identity?"),
+    ("Can i use this card at any store?", "Can I use this card at any ATM?"),
+    ("What is the current exchange rate?", "What is the current exchange fee?"),
+    ("Is it possible for me to top up with cash?", "Is it possible for me to top up with Google Pay?"),
+    ("How do I reactivate my card?", "How do i activate my card"),
+    ("I cant transfer money into my account", "I want to transfer money into my account"),
+    ("My card payment went through", "My card payment didn't go through"),
+    ("Why was I charged an extra fee when using the card?",
+     "Why was I charged an extra fee when using an ATM?"),
+]
+# the same request in another form: punctuation, case, politeness, greetings, typos, numbers, names
+SAME = [
+    ("Has my top up gone through?", "Has my top-up gone through?"),
+    ("There is a payment I don't recognize", "There is a payment I don't recognise!"),
+    ("My card payment didn't work", "The card payment didn't work"),
+    ("How to verify my identity", "Show me how to verify my identity?"),
+    ("How long does a transfer take?", "how long does a US transfer take"),
+    ("How do I reset my password for the mobile app?", "Hi, how do I reset my pasword for the mobile app"),
+    ("I was charged 5 dollars twice", "I was charged 12 dollars twice, thanks"),
+    ("Please send the money to John Smith", "send the money to Maria"),
+    ("I just had a wedding and I want to take my spouses name.",
+     "I just had a wedding and I awnt to take my spouses name."),
+    ("Здравствуйте! Списали платёж дважды за сентябрь.", "Списали платёж дважды за сентябрь, пожалуйста"),
+]
+
+
+@pytest.mark.parametrize("a, b", DIFFERENT)
+def test_content_words_make_different_requests(a: str, b: str) -> None:
+    assert not same_request(a, b) and not same_request(b, a)
+    assert conflicting_pair([a, b], ["x", "y"]) is None and conflicting_pair([b, a], ["y", "x"]) is None
+
+
+@pytest.mark.parametrize("a, b", SAME)
+def test_form_differences_are_the_same_request(a: str, b: str) -> None:
+    assert same_request(a, b) and same_request(b, a)
+    assert conflicting_pair([a, b], ["x", "y"]) == (0, 1) and conflicting_pair([b, a], ["y", "x"]) == (0, 1)
+
+
+def test_same_label_or_unlabelled_members_never_conflict() -> None:
+    assert conflicting_pair(["Where is my card?", "where is my card"], ["a", "a"]) is None
+    assert conflicting_pair(["Where is my card?", "where is my card"], ["a", None]) is None
+
+
+def test_long_requests_may_differ_in_one_content_word_per_ten() -> None:
+    long = "my salary from the employer did not arrive on the card this month and rent is due tomorrow"
+    assert same_request(long, long.replace(" and rent", " and the rent payment"))
+    assert not same_request(long, long.replace("salary", "pension").replace("rent", "loan"))
+
+
+def test_words_and_typos() -> None:
+    assert words("Hi, send 500 EUR to Anna Lee!") == ["hi", "send", "<num>", "<name>", "to", "<name>"]
+    # a text mostly in Title Case has no names
+    assert words("How Do I Activate My Card") == ["how", "do", "i", "activate", "my", "card"]
+    assert is_typo("recognise", "recognize") and is_typo("awnt", "want")
+    assert not is_typo("cant", "want") and not is_typo("reactivate", "activate") and not is_typo("pin", "pen")

@@ -1,0 +1,64 @@
+"""Which member of a duplicate group is kept: clean, majority label, the source, then the first line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dqaudit.config import AuditConfig
+from dqaudit.features.representatives import Member, keepers
+from dqaudit.pipeline import audit
+
+
+def member(row: int, text: str = "same text", label: str | None = "x", created_at: str | None = None,
+           ) -> Member:
+    return Member(row, f"r{row}", label, created_at, row + 1, text)
+
+
+def ids(kept: list[Member]) -> list[str]:
+    return [m.id for m in kept]
+
+
+def test_first_member_stale_pii_or_mislabelled_is_not_kept() -> None:
+    group = [member(0), member(1), member(2)]
+    assert ids(keepers(group)) == ["r0"]
+    assert ids(keepers(group, barred={0})) == ["r1"]  # quarantined as stale
+    assert ids(keepers(group, flagged={0, 1})) == ["r2"]  # masked PII, suspected mislabel
+    assert ids(keepers(group, barred={1, 2}, flagged={0})) == ["r0"]  # the only clean-enough member stays
+    assert keepers(group, barred={0, 1, 2}) == []
+
+
+def test_majority_label_then_earliest_then_source() -> None:
+    group = [member(0, label="a"), member(1, label="b"), member(2, label="b")]
+    assert ids(keepers(group)) == ["r1"]
+    assert ids(keepers(group, per_label=True)) == ["r0", "r1"]
+    timed = [member(0, created_at="2024-03-01"), member(1, created_at="2024-01-01"), member(2)]
+    assert ids(keepers(timed)) == ["r1"]
+    source = "the card was blocked after three wrong PIN entries at the ATM on Monday"
+    copy = "the card was blocked after three wrong PIN entries"
+    assert ids(keepers([member(0, copy), member(1, source)])) == ["r1"]
+    assert ids(keepers([member(0, copy), member(1, source)], prefer={0})) == ["r0"]  # kept by another group
+
+
+def test_clough_stevenson_keeps_the_wikipedia_source(shared_data: Path) -> None:
+    """Student answers pasted from a Wikipedia article cluster with it; the article is kept, not a copy."""
+    folder = shared_data / "clough_stevenson_plagiarism" / "data"
+    info = pd.read_csv(folder / "file_information.csv")
+    rows = []
+    for name, task in zip(info["File"], info["Task"], strict=True):
+        rows.append({"id": name, "text": _read(folder / name), "label": f"task{task}"})
+    result = audit(pd.DataFrame(rows), AuditConfig(), checks=["near_duplicates"]).check("near_duplicates")
+    clusters = [f for f in result.findings if f.kind == "near_duplicates"]
+    with_source = [f for f in clusters if any(i.startswith("orig_") for i in f.record_ids)]
+    assert with_source, "the corpus's cut answers cluster with their source"
+    assert all(f.details["representative"].startswith("orig_") for f in with_source)
+
+
+def _read(path: Path) -> str:
+    """The corpus mixes UTF-8 and Windows-1252 files."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")
