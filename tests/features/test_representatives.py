@@ -8,7 +8,7 @@ import pandas as pd
 
 from dqaudit.config import AuditConfig
 from dqaudit.features.representatives import Member, keepers
-from dqaudit.pipeline import audit
+from dqaudit.api import audit
 
 
 def member(row: int, text: str = "same text", label: str | None = "x", created_at: str | None = None,
