@@ -82,8 +82,9 @@ _LATIN = re.compile(r"[a-z\u00c0-\u024f\u1e00-\u1eff]")
 #: Code-switching happens at clause boundaries, so words are weighed clause by clause.
 _CLAUSE = re.compile(r"([.!?;:,()\"«»—–…]+)")
 _SENTENCE_END = frozenset(".!?…")
-#: «Quoted» names (shops, products, magazines) say nothing about the writer's language.
-_QUOTED_NAME = re.compile(r"«[^»]{1,40}»|„[^“]{1,40}“")
+#: «Quoted» names (shops, products, magazines) and "quoted" screen messages say nothing about the
+#: writer's language.
+_QUOTED_NAME = re.compile(r"«[^»]{1,40}»|„[^“]{1,40}“|\"[^\"\n]{1,40}\"")
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 #: Latin letters typed in place of their Cyrillic twins inside Cyrillic words (a common Kazakh habit).
 _HOMOGLYPHS = str.maketrans({"i": "і", "a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "y": "у"})
@@ -244,6 +245,8 @@ def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
                 raw.append((sentence, []))
                 continue
             for word in _WORD.findall(part):
+                if len(word) > 1 and len(set(word.lower())) == 1:
+                    continue  # "ззззз", "ааа": a keyboard run, not a word
                 raw[-1][1].append((word, initial))
                 initial = False
     words = [(w, first) for _, clause in raw for w, first in clause if len(w) > 1]
@@ -389,7 +392,13 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
         second, n_second = ranked[1]
         share = n_second / supported
         real = share >= settings.mixed_min_share and (n_second >= settings.mixed_min_words or second in owned)
-        if real or {second} in sentences.values():  # or a whole sentence: "... Рақмет."
+        # "free fire", "red ball", "Face ID": two Latin words in Cyrillic text are a name more often than not
+        main = _main_script(written, primary)
+        if n_second < 3 and all(script != main for (c, script) in written if c == second):
+            real = False
+        # or a whole sentence ("... Рақмет."), unless it is a word lost in a long text
+        sentence = {second} in sentences.values() and share >= settings.mixed_min_share / 3
+        if real or sentence:
             lang, secondary = MIXED, second
     script = _record_script(written, settings)
     return Detection(lang, primary, secondary, path, counts, script, _orthography(primary, written, lettered))
@@ -414,18 +423,28 @@ def _attribute(
     else:
         lead, confidence, path = _decide(run, script, candidates)
         paths.add(path)
-    out = {lead: 0}
     judged = tuple(c for c in candidates if c in MODEL_LANGUAGES)
     among = (*judged, OTHER_LATIN) if script == "latin" else judged
-    for word in run:
-        code = lead
+    codes = [lead] * len(run)
+    for i, word in enumerate(run):
         if len(run) > 1 and len(word) >= settings.foreign_min_letters and lead in judged and len(judged) > 1:
             found, sure = _model_pick([word], among)
             if found not in (lead, OTHER_LATIN) and sure >= settings.word_confidence:
-                code = found
+                codes[i] = found
                 paths.add(MODEL)
+    out: dict[str, int] = {}
+    for i, code in enumerate(codes):
+        # a lone foreign word is a borrowing ("взломы", "подпишик"); two in a row are a phrase
+        alone = code != lead and codes[i - 1 : i] != [code] and codes[i + 1 : i + 2] != [code]
+        code = lead if alone else code
         out[code] = out.get(code, 0) + 1
-    return {c: n for c, n in out.items() if n}, confidence >= settings.word_confidence
+    return out, confidence >= settings.word_confidence
+
+
+def _main_script(written: dict[tuple[str, str], int], lang: str) -> str:
+    """The script most of a language's words in this text are written in."""
+    mine = {script: n for (code, script), n in written.items() if code == lang}
+    return max(mine, key=lambda k: mine[k]) if mine else ""
 
 
 def _record_script(written: dict[tuple[str, str], int], settings: LangSettings) -> str:
@@ -479,7 +498,7 @@ RECORD_COLUMNS = {
 
 
 class LanguageDetectionParams(CheckParams):
-    """How languages are detected (the ``checks.language`` block): the check and the splitter read the same."""
+    """How languages are detected (the ``checks.language`` block); the check and the splitter read it."""
 
     languages: tuple[str, ...] = Field(
         ("ru", "kk", "en"),

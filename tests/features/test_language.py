@@ -135,9 +135,13 @@ def test_code_switching_is_its_own_slice(text: str, pair: set[str]) -> None:
 
 def test_kazakh_with_one_russian_word_is_kazakh() -> None:
     # a borrowed word inside Kazakh is not a switch (judged so in benchmarks/judged)
-    texts = ("Тым кымбат приложение...", "Установка неге ошип кала береди", "Ужасно жабу керек бул фирманы")
+    texts = ("Тым кымбат приложение...", "Установка неге ошип кала береди", "Ужасно жабу керек бул фирманы",
+             "Маған галочка мен көп подпишик бериниздерши",  # two borrowings, not side by side
+             'Неге "остановлено" деп жазады...?',  # a quoted screen message
+             "Менің ең сүйікті ойыным red ball")  # a two-word game name in Latin letters
     for text in texts:
         assert detect(text).lang == "kk", text
+    assert detect("ззззззз ааааа").lang == UNDETERMINED  # keyboard runs are not words
 
 
 def test_work_is_bounded_on_runs_without_whitespace(monkeypatch: pytest.MonkeyPatch) -> None:
