@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dqaudit.checkers import near_duplicates as nd
 from dqaudit.config import AuditConfig
+from dqaudit.context import AuditContext
 from dqaudit.data import dataset_from_frame
 from dqaudit.dedup import minhash as mh
 from dqaudit.dedup.containment import ContainmentParams
-from dqaudit.pipeline import AuditContext
+from dqaudit.features.near_dups import near_duplicate_groups
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/data"
 CATEGORIES = ("cut", "light", "heavy", "non")
@@ -68,7 +68,7 @@ def dqaudit_groups(frame: pd.DataFrame, checks: dict) -> tuple[np.ndarray, float
     ctx = AuditContext(dataset_from_frame(frame[["id", "text", "label"]]),
                        AuditConfig(checks={"near_duplicates": checks}))
     began = time.perf_counter()
-    groups = nd.near_duplicate_groups(ctx)
+    groups = near_duplicate_groups(ctx)
     return np.asarray(groups), time.perf_counter() - began
 
 
