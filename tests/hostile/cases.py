@@ -80,6 +80,9 @@ class Case:
     extra: tuple[str, ...] = field(default=())  # output properties checked beyond the common ones
     #: Run every checker, label_noise included (seconds per run); otherwise the runner leaves it out.
     all_checks: bool = False
+    #: A scenario beyond one audit (split, concurrency, a kill, a full disk...): run instead of the audit;
+    #: see :mod:`tests.hostile.scenarios`.
+    run: Callable[[Path, Setup], Any] | None = None
 
 
 def filler(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -808,5 +811,8 @@ CASES: tuple[Case, ...] = (
     ),
 )
 
+from .scenarios import SCENARIOS  # noqa: E402  (scenarios build on the helpers above)
+
+CASES += SCENARIOS
 BY_NAME = {case.name: case for case in CASES}
 assert len(BY_NAME) == len(CASES), "case names must be unique"

@@ -56,6 +56,7 @@ class Outcome:
     kinds: set[str] = field(default_factory=set)
     messages: list[str] = field(default_factory=list)
     unsafe: list[str] = field(default_factory=list)
+    skipped: str | None = None  # a scenario this machine cannot stage (mounting a tmpfs)
 
     @property
     def lost(self) -> int:
@@ -68,6 +69,8 @@ class Outcome:
 def run_case(case: Case, workdir: Path) -> tuple[Setup, Outcome]:
     """Build the case in ``workdir`` and audit it in-process (as the console script would)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    if case.run is not None:
+        return _run_scenario(case, workdir)
     with contextlib.chdir(workdir):  # no stray ./dqaudit.yaml or cache is picked up
         setup = case.build(workdir)
         out = workdir / "reports"
@@ -89,6 +92,45 @@ def run_case(case: Case, workdir: Path) -> tuple[Setup, Outcome]:
         _read_reports(reports[-1].parent, outcome)
     if "no_file_created" in case.extra and (workdir / MARK).exists():
         outcome.unsafe.append("the config's !!python tag ran a command")
+    return setup, outcome
+
+
+def _run_scenario(case: Case, workdir: Path) -> tuple[Setup, Outcome]:
+    """A scenario case: its own commands, then the same checks on what it printed and wrote.
+
+    A scenario returns a :class:`~tests.hostile.scenarios.Ran`: the exit code and output of its
+    deciding command, the problems it saw itself (a foreign file touched, raw personal data in an
+    output, a leftover folder), and where its report or export is, to be read like an audit's.
+    """
+    with contextlib.chdir(workdir):
+        setup = case.build(workdir)
+        began = time.perf_counter()
+        ran = case.run(workdir, setup)
+        seconds = time.perf_counter() - began
+    if ran.skipped is not None:
+        outcome = Outcome(case.expect.exit, seconds, False, "", setup.rows, skipped=ran.skipped)
+        return setup, outcome
+    text = ran.stdout + ran.stderr
+    crashed = ran.exception is not None and not isinstance(ran.exception, SystemExit)
+    error = next((line for line in ran.stderr.splitlines() if line.startswith("Error:")), "")
+    outcome = Outcome(ran.exit_code, seconds, crashed or "Traceback" in text, error, setup.rows)
+    if crashed:
+        outcome.error = f"{type(ran.exception).__name__}: {ran.exception}"
+    if ran.exit_code == 2 and len(ran.stderr.strip().splitlines()) > 1:
+        outcome.unsafe.append(f"the error took {len(ran.stderr.strip().splitlines())} lines")
+    outcome.unsafe += terminal_problems(text) + ran.problems
+    reports = sorted(ran.reports.glob("*/report.json")) if ran.reports and ran.reports.is_dir() else []
+    if reports:
+        _read_reports(reports[-1].parent, outcome)
+    if ran.export is not None and (ran.export / "manifest.json").is_file():
+        manifest = json.loads((ran.export / "manifest.json").read_text(encoding="utf-8"))
+        outcome.rows = manifest["input"]["rows"]
+        files = {name: (ran.export / name) for name in ("train.jsonl", "val.jsonl", "test.jsonl",
+                                                        "quarantine.jsonl")}
+        counts = {n: sum(1 for _ in p.open("rb")) if p.is_file() else 0 for n, p in files.items()}
+        outcome.quarantined = counts.pop("quarantine.jsonl")
+        outcome.loaded = sum(counts.values())
+        outcome.kinds |= set(manifest.get("quarantine_reasons", {}))
     return setup, outcome
 
 
@@ -174,6 +216,8 @@ def mismatches(case: Case, setup: Setup, outcome: Outcome) -> list[str]:
     """Everything about ``outcome`` that differs from what ``case`` expects, or that no case may do."""
     e = case.expect
     data = str(setup.data)
+    if outcome.skipped is not None:
+        return []
     wrong = []
     if outcome.traceback:
         wrong.append(f"traceback: {outcome.error}")
@@ -182,7 +226,7 @@ def mismatches(case: Case, setup: Setup, outcome: Outcome) -> list[str]:
     for fragment in e.error:
         if fragment.format(data=data) not in outcome.error:
             wrong.append(f"error {outcome.error!r} lacks {fragment.format(data=data)!r}")
-    if e.exit in (0, 1):
+    if e.exit in (0, 1) and not (case.run is not None and outcome.rows is None):
         if outcome.rows is None:
             wrong.append("no report.json")
         else:
@@ -204,8 +248,12 @@ def mismatches(case: Case, setup: Setup, outcome: Outcome) -> list[str]:
 
 def summary_row(case: Case, setup: Setup, outcome: Outcome, wrong: list[str]) -> dict[str, Any]:
     """One line of the generated table."""
-    if outcome.exit_code == 2:
+    if outcome.skipped is not None:
+        got = f"skipped: {outcome.skipped}"
+    elif outcome.exit_code == 2:
         got = "exit 2: " + _plain(outcome.error.removeprefix("Error: ").replace(str(setup.data), "DATA"))
+    elif outcome.loaded is None:
+        got = f"exit {outcome.exit_code}"
     else:
         got = f"exit {outcome.exit_code}, {outcome.loaded} loaded, {outcome.quarantined} quarantined"
         shown = [k for k in case.expect.kinds if k in outcome.kinds]
