@@ -527,7 +527,7 @@ CASES: tuple[Case, ...] = (
         "scale",
         "1,000,000 tiny records",
         _million_rows,
-        Expect(0, quarantined=0, max_seconds=120),
+        Expect(0, quarantined=0, max_seconds=59),
         slow=True,
     ),
     Case("ten_thousand_fields", "scale", "a record with 10,000 fields", _wide_record, _LOADED, slow=True),
