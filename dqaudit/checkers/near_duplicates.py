@@ -133,6 +133,8 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
             "redundant_rows": redundant,
             "conflicting_clusters": int(len(conflicting)),
             "labels_differ_in_content": int((plain["labels"] > 1).sum()),
+            "mixed_label_clusters": int((clusters["labels"] > 1).sum()),
+            "mixed_label_rows": int(clusters.loc[clusters["labels"] > 1, "size"].sum()),
             "conflicting_rows": conflicting_rows,
             "too_short_rows": int(len(short)),
             "near_duplicate_share": round((redundant + conflicting_rows) / n, 4),
