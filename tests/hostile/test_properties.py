@@ -96,12 +96,12 @@ def test_readiness_is_bounded_by_the_scored_checks(pairs: list[tuple[float | Non
     weights = {f"c{i}": w for i, (_, w) in enumerate(pairs)}
     score = readiness(results, weights)
     scored = [s for s, w in pairs if s is not None and w > 0]
-    assert 0 <= score <= 100
     if scored:
+        assert 0 <= score <= 100
         assert min(scored) - 0.01 <= score <= max(scored) + 0.01
-    else:
-        assert score == 0
-    assert verdict(score, [], ScoreConfig()) in set(Verdict)
+        assert verdict(score, [], ScoreConfig()) in set(Verdict)
+    else:  # nothing scored: no readiness, and never READY
+        assert score is None and verdict(score, [], ScoreConfig()) is Verdict.NOT_READY
 
 
 @SETTINGS
