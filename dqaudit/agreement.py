@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Protocol
@@ -102,6 +102,28 @@ class CountTable:
     categories: tuple[str, ...]
     table: np.ndarray
     pairs: tuple[tuple[str, str, np.ndarray], ...]
+
+    @classmethod
+    def from_counts(cls, items: Sequence[str], cell_items: Sequence[str], cell_labels: Sequence[str],
+                    cell_counts: Sequence[int],
+                    pairs: Iterable[tuple[str, str, str, str, int]]) -> CountTable:
+        """The table from aggregated counts, ordered as :class:`Ratings` orders its matrix.
+
+        ``items`` in order of first appearance; ``cell_*`` say how many annotators gave an item
+        a label; ``pairs`` are ``(a, b, a's label, b's label, items)`` for annotators ``a < b``.
+        Categories are sorted and pairs ordered by annotator names, as the matrix's are.
+        """
+        categories = tuple(sorted(set(cell_labels)))
+        row = {v: n for n, v in enumerate(items)}
+        cat = {v: n for n, v in enumerate(categories)}
+        table = np.zeros((len(items), len(categories)), np.int64)
+        table[[row[i] for i in cell_items], [cat[c] for c in cell_labels]] = np.asarray(cell_counts, np.int64)
+        tables: dict[tuple[str, str], np.ndarray] = {}
+        for a, b, la, lb, n in pairs:
+            if (a, b) not in tables:
+                tables[a, b] = np.zeros((len(categories), len(categories)), np.int64)
+            tables[a, b][cat[la], cat[lb]] = n
+        return cls(tuple(items), categories, table, tuple((a, b, tables[a, b]) for a, b in sorted(tables)))
 
     def counts(self) -> np.ndarray:
         """Items x categories (a copy: callers may subtract from it)."""

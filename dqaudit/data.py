@@ -219,6 +219,15 @@ def _parse_lines(first: int, lines: list[bytes]) -> Iterator[tuple[int, str, Any
 def _iter_csv(path: Path, input_config: InputConfig, digest: Any = None) -> Iterator[tuple[int, str, Any]]:
     with path.open("rb") as handle:
         data = _read_hashed(handle, digest, -1)
+    yield from csv_rows(data, path, input_config)
+
+
+def csv_rows(data: bytes, path: str | Path, input_config: InputConfig) -> Iterator[tuple[int, str, Any]]:
+    """:func:`iter_rows` for a CSV file's bytes (``path`` names it in errors; its suffix picks TSV).
+
+    Quoted newlines are joined, so a row's number is the line it starts on. Both engines parse
+    CSV with it (Spark per file, on an executor).
+    """
     encoding = "utf-16" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
     try:
         text = data.decode(encoding)
@@ -226,7 +235,7 @@ def _iter_csv(path: Path, input_config: InputConfig, digest: Any = None) -> Iter
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(path, f"invalid UTF-8 at byte {exc.start}; re-encode the file as UTF-8",
                          line=line) from None
-    delimiter = input_config.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    delimiter = input_config.delimiter or ("\t" if Path(str(path)).suffix.lower() == ".tsv" else ",")
     csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # the default 128 KiB rejects long texts
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:

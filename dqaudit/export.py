@@ -19,6 +19,7 @@ Every input row, malformed lines included, lands in exactly one output file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -240,7 +241,8 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     split_of = np.full(len(frame), -1, dtype=np.int8)
     split_of[kept_rows] = outcome.assignment
     rendering = Rendering(ctx.dataset.source.format, config.fields.label or "label",
-                          tuple(check_params(config, "pii").types) if masking == "on" else None, config.export.system_prompt)
+                          tuple(check_params(config, "pii").types) if masking == "on" else None,
+                          config.export.system_prompt, chat_key(ctx.dataset.fields.text))
     texts = [rendering.mask(t) if r in plan.mask else t
              for r, t in zip(kept_rows.tolist(), frame["text"].iloc[kept_rows].tolist(), strict=True)]
     leaks = cross_split_matches(texts, frame["id"].iloc[kept_rows].astype(str).tolist(), outcome.assignment,
@@ -322,6 +324,7 @@ class Rendering:
     label_field: str
     mask_types: tuple[str, ...] | None  # the PII check's types; None when no row is masked
     system_prompt: str | None
+    chat_key: str | None = None  # the field holding a chat record's own turns (see :meth:`chat`)
 
     def mask(self, text: str) -> str:
         """The PII check's own masking, with the types it was configured to find."""
@@ -329,14 +332,18 @@ class Rendering:
 
         return mask_text(text, self.mask_types or ())
 
-    def kept(self, raw: str, obj: Any, masked: bool, relabel: str | None) -> bytes:
-        """A kept record: the original line when unchanged (JSONL), else the cleaned record re-serialised."""
+    def kept(self, raw: str, record: Callable[[], Any], masked: bool, relabel: str | None) -> bytes:
+        """A kept record: the original line when unchanged (JSONL), else the cleaned record re-serialised.
+
+        ``record()`` gives the parsed record; it is called only when the record is re-serialised.
+        """
+        if not masked and relabel is None and self.fmt == "jsonl":
+            return raw.encode("utf-8")
+        obj = record()
         if masked:
             obj = _mask_strings(obj, self.mask)
         if relabel is not None:
             _set_path(obj, self.label_field, relabel)
-        if not masked and relabel is None and self.fmt == "jsonl":
-            return raw.encode("utf-8")
         return orjson.dumps(obj, default=str)
 
     def quarantined(self, where: dict[str, Any], record_id: str, reasons: list[dict[str, Any]],
@@ -393,7 +400,6 @@ class _Writer:
         self.row_of_line = dict(zip(frame["line"].tolist(), range(len(frame)), strict=True))
         self.problems = {p.line: p for p in ctx.dataset.problems}
         self.chat = ctx.config.export.chat
-        self.chat_key = chat_key(ctx.dataset.fields.text)  # a chat record's own turns go to its chat example
 
     def publish(self, source: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half."""
@@ -416,19 +422,15 @@ class _Writer:
                     problem = obj if isinstance(obj, LoadProblem) else self.problems.get(line)
                     if problem is None:  # the loader accounted for every row it read: the file grew since
                         raise changed_input(source)
-                    files[QUARANTINE].write(render.unloaded(where, problem.kind, problem.message, raw, obj))
-                elif split_of[row] < 0:
-                    record_id = str(frame["id"].iat[row])
-                    files[QUARANTINE].write(render.quarantined(where, record_id, plan.reasons[row], obj))
+                    routed = row_lines(render, where, raw, lambda obj=obj: obj, problem=problem)
                 else:
-                    split = SPLITS[split_of[row]]
-                    masked = row in plan.mask
-                    files[f"{split}.jsonl"].write(render.kept(raw, obj, masked, plan.relabel.get(row)))
-                    answer = _answer(frame["output"].iat[row], self.prepared.labels.iat[row])
-                    turns = obj.get(self.chat_key) if self.chat_key and isinstance(obj, dict) else None
-                    example = render.chat(frame["text"].iat[row], answer, masked, turns) if self.chat else None
-                    if example is not None:
-                        files[f"{split}.chat.jsonl"].write(example)
+                    routed = row_lines(
+                        render, where, raw, lambda obj=obj: obj, split=int(split_of[row]),
+                        record_id=str(frame["id"].iat[row]), reasons=plan.reasons.get(row),
+                        masked=row in plan.mask, relabel=plan.relabel.get(row), text=frame["text"].iat[row],
+                        output=frame["output"].iat[row], label=frame["label"].iat[row], chat=self.chat)
+                for name, value in routed:
+                    files[name].write(value)
         finally:
             for handle in files.values():
                 handle.close()
@@ -437,9 +439,35 @@ class _Writer:
         return {name: {"rows": f.rows, "sha256": f.digest.hexdigest()} for name, f in files.items()}
 
 
-def _answer(output: Any, label: Any) -> Any:
-    """The assistant turn of a chat example: the record's output, else its (possibly relabelled) label."""
-    return label if output is None else output
+def row_lines(render: Rendering, where: dict[str, Any], raw: str, record: Callable[[], Any], *,
+              problem: LoadProblem | None = None, split: int = -1, record_id: str = "",
+              reasons: list[dict[str, Any]] | None = None, masked: bool = False, relabel: str | None = None,
+              text: str = "", output: Any = None, label: Any = None,
+              chat: bool = False) -> list[tuple[str, bytes]]:
+    """Where one input row goes and what is written there, as ``(output file, line)`` pairs.
+
+    A row that did not load (``problem``) or that the plan removed (``split`` < 0) goes to
+    quarantine.jsonl; a kept row to its split's file and, with ``chat``, its example (user = text,
+    assistant = the output, else the label after any relabelling; a chat record's own turns) to the
+    split's chat file. Both engines' writers call this for every row (Spark on its executors), so
+    routing cannot drift. ``record()`` gives the parsed row (a :class:`LoadProblem` where it did not
+    parse); it is called only when needed, and at most once.
+    """
+    record = functools.cache(record)
+    if problem is not None:
+        return [(QUARANTINE, render.unloaded(where, problem.kind, problem.message, raw, record()))]
+    if split < 0:
+        return [(QUARANTINE, render.quarantined(where, record_id, reasons or [], record()))]
+    name = SPLITS[split]
+    routed = [(f"{name}.jsonl", render.kept(raw, record, masked, relabel))]
+    if chat:
+        answer = output if output is not None else relabel if relabel is not None else label
+        obj = record() if render.chat_key else None
+        turns = obj.get(render.chat_key) if isinstance(obj, dict) else None
+        example = render.chat(text, answer, masked, turns)
+        if example is not None:
+            routed.append((f"{name}.chat.jsonl", example))
+    return routed
 
 
 def manifest_text(manifest: dict[str, Any]) -> str:

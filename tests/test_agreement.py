@@ -342,3 +342,19 @@ def test_count_table_gives_the_matrix_metrics_exactly(
     assert agr.cohen_pairwise(table, 5) == agr.cohen_pairwise(r, 5)
     with pytest.raises(TypeError, match="Ratings"):
         agr.krippendorff_alpha(table, without=r.annotators[0])
+
+
+def test_count_table_from_counts_is_the_ratings_table():
+    """What the Spark engine assembles from executor counts equals the matrix's tables, order included."""
+    rng = np.random.default_rng(3)
+    triples = [(f"i{rng.integers(40)}", f"a{rng.integers(6)}", "xyz"[rng.integers(3)]) for _ in range(400)]
+    r = agr.Ratings.from_triples(triples)
+    cells = [(r.items[i], r.categories[c], int(n)) for (i, c), n in np.ndenumerate(r.counts()) if n]
+    pairs = [(a, b, r.categories[x], r.categories[y], int(n))
+             for a, b, t in r.confusions(1) for (x, y), n in np.ndenumerate(t) if n]
+    rng.shuffle(cells)
+    table = agr.CountTable.from_counts(r.items, *zip(*cells, strict=True), reversed(pairs))
+    assert table.items == r.items and table.categories == r.categories
+    assert np.array_equal(table.counts(), r.counts())
+    assert [(a, b, t.tolist()) for a, b, t in table.confusions(2)] == [
+        (a, b, t.tolist()) for a, b, t in r.confusions(2)]

@@ -322,3 +322,30 @@ def test_a_stranded_previous_export_is_restored(write_jsonl, tmp_path):
     (stranded / "manifest.json").write_text("{}")
     _clean_leftovers(out)
     assert (out / "manifest.json").read_text() == "{}" and not stranded.exists()
+
+
+def test_row_lines_routes_and_renders_each_kind_of_row():
+    """The one routing function both engines' writers call: quarantine, split file, chat file."""
+    from dqaudit.data import LoadProblem
+    from dqaudit.export import QUARANTINE, Rendering, row_lines
+
+    render = Rendering("jsonl", "label", None, "Be brief.")
+    raw = '{"id": "r1", "text": "hi", "label": "greet"}'
+    record = lambda: json.loads(raw)  # noqa: E731
+    where = {"line": 3}
+    problem = LoadProblem(3, "malformed_json", "invalid JSON: x", "{oops")
+    [(name, line)] = row_lines(render, where, "{oops", lambda: problem, problem=problem)
+    assert name == QUARANTINE and json.loads(line)["raw"] == "{oops"
+    [(name, line)] = row_lines(render, where, raw, record, split=-1, record_id="r1",
+                               reasons=[{"check": "schema", "kind": "missing_label"}])
+    assert name == QUARANTINE and json.loads(line)["record"]["id"] == "r1"
+    assert row_lines(render, where, raw, record, split=1, text="hi", label="greet") == [("val.jsonl", raw.encode())]
+    routed = row_lines(render, where, raw, record, split=2, text="hi", label="greet", relabel="hello", chat=True)
+    assert [name for name, _ in routed] == ["test.jsonl", "test.chat.jsonl"]
+    assert json.loads(routed[0][1])["label"] == "hello"
+    assert json.loads(routed[1][1])["messages"] == [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"}]  # the relabelled label answers
+    with_output = row_lines(render, where, raw, record, split=0, text="hi", label="greet", output="Hi!", chat=True)
+    assert json.loads(with_output[1][1])["messages"][-1]["content"] == "Hi!"  # an output wins over the label
+    assert len(row_lines(render, where, raw, record, split=0, text="hi", chat=True)) == 1  # nothing to answer

@@ -33,12 +33,14 @@ from functools import lru_cache
 import numpy as np
 
 from .minhash import (
+    MAX_BUCKET_PAIRS,
     MinHashParams,
     _live_lsh_pairs,
     _unique_pairs,
     distinct_signatures,
     shingle_table,
     signatures,
+    verified,
     word_counts,
 )
 
@@ -181,7 +183,7 @@ def _candidates(sigs: np.ndarray, sizes: np.ndarray, params: ContainmentParams,
         rows = reps[(classes[reps] == i) | (classes[reps] == j)]
         bands, per_band = containment_bands(params.threshold, ratio, num_perm)
         floor = jaccard_floor(max(params.threshold - ESTIMATE_MARGIN, 0.0), ratio)
-        pairs, candidates = _live_lsh_pairs(sigs, bands, per_band, rows, 32, floor)
+        pairs, candidates = _live_lsh_pairs(sigs, bands, per_band, rows, MAX_BUCKET_PAIRS, floor)
         total += candidates
         if i != j:  # pairs inside one class were searched with that class's own bands
             pairs = pairs[classes[pairs[:, 0]] != classes[pairs[:, 1]]]
@@ -204,7 +206,7 @@ def _verify(texts: Sequence[str], pairs: np.ndarray, params: ContainmentParams, 
     sizes = np.diff(bounds)[at]
     small = np.maximum(sizes.min(axis=1), 1)
     value = inter / small
-    keep = value >= params.threshold - 1e-9
+    keep = verified(value, params.threshold)
     pairs, sizes, value = pairs[keep], sizes[keep], value[keep]
     first_contained = sizes[:, 0] < sizes[:, 1]  # ties: the later row is the contained one
     directed = np.where(first_contained[:, None], pairs, pairs[:, ::-1])

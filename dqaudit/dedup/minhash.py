@@ -386,7 +386,13 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int, which: np.ndarray | None 
     return keys
 
 
-def candidate_pairs(sigs: np.ndarray, params: MinHashParams, max_bucket_pairs: int = 32,
+#: A bucket with more members pairs each with the bucket's first and its neighbour (linear), not all pairs:
+#: thousands of copies of one text cost no quadratic blow-up, and their cluster is still connected.
+#: Both engines use it (the Spark engine in its SQL pairing), so candidates agree.
+MAX_BUCKET_PAIRS = 32
+
+
+def candidate_pairs(sigs: np.ndarray, params: MinHashParams, max_bucket_pairs: int = MAX_BUCKET_PAIRS,
                     rows: np.ndarray | None = None) -> np.ndarray:
     """Pairs ``(i, j)``, ``i < j``, sharing at least one LSH band; shape ``(m, 2)``, int64, sorted, unique.
 
@@ -506,6 +512,17 @@ def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray,
 ESTIMATE_MARGIN = 0.12
 
 
+def estimate_floor(threshold: float) -> float:
+    """The b-bit estimate a candidate needs to be checked exactly (:data:`ESTIMATE_MARGIN` below it)."""
+    return threshold - ESTIMATE_MARGIN
+
+
+def verified(similarity: np.ndarray, threshold: float) -> np.ndarray:
+    """Which exact Jaccard values make a near-duplicate edge: ``threshold`` or more, less 1e-9 of float
+    rounding (a pair at exactly 7/10 must pass 0.7 whatever order the division ran in)."""
+    return similarity >= threshold - 1e-9
+
+
 def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
                          params: MinHashParams) -> tuple[np.ndarray, np.ndarray, int]:
     """Verified near-duplicate edges ``(m, 2)`` with their Jaccard, and the number of LSH candidates.
@@ -521,8 +538,9 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
         return np.empty((0, 2), np.int64), np.empty(0), 0
     reps, mine = distinct_signatures(sigs, live)
     copy_edges = np.stack([mine[mine != live], live[mine != live]], axis=1)
-    close, candidates = _live_lsh_pairs(sigs, params.bands, params.rows, np.sort(reps), 32,
-                                        params.threshold - ESTIMATE_MARGIN)
+    floor = estimate_floor(params.threshold)
+    close, candidates = _live_lsh_pairs(sigs, params.bands, params.rows, np.sort(reps), MAX_BUCKET_PAIRS,
+                                        floor)
     kept, sims = np.empty((0, 2), np.int64), np.empty(0)
     if len(close):
         involved = np.flatnonzero(np.bincount(close.ravel(), minlength=len(sigs)))
@@ -530,7 +548,7 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
         local[involved] = np.arange(len(involved))
         flat, bounds = shingle_table([texts[i] for i in involved], params, default_workers())
         sim = exact_jaccard_table(flat, bounds, local[close], default_workers())
-        ok = sim >= params.threshold - 1e-9
+        ok = verified(sim, params.threshold)
         kept, sims = close[ok], sim[ok]
     pairs = np.concatenate([copy_edges, kept])
     pairs.sort(axis=1)

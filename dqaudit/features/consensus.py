@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,12 @@ def long_triples(ctx: AuditContext) -> tuple[list[tuple[str, str, str]], list[st
     return ctx.memo(long_triples, compute)
 
 
+def label_folder(params: AnnotationParams) -> Callable[[str], str]:
+    """How a label is read: merged by case and whitespace with ``normalize_labels``, else as given.
+    The Spark engine folds the labels it counts on the executors with it."""
+    return agr.normalized_label if params.normalize_labels else str
+
+
 def collect_annotations(ctx: AuditContext) -> Annotations:
     """Inline plus long-format annotations, checked against the dataset's ids (memoised per run)."""
     params = AnnotationParams.of(ctx.config, "agreement")
@@ -143,8 +149,8 @@ def collect_annotations(ctx: AuditContext) -> Annotations:
             triples += more
             empty += empty_long
         variants = agr.label_variants({t[2] for t in triples})
-        if params.normalize_labels:
-            triples = [(i, a, agr.normalized_label(lab)) for i, a, lab in triples]
+        fold = label_folder(params)
+        triples = [(i, a, fold(lab)) for i, a, lab in triples]
         return Annotations(
             tuple(triples),
             tuple(dict.fromkeys(unknown)),

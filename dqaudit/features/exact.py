@@ -7,6 +7,7 @@ both engines use it, so their groups agree.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,22 +29,37 @@ def exact_groups(ctx: AuditContext) -> pd.Series:
         texts = ctx.frame["text"].to_numpy()
         keys = ctx.cache.per_record(
             Cache.namespace("normalized_key", version=1), ctx.frame["text_hash"].tolist(),
-            lambda rows: np.array([exact_key(normalize(texts[i])) for i in rows], dtype=np.uint64))
-        codes = pd.factorize(keys)[0]
-        empty = keys == EMPTY_KEY
-        # empty texts are text_quality's finding, not one giant duplicate group: each stands alone
-        codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
-        return pd.Series(codes, index=ctx.frame.index, name="exact_group")
+            lambda rows: exact_keys([texts[i] for i in rows]))
+        return number_groups(keys, keys == EMPTY_KEY, ctx.frame.index)
 
     return ctx.memo(exact_groups, compute)
 
 
 def exact_key(normalized: str) -> int:
+    """64-bit blake2b of an already normalised text."""
     digest = hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
 
+def exact_keys(texts: Sequence[str]) -> np.ndarray:
+    """The exact-duplicate key of each text (uint64): equal for texts equal after :func:`normalize`,
+    :data:`EMPTY_KEY` for one that normalises to nothing. The Spark engine computes it per partition."""
+    return np.array([exact_key(normalize(text)) for text in texts], dtype=np.uint64)
+
+
 EMPTY_KEY = np.uint64(exact_key(""))
+
+
+def number_groups(values: np.ndarray, empty: np.ndarray, index: pd.Index) -> pd.Series:
+    """Group numbers for per-row group ``values`` (keys, or each group's first row), by first appearance;
+    each ``empty`` row then gets a number of its own after them.
+
+    Empty texts are text_quality's finding, not one giant duplicate group. Both engines number their
+    groups with it (locally the keys, on Spark each group's first record), so the numbers agree.
+    """
+    codes = pd.factorize(values)[0]
+    codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
+    return pd.Series(codes, index=index, name="exact_group")
 
 
 def keep(labels: list[str], times: list[str], lines: list[int], ids: list[str]) -> str:

@@ -220,3 +220,20 @@ def test_lone_surrogates_and_astral_characters_do_not_break_hashing() -> None:
              "𝐛𝐨𝐥𝐝 letters 😀 here", "bold letters here"]
     sigs = mh.signatures(texts, params)
     assert np.array_equal(sigs[0], sigs[1]) and np.array_equal(sigs[2], sigs[3])
+
+
+def test_verified_forgives_float_rounding_at_the_threshold_only():
+    sims = np.array([7 / 10, (1 - 0.3), 0.7 - 1e-12, 0.7 - 1e-6, 1.0])
+    assert mh.verified(sims, 0.7).tolist() == [True, True, True, False, True]
+    assert mh.estimate_floor(0.7) == pytest.approx(0.7 - mh.ESTIMATE_MARGIN)
+
+
+def test_a_bucket_over_the_cap_pairs_linearly():
+    """MAX_BUCKET_PAIRS + 1 identical signatures: each with the first and its neighbour, not all pairs."""
+    n = mh.MAX_BUCKET_PAIRS + 1
+    params = mh.MinHashParams("word", 1, 16, 0.7, 0, 100).resolve(["a"])
+    sigs = np.tile(np.arange(16, dtype=np.uint32), (n, 1))
+    pairs = {tuple(p) for p in mh.candidate_pairs(sigs, params).tolist()}
+    assert pairs == {(0, k) for k in range(1, n)} | {(k, k + 1) for k in range(1, n - 1)}
+    small = {tuple(p) for p in mh.candidate_pairs(sigs[: n - 1], params).tolist()}
+    assert len(small) == (n - 1) * (n - 2) // 2  # at the cap: every pair

@@ -18,33 +18,12 @@ from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError, DqauditError, MissingDependency
 from dqaudit.features.exact import exact_groups
 from dqaudit.features.near_dups import near_duplicates
+from dqaudit.publish import MARKER
 from dqaudit.registry import parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
 ANNOTATIONS = {"checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")}}}
 CHECKS = ["duplicates", "near_duplicates"]
-
-
-@pytest.fixture(scope="session")
-def spark():
-    """One local[2] session for the whole run (starting Spark costs ~10 s)."""
-    pyspark_sql = pytest.importorskip(
-        "pyspark.sql", reason="pyspark is not installed (pip install 'dqaudit[spark]')"
-    )
-    if shutil.which("java") is None and not __import__("os").environ.get("JAVA_HOME"):
-        pytest.skip("Java is not installed: Spark needs a JDK 17+")
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("dqaudit-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def spark_config(**updates: object) -> AuditConfig:
@@ -163,7 +142,7 @@ def test_agreement_from_spark_aggregates_equals_local(label_audits, contexts):
 
 
 def test_connected_components_roots_are_component_minima(spark):
-    from dqaudit.engines.spark import connected_components
+    from dqaudit.engines.spark.cluster import connected_components
 
     edges = spark.createDataFrame(
         [(1, 2), (2, 3), (3, 9), (5, 9), (4, 7), (10, 11), (7, 8)], "a long, b long"
@@ -284,12 +263,13 @@ def test_many_files_each_row_once_with_its_file(spark, tmp_path):
 
 def test_hadoop_target_swaps_and_refuses(spark, tmp_path):
     """The Hadoop FileSystem publisher (used for hdfs://, s3a://), exercised on file: URIs."""
-    from dqaudit.engines.spark import _HadoopTarget, _Stages
+    from dqaudit.engines.spark.session import Stages
+    from dqaudit.engines.spark.write import hadoop_target
     from dqaudit.errors import InputError
     from dqaudit.progress import NullProgress
 
     out = tmp_path / "out"
-    target = _HadoopTarget(spark, f"file:{out}")
+    target = hadoop_target(spark, f"file:{out}", None)
 
     def write(folder: str) -> dict[str, dict]:
         frame = spark.createDataFrame([(0, "a"), (0, "b"), (2, "c")], "f int, value string")
@@ -298,19 +278,20 @@ def test_hadoop_target_swaps_and_refuses(spark, tmp_path):
 
     for run in range(2):  # the second run replaces the first export
         target.check([f"file:{tmp_path}/elsewhere/data.jsonl"])
-        manifest = target.publish(write, {"run": run}, _Stages(spark, NullProgress()))
+        manifest = target.publish(write, {"run": run}, Stages(spark, NullProgress()))
         assert manifest["outputs"]["x.jsonl"] == {"rows": 2}
         assert (out / "x.jsonl").read_text() == "a\nb\n" and (out / "y.jsonl").read_text() == ""
         assert json.loads((out / "manifest.json").read_text())["run"] == run
+        assert json.loads((out / MARKER).read_text())["token"] == manifest["export_token"]
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no sibling left behind
     with pytest.raises(InputError, match="would hold the input"):
         target.check([f"file:{out}/data.jsonl"])
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="not written by dqaudit"):
-        _HadoopTarget(spark, f"file:{tmp_path}/busy").check([])
+        hadoop_target(spark, f"file:{tmp_path}/busy", None).check([])
     with pytest.raises(DqauditError, match=r"^opening nosuchfs://bucket/clean: .*No FileSystem for scheme"):
-        _HadoopTarget(spark, "nosuchfs://bucket/clean")
+        hadoop_target(spark, "nosuchfs://bucket/clean", None)
 
 
 def test_split_refuses_an_output_folder_holding_the_input(spark, tmp_path):
@@ -388,7 +369,7 @@ def test_a_driver_result_limit_is_a_one_line_error_with_the_setting_to_raise():
     """What a 5M-row audit hit with Spark's default 1 GiB spark.driver.maxResultSize (measured)."""
     from py4j.protocol import Py4JJavaError
 
-    from dqaudit.engines.spark import _java_errors
+    from dqaudit.engines.spark.session import java_errors
 
     class Failure:
         _target_id = "o104"  # what py4j reads off a Java object reference
@@ -401,7 +382,7 @@ def test_a_driver_result_limit_is_a_one_line_error_with_the_setting_to_raise():
             )
 
     with pytest.raises(DqauditError) as caught:
-        with _java_errors("auditing big.jsonl on Spark"):
+        with java_errors("auditing big.jsonl on Spark"):
             raise Py4JJavaError("An error occurred while calling o103.getResult", Failure())
     message = str(caught.value)
     assert "\n" not in message and message.startswith("auditing big.jsonl on Spark: org.apache.spark")

@@ -1,0 +1,225 @@
+"""The Spark engine: loading, MinHash, LSH, verification, clusters and duplicate groups as Spark jobs.
+
+A package by job (docs/notes/spark.md): :mod:`.session` (session, stage log, Java errors),
+:mod:`.read` (files, rows, the canonical table), :mod:`.cluster` (keys, signatures, LSH,
+verification, connected components), :mod:`.aggregates` (counts on the executors) and
+:mod:`.write` (rendering, part files, publishing). Every stage calls the local engine's own
+functions on partitions, so the two engines cannot drift apart.
+
+Records are identified by ``rid = file_index << 40 | line``; clusters come out of a
+large-star/small-star connected-components loop whose edges never leave the executors. The
+driver then receives one row per record (the canonical table every checker reads, with its
+cluster and exact-duplicate roots) and runs the checkers on what the engine provides
+(:meth:`~dqaudit.context.AuditContext.provide`): the clusters, the exact groups, each cluster's
+label counts (``label_noise`` fits its model on one representative per cluster) and, when
+``agreement`` first asks, the annotation count tables aggregated on the executors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...errors import DqauditError
+from .aggregates import agreement_tally, conflict_counts, representatives
+from .cluster import candidate_pairs, connected_components, sign_and_key, verify
+from .read import collect_dataset, list_files, read_rows
+from .session import Stages, java_errors, refuse_semantic, spark_session
+from .write import target, write_outputs
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from ...cache import Cache
+    from ...config import AuditConfig
+    from ...context import AuditContext
+    from ...pipeline import AuditResult
+    from ...progress import Progress
+
+
+@dataclass(frozen=True)
+class SparkSource:
+    """What the Spark export needs from the audit: the cached source rows, their ``rid``, files, stage log."""
+
+    rows: DataFrame
+    rid: np.ndarray
+    uris: list[str]
+    log: Stages
+
+
+class SparkEngine:
+    """Loads, signs, clusters and groups on Spark; the driver runs the checkers on what it provides."""
+
+    def open(self, data: str | Path, config: AuditConfig, *, progress: Progress | None, cache: Cache,
+             for_export: bool) -> AuditContext:
+        path = str(data)
+        refuse_semantic(config)
+        spark = spark_session(config.engine)
+        files = None
+        if for_export:
+            with java_errors(f"reading {path}"):
+                files = list_files(spark, path)
+        with java_errors(f"auditing {path} on Spark"):
+            ctx, log, rows, rid = _cluster(spark, path, config, progress=progress, cache=cache,
+                                           keep_source=for_export, files=files)
+        if for_export:
+            ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
+        else:
+            rows.unpersist()
+        return ctx
+
+    def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
+        """Input is any path Spark reads (file, folder, glob; ``file:``, ``hdfs://``, ``s3a://``...);
+        ``out`` a local folder or a Hadoop URI."""
+        from ...export import output_names
+
+        spark = spark_session(config.engine)
+        with java_errors(f"reading {data}"):
+            files = list_files(spark, str(data))
+        target(spark, str(out), output_names(config.export.chat)).check([uri for uri, _, _ in files])
+
+    def export(self, result: AuditResult, out: str | Path, *, by_time: str | None) -> dict[str, Any]:
+        """The local engine's plan and assignment; Spark renders and writes the files."""
+        from ...export import output_names, prepare_export
+
+        ctx = result.context
+        source: SparkSource | None = ctx.provided(SparkSource) if ctx is not None else None
+        if ctx is None or source is None:
+            raise DqauditError("the Spark export needs an audit opened for export (dqaudit.split)")
+        log = source.log
+        try:
+            log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")
+            with log.stage("cleaning plan, group-aware split assignment, leakage re-check", "driver"):
+                prepared = prepare_export(ctx, result, by_time=by_time)
+            spark = spark_session(ctx.config.engine)
+            where = target(spark, str(out), output_names(ctx.config.export.chat))
+            with java_errors(f"writing {out}"):
+                def write(folder: str) -> dict[str, dict[str, Any]]:
+                    return write_outputs(source.rows, source.rid, source.uris, ctx, prepared, folder, log)
+
+                return where.publish(write, prepared.manifest, log)
+        finally:
+            source.rows.unpersist()
+
+
+def _cluster(
+    spark: SparkSession,
+    path: str,
+    config: AuditConfig,
+    *,
+    progress: Progress | None = None,
+    cache: Cache | None = None,
+    keep_source: bool = False,
+    files: list[tuple[str, int, int]] | None = None,
+) -> tuple[AuditContext, Stages, DataFrame, np.ndarray]:
+    """The context, its stage log, the cached input rows (for the split writer) and each record's ``rid``."""
+    from pyspark.sql import functions as F
+
+    from ...context import AuditContext
+    from ...features.consensus import annotation_tally
+    from ...features.exact import exact_groups, number_groups
+    from ...features.near_dups import NearDuplicates, Representatives, minhash_params, near_duplicates
+    from ...progress import NullProgress
+
+    log = Stages(spark, progress or NullProgress())
+    with log.stage("read, parse and quarantine rows", "spark"):
+        rows, files, fmt = read_rows(spark, path, config, keep_source=keep_source, files=files)
+    with log.stage("collect the canonical table", "driver"):
+        dataset, rid = collect_dataset(rows, path, files, fmt, config.fields)
+    annotated = None
+    if dataset.frame["annotations"].notna().any():  # kept on the executors for the agreement aggregates
+        annotated = (
+            rows.where(F.col("problem").isNull() & F.col("annotations").isNotNull())
+            .select("rid", "id", "annotations")
+            .cache()
+        )
+        annotated.count()
+    ctx = AuditContext(dataset, config, progress=progress, cache=cache, options={"engine": log.info})
+    records = rows.where(F.col("problem").isNull()).select("rid", "text", "label")
+    params = minhash_params(ctx)  # ``auto`` shingles resolved on the collected texts, as locally
+    with log.stage("normalise, MinHash signatures and band keys", "spark"):
+        signed = sign_and_key(records, params).cache()
+    with log.stage("LSH candidates and exact-Jaccard verification", "spark"):
+        copies, candidates = candidate_pairs(signed)
+        candidates = candidates.cache()
+        candidate_count = candidates.count()
+        edges = copies.union(verify(candidates, records, signed, params)).cache()
+        edges.count()  # verify here, so its time is not charged to the connected components below
+    with log.stage("connected components (large-star/small-star)", "spark"):
+        roots = connected_components(edges.select("a", "b"))
+    with log.stage("exact-duplicate groups and conflicting labels", "spark"):
+        exact = signed.where(F.col("nkey").isNotNull()).groupBy("nkey").agg(F.min("rid").alias("exact_root"))
+        per_row = (
+            signed.join(exact, "nkey", "left")
+            .join(roots.withColumnRenamed("node", "rid"), "rid", "left")
+            .select(
+                "rid",
+                "nkey",
+                "live",
+                F.coalesce("exact_root", F.lit(-1)).alias("exact_root"),
+                F.coalesce("root", "rid").alias("near_root"),
+            )
+            .cache()
+        )
+        log.info["aggregates"] = conflict_counts(per_row.join(records.select("rid", "label"), "rid"))
+    with log.stage("label counts per cluster (its representative: the first record)", "spark"):
+        label_counts = (
+            per_row.select("rid", "near_root")
+            .join(records.where(F.col("label").isNotNull()).select("rid", "label"), "rid")
+            .groupBy("near_root", "label")
+            .count()
+            .toArrow()
+        )
+    with log.stage("collect cluster ids and verified edges", "driver"):
+        found = per_row.select("rid", "live", "exact_root", "near_root").toArrow()
+        at = np.searchsorted(rid, found.column("rid").to_numpy())
+        live = np.zeros(len(rid), bool)
+        live[at] = found.column("live").to_numpy()
+        near_root, exact_root = np.empty(len(rid), np.int64), np.empty(len(rid), np.int64)
+        near_root[at], exact_root[at] = (
+            found.column("near_root").to_numpy(),
+            found.column("exact_root").to_numpy(),
+        )
+        verified = edges.toArrow()
+        pairs = np.stack(
+            [
+                np.searchsorted(rid, verified.column("a").to_numpy()),
+                np.searchsorted(rid, verified.column("b").to_numpy()),
+            ],
+            axis=1,
+        ).astype(np.int64)
+        similarity = verified.column("sim").to_numpy()
+    groups = np.unique(near_root, return_inverse=True)[1].astype(np.int64)  # by first row, as locally
+    ctx.provide(
+        near_duplicates,
+        NearDuplicates(
+            params.shingle,
+            params.ngram,
+            params.bands,
+            params.rows,
+            ~live,
+            pairs,
+            similarity,
+            np.empty((0, 2), np.int64),
+            np.empty(0),
+            groups,
+            candidate_count,
+        ),
+    )
+    # roots are first rows, so numbering the roots numbers the groups as exact_groups numbers its keys
+    ctx.provide(exact_groups, number_groups(exact_root, exact_root < 0, dataset.frame.index))
+    found_representatives = representatives(rid, near_root, label_counts)
+    log.info["aggregates"]["label_noise_model_rows"] = int(found_representatives.counts["cluster"].nunique())
+    ctx.provide(Representatives, found_representatives)
+    ctx.provide_lazy(annotation_tally, lambda: agreement_tally(ctx, annotated, log))
+    log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")
+    log.ran("label_noise model on one representative per cluster", "driver")
+    for data in (signed, candidates, edges, per_row):
+        data.unpersist()
+    return ctx, log, rows, rid
+
+
+__all__ = ["SparkEngine", "SparkSource"]

@@ -1,0 +1,185 @@
+"""Clustering on the executors: exact keys and MinHash signatures, LSH candidates, verification, components.
+
+Every step calls the local engine's pure functions on partitions (:func:`~dqaudit.features.exact.exact_keys`,
+:func:`~dqaudit.dedup.minhash.signatures`, ``band_keys``, ``shingle_sets``/``exact_jaccard_pairs``,
+:func:`~dqaudit.dedup.minhash.estimate_floor`, :func:`~dqaudit.dedup.minhash.verified`) and replays the
+local tie-breaking rules (representative = first record of identical signatures, buckets in record
+order, linear pairing of buckets over :data:`~dqaudit.dedup.minhash.MAX_BUCKET_PAIRS` members), so
+clusters are the same partitions of records as on one machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from ...dedup.minhash import MinHashParams
+
+
+def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
+    """Per record: exact-duplicate key (null for an empty text), has shingles, band keys, low bytes."""
+    from ...dedup.minhash import EMPTY, band_keys, signatures
+    from ...features.exact import EMPTY_KEY, exact_keys
+
+    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            texts = batch["text"].tolist()
+            sigs = signatures(texts, params)
+            live = (sigs != EMPTY).any(axis=1)
+            whole = band_keys(sigs, 1, params.num_perm)[:, 0]
+            keys = band_keys(sigs, params.bands, params.rows).view(np.int64)
+            exact = exact_keys(texts)
+            nkey = pd.array(exact.view(np.int64), dtype="Int64")
+            nkey[exact == EMPTY_KEY] = pd.NA  # empty texts are no duplicate group (as exact_groups says)
+            yield pd.DataFrame(
+                {
+                    "rid": batch["rid"].to_numpy(),
+                    "nkey": nkey,
+                    "live": live,
+                    "whole": whole.view(np.int64),
+                    "keys": list(keys),
+                    # only the low byte of each value: all the b-bit estimate reads, a quarter of the bytes
+                    "low": [row.tobytes() for row in sigs.astype("<u4").view(np.uint8)[:, ::4]],
+                }
+            )
+
+    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low binary"
+    return records.select("rid", "text").mapInPandas(compute, schema)
+
+
+def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Identical-signature edges (representative, copy) and LSH candidate pairs of representatives.
+
+    Mirrors ``minhash.near_duplicate_pairs``: the representative of identical signatures
+    is their first record; bucket members are in record order.
+    """
+    from pyspark.sql import functions as F
+
+    from ...dedup.minhash import MAX_BUCKET_PAIRS
+
+    live = signed.where("live")
+    reps = live.groupBy("whole").agg(F.min("rid").alias("rep"))
+    linked = live.join(reps, "whole")
+    copies = linked.where(F.col("rid") != F.col("rep")).select(
+        F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim")
+    )
+    members = (
+        linked.where(F.col("rid") == F.col("rep"))
+        .select("rid", F.posexplode("keys").alias("band", "key"))
+        .groupBy("band", "key")
+        .agg(F.sort_array(F.collect_list("rid")).alias("m"))
+        .where(F.size("m") > 1)
+    )
+    every = F.expr(
+        "flatten(transform(sequence(0, size(m) - 2), "
+        "i -> transform(sequence(i + 1, size(m) - 1), j -> array(m[i], m[j]))))"
+    )
+    linear = F.expr(
+        "concat(transform(sequence(1, size(m) - 1), k -> array(m[0], m[k])), "
+        "transform(sequence(1, size(m) - 2), k -> array(m[k], m[k + 1])))"
+    )
+    pairs = members.select(
+        F.explode(F.when(F.size("m") <= MAX_BUCKET_PAIRS, every).otherwise(linear)).alias("p")
+    )
+    candidates = pairs.select(
+        F.least(F.col("p")[0], F.col("p")[1]).alias("a"), F.greatest(F.col("p")[0], F.col("p")[1]).alias("b")
+    ).distinct()
+    return copies, candidates
+
+
+def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params: MinHashParams) -> DataFrame:
+    """Candidates whose signatures estimate Jaccard near the threshold and whose exact Jaccard reaches it.
+
+    The same two steps as ``minhash.near_duplicate_pairs``: the b-bit estimate drops pairs
+    below :func:`~dqaudit.dedup.minhash.estimate_floor`, the shingle sets decide the rest
+    (:func:`~dqaudit.dedup.minhash.verified`). ``(a, b, sim)``. The estimate runs first on the
+    signatures' low bytes alone, so only the candidates that pass it (about a tenth) are joined
+    with their texts.
+    """
+    from ...dedup.minhash import (
+        _estimate_low_bits,
+        estimate_floor,
+        exact_jaccard_pairs,
+        shingle_sets,
+        verified,
+    )
+
+    low = signed.select("rid", "low")
+    with_low = candidates.join(low.toDF("a", "la"), "a").join(low.toDF("b", "lb"), "b")
+    floor = estimate_floor(params.threshold)
+
+    def estimate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            m = len(batch)
+            bytes_ = np.frombuffer(b"".join([*batch["la"], *batch["lb"]]), np.uint8).reshape(
+                2 * m, params.num_perm
+            )
+            index = np.arange(m)
+            close = _estimate_low_bits(bytes_.astype("<u4"), np.stack([index, index + m], axis=1)) >= floor
+            yield pd.DataFrame({"a": batch["a"].to_numpy()[close], "b": batch["b"].to_numpy()[close]})
+
+    close = with_low.select("a", "b", "la", "lb").mapInPandas(estimate, "a long, b long")
+    text = records.select("rid", "text")
+    joined = close.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
+
+    def jaccard(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            k = len(batch)
+            sets = shingle_sets(batch["ta"].tolist() + batch["tb"].tolist(), params)
+            sims = exact_jaccard_pairs(sets, np.stack([np.arange(k), np.arange(k) + k], axis=1))
+            ok = verified(sims, params.threshold)
+            a, b = batch["a"].to_numpy(), batch["b"].to_numpy()
+            yield pd.DataFrame({"a": a[ok], "b": b[ok], "sim": sims[ok]})
+
+    return joined.select("a", "b", "ta", "tb").mapInPandas(jaccard, "a long, b long, sim double")
+
+
+def connected_components(edges: DataFrame) -> DataFrame:
+    """``(node, root)`` for every node on an edge, root = the component's smallest id (large-star/small-star).
+
+    Kiveris et al., "Connected Components in MapReduce and Beyond" (2014): alternate the two
+    star operations until the edges form stars around each component's minimum. Each
+    round is checkpointed (reliably when a checkpoint dir is set, else locally) so the plan
+    stays small; no edge is ever brought to the driver.
+    """
+    from pyspark.sql import functions as F
+
+    def pin(frame: DataFrame) -> DataFrame:
+        """Eager: a lazy checkpoint of a shuffled frame can be recomputed apart."""
+        sc = frame.sparkSession.sparkContext
+        return frame.checkpoint() if sc.getCheckpointDir() else frame.localCheckpoint()
+
+    e = pin(edges.select(F.col("b").alias("child"), F.col("a").alias("parent")).distinct())
+    while True:
+        both = e.union(e.select(F.col("parent").alias("child"), F.col("child").alias("parent")))
+        least = both.groupBy("child").agg(F.least(F.min("parent"), F.col("child")).alias("m"))
+        large = (
+            both.join(least, "child")
+            .where(F.col("parent") > F.col("child"))
+            .select(F.col("parent").alias("child"), F.col("m").alias("parent"))
+            .distinct()
+        )
+        lowest = large.groupBy("child").agg(F.min("parent").alias("m"))
+        small = (
+            large.join(lowest, "child")
+            .where(F.col("parent") != F.col("m"))
+            .select(F.col("parent").alias("child"), F.col("m").alias("parent"))
+            .union(lowest.select("child", F.col("m").alias("parent")))
+            .distinct()
+        )
+        e = pin(small)
+        ends = e.select(F.col("child").alias("n"), F.lit(1).alias("up"), F.lit(0).alias("down")).union(
+            e.select(F.col("parent").alias("n"), F.lit(0).alias("up"), F.lit(1).alias("down"))
+        )
+        nodes = ends.groupBy("n").agg(F.sum("up").alias("parents"), F.max("down").alias("children"))
+        if nodes.where("parents > 1 OR (parents > 0 AND children > 0)").limit(1).count() == 0:
+            # a forest of stars: every child hangs off its component's minimum
+            return e.select(F.col("child").alias("node"), F.col("parent").alias("root")).union(
+                e.select(F.col("parent").alias("node"), F.col("parent").alias("root")).distinct()
+            )

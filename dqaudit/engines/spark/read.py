@@ -1,0 +1,242 @@
+"""Reading: the input files, every row parsed by the local loader's own functions, the canonical table.
+
+JSONL lines are split on ``\\n`` alone and parsed by :func:`~dqaudit.data._parse_lines` (the local
+per-line rules: CRLF, blank lines, malformed JSON); CSV files are parsed whole by
+:func:`~dqaudit.data.csv_rows` (quoted newlines, BOMs, UTF-16, the delimiter guess), one task per
+file, as the local loader reads a CSV whole too; every row then goes through ``_Builder``, the local
+record rules. The one difference left is documented in docs/notes/spark.md: Hadoop decodes JSONL
+text itself, so an invalid UTF-8 byte reaches the parser as U+FFFD (the local reader quarantines
+such a line as ``bad_encoding``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from ...data import COLUMNS, Dataset, LoadProblem, SourceInfo, _Builder, _parse_lines, csv_rows, detect_format
+from ...errors import DqauditError, InputError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from ...config import AuditConfig, FieldsConfig, InputConfig
+
+#: ``rid = file_index << FILE_SHIFT | line``: a record's identity on every executor.
+FILE_SHIFT = 40
+#: A whole-file problem found on an executor (a CSV that cannot be decoded): raised on the driver.
+_FILE_ERROR = "file_error"
+_ROW_SCHEMA = (
+    "rid long, line long, problem string, message string, raw string, field string, id string, text string, "
+    "label string, lang string, created_at string, policy_version string, `group` string, split string, "
+    "output string, "
+    "annotations array<array<string>>, text_hash string, source string"
+)
+STRING_COLUMNS = (
+    "id",
+    "text",
+    "label",
+    "lang",
+    "created_at",
+    "policy_version",
+    "group",
+    "split",
+    "output",
+    "text_hash",
+)
+
+
+def list_files(spark: SparkSession, path: str) -> list[tuple[str, int, int]]:
+    """``(uri, bytes, mtime)`` of the files ``path`` names (a file, a folder or a glob, on any Hadoop FS)."""
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    found = []
+    for status in fs.globStatus(hpath) or []:
+        children = fs.listStatus(status.getPath()) if status.isDirectory() else [status]
+        for child in children:
+            name = child.getPath().getName()
+            if child.isFile() and not name.startswith(("_", ".")):
+                found.append(
+                    (child.getPath().toString(), int(child.getLen()), int(child.getModificationTime()))
+                )
+    if not found:
+        raise InputError(path, "no such file, or the folder or pattern holds no data files")
+    return sorted(found)
+
+
+def _parse_partition(
+    rows: Iterator[tuple[int, int, str, Any]], fields: FieldsConfig, fmt: str, keep_source: bool
+) -> Iterator[tuple[Any, ...]]:
+    """One output row per parsed input row: a record, or a problem with the loader's reason.
+
+    ``rows`` are ``(file_index, line, raw, parsed)`` as the local reader yields them (``parsed``
+    a :class:`LoadProblem` where the row did not parse). ``keep_source`` keeps what the split
+    writer copies: the JSON line as read (JSONL) or the parsed record as JSON (CSV, Parquet);
+    None where the row did not parse.
+    """
+    builder = _Builder(Path("<spark>"), fields)
+    for file_index, line, raw, parsed in rows:
+        rid = (file_index << FILE_SHIFT) | line
+        source = None
+        if keep_source and not isinstance(parsed, LoadProblem):
+            source = raw if fmt == "jsonl" else orjson.dumps(parsed, default=str).decode()
+        before = len(builder.problems)
+        builder.add(line, raw, parsed)
+        if len(builder.problems) > before:
+            p = builder.problems.pop()
+            yield (rid, line, p.kind, p.message, p.raw, p.field, *([None] * 11), source)
+            continue
+        record = {name: values.pop() for name, values in builder.columns.items()}
+        notes = record["annotations"]
+        yield (
+            rid,
+            line,
+            None,
+            None,
+            None,
+            None,
+            *(record[c] for c in STRING_COLUMNS[:-1]),
+            None if notes is None else [list(pair) for pair in notes],
+            record["text_hash"],
+            source,
+        )
+
+
+def _jsonl_rows(spark: SparkSession, files: list[str]) -> Any:
+    """``(file_index, line, raw, parsed)`` for JSONL files, lines split on ``\\n`` only (as locally).
+
+    Hadoop's default line reader also ends a line at a bare ``\\r``; the record delimiter is set to
+    ``\\n`` for these reads (the configuration is captured when each RDD is created) and put back.
+    """
+    sc = spark.sparkContext
+    conf = sc._jsc.hadoopConfiguration()
+    key = "textinputformat.record.delimiter"
+    before = conf.get(key)
+    conf.set(key, "\n")
+    try:
+        parts = [
+            sc.textFile(uri, use_unicode=False).zipWithIndex().flatMap(lambda t, k=k: _jsonl_line(k, *t))
+            for k, uri in enumerate(files)
+        ]
+    finally:
+        if before is None:
+            conf.unset(key)
+        else:
+            conf.set(key, before)
+    return sc.union(parts)
+
+
+def _jsonl_line(file_index: int, data: bytes, index: int) -> list[tuple[int, int, str, Any]]:
+    """One line through the local reader's per-line rules (a file's leading BOM dropped, as locally)."""
+    if index == 0:
+        data = data.removeprefix(b"\xef\xbb\xbf")
+    return [(file_index, line, raw, parsed) for line, raw, parsed in _parse_lines(index + 1, [data])]
+
+
+def _csv_rows(spark: SparkSession, files: list[str], input_config: InputConfig) -> Any:
+    """``(file_index, line, raw, parsed)`` for CSV files, each parsed whole by the local reader."""
+    sc = spark.sparkContext
+    index = {uri: k for k, uri in enumerate(files)}
+
+    def parse(item: tuple[str, bytes]) -> Iterator[tuple[int, int, str, Any]]:
+        uri, data = item
+        k = index.get(uri, index.get(uri.replace("file:/", "file:///"), 0))
+        try:
+            for line, raw, parsed in csv_rows(data, uri, input_config):
+                yield k, line, raw, parsed
+        except InputError as exc:  # carried to the driver as data: an executor cannot raise it there
+            yield k, exc.line or 0, "", LoadProblem(exc.line or 0, _FILE_ERROR, str(exc), "")
+
+    return sc.union([sc.binaryFiles(uri) for uri in files]).flatMap(parse)
+
+
+def _parquet_rows(spark: SparkSession, files: list[str]) -> Any:
+    """``(file_index, row, "", record)`` for Parquet files, rows numbered from 1 per file (as locally)."""
+    from pyspark.sql import functions as F
+
+    index = {uri: k for k, uri in enumerate(files)}
+    frame = spark.read.parquet(*files)
+    frame = frame.select(
+        "*", F.col("_metadata.file_path").alias("__file"), F.col("_metadata.row_index").alias("__row")
+    )
+
+    def to_row(row: Any) -> tuple[Any, ...]:
+        record = row.asDict(recursive=True)
+        uri, number = record.pop("__file"), record.pop("__row")
+        return index.get(uri, index.get(uri.replace("file:///", "file:/"), 0)), number + 1, "", record
+
+    return frame.rdd.map(to_row)
+
+
+def read_rows(
+    spark: SparkSession,
+    path: str,
+    config: AuditConfig,
+    *,
+    keep_source: bool = False,
+    files: list[tuple[str, int, int]] | None = None,
+) -> tuple[DataFrame, list[tuple[str, int, int]], str]:
+    """Every non-blank input row as a record or a quarantined problem (cached), the files, and the format."""
+    files = files or list_files(spark, path)
+    fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
+    uris = [f[0] for f in files]
+    if fmt == "jsonl":
+        rows = _jsonl_rows(spark, uris)
+    elif fmt == "csv":
+        rows = _csv_rows(spark, uris, config.input)
+    else:
+        rows = _parquet_rows(spark, uris)
+    fields = config.fields
+    parsed = rows.mapPartitions(lambda part: _parse_partition(part, fields, fmt, keep_source))
+    return spark.createDataFrame(parsed, _ROW_SCHEMA).cache(), files, fmt
+
+
+def collect_dataset(
+    rows: DataFrame, path: str, files: list[tuple[str, int, int]], fmt: str, fields: FieldsConfig
+) -> tuple[Dataset, np.ndarray]:
+    """The canonical table (row order = ``rid`` order, as the local loader's) and its ``rid`` per row."""
+    import pyarrow.compute as pc
+
+    everything = rows.select(
+        "rid", "line", "problem", "message", "raw", "field", *STRING_COLUMNS, "annotations"
+    ).toArrow()  # one job: records and problems together
+    is_record = pc.is_null(everything.column("problem"))
+    problems = sorted(
+        everything.filter(pc.invert(is_record))
+        .select(["rid", "line", "problem", "message", "raw", "field"])
+        .to_pylist(),
+        key=lambda p: p["rid"],
+    )
+    failed = next((p for p in problems if p["problem"] == _FILE_ERROR), None)
+    if failed is not None:
+        raise DqauditError(failed["message"])
+    table = everything.filter(is_record)
+    rid = table.column("rid").to_numpy()
+    order = np.argsort(rid, kind="stable")
+    columns: dict[str, pd.Series] = {}
+    for name in COLUMNS:
+        values = table.column(name).to_pylist()
+        if name == "annotations":
+            values = [None if v is None else tuple(tuple(p) for p in v) for v in values]
+        series = pd.Series(values, dtype="int64" if name == "line" else object)
+        columns[name] = series.iloc[order].reset_index(drop=True)
+    frame = pd.DataFrame(columns)
+    quarantined = tuple(
+        LoadProblem(p["line"], p["problem"], p["message"], p["raw"], p["field"]) for p in problems
+    )
+    if len(frame) == 0 and quarantined:
+        kinds = {p.kind for p in quarantined}
+        if kinds <= {"missing_text", "not_an_object", "bad_text"} and "missing_text" in kinds:
+            raise InputError(
+                path, "no record has this field; map it with fields.text in dqaudit.yaml", field=fields.text
+            )
+    digest = hashlib.sha256("\n".join(f"{uri}\t{size}\t{mtime}" for uri, size, mtime in files).encode())
+    source = SourceInfo(path, fmt, "files:" + digest.hexdigest(), len(frame) + len(quarantined))
+    return Dataset(frame, quarantined, source, fields), rid[order]

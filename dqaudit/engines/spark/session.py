@@ -1,0 +1,110 @@
+"""The Spark session, the stage log of report.json's ``run.engine``, and Java failures as one-line errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ...errors import ConfigError, DqauditError, MissingDependency
+from ...features.near_dups import NearDupFeatureParams
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ...config import AuditConfig, EngineConfig
+    from ...progress import Progress
+
+
+def spark_session(engine: EngineConfig) -> SparkSession:
+    """The active session (spark-submit, notebooks, tests) or a new one from ``engine``; clear errors."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise MissingDependency("pyspark", "spark", "--engine spark") from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise DqauditError(
+            "--engine spark needs Java 17 or newer: install a JDK "
+            "(e.g. apt install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local executors run this interpreter
+    builder = SparkSession.builder.appName(engine.app_name)
+    if engine.master:
+        builder = builder.master(engine.master)
+    elif "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit, which sets the master itself
+        builder = builder.master("local[*]")
+    settings = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in engine.conf.items()},
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # py4j and the launcher raise many types; the first line says what broke
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DqauditError(f"could not start Spark (master {engine.master or 'local[*]'}): {first}") from None
+
+
+def refuse_semantic(config: AuditConfig) -> None:
+    """Embedding search needs every vector in one process: not a Spark stage."""
+    if NearDupFeatureParams.of(config, "near_duplicates").semantic:
+        raise ConfigError(
+            "checks.near_duplicates.semantic: embedding search runs on one machine; "
+            "turn it off or use --engine local"
+        )
+
+
+@contextmanager
+def java_errors(what: str) -> Iterator[None]:
+    """Spark and Hadoop failures (no such bucket, permissions, credentials) as one-line errors."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors.exceptions.captured import CapturedException, PythonException
+
+    try:
+        yield
+    except (Py4JJavaError, CapturedException) as exc:
+        if isinstance(exc, PythonException):  # our own code failed on an executor: a bug, keep the traceback
+            raise
+        text = exc.java_exception.toString() if isinstance(exc, Py4JJavaError) else str(exc)
+        first = (text.strip().splitlines() or [type(exc).__name__])[0]
+        if "maxResultSize" in first:
+            first += (
+                "; the driver collects one row per record: raise spark.driver.maxResultSize "
+                "(engine.conf, or --conf under spark-submit; 0 = no limit) and spark.driver.memory"
+            )
+        raise DqauditError(f"{what}: {first}") from exc
+
+
+class Stages:
+    """Where each stage ran and how long it took: report.json's ``run.engine``."""
+
+    def __init__(self, spark: SparkSession, progress: Progress) -> None:
+        self.info: dict[str, Any] = {
+            "name": "spark",
+            "master": spark.sparkContext.master,
+            "spark_version": spark.version,
+            "stages": {},
+            "seconds": {},
+        }
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str, where: str) -> Iterator[None]:
+        began = time.perf_counter()
+        with self.progress.task(f"{where}: {name}"):
+            yield
+        self.info["stages"][name] = where
+        self.info["seconds"][name] = round(time.perf_counter() - began, 3)
+
+    def ran(self, name: str, where: str) -> None:
+        """Record a stage that ran elsewhere (the checkers on the driver) without timing it here."""
+        self.info["stages"][name] = where
