@@ -105,7 +105,8 @@ def load_dataset(path: str | Path, fields: FieldsConfig | None = None,
     if path.is_dir():
         raise InputError(path, "is a directory; give a file")
     fmt = detect_format(path, input_config)
-    fields = chat_fields(path, fmt, fields, input_config)
+    first = islice(iter_rows(path, fmt, input_config), _SAMPLES)
+    fields = chat_fields(fields, lambda: [obj for _, _, obj in first])
     builder = _Builder(path, fields)
     digest = hashlib.sha256()  # of the bytes parsed, as they are read: the snapshot the audit describes
     if fmt == "jsonl":
@@ -545,16 +546,17 @@ def _turns(value: Any) -> list[dict[str, Any]]:
     return [t for t in value if isinstance(t, dict) and "role" in t] if isinstance(value, list) else []
 
 
-def chat_fields(path: Path, fmt: str, fields: FieldsConfig, input_config: InputConfig) -> FieldsConfig:
-    """Chat records read without a mapping: ``messages[user]`` as the text, ``messages[assistant]`` as the output.
+def chat_fields(fields: FieldsConfig, first_rows: Callable[[], list[Any]]) -> FieldsConfig:
+    """Chat records read without a mapping: ``messages[user]`` as text, ``messages[assistant]`` as output.
 
     Applies only while the text field is the default ``text`` and no output is mapped, and when the
-    first records have no ``text`` key but a ``messages`` list with user turns (OpenAI chat format,
-    as ``dqaudit split --chat`` writes it), so that its exports audit and check without a config.
+    first records (``first_rows()``: the first :data:`_SAMPLES` parsed rows, read only then) have no
+    ``text`` key but a ``messages`` list with user turns (OpenAI chat format, as ``dqaudit split --chat``
+    writes it), so that its exports audit and check without a config. Both engines call it.
     """
     if fields.text != FieldsConfig().text or fields.output is not None:
         return fields
-    objs = [obj for _, _, obj in islice(iter_rows(path, fmt, input_config), _SAMPLES) if isinstance(obj, dict)]
+    objs = [obj for obj in first_rows() if isinstance(obj, dict)]
     if not objs or any(fields.text in obj for obj in objs):
         return fields
     if not any(turn.get("role") == "user" for obj in objs for turn in _turns(obj.get("messages"))):

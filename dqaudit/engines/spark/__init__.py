@@ -126,9 +126,9 @@ def _cluster(
 
     log = Stages(spark, progress or NullProgress())
     with log.stage("read, parse and quarantine rows", "spark"):
-        rows, files, fmt = read_rows(spark, path, config, keep_source=keep_source, files=files)
+        rows, files, fmt, fields = read_rows(spark, path, config, keep_source=keep_source, files=files)
     with log.stage("collect the canonical table", "driver"):
-        dataset, rid = collect_dataset(rows, path, files, fmt, config.fields)
+        dataset, rid = collect_dataset(rows, path, files, fmt, fields)
     annotated = None
     if dataset.frame["annotations"].notna().any():  # kept on the executors for the agreement aggregates
         annotated = (

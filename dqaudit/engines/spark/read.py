@@ -20,7 +20,18 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ...data import COLUMNS, Dataset, LoadProblem, SourceInfo, _Builder, _parse_lines, csv_rows, detect_format
+from ...data import (
+    _SAMPLES,
+    COLUMNS,
+    Dataset,
+    LoadProblem,
+    SourceInfo,
+    _Builder,
+    _parse_lines,
+    chat_fields,
+    csv_rows,
+    detect_format,
+)
 from ...errors import DqauditError, InputError
 
 if TYPE_CHECKING:
@@ -182,8 +193,9 @@ def read_rows(
     *,
     keep_source: bool = False,
     files: list[tuple[str, int, int]] | None = None,
-) -> tuple[DataFrame, list[tuple[str, int, int]], str]:
-    """Every non-blank input row as a record or a quarantined problem (cached), the files, and the format."""
+) -> tuple[DataFrame, list[tuple[str, int, int]], str, FieldsConfig]:
+    """Every non-blank input row as a record or a quarantined problem (cached), the files, the format,
+    and the fields read (a chat file's mapping found on its first rows, as the local loader finds it)."""
     files = files or list_files(spark, path)
     fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
     uris = [f[0] for f in files]
@@ -193,9 +205,9 @@ def read_rows(
         rows = _csv_rows(spark, uris, config.input)
     else:
         rows = _parquet_rows(spark, uris)
-    fields = config.fields
+    fields = chat_fields(config.fields, lambda: [row[3] for row in rows.take(_SAMPLES)])
     parsed = rows.mapPartitions(lambda part: _parse_partition(part, fields, fmt, keep_source))
-    return spark.createDataFrame(parsed, _ROW_SCHEMA).cache(), files, fmt
+    return spark.createDataFrame(parsed, _ROW_SCHEMA).cache(), files, fmt, fields
 
 
 def collect_dataset(

@@ -67,7 +67,7 @@ def write_outputs(
     decisions = pd.DataFrame(
         {
             "rid": rid,
-            "split": prepared.split_of.astype(np.int32),
+            "assigned": prepared.split_of.astype(np.int32),  # not "split": the rows have that field
             "record_id": np.where(quarantined, ctx.frame["id"].astype(str).to_numpy(object), None),
             "reasons": [
                 orjson.dumps(plan.reasons[r]).decode() if r in plan.reasons else None for r in range(len(rid))
@@ -78,10 +78,10 @@ def write_outputs(
             "relabel": [plan.relabel.get(r) for r in range(len(rid))] if plan.relabel else None,
         }
     )
-    schema = "rid long, split int, record_id string, reasons string, masked boolean, relabel string"
+    schema = "rid long, assigned int, record_id string, reasons string, masked boolean, relabel string"
     columns = ["rid", "line", "problem", "message", "raw", "source", "text", "output", "label"]
     joined = rows.join(spark.createDataFrame(decisions, schema), "rid", "left").select(
-        *columns, "split", "record_id", "reasons", "masked", "relabel"
+        *columns, "assigned", "record_id", "reasons", "masked", "relabel"
     )
     render, chat = prepared.rendering, ctx.config.export.chat
 
@@ -111,7 +111,7 @@ def write_outputs(
                 else:
                     reasons = string(r.reasons)
                     routed = row_lines(
-                        render, where, source or "", record, split=int(r.split),
+                        render, where, source or "", record, split=int(r.assigned),
                         record_id=string(r.record_id) or "",
                         reasons=orjson.loads(reasons) if reasons else None, masked=bool(r.masked),
                         relabel=string(r.relabel), text=r.text, output=string(r.output),
@@ -247,10 +247,10 @@ class HadoopStore:
             stream.close()
 
     def write(self, path: Any, data: bytes) -> None:
+        """A file is complete once its stream is closed (object stores do not support ``hsync``)."""
         stream = self.fs.create(path, True)
         try:
             stream.write(bytearray(data))
-            stream.hsync()
         finally:
             stream.close()
 

@@ -38,7 +38,8 @@ def test_candidates_beyond_the_bucket_cap_are_the_local_ones(both_engines, tmp_p
     """A bucket of more than MAX_BUCKET_PAIRS members is paired linearly on both engines."""
     path = tmp_path / "bucket.jsonl"
     base = "the card was declined at the terminal although the balance covers the payment"
-    texts = [f"{base} {i}" for i in range(MAX_BUCKET_PAIRS + 9)] + [f"unrelated text number {i}" for i in range(20)]
+    texts = [f"{base} {i}" for i in range(MAX_BUCKET_PAIRS + 9)]
+    texts += [f"unrelated text number {i}" for i in range(20)]
     path.write_text("\n".join(json.dumps({"id": f"r{i}", "text": t}) for i, t in enumerate(texts)) + "\n")
     local, spark = both_engines(path)
     near_l, near_s = near_duplicates(local), near_duplicates(spark)

@@ -54,7 +54,7 @@ def test_a_bare_carriage_return_does_not_end_a_jsonl_line(both_engines, tmp_path
 
 
 def test_invalid_utf8_in_jsonl_is_the_documented_exception(both_engines, tmp_path):
-    """Hadoop decodes text itself (U+FFFD for a bad byte): Spark keeps the record the local reader quarantines."""
+    """Hadoop decodes text itself (a bad byte is U+FFFD): Spark keeps what the local reader quarantines."""
     path = tmp_path / "rows.jsonl"
     good = [json.dumps({"id": f"r{i}", "text": f"text number {i}"}).encode() for i in range(3)]
     path.write_bytes(b"\n".join([good[0], b'{"id": "bad", "text": "caf\xe9"}', *good[1:]]) + b"\n")
