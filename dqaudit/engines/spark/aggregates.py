@@ -56,8 +56,9 @@ def conflict_counts(table: DataFrame) -> dict[str, int]:
     return {
         "near_duplicate_clusters": int(n["clusters"] or 0),
         "near_duplicate_rows_in_clusters": int(n["rows_in_clusters"] or 0),
-        "near_duplicate_conflicting_clusters": int(n["conflicting_clusters"] or 0),
-        "near_duplicate_conflicting_rows": int(n["conflicting_rows"] or 0),
+        # clusters with several labels: the check tells real conflicts from content-different near-copies
+        "near_duplicate_mixed_label_clusters": int(n["conflicting_clusters"] or 0),
+        "near_duplicate_mixed_label_rows": int(n["conflicting_rows"] or 0),
         "exact_duplicate_groups": int(x["duplicate_groups"] or 0),
         "exact_conflicting_groups": int(x["conflicting_groups"] or 0),
         "exact_conflicting_rows": int(x["conflicting_rows"] or 0),
