@@ -32,6 +32,11 @@ from .base import Checker, share_penalty
 KEEP_RULE = "current policy, then majority, then newest created_at, then first line"
 
 
+#: Disagreement reasons that are contradictions; ``dissimilar`` alone is reported at medium severity and
+#: does not count in the blocking gate.
+FACTUAL = frozenset({"facts", "polarity"})
+
+
 class ConflictingOutputsParams(CheckParams):
     min_similarity: float = Field(
         DEFAULT_MIN_SIMILARITY, ge=0, le=1,
@@ -78,7 +83,7 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
     cleaning = {"conflicting_outputs": "quarantine"}  # the records of the answers not kept (quarantine_ids)
 
     def check(self, ctx: AuditContext) -> CheckResult:
-        params: ConflictingOutputsParams = self.params  # type: ignore[assignment]
+        params = self.params
         frame = ctx.frame
         n = len(frame)
         if n == 0:
@@ -111,20 +116,23 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                 answer_groups = _answer_groups(rows, outputs, parse, params.min_similarity)
                 if len(answer_groups) < 2:
                     continue
-                findings.append(self._finding(frame, rows, answer_groups, superseded, mask,
-                                              params.min_similarity))
-                penalties.append(share_penalty(len(rows), n, 3.0))
+                finding = self._finding(frame, rows, answer_groups, superseded, mask, params.min_similarity)
+                findings.append(finding)
+                penalties.append(share_penalty(len(rows), n, 3.0 if finding.severity is Severity.HIGH else 1.0))
         conflicting_rows = sum(len(f.record_ids) for f in findings)
-        share = conflicting_rows / n
+        # only factual contradictions block: other wordings of an answer are worth a review, not a verdict
+        contradicting_rows = sum(len(f.record_ids) for f in findings if f.severity is Severity.HIGH)
+        share = contradicting_rows / n
         gate = self.gate("conflicting_outputs", share > params.max_conflicting_share,
-                         f"{share:.1%} of rows ask the same question with conflicting answers "
-                         f"(limit {params.max_conflicting_share:.0%})")
+                         f"{share:.1%} of rows ask the same question with contradicting answers (other "
+                         f"numbers, periods or dates, or a negation; limit {params.max_conflicting_share:.0%})")
         reasons = Counter(g["reason"] for f in findings for g in f.details["answers"] if g["reason"])
         metrics = {
             "rows_with_output": int(has_output.sum()),
             "rows_compared": int(len(candidates)),
             "conflicting_questions": len(findings),
             "conflicting_rows": conflicting_rows,
+            "contradicting_rows": contradicting_rows,
             "reasons": dict(sorted(reasons.items())),
         }
         return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
@@ -156,7 +164,11 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                    f"“{mask(preview(kept.text, 50))}” ×{len(kept.rows)} ({rule}), not “{preview(first['answer'], 50)}”"
                    f" ×{first['count']}{more}")
         representative = min(kept.rows, key=lambda r: frame["line"].iat[r])
-        return self.finding("conflicting_outputs", Severity.HIGH, message, Action.REVIEW,
+        # facts or polarity: the answers contradict each other; only "dissimilar": another wording or another
+        # template, which low similarity alone cannot tell from a contradiction (see the checker's doc page)
+        factual = any(a["reason"] in FACTUAL for a in others)
+        return self.finding("conflicting_outputs", Severity.HIGH if factual else Severity.MEDIUM, message,
+                            Action.REVIEW,
                             [str(ids[r]) for r in sorted(rows)], answers=answers, keep_rule=rule,
                             rule=KEEP_RULE, representative=str(ids[representative]), size=len(rows),
                             quarantine_ids=[str(ids[r]) for g in answer_groups if g is not kept for r in g.rows])

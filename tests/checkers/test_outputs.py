@@ -48,6 +48,19 @@ def test_contradictions_are_found_and_greetings_are_not(write_jsonl) -> None:
     assert result.gates[0].triggered  # 3 of 7 rows
 
 
+def test_another_answer_is_reviewed_but_only_contradictions_block(write_jsonl) -> None:
+    path = write_jsonl([
+        chat("a1", Q1, "A refund takes up to 14 days."),
+        chat("a2", Q1, "Please contact your branch manager about refunds."),
+        chat("b1", Q2, "Yes, you can cancel it in the app within 30 minutes."),
+    ])
+    result = run(path).check("conflicting_outputs")
+    (finding,) = result.findings
+    assert finding.severity.value == "medium" and finding.details["answers"][1]["reason"] == "dissimilar"
+    assert result.metrics["conflicting_rows"] == 2 and result.metrics["contradicting_rows"] == 0
+    assert not result.gates[0].triggered  # 2 of 3 rows differ, but nothing contradicts
+
+
 def test_split_keeps_one_record_with_the_kept_answer(write_jsonl, tmp_path: Path) -> None:
     from dqaudit.api import split
 
