@@ -146,29 +146,39 @@ class Cache:
         return shards if len(kinds) == 1 else []
 
     def _warn(self, namespace: str, message: str) -> None:
+        """One warning per namespace and run, shown whatever filters a dependency installed globally."""
         if namespace not in self._warned:
             self._warned.add(namespace)
-            warnings.warn(message, CacheWarning, stacklevel=4)
+            warn(message)
 
     def _append(self, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:
         """Write a shard to a temporary file, then fsync and rename it into place on a background thread.
 
         The fsync of a 1M-row signature shard takes about a second of waiting on the disk; the
         run goes on meanwhile and :meth:`flush` waits for it. Until the rename, readers do not
-        see the shard, so a crash leaves no partial shard behind, only a temporary file.
+        see the shard, so a crash leaves no partial shard behind, only a temporary file. The
+        cache is an optimisation: a full or read-only disk costs a warning, not the check.
         """
         if self.root is None or values.dtype.hasobject or not _DTYPE.match(values.dtype.str):
             return
         name = hashlib.blake2b(keys.tobytes(), digest_size=8).hexdigest()
         folder = self.root / namespace
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        tmp = None
         try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
             with os.fdopen(fd, "wb") as handle:
                 _write_shard(handle, namespace, np.ascontiguousarray(keys), np.ascontiguousarray(values))
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            self._warn(namespace, f"cache: could not write to {folder} ({exc.strerror or exc}); this run's "
+                                  "values are not kept")
+            return
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             raise
         errors: list[BaseException] = []
 
@@ -185,6 +195,13 @@ class Cache:
         thread.start()
         with _IN_FLIGHT_LOCK:
             _IN_FLIGHT.setdefault(folder.resolve(), []).append((thread, errors))
+
+
+def warn(message: str) -> None:
+    """A :class:`CacheWarning`, always shown: each names its own folder and cause."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CacheWarning)
+        warnings.warn(message, CacheWarning, stacklevel=3)
 
 
 def _write_shard(handle: BinaryIO, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:

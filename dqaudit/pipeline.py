@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .cache import warn as cache_warning
 from .config import AuditConfig, default_name
 from .context import AuditContext
 from .data import SourceInfo
@@ -84,7 +85,11 @@ def run_checks(ctx: AuditContext, *, checks: Sequence[str] | None = None) -> Aud
                 result = CheckResult(checker.name, None, error=f"{type(exc).__name__}: {exc}")
         durations[checker.name] = round(time.perf_counter() - began, 3)
         results.append(result)
-    ctx.cache.flush()
+    try:
+        ctx.cache.flush()
+    except OSError as exc:  # a shard that could not be published: next run recomputes those rows
+        cache_warning(f"cache: a shard could not be written ({exc.strerror or exc}); its rows will be "
+                      "recomputed next run")
     maskers = [m for m in (c.masker(ctx) for c in checkers) if m is not None]
     if maskers:
         results = [_mask_result(r, maskers) for r in results]

@@ -139,10 +139,11 @@ FUZZ_ROWS = [
 FUZZ_CHECKS = ["duplicates", "near_duplicates", "pii", "schema", "text_quality", "language", "balance"]
 
 
-def _findings(source: Path, cache_dir: Path) -> list[tuple]:
+def _findings(source: Path, cache_dir: Path, quiet: bool = True) -> list[tuple]:
     config = AuditConfig(cache={"dir": str(cache_dir)})
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CacheWarning)
+        if quiet:
+            warnings.simplefilter("ignore", CacheWarning)
         result = audit(source, config, checks=FUZZ_CHECKS)
     assert all(r.error is None for r in result.results), [r.error for r in result.results]
     return sorted((f.check, f.kind, f.message, tuple(f.record_ids)) for f in result.findings) + [
@@ -168,3 +169,33 @@ def test_flipped_bytes_in_every_shard_kind_give_the_clean_result(write_jsonl, tm
             shard.write_bytes(bytes(broken))
             assert _findings(source, cache) == clean, (shard.parent.name, at)
             shard.write_bytes(original)
+
+
+def test_a_cache_that_cannot_be_written_costs_a_warning_not_the_check(write_jsonl, tmp_path, monkeypatch):
+    """A full or read-only cache disk: the audit's results are those of a run without a cache."""
+    import dqaudit.cache as cache_module
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    source = write_jsonl(FUZZ_ROWS)
+    clean = _findings(source, tmp_path / "fresh")
+    monkeypatch.setattr(cache_module, "_write_shard", full)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _findings(source, tmp_path / "full", quiet=False) == clean
+    assert any("No space left" in str(w.message) for w in caught)
+    assert not list((tmp_path / "full").rglob("*.tmp")) and not list((tmp_path / "full").rglob("*.shard"))
+
+
+def test_a_shard_that_cannot_be_published_is_a_warning_in_an_audit(write_jsonl, tmp_path, monkeypatch):
+    def refuse(source, target):
+        raise OSError(28, "No space left on device")
+
+    source = write_jsonl(FUZZ_ROWS)
+    clean = _findings(source, tmp_path / "fresh")
+    monkeypatch.setattr("dqaudit.cache.os.replace", refuse)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _findings(source, tmp_path / "full", quiet=False) == clean
+    assert any("could not be written" in str(w.message) for w in caught)

@@ -584,6 +584,26 @@ def _killed_then_rerun(d: Path, s: Setup) -> Ran:
     return ran
 
 
+def _cache_disk_full(d: Path, s: Setup) -> Ran:
+    """The cache on a full 16 kB tmpfs: a warning, and the findings of a run without a cache."""
+    disk = d / "disk"
+    with mounted(disk, "size=16k") as ok:
+        if not ok:
+            return skipped("cannot mount a tmpfs here")
+        (disk / "cache").mkdir()
+        with contextlib.suppress(OSError), (disk / "filler").open("wb") as handle:
+            while True:  # fill the disk
+                handle.write(bytes(4096))
+                handle.flush()
+        clean = _cached_audit(d, s, d / "fresh")
+        ran = _cached_audit(d, s, disk / "cache")
+        if ran.exit_code in (0, 1) and _findings(ran) != _findings(clean):
+            ran.problems.append("a full cache disk changed the findings")
+        if "Warning: cache:" not in ran.stderr:
+            ran.problems.append("no warning that the cache could not be written")
+        return ran
+
+
 def _reports_disk_full(d: Path, s: Setup) -> Ran:
     disk = d / "disk"
     with mounted(disk, "size=16k") as ok:
@@ -1126,6 +1146,14 @@ SCENARIOS: tuple[Case, ...] = (
         _killed_then_rerun,
         _OK,
         58,
+    ),
+    _s(
+        "cache_disk_full",
+        "disk",
+        "cache.dir on a full 16 kB tmpfs",
+        lambda d: data(d, _pii_records("text")),
+        _cache_disk_full,
+        _DONE,
     ),
     _s(
         "reports_disk_full",
