@@ -59,7 +59,8 @@ class Cache:
 
     def __init__(self, root: str | Path | None) -> None:
         self.root = Path(root) if root is not None else None
-        if self.root is not None and (self.root.exists() or self.root.is_symlink()) and not self.root.is_dir():
+        root = self.root
+        if root is not None and (root.exists() or root.is_symlink()) and not root.is_dir():
             raise ConfigError(f"cache.dir: {self.root} exists and is not a folder; point cache.dir at a "
                               "folder (or remove the file), or run with --no-cache")
         self._warned: set[str] = set()
@@ -205,7 +206,7 @@ def warn(message: str) -> None:
 
 
 def _write_shard(handle: BinaryIO, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:
-    """Magic, header length, JSON header (with the checksum of the body), then the body: padding, keys, values."""
+    """Magic, header length, JSON header (with the body's checksum), then the body: padding, keys, values."""
     header = {"format": FORMAT, "namespace": namespace, "dqaudit_version": __version__, "rows": len(keys),
               "dtype": values.dtype.str, "shape": list(values.shape)}
     fixed = len(MAGIC) + 4 + len(_header_bytes({**header, "blake2b": "0" * 64}))
