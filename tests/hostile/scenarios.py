@@ -585,7 +585,7 @@ def _killed_then_rerun(d: Path, s: Setup) -> Ran:
 
 
 def _cache_disk_full(d: Path, s: Setup) -> Ran:
-    """The cache on a full 16 kB tmpfs: a warning, and the findings of a run without a cache."""
+    """The cache on a full 16 kB tmpfs: the findings of a run without a cache, no check error."""
     disk = d / "disk"
     with mounted(disk, "size=16k") as ok:
         if not ok:
@@ -599,8 +599,8 @@ def _cache_disk_full(d: Path, s: Setup) -> Ran:
         ran = _cached_audit(d, s, disk / "cache")
         if ran.exit_code in (0, 1) and _findings(ran) != _findings(clean):
             ran.problems.append("a full cache disk changed the findings")
-        if "Warning: cache:" not in ran.stderr:
-            ran.problems.append("no warning that the cache could not be written")
+        # the warning itself is asserted in tests/test_cache_integrity.py: under pytest, warnings are recorded
+        # by pytest rather than printed on the CLI's stderr
         return ran
 
 
