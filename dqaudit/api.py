@@ -10,6 +10,7 @@ Loading, the engine, the cache and the checks are put together here and nowhere 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from .engines import get_engine, with_engine_report
 from .errors import ConfigError
 from .pipeline import AuditResult, run_checks
 from .progress import NullProgress, Progress
-from .registry import load_config, validate_checks
+from .export import cleaning_plan
+from .records import build_records, plan_clusters, rolled_up_rows
+from .registry import cleaning_rules, load_config, validate_checks
 
 
 def resolve_config(config: AuditConfig | str | Path | None) -> AuditConfig:
@@ -59,7 +62,11 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
     ``for_export``: the engine keeps what :func:`split`'s writer needs (Spark: the cached source rows).
     """
     ctx = open_context(data, config, progress=progress, for_export=for_export)
-    return with_engine_report(run_checks(ctx, checks=checks), ctx)
+    result = with_engine_report(run_checks(ctx, checks=checks), ctx)
+    rules = {**cleaning_rules(), **ctx.config.export.rules}
+    plan = cleaning_plan(ctx.frame, result.findings, rules, plan_clusters(result.results, len(ctx.frame)),
+                         rolled_up_rows(result.results))
+    return replace(result, records=build_records(ctx.dataset, result.results, plan))
 
 
 def split(data: str | Path, out: str | Path, config: AuditConfig | str | Path | None = None, *,

@@ -38,6 +38,8 @@ from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_s
 from .features.near_dups import near_duplicate_groups
 from .findings import Action, Finding, json_text
 from .masking import mask_deep, report_masker
+from .records import FILENAME as RECORDS
+from .records import parquet_bytes, rolled_up_rows
 from .publish import (
     MANIFEST,
     changed_input,
@@ -89,7 +91,7 @@ class CleaningPlan:
 
 
 def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[str, Decision],
-                  clusters: np.ndarray) -> CleaningPlan:
+                  clusters: np.ndarray, rolled_up: Mapping[str, list[int]] | None = None) -> CleaningPlan:
     """Turn the audit findings into row decisions (quarantine wins over mask and relabel).
 
     Duplicate groups are settled last, once every other decision is known, so the copy
@@ -97,19 +99,21 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     findings about one cluster never remove all of it. A quarantine finding may narrow the
     records it removes (``details["quarantine_ids"]``: a question's answers that are not
     kept). ``clusters`` (a duplicate cluster id per row) splits a dedupe finding that sums
-    up many clusters into its clusters.
+    up many clusters into its clusters. Such a finding names no records: it applies to the rows
+    ``rolled_up`` lists for its ``check.kind`` (:func:`dqaudit.records.rolled_up_rows`).
     """
     plan = CleaningPlan()
     index = pd.Index(frame["id"].astype(str))
     dedupes: list[tuple[Finding, list[int], dict[str, Any]]] = []
     flagged: set[int] = set()
     for finding in findings:
-        if not finding.record_ids:
-            continue
         decision = decision_for(finding, rules)
         named = finding.details.get("quarantine_ids") if decision == "quarantine" else None
         ids = finding.record_ids if named is None else named
-        rows = [int(r) for r in index.get_indexer_for(list(ids)) if r >= 0]
+        rows = ([int(r) for r in index.get_indexer_for(list(ids)) if r >= 0] if ids
+                else list((rolled_up or {}).get(f"{finding.check}.{finding.kind}", ())))
+        if not rows:
+            continue
         reason = {"check": finding.check, "kind": finding.kind, "decision": decision, "message": finding.message}
         tally = plan.decisions.setdefault(f"{finding.check}.{finding.kind}", {})
         tally[decision] = tally.get(decision, 0) + len(rows)
@@ -208,10 +212,10 @@ def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
     source = Path(dataset.source.path)
     if dataset.source.format not in ("jsonl", "csv", "parquet") or not source.is_file():
         raise InputError(source, "export needs the input file the dataset was loaded from")
-    names = output_names(ctx.config.export.chat)
-    target = check_destination(source, Path(out), names)
+    target = check_destination(source, Path(out), owned_names(ctx.config.export.chat))
     prepared = prepare_export(ctx, result, by_time=by_time)
-    return _Writer(ctx, prepared).publish(source, target, prepared.manifest)
+    records = None if result.records is None else parquet_bytes(result.records, report_masker(ctx.config))
+    return _Writer(ctx, prepared).publish(source, target, prepared.manifest, records)
 
 
 def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | None = None) -> PreparedExport:
@@ -219,7 +223,7 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     config, frame = ctx.config, ctx.frame
     masking = masking_state(result, len(frame))  # fails closed before any work
     rules = {**cleaning_rules(), **config.export.rules}
-    plan = cleaning_plan(frame, result.findings, rules, near_duplicate_groups(ctx))
+    plan = cleaning_plan(frame, result.findings, rules, near_duplicate_groups(ctx), rolled_up_rows(result.results))
     labels = frame["label"].copy()
     for row, label in plan.relabel.items():
         labels.iat[row] = label
@@ -251,6 +255,26 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     manifest["cleaning"]["masking"] = masking
     manifest = mask_deep(manifest, report_masker(config))  # labels, ids and the file name are data too
     return PreparedExport(plan, labels, split_of, rendering, manifest)
+
+
+def owned_names(chat: bool) -> list[str]:
+    """Every file a local export writes besides the manifest: the outputs and records.parquet."""
+    return [*output_names(chat), RECORDS]
+
+
+def write_records(path: Path, records: bytes, manifest: dict[str, Any]) -> dict[str, Any]:
+    """records.parquet written and flushed to disk; returns the manifest's ``records`` entry."""
+    with path.open("wb") as handle:
+        handle.write(records)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return records_entry(records, manifest)
+
+
+def records_entry(records: bytes, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``records`` entry: records.parquet, one row per input row, and its hash (``outputs``
+    lists the JSONL files a trainer reads)."""
+    return {"file": RECORDS, "rows": manifest["input"]["rows"], "sha256": hashlib.sha256(records).hexdigest()}
 
 
 def output_names(chat: bool) -> list[str]:
@@ -401,10 +425,15 @@ class _Writer:
         self.problems = {p.line: p for p in ctx.dataset.problems}
         self.chat = ctx.config.export.chat
 
-    def publish(self, source: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half."""
-        with staged_folder(out, output_names(self.chat)) as tmp:
+    def publish(self, source: Path, out: Path, manifest: dict[str, Any], records: bytes | None = None) -> dict[str, Any]:
+        """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half.
+
+        ``records`` (records.parquet's bytes) goes beside the splits: why each row went where it went.
+        """
+        with staged_folder(out, owned_names(self.chat)) as tmp:
             manifest["outputs"] = self._write_all(source, tmp)
+            if records is not None:
+                manifest["records"] = write_records(tmp / RECORDS, records, manifest)
             write_manifest(tmp / MANIFEST, manifest)
         return manifest
 

@@ -19,6 +19,8 @@ from .registry import available_checkers, check_params, get_checker
 from .scoring import FixItem, error_gates, fix_first, readiness, verdict
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .checkers.base import Checker
     from .reports.html import HtmlSection
 
@@ -44,6 +46,9 @@ class AuditResult:
     #: ``run`` block, and titled blocks appended to report.html.
     run_extras: dict[str, Any] = field(default_factory=dict)
     html_sections: tuple[HtmlSection, ...] = ()
+    #: One row per physical input row with every per-record verdict (records.parquet, :mod:`dqaudit.records`);
+    #: :func:`dqaudit.api.audit` fills it in.
+    records: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     #: The run's context (dataset, memoised derived data): what ``split`` exports from. Not in report.json.
     context: AuditContext | None = field(default=None, repr=False, compare=False)
 

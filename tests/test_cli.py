@@ -26,7 +26,8 @@ def test_audit_writes_reports_and_exits_0(write_jsonl, tmp_path):
     assert "Readiness" in result.output and "READY" in result.output
     (folder,) = (tmp_path / "reports").iterdir()
     assert folder.name.startswith("data-") and folder.name.endswith("Z")
-    assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html", ".dqaudit-report.json"}
+    assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html", "records.parquet",
+                                                  ".dqaudit-report.json"}
 
 
 def test_empty_dataset_has_no_readiness_and_is_not_ready(tmp_path):

@@ -128,6 +128,36 @@ def test_a_dedupe_keeps_a_copy_no_quarantine_removed():
     assert plan.decisions["conflicting_outputs.conflicting_outputs"] == {"quarantine": 1}
 
 
+def test_a_rolled_up_finding_applies_to_the_rows_its_check_lists_per_record():
+    frame = plan_frame("abcde", label=["x", "y", "y", "x", "x"],
+                       created_at=[None, "2024-02-01", "2024-01-01", None, None])
+    clusters, rules = np.array([0, 0, 0, 1, 1]), {"near_duplicates": "dedupe"}
+    named = cleaning_plan(frame, [finding("near_duplicates", "near_duplicates", list("abcde"))], rules, clusters)
+    summed = finding("near_duplicates", "near_duplicates", [], clusters=2, rolled_up=True)  # counts only
+    rolled = cleaning_plan(frame, [summed], rules, clusters, {"near_duplicates.near_duplicates": [0, 1, 2, 3, 4]})
+    assert rolled.reasons.keys() == named.reasons.keys() == {1, 4}
+    assert [r[0]["kept"] for r in rolled.reasons.values()] == [r[0]["kept"] for r in named.reasons.values()]
+    assert cleaning_plan(frame, [summed], rules, clusters).reasons == {}
+
+
+def test_the_cluster_cap_does_not_change_what_the_export_keeps(write_jsonl, tmp_path):
+    rows = []
+    for k in range(6):
+        base = f"please block my stolen debit card number {k} at the branch on main street today"
+        rows += [{"id": f"{k}a", "text": base, "label": "card"},
+                 {"id": f"{k}b", "text": base + " thanks", "label": "card"}]
+    rows += [{"id": f"u{i}", "text": f"unrelated question {i} about {['loans', 'fees'][i % 2]}", "label": "loan"}
+             for i in range(20)]
+    source = write_jsonl(rows)
+    outputs = []
+    for cap in (1, None):
+        cfg = config().model_copy(update={"checks": {"near_duplicates": {"max_cluster_findings": cap}}})
+        manifest = split_dataset(source, tmp_path / f"out{cap}", cfg, checks=["near_duplicates"])
+        outputs.append(((tmp_path / f"out{cap}" / "quarantine.jsonl").read_text().count("\n"),
+                        manifest["quarantine_reasons"]))
+    assert outputs[0] == outputs[1] and outputs[0][0] >= 6  # six planted pairs (and copies among the rest)
+
+
 def test_relabel_without_suggestion_is_a_config_error():
     frame = pd.DataFrame({"id": ["a"]})
     with pytest.raises(ConfigError, match="suggests no label"):
@@ -180,6 +210,11 @@ def test_groups_stay_together_and_manifest_reports(write_jsonl, tmp_path):
     assert abs(manifest["ratios"]["achieved"]["test"] - 0.2) < 0.05
     assert manifest["leakage"]["contaminated_rows"]["test"] == 0
     assert set(manifest["outputs"]) == set(OUTPUTS)
+    records = pd.read_parquet(tmp_path / "out" / "records.parquet")  # why each row went where it went
+    assert manifest["records"]["file"] == "records.parquet"
+    assert len(records) == manifest["records"]["rows"] == manifest["input"]["rows"]
+    assert (records["decision"].isin(["drop", "quarantine"]).sum()
+            == manifest["rows"]["quarantine"])
     digest = manifest["outputs"]["train.jsonl"]["sha256"]
     import hashlib
     assert hashlib.sha256((tmp_path / "out" / "train.jsonl").read_bytes()).hexdigest() == digest

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dqaudit.checkers",),
     ("dqaudit.registry",),
     ("dqaudit.pipeline", "dqaudit.scoring"),
-    ("dqaudit.split", "dqaudit.export", "dqaudit.publish"),
+    ("dqaudit.split", "dqaudit.records", "dqaudit.export", "dqaudit.publish"),
     ("dqaudit.engines",),
     ("dqaudit.api",),
     ("dqaudit.reports", "dqaudit.history", "dqaudit.regressions", "dqaudit.alerts"),

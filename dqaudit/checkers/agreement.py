@@ -331,7 +331,8 @@ class AgreementChecker(Checker[AgreementParams]):
             Chart(
                 "bar",
                 "Agreement per class (alpha, one class vs the rest; lowest 30)",
-                {"labels": order, "values": [round(defined[k], 3) for k in order]},
+                {"labels": order, "values": [round(defined[k], 3) for k in order],
+                 "value_title": "Krippendorff's alpha"},
             )
         ]
         names = sorted({p["a"] for p in pairs} | {p["b"] for p in pairs})
@@ -346,7 +347,8 @@ class AgreementChecker(Checker[AgreementParams]):
                 Chart(
                     "heatmap",
                     "Cohen's kappa between annotators (0: undefined or below chance)",
-                    {"rows": names, "columns": names, "values": values},
+                    {"rows": names, "columns": names, "values": values, "row_title": "annotator",
+                     "column_title": "annotator"},
                 )
             )
         return charts

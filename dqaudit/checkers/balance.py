@@ -83,7 +83,8 @@ class BalanceChecker(Checker[BalanceParams]):
             "rare_class_count": int(len(rare)),
         }
         chart = Chart("bar", "Label distribution", {"labels": [*map(str, shown.index), *other],
-                                                     "values": [*map(int, shown), *other.values()]})
+                                                     "values": [*map(int, shown), *other.values()],
+                                                     "value_title": "examples"})
         return self.result(findings, penalties=penalties, metrics=metrics, charts=[chart])
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
@@ -102,12 +102,13 @@ class Checker(ABC, Generic[P]):
     def result(self, findings: Sequence[Finding], *, penalties: Sequence[float] | None = None,
                score: float | None = None, metrics: dict[str, Any] | None = None,
                gates: Sequence[Gate] = (), charts: Sequence[Chart] = (),
-               files: dict[str, str] | None = None) -> CheckResult:
-        """Assemble a result; with ``penalties`` (points per finding) the score comes from :func:`penalty_score`."""
+               files: dict[str, str] | None = None, records: Mapping[str, Any] | None = None) -> CheckResult:
+        """Assemble a result; with ``penalties`` (points per finding) the score comes from :func:`penalty_score`;
+        ``records`` are this check's columns of records.parquet (:data:`dqaudit.records.COLUMNS`)."""
         if penalties is not None:
             score, findings = penalty_score(findings, penalties)
         return CheckResult(self.name, score, tuple(findings), metrics or {}, tuple(gates), tuple(charts),
-                           files=files or {})
+                           files=files or {}, records=records or {})
 
     def gate(self, name: str, triggered: bool, message: str) -> Gate:
         return Gate(self.name, name, bool(triggered), message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
 from ..config import CheckParams
@@ -43,6 +44,8 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
             return self.skip("no records")
         codes = exact_groups(ctx).to_numpy()
         copied = np.bincount(codes)[codes] > 1
+        exact_group = pd.array(np.where(copied, codes, 0), dtype="Int64")
+        exact_group[~copied] = pd.NA
         # rows of groups with copies, grouped by group number (groups in order, rows in file order)
         dup = frame[copied].assign(_g=codes[copied]).sort_values("_g", kind="stable")
         g = dup["_g"].to_numpy()
@@ -84,4 +87,5 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
             "conflicting_rows": conflicting_rows,
             "duplicate_share": round((redundant + conflicting_rows) / n, 4),
         }
-        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate],
+                           records={"exact_group": exact_group})

@@ -522,7 +522,8 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         chart = Chart(
             "bar",
             "Estimated label noise per class (worst 30)",
-            {"labels": [k for k, _ in top], "values": [round(v, 3) for _, v in top]},
+            {"labels": [k for k, _ in top], "values": [round(v, 3) for _, v in top],
+             "value_title": "estimated share of wrong labels"},
         )
         metrics = {
             "features": used,
@@ -547,8 +548,16 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
                 "embeddings extra not installed: used TF-IDF only "
                 '(pip install "dqaudit[embeddings]" for better recall)'
             )
+        total = len(ctx.frame)  # per-record columns: null where a record was not assessed
+        label_issue = pd.array([None] * total, dtype="boolean")
+        label_quality = pd.array([None] * total, dtype="Float64")
+        suggested_label = pd.array([None] * total, dtype="string")
+        label_issue[rows] = np.asarray(issues, dtype=bool)
+        label_quality[rows] = np.round(quality.astype(float), 4)
+        suggested_label[rows] = np.asarray(classes, dtype=object)[suggested]
+        records = {"label_issue": label_issue, "label_quality": label_quality, "suggested_label": suggested_label}
         return self.result(
-            findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart], files=files
+            findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart], files=files, records=records
         )
 
     @staticmethod

@@ -216,6 +216,8 @@ class LanguageChecker(Checker[LanguageParams]):
                 "columns": columns,
                 "values": crosstab.to_numpy().tolist(),
                 "flags": flags,
+                "row_title": "label",
+                "column_title": "detected language",
             },
         )
         result = self.result(findings, penalties=penalties, metrics=metrics, charts=[chart])

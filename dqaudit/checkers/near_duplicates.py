@@ -12,7 +12,7 @@ this check reports clusters holding at least two different texts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,9 +33,10 @@ class NearDuplicatesParams(NearDupFeatureParams):
     max_conflicting_share: float = Field(
         0.05, ge=0, le=1,
         description="Blocking gate: share of rows in near-duplicate clusters with conflicting labels.")
-    max_cluster_findings: int = Field(
+    max_cluster_findings: int | None = Field(
         200, ge=1,
-        description="Largest clusters reported one by one (per kind); the rest are summed up in one finding.")
+        description="Largest clusters reported one by one (per kind); the rest are counted in one finding that "
+                    "names no records (records.parquet lists every row's cluster). null: every cluster.")
 
 
 class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
@@ -65,9 +66,15 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
         conflicting = clusters[conflict]
         plain = clusters[~conflict & ~partial]
         contained = clusters[~conflict & partial]
+        member_rows = found_clusters.members(clusters)
+        cluster_of = pd.array(np.zeros(n, dtype=np.int64), dtype="Int64")
+        cluster_of[:] = pd.NA
+        cluster_of[member_rows] = found.groups[member_rows]
+        reasons = np.full(n, None, dtype=object)  # rows of the clusters beyond the cap: their kind
         for kind, table in (("conflicting_labels", conflicting), ("near_duplicates", plain),
                             ("contained_copies", contained)):
-            limit = params.max_cluster_findings
+            limit = len(table) if params.max_cluster_findings is None else params.max_cluster_findings
+            listed = len(findings)
             shown, folded = table.iloc[:limit], table.iloc[limit:]
             edge_range = _edge_ranges(found.groups, found.pairs, found.similarity, shown.index.to_numpy())
             if kind == "contained_copies":
@@ -91,18 +98,24 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                     findings.append(finding)
                     kept = len(finding.details["representatives"])
                     penalties.append(share_penalty(len(rows) - kept, n, 1.0))
+            findings[listed:] = [replace(f, details={**f.details, "cluster": int(g)})  # its records.parquet cluster
+                                 for f, g in zip(findings[listed:], shown.index, strict=True)]
             if len(folded):
-                rows = np.sort(found_clusters.members(folded))
+                rows = found_clusters.members(folded)
                 conflict = kind == "conflicting_labels"
                 partial_copies = kind == "contained_copies"
-                findings.append(self.finding(
+                for row in rows.tolist():
+                    reasons[row] = [kind]
+                findings.append(self.finding(  # counts only: its ids would lump unrelated clusters together
                     kind, Severity.HIGH if conflict else Severity.MEDIUM,
                     f"{len(folded):,} more " + ("clusters of partial copies" if partial_copies
                                                else "near-duplicate clusters") + f" ({len(rows):,} rows)"
-                    + (" carry conflicting labels" if conflict else "; keep one per cluster and label"),
-                    Action.REVIEW if conflict or partial_copies else Action.DROP,
-                    frame["id"].iloc[rows].tolist(),
-                    clusters=len(folded), rule=CONTAINER_RULE if partial_copies else RULE))
+                    + (" carry conflicting labels" if conflict else "; keep one per cluster and label")
+                    + f" beyond the {limit} listed: each row's cluster is in records.parquet "
+                    "(near_duplicate_cluster)",
+                    Action.REVIEW if conflict or partial_copies else Action.DROP, (),
+                    clusters=len(folded), rows=len(rows), rolled_up=True,
+                    rule=CONTAINER_RULE if partial_copies else RULE))
                 kept = len(folded) if conflict else int(folded["labels"].clip(lower=1).sum())
                 penalties.append(share_penalty(len(rows) if conflict else len(rows) - kept, n,
                                                3.0 if conflict else 1.0))
@@ -139,7 +152,8 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
             "too_short_rows": int(len(short)),
             "near_duplicate_share": round((redundant + conflicting_rows) / n, 4),
         }
-        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate],
+                           records={"near_duplicate_cluster": cluster_of, "reasons": reasons})
 
     def _conflict_finding(self, members: pd.DataFrame, low: float | None, high: float | None,
                           basis: str) -> Finding:

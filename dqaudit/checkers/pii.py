@@ -135,4 +135,8 @@ class PiiChecker(Checker[PiiParams]):
             "fields_scanned": list(fields),
             "export": params.export,
         }
-        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
+        kinds: list[list[str]] = [[] for _ in range(n)]
+        for col in wanted:
+            for row in np.flatnonzero(total[:, col] > 0).tolist():
+                kinds[row].append(PII_TYPES[col])
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate], records={"pii": kinds})

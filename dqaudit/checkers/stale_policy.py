@@ -162,7 +162,12 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
                          f"(limit {p.max_drop_share:.0%})")
         metrics, chart = _metrics(policies, hits, frame, dates, stale_rows, drop_rows)
         metrics["unparseable_dates"] = int(bad_dates.sum())
-        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart])
+        policies_of: list[list[str]] = [[] for _ in range(n)]
+        for hit in sorted(hits, key=lambda h: (h.row, h.policy)):
+            if hit.policy not in policies_of[hit.row]:
+                policies_of[hit.row].append(hit.policy)
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart],
+                           records={"stale_policies": policies_of})
 
     def _findings(self, hits: list[Hit], policies: dict[str, CompiledPolicy],
                   frame: pd.DataFrame) -> tuple[list[Finding], list[float]]:
@@ -517,7 +522,9 @@ def _metrics(policies: list[CompiledPolicy], hits: list[Hit], frame: pd.DataFram
     dated = sorted(m for m in set(months) if m != "unknown")
     axis = [p.strftime("%Y-%m") for p in pd.period_range(dated[0], dated[-1], freq="M")] if dated else []
     series = {pid: [counts.get(m, 0) for m in axis] for pid, counts in by_policy_month.items()}
-    chart = Chart("line", "Stale records per created_at month", {"x": axis, "series": series})
+    chart = Chart("line", "Stale records per created_at month", {"x": axis, "series": series,
+                                                                  "x_title": "created_at month",
+                                                                  "y_title": "stale records"})
     last_seen = {pid: max((m for m in counts if m != "unknown"), default=None)
                  for pid, counts in by_policy_month.items()}
     metrics = {

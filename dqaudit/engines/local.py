@@ -9,7 +9,7 @@ from ..cache import Cache
 from ..config import AuditConfig
 from ..context import AuditContext
 from ..data import load_dataset
-from ..export import export_splits, output_names
+from ..export import export_splits, owned_names
 from ..pipeline import AuditResult
 from ..progress import Progress
 from ..publish import check_destination
@@ -24,7 +24,7 @@ class LocalEngine:
         return AuditContext(dataset, config, progress=progress, cache=cache)
 
     def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
-        check_destination(Path(data), Path(out), output_names(config.export.chat))
+        check_destination(Path(data), Path(out), owned_names(config.export.chat))
 
     def export(self, result: AuditResult, out: str | Path, *, by_time: str | None) -> dict[str, Any]:
         assert result.context is not None, "export needs the audited context (AuditResult.context)"

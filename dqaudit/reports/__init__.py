@@ -26,10 +26,7 @@ MARKER = ".dqaudit-report.json"
 def report_dir(base: str | Path, name: str, when: datetime | None = None) -> Path:
     """``<base>/<dataset name>-<UTC timestamp>/``; a clash within the same second gets a suffix."""
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    from ..masking import masker_for
-    from ..text import strip_control
-
-    name = strip_control(masker_for()(name)).replace("<", "").replace(">", "") or "dataset"  # no < > in names
+    name = _folder_stem(name)
     target = Path(base) / f"{name}-{stamp}"
     suffix = 1
     while target.exists():
@@ -51,9 +48,23 @@ def write_reports(result: AuditResult, directory: str | Path, formats: Iterable[
     for check in result.results:
         for name, text in sorted(check.files.items()):
             written[name] = atomic_write(directory / Path(name).name, text)
-    marker = {"name": result.name, "files": sorted(p.name for p in written.values())}
+    if result.records is not None:
+        from ..masking import report_masker
+        from ..records import FILENAME, parquet_bytes
+
+        written["records"] = atomic_write(directory / FILENAME,
+                                          parquet_bytes(result.records, report_masker(result.config)))
+    marker = {"name": _folder_stem(result.name), "files": sorted(p.name for p in written.values())}
     atomic_write(directory / MARKER, json.dumps(marker) + "\n")
     return written
+
+
+def _folder_stem(name: str) -> str:
+    """The dataset's name as report folders carry it: masked, no control characters, no ``<`` or ``>``."""
+    from ..masking import masker_for
+    from ..text import strip_control
+
+    return strip_control(masker_for()(name)).replace("<", "").replace(">", "") or "dataset"
 
 
 def prune_reports(base: str | Path, name: str, keep: int) -> list[Path]:
@@ -62,6 +73,7 @@ def prune_reports(base: str | Path, name: str, keep: int) -> list[Path]:
     A folder is removed only when its name is ``<name>-<timestamp>[-n]``, its marker names the same
     dataset, and it holds nothing but the files the marker lists; anything else is left alone.
     """
+    name = _folder_stem(name)
     pattern = re.compile(re.escape(name) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?")
     ours = []
     for folder in Path(base).iterdir() if Path(base).is_dir() else ():

@@ -125,8 +125,24 @@ def test_large_clusters_beyond_the_limit_are_folded_into_one_finding() -> None:
     for k, base in enumerate(bases):
         rows += [(f"{k}a", base, "x"), (f"{k}b", base + " please", "x")]
     config = AuditConfig(checks={"near_duplicates": {"max_cluster_findings": 2}})
-    findings = by_kind(run(frame(rows), config), "near_duplicates")
-    assert len(findings) == 3 and findings[-1].details["clusters"] == 4 and len(findings[-1].record_ids) == 8
+    result = run(frame(rows), config)
+    findings = by_kind(result, "near_duplicates")
+    assert len(findings) == 3
+    rollup = findings[-1]  # counts only: its record_ids never lump unrelated clusters together
+    assert rollup.record_ids == () and rollup.details["clusters"] == 4 and rollup.details["rows"] == 8
+    assert "records.parquet" in rollup.message
+    cluster = result.records["near_duplicate_cluster"]
+    listed = {rid for f in findings[:2] for rid in f.record_ids}
+    assert all(cluster[i] is not pd.NA for i in range(12))  # every member carries its cluster
+    folded = [i for i in range(12) if rows[i][0] not in listed]
+    assert len(folded) == 8 and all(result.records["reasons"][i] == ["near_duplicates"] for i in folded)
+    assert len({cluster[i] for i in folded}) == 4
+    for f in findings[:2]:  # each listed finding is one cluster
+        members = [i for i in range(12) if rows[i][0] in f.record_ids]
+        assert {cluster[i] for i in members} == {f.details["cluster"]}
+    lifted = by_kind(run(frame(rows), AuditConfig(checks={"near_duplicates": {"max_cluster_findings": None}})),
+                     "near_duplicates")
+    assert len(lifted) == 6 and all(len(f.record_ids) == 2 for f in lifted)
 
 
 def test_semantic_option_adds_paraphrases(monkeypatch: pytest.MonkeyPatch) -> None:

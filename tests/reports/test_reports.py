@@ -78,7 +78,7 @@ def test_markdown_neutralises_formulas_and_markup(write_jsonl):
 def test_write_reports_atomically(write_jsonl, tmp_path):
     result = audit(write_jsonl(HOSTILE), AuditConfig())
     written = write_reports(result, tmp_path / "out", ["json", "md", "html"])
-    assert sorted(p.name for p in written.values()) == ["report.html", "report.json", "report.md"]
+    assert sorted(p.name for p in written.values()) == ["records.parquet", "report.html", "report.json", "report.md"]
     assert not list((tmp_path / "out").glob(".*tmp"))
 
 

@@ -74,16 +74,18 @@ class SparkEngine:
     def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
         """Input is any path Spark reads (file, folder, glob; ``file:``, ``hdfs://``, ``s3a://``...);
         ``out`` a local folder or a Hadoop URI."""
-        from ...export import output_names
+        from ...export import owned_names
 
         spark = spark_session(config.engine)
         with java_errors(f"reading {data}"):
             files = list_files(spark, str(data))
-        target(spark, str(out), output_names(config.export.chat)).check([uri for uri, _, _ in files])
+        target(spark, str(out), owned_names(config.export.chat)).check([uri for uri, _, _ in files])
 
     def export(self, result: AuditResult, out: str | Path, *, by_time: str | None) -> dict[str, Any]:
         """The local engine's plan and assignment; Spark renders and writes the files."""
-        from ...export import output_names, prepare_export
+        from ...export import owned_names, prepare_export
+        from ...masking import report_masker
+        from ...records import parquet_bytes
 
         ctx = result.context
         source: SparkSource | None = ctx.provided(SparkSource) if ctx is not None else None
@@ -95,12 +97,13 @@ class SparkEngine:
             with log.stage("cleaning plan, group-aware split assignment, leakage re-check", "driver"):
                 prepared = prepare_export(ctx, result, by_time=by_time)
             spark = spark_session(ctx.config.engine)
-            where = target(spark, str(out), output_names(ctx.config.export.chat))
+            where = target(spark, str(out), owned_names(ctx.config.export.chat))
+            records = None if result.records is None else parquet_bytes(result.records, report_masker(ctx.config))
             with java_errors(f"writing {out}"):
                 def write(folder: str) -> dict[str, dict[str, Any]]:
                     return write_outputs(source.rows, source.rid, source.uris, ctx, prepared, folder, log)
 
-                return where.publish(write, prepared.manifest, log)
+                return where.publish(write, prepared.manifest, log, records)
         finally:
             source.rows.unpersist()
 

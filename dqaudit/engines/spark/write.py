@@ -296,10 +296,13 @@ class Target:
             check_folder(store, self.out, local, self.names, shown=self.shown)
 
     def publish(
-        self, write: Callable[[str], dict[str, dict[str, Any]]], manifest: dict[str, Any], log: Stages
+        self, write: Callable[[str], dict[str, dict[str, Any]]], manifest: dict[str, Any], log: Stages,
+        records: bytes | None = None,
     ) -> dict[str, Any]:
         """Spark writes part files into a marked hidden sibling; they are renamed to the output names,
-        the manifest is written last, and the sibling is swapped into place."""
+        records.parquet (built on the driver, where the checks ran) is written beside them, the manifest
+        last, and the sibling is swapped into place."""
+        from ...export import RECORDS, records_entry
         from ...publish import MANIFEST, staged_folder, write_manifest
 
         store = self.store
@@ -316,6 +319,9 @@ class Target:
                     else:
                         store.write(store.join(tmp, name), b"")
                 store.remove(parts_dir)
+            if records is not None:
+                store.write(store.join(tmp, RECORDS), records)
+                manifest["records"] = records_entry(records, manifest)
             manifest["outputs"], manifest["engine"] = outputs, log.info
             write_manifest(store.join(tmp, MANIFEST), manifest, store)
         return manifest

@@ -1,0 +1,220 @@
+"""records.parquet: every per-record verdict of an audit, one row per physical input row.
+
+A report lists findings; a script that wants to know what happened to *one* record (its
+near-duplicate cluster, its language, its label quality, whether the export keeps it) reads
+this table instead, as cleanlab's ``Datalab.get_issues()`` users do. Rows are the input's rows
+in input order, the ones that did not load included, so the table accounts for the whole file.
+
+Each checker contributes its own columns through :attr:`CheckResult.records` (a column name
+-> values aligned with the dataset's frame); the table adds ``id``, ``line``, ``loaded``, and
+``decision`` / ``reasons`` from the findings through the export's cleaning plan
+(:func:`dqaudit.export.cleaning_plan`), so the table, the reports and ``dqaudit split`` agree.
+:func:`dqaudit.api.audit` attaches it to the result (``AuditResult.records``). The schema is fixed (:data:`SCHEMA`): a column
+whose check did not run is there, all null, so a consumer's code never depends on which
+checks ran.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .data import Dataset
+    from .findings import CheckResult, Finding
+
+FILENAME = "records.parquet"
+#: Column a checker may contribute for rows its findings do not name (those rolled up beyond a cap):
+#: a list of its finding kinds per row, merged into ``reasons``.
+REASONS = "reasons"
+
+#: Every column: (arrow type name, the check that fills it or "" for the table itself, meaning).
+COLUMNS: dict[str, tuple[str, str, str]] = {
+    "id": ("string", "", "The record's id (its id field, else auto-<line>-<hash>); null when the row did not load."),
+    "line": ("int64", "", "1-based physical line in the input (row number for Parquet)."),
+    "loaded": ("bool", "", "False when the row could not become a record (see reasons: load.<kind>)."),
+    "exact_group": ("int64", "duplicates", "Group number shared by identical texts (after normalisation); "
+                                           "null when the text is unique."),
+    "near_duplicate_cluster": ("int64", "near_duplicates", "Cluster number shared by every member of a "
+                               "near-duplicate (or semantic) cluster holding two or more different texts; "
+                               "null when alone."),
+    "language": ("string", "language", "Detected language: ISO 639-1 code, 'mixed' or 'und'."),
+    "language_primary": ("string", "language", "Main language of a mixed text (else the language)."),
+    "language_secondary": ("string", "language", "Second language of a mixed text; empty otherwise."),
+    "script": ("string", "language", "Script of the letters: cyrillic, latin, mixed (both carry content), other "
+                                     "or empty."),
+    "orthography": ("string", "language", "How the main language is written: standard, without-kazakh-letters "
+                                          "(Kazakh typed with Russian letters only) or translit (Latin letters)."),
+    "label_issue": ("bool", "label_noise", "Flagged as likely mislabelled (cleanlab find_label_issues); null "
+                                           "when the record was not assessed (no label, class too small)."),
+    "label_quality": ("float64", "label_noise", "cleanlab label quality score, 0-1 (low: likely wrong)."),
+    "suggested_label": ("string", "label_noise", "The label the model predicts for the record."),
+    "pii": ("list<string>", "pii", "Kinds of personal data found in the record (email, phone, card, ...); "
+                                    "empty when none, null when the check did not run."),
+    "stale_policies": ("list<string>", "stale_policy", "Ids of the policies the record contradicts; empty "
+                                                      "when none, null when the check did not run."),
+    "decision": ("string", "", "What dqaudit split does with the row: keep, drop (a duplicate copy; another "
+                               "copy is kept), quarantine, mask or relabel."),
+    REASONS: ("list<string>", "", "check.kind of every finding naming the record (load.<kind> for rows that "
+                                  "did not load)."),
+}
+
+
+def schema() -> pa.Schema:
+    """The Parquet schema of records.parquet (the same whatever checks ran)."""
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_(), "float64": pa.float64(),
+             "list<string>": pa.list_(pa.string())}
+    return pa.schema([pa.field(name, types[kind], nullable=name not in ("line", "loaded", "decision", REASONS),
+                               metadata={"description": meaning})
+                      for name, (kind, _, meaning) in COLUMNS.items()])
+
+
+def build_records(dataset: Dataset, results: Sequence[CheckResult], plan: Any) -> pd.DataFrame:
+    """The per-record table of an audit of ``dataset``; ``plan`` is the export's cleaning plan for its findings
+    (:func:`dqaudit.export.cleaning_plan`: rows quarantined with their reasons, masked, relabelled)."""
+    frame = dataset.frame
+    n = len(frame)
+    table = pd.DataFrame({"id": frame["id"].astype("string").to_numpy(),
+                          "line": frame["line"].to_numpy(np.int64), "loaded": np.ones(n, dtype=bool)})
+    for result in results:
+        for name, values in result.records.items():
+            if name != REASONS and (name not in COLUMNS or COLUMNS[name][1] != result.check):
+                raise ValueError(f"{result.check}: records column '{name}' is not one of its documented columns")
+            if len(values) != n:
+                raise ValueError(f"{result.check}: records column '{name}' has {len(values)} values for {n} rows")
+            if name != REASONS:
+                table[name] = _typed(values, COLUMNS[name][0])
+    contributed = rolled_up_rows(results)
+    findings = [f for r in results for f in r.findings]
+    table[REASONS] = _reasons(frame, findings, contributed)
+    table["decision"] = pd.array(_decisions(n, plan), dtype="string")
+    unloaded = pd.DataFrame({
+        "id": pd.array([None] * len(dataset.problems), dtype="string"),
+        "line": np.array([p.line for p in dataset.problems], dtype=np.int64),
+        "loaded": np.zeros(len(dataset.problems), dtype=bool),
+        REASONS: pd.Series([[f"load.{p.kind}"] for p in dataset.problems], dtype=object),
+        "decision": pd.array(["quarantine"] * len(dataset.problems), dtype="string"),
+    })
+    out = pd.concat([table, unloaded], ignore_index=True) if len(unloaded) else table
+    if table["line"].is_monotonic_increasing:  # one input file: rows that did not load go back in their place
+        out = out.sort_values("line", kind="stable", ignore_index=True)
+    for name, (kind, _, _) in COLUMNS.items():
+        if kind == "list<string>":  # rows that did not load (or a column no check gave): None, not NaN
+            values = out[name] if name in out else [None] * len(out)
+            out[name] = pd.Series([v if isinstance(v, list) else None for v in values], dtype=object,
+                                  index=out.index)
+        elif name not in out:
+            out[name] = _typed([None] * len(out), kind)
+    return out[list(COLUMNS)]
+
+
+def finding_rows(index: pd.Index, findings: Sequence[Finding]) -> list[np.ndarray]:
+    """Per finding, the frame rows of its record ids (``index``: the frame's ids as strings).
+
+    One lookup for all findings when ids are unique (a 1M-row audit has tens of thousands of findings);
+    with duplicate ids every row carrying a named id counts.
+    """
+    if not findings:
+        return []
+    if not index.is_unique:
+        return [np.asarray([r for r in index.get_indexer_for(list(f.record_ids)) if r >= 0], dtype=np.int64)
+                for f in findings]
+    sizes = np.array([len(f.record_ids) for f in findings], dtype=np.int64)
+    ids = [rid for f in findings for rid in f.record_ids]
+    found = index.get_indexer(pd.Index(ids, dtype=object)) if ids else np.zeros(0, dtype=np.int64)
+    return [part[part >= 0] for part in np.split(found.astype(np.int64), np.cumsum(sizes)[:-1])]
+
+
+def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
+    """``check.kind`` -> rows a check's findings do not name but its ``reasons`` records column does
+    (the clusters it summed up beyond its cap)."""
+    out: dict[str, list[int]] = {}
+    for result in results:
+        for row, kinds in enumerate(result.records.get("reasons", ())):
+            for kind in kinds or ():
+                out.setdefault(f"{result.check}.{kind}", []).append(row)
+    return out
+
+
+def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
+    """``check.kind`` -> rows a check's findings do not name but its ``reasons`` records column does
+    (the clusters it summed up beyond its cap)."""
+    out: dict[str, list[int]] = {}
+    for result in results:
+        for row, kinds in enumerate(result.records.get("reasons", ())):
+            for kind in kinds or ():
+                out.setdefault(f"{result.check}.{kind}", []).append(row)
+    return out
+
+
+def plan_clusters(results: Sequence[CheckResult], n: int) -> np.ndarray:
+    """A near-duplicate cluster number per row for :func:`dqaudit.export.cleaning_plan` (rolled-up clusters are
+    settled cluster by cluster): the near_duplicates check's column, else each row alone."""
+    for result in results:
+        if "near_duplicate_cluster" in result.records:
+            column = pd.array(result.records["near_duplicate_cluster"], dtype="Int64")
+            return np.where(pd.isna(column), -1 - np.arange(n), column.fillna(0).to_numpy(np.int64))
+    return np.arange(n)
+
+
+def _typed(values: Any, kind: str) -> Any:
+    """Values as the pandas dtype of an arrow type (nullable integers, booleans and strings)."""
+    if kind == "list<string>":
+        return pd.Series(list(values), dtype=object).to_numpy()
+    dtype = {"string": "string", "int64": "Int64", "bool": "boolean", "float64": "Float64"}[kind]
+    return pd.array(values.array if isinstance(values, pd.Series) else values, dtype=dtype)
+
+
+def _reasons(frame: pd.DataFrame, findings: Sequence[Finding], contributed: Mapping[str, list[int]]) -> np.ndarray:
+    """Per row: the sorted ``check.kind`` of every finding naming it, and of the rows checkers rolled up."""
+    rows, keys = [], []
+    for finding, hit in zip(findings, finding_rows(pd.Index(frame["id"].astype(str)), findings), strict=True):
+        rows.append(hit)
+        keys.append(np.full(len(hit), f"{finding.check}.{finding.kind}", dtype=object))
+    for key, hit in contributed.items():
+        rows.append(np.asarray(hit, dtype=np.int64))
+        keys.append(np.full(len(hit), key, dtype=object))
+    out: list[list[str]] = [[] for _ in range(len(frame))]
+    if rows:
+        pairs = pd.DataFrame({"row": np.concatenate(rows), "key": np.concatenate(keys)}).drop_duplicates()
+        pairs = pairs.sort_values(["row", "key"], kind="stable")
+        hit, starts = np.unique(pairs["row"].to_numpy(), return_index=True)
+        groups = np.split(pairs["key"].to_numpy(), starts[1:]) if len(pairs) else []
+        for row, group in zip(hit.tolist(), groups, strict=True):
+            out[row] = group.tolist()
+    return pd.Series(out, dtype=object).to_numpy()
+
+
+def _decisions(n: int, plan: Any) -> np.ndarray:
+    """keep, drop (a dedupe copy), quarantine, mask or relabel, as :func:`dqaudit.export.cleaning_plan` decided."""
+    out = np.full(n, "keep", dtype=object)
+    for row in plan.mask:
+        out[row] = "mask"
+    for row in plan.relabel:
+        out[row] = "relabel"
+    for row, why in plan.reasons.items():
+        out[row] = "drop" if all(r["decision"] == "dedupe" for r in why) else "quarantine"
+    return out
+
+
+def parquet_bytes(records: pd.DataFrame, mask: Callable[[str], str] | None = None) -> bytes:
+    """records.parquet's bytes; ``mask`` (the report masker) is applied to the ids and suggested labels."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if mask is not None:
+        records = records.assign(**{c: records[c].map(mask, na_action="ignore").astype("string")
+                                    for c in ("id", "suggested_label")})
+    table = pa.Table.from_pandas(records, schema=schema(), preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
