@@ -722,7 +722,7 @@ def _policy_file(pattern: str, budget: str = "") -> Callable[[Path], Setup]:
     def build(d: Path) -> Setup:
         records = [
             *rows(20),
-            *({"id": f"a{i}", "text": "a" * 20 + "b", "label": "billing"} for i in range(400)),
+            *({"id": f"a{i}", "text": "a" * 24 + "b", "label": "billing"} for i in range(400)),
         ]
         setup = data(d, records)
         setup = with_policies(
