@@ -22,9 +22,9 @@ from .context import AuditContext
 from .data import Dataset, dataset_from_frame
 from .engines import get_engine, with_engine_report
 from .errors import ConfigError
+from .export import cleaning_plan
 from .pipeline import AuditResult, run_checks
 from .progress import NullProgress, Progress
-from .export import cleaning_plan
 from .records import build_records, plan_clusters, rolled_up_rows
 from .registry import cleaning_rules, load_config, validate_checks
 

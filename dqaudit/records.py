@@ -149,17 +149,6 @@ def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
     return out
 
 
-def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
-    """``check.kind`` -> rows a check's findings do not name but its ``reasons`` records column does
-    (the clusters it summed up beyond its cap)."""
-    out: dict[str, list[int]] = {}
-    for result in results:
-        for row, kinds in enumerate(result.records.get("reasons", ())):
-            for kind in kinds or ():
-                out.setdefault(f"{result.check}.{kind}", []).append(row)
-    return out
-
-
 def plan_clusters(results: Sequence[CheckResult], n: int) -> np.ndarray:
     """A near-duplicate cluster number per row for :func:`dqaudit.export.cleaning_plan` (rolled-up clusters are
     settled cluster by cluster): the near_duplicates check's column, else each row alone."""

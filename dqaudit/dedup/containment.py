@@ -38,6 +38,7 @@ from .minhash import (
     _live_lsh_pairs,
     _unique_pairs,
     distinct_signatures,
+    least_error_bands,
     shingle_table,
     signatures,
     verified,
@@ -97,19 +98,7 @@ def containment_bands(threshold: float, ratio: float, num_perm: int,
     with 1, any two texts sharing one common phrase as a minimum become candidates.
     """
     grid = np.linspace(0.0, 1.0, 501)
-    jac = jaccard_floor(grid, ratio)
-    below, above = grid <= threshold, grid >= threshold
-    best: tuple[float, int, int] | None = None
-    for rows in range(1, 9):
-        bands = num_perm // rows
-        prob = 1.0 - (1.0 - jac**rows) ** bands
-        fp = np.trapezoid(prob[below], grid[below])
-        fn = np.trapezoid(1.0 - prob[above], grid[above])
-        error = (1.0 - fn_weight) * fp + fn_weight * fn
-        if best is None or error < best[0] - 1e-12:
-            best = (error, bands, rows)
-    assert best is not None
-    return best[1], best[2]
+    return least_error_bands(grid, jaccard_floor(grid, ratio), threshold, num_perm, fn_weight, 8)
 
 
 #: Containment estimated from signatures may fall this far below the threshold before the exact check.

@@ -123,11 +123,18 @@ def optimal_bands(threshold: float, num_perm: int, fn_weight: float = 0.95) -> t
     while misses lose recall: misses weigh ``fn_weight`` (0.95 gives 21 x 6 at 0.7 with 128).
     """
     grid = np.linspace(0.0, 1.0, 1001)
+    return least_error_bands(grid, grid, threshold, num_perm, fn_weight, num_perm)
+
+
+def least_error_bands(grid: np.ndarray, jaccard: np.ndarray, threshold: float, num_perm: int,
+                      fn_weight: float, max_rows: int) -> tuple[int, int]:
+    """``(bands, rows)``, rows up to ``max_rows``, minimising the weighted miss and false-candidate areas over
+    ``grid`` (the similarity the threshold is on), where a pair at ``grid[i]`` has Jaccard ``jaccard[i]``."""
     below, above = grid <= threshold, grid >= threshold
     best: tuple[float, int, int] | None = None
-    for rows in range(1, num_perm + 1):
+    for rows in range(1, max_rows + 1):
         bands = num_perm // rows
-        prob = 1.0 - (1.0 - grid**rows) ** bands
+        prob = 1.0 - (1.0 - jaccard**rows) ** bands
         fp = np.trapezoid(prob[below], grid[below])
         fn = np.trapezoid(1.0 - prob[above], grid[above])
         error = (1.0 - fn_weight) * fp + fn_weight * fn
