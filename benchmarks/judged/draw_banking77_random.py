@@ -58,10 +58,10 @@ def rates(records: list[dict]) -> dict:
     """Counts, and the wrong and wrong-or-ambiguous shares with their Wilson intervals."""
     counts = Counter(record["judgement"] for record in records)
     n = len(records)
-    out: dict = {"n": n, **{k: counts.get(k, 0) for k in ("wrong", "ambiguous", "right")}}
+    out: dict = {"n": n, "counts": {k: counts.get(k, 0) for k in ("wrong", "ambiguous", "right")}}
     for name, k in (("wrong", counts["wrong"]), ("wrong_or_ambiguous", counts["wrong"] + counts["ambiguous"])):
         low, high = wilson(k, n)
-        out[name] = {"rate": round(k / n, 4), "wilson95": [round(low, 4), round(high, 4)]}
+        out[f"{name}_rate"] = {"rate": round(k / n, 4), "wilson95": [round(low, 4), round(high, 4)]}
     return out
 
 
@@ -84,7 +84,7 @@ def main() -> None:
             for record in draw(args.data, SIZE, SEED):
                 out.write(json.dumps(record) + "\n")
     if args.summary:
-        print(json.dumps(summary(), indent=1))
+        print(json.dumps(summary()))
 
 
 if __name__ == "__main__":
