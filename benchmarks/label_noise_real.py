@@ -2,11 +2,15 @@
 
     python benchmarks/label_noise_real.py                # everything below, one run
     python benchmarks/label_noise_real.py --no-planted   # skip the planted-flip F1 (the slow half)
+    python benchmarks/label_noise_real.py --no-planted --no-conflicts --judged \
+        benchmarks/judged/banking77_train_judged.jsonl benchmarks/judged/banking77_train_random_judged.jsonl
 
 Label noise, per method, in one run on the same embeddings:
 
 * share of the 24 records judged **wrong** it flags, and of the 89 judged **right**
-  (``benchmarks/judged/banking77_train_judged.jsonl``; 37 ambiguous are counted apart);
+  (``benchmarks/judged/banking77_train_judged.jsonl``; 37 ambiguous are counted apart); with
+  ``--judged`` several judged files, one line per file and method (the 240 uniform rows of
+  ``banking77_train_random_judged.jsonl`` were drawn with no tool's verdict, so favour no method);
 * for dqaudit: the estimated share of wrong labels (with its interval) and the label_noise score;
 * F1 on 10 % planted uniform flips (flip seed 1, as in ``benchmarks/label_noise.py``), scored
   against the planted flips only, so real errors a method finds count against it there.
@@ -50,8 +54,8 @@ CONFLICTS = ROOT / "benchmarks" / "judged" / "banking77_train_conflicts_judged.j
 
 def run_dqaudit(frame: pd.DataFrame, features: str, cache: str) -> tuple[set[int], dict, float]:
     """Flagged rows, metrics and score of the label_noise check with ``features``."""
+    from dqaudit.api import audit
     from dqaudit.config import parse_config
-    from dqaudit.pipeline import audit
 
     config = parse_config({"cache": {"dir": cache}, "checks": {"label_noise": {"features": features}}})
     result = audit(frame, config, checks=["label_noise"]).check("label_noise")
@@ -61,16 +65,23 @@ def run_dqaudit(frame: pd.DataFrame, features: str, cache: str) -> tuple[set[int
     return rows, dict(result.metrics), float(result.score)
 
 
-def label_noise_table(base: pd.DataFrame, cache: str, planted: bool) -> None:
+def label_noise_table(
+    base: pd.DataFrame, cache: str, planted: bool, judged: list[Path], only: list[str]
+) -> None:
     from dqaudit.cache import Cache
     from dqaudit.config import AuditConfig
+    from dqaudit.context import AuditContext
     from dqaudit.data import dataset_from_frame
-    from dqaudit.embeddings import embed_texts
-    from dqaudit.pipeline import AuditContext
+    from dqaudit.features.embeddings import embed_texts
 
-    judged = [json.loads(line) for line in JUDGED.open(encoding="utf-8")]
-    verdict = {r["row"]: r["judgement"] for r in judged}
-    counts = {v: sum(1 for x in verdict.values() if x == v) for v in ("wrong", "ambiguous", "right")}
+    verdicts = {
+        path.stem: {r["row"]: r["judgement"] for r in map(json.loads, path.read_text("utf-8").splitlines())}
+        for path in judged
+    }
+    tallies = {
+        stem: {v: sum(1 for x in verdict.values() if x == v) for v in ("wrong", "ambiguous", "right")}
+        for stem, verdict in verdicts.items()
+    }
     classes = sorted(base["category"].unique())
     clean = base["category"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     texts = base["text"].tolist()
@@ -91,7 +102,9 @@ def label_noise_table(base: pd.DataFrame, cache: str, planted: bool) -> None:
         "cleanlab tfidf (plain)": lambda lab: (run_plain(texts, lab, None), None, None),
         "cleanlab minilm (plain)": lambda lab: (run_plain(texts, lab, vectors), None, None),
     }
-    print(f"judged sample: {counts['wrong']} wrong, {counts['ambiguous']} ambiguous, {counts['right']} right")
+    methods = {name: method for name, method in methods.items() if not only or name.split(" (")[0] in only}
+    for stem, counts in tallies.items():
+        print(f"judged sample {stem}: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     print(
         f"{'method':<24} | {'flagged':>7} | {'wrong':>11} | {'ambiguous':>11} | {'right':>10} | "
         f"{'est. noise (interval)':>22} | {'score':>5} | {'F1 10% flips':>12} | {'time s':>6}"
@@ -100,8 +113,6 @@ def label_noise_table(base: pd.DataFrame, cache: str, planted: bool) -> None:
         began = time.perf_counter()
         flagged, metrics, check_score = method(clean)
         took = time.perf_counter() - began
-        hit = {v: sum(1 for r, x in verdict.items() if x == v and r in flagged) for v in counts}
-        cells = " | ".join(f"{hit[v]:>2}/{counts[v]} {hit[v] / counts[v]:>5.1%}" for v in counts)
         est = (
             f"{metrics['estimated_noise_rate']:.1%} ({metrics['estimated_noise_interval'][0]:.1%}–"
             f"{metrics['estimated_noise_interval'][1]:.1%})"
@@ -110,16 +121,22 @@ def label_noise_table(base: pd.DataFrame, cache: str, planted: bool) -> None:
         )
         f1 = f"{score(method(noisy)[0], flips)[2]:.3f}" if planted else "-"
         shown = f"{check_score:>5.1f}" if check_score is not None else "    -"
-        row = f"{name:<24} | {len(flagged):>7} | {cells} | {est:>22} | {shown} | {f1:>12} | {took:>6.0f}"
-        print(row, flush=True)
+        for stem, verdict in verdicts.items():
+            counts = tallies[stem]
+            hit = {v: sum(1 for r, x in verdict.items() if x == v and r in flagged) for v in counts}
+            cells = " | ".join(f"{hit[v]:>2}/{counts[v]} {hit[v] / max(counts[v], 1):>5.1%}" for v in counts)
+            label = name if len(verdicts) == 1 else f"{name} on {stem.removeprefix('banking77_train_')}"
+            timing = f"{est:>22} | {shown} | {f1:>12} | {took:>6.0f}"
+            print(f"{label:<24} | {len(flagged):>7} | {cells} | {timing}")
+        sys.stdout.flush()
         if metrics and name.startswith("dqaudit auto"):
             pairs = ", ".join(f"{p['given']}→{p['likely']}" for p in metrics["noise_pairs"][:4])
             print(f"  features that ran: {metrics['features']}; worst pairs: {pairs}")
 
 
 def conflict_table(base: pd.DataFrame, cache: str) -> None:
+    from dqaudit.api import audit
     from dqaudit.config import AuditConfig, parse_config
-    from dqaudit.pipeline import audit
 
     frame = pd.DataFrame({"id": [str(i) for i in range(len(base))], "text": base["text"]})
     frame["label"] = base["category"]
@@ -150,6 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--no-planted", action="store_true", help="skip F1 on planted flips")
+    parser.add_argument("--judged", type=Path, nargs="+", default=[JUDGED], help="judged JSON Lines files")
+    parser.add_argument("--methods", nargs="+", default=[], help="e.g. 'dqaudit auto' 'cleanlab tfidf'")
+    parser.add_argument("--no-conflicts", action="store_true", help="skip the near-duplicate conflict table")
     parser.add_argument("--cache", help="dqaudit cache folder to reuse (default: a new temporary one)")
     args = parser.parse_args()
     if not args.data.is_file():
@@ -157,8 +177,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     base = pd.read_csv(args.data)
     cache = args.cache or tempfile.mkdtemp(prefix="dqaudit-bench-")
-    label_noise_table(base, cache, not args.no_planted)
-    conflict_table(base, cache)
+    label_noise_table(base, cache, not args.no_planted, args.judged, args.methods)
+    if not args.no_conflicts:
+        conflict_table(base, cache)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def rates(records: list[dict]) -> dict:
     counts = Counter(record["judgement"] for record in records)
     n = len(records)
     out: dict = {"n": n, "counts": {k: counts.get(k, 0) for k in ("wrong", "ambiguous", "right")}}
-    for name, k in (("wrong", counts["wrong"]), ("wrong_or_ambiguous", counts["wrong"] + counts["ambiguous"])):
+    wrong, ambiguous = counts["wrong"], counts["ambiguous"]
+    for name, k in (("wrong", wrong), ("wrong_or_ambiguous", wrong + ambiguous)):
         low, high = wilson(k, n)
         out[f"{name}_rate"] = {"rate": round(k / n, 4), "wilson95": [round(low, 4), round(high, 4)]}
     return out
