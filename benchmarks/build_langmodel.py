@@ -9,7 +9,7 @@ standard and letter-stripped Kazakh the same text, so stripping needs no copy of
 banking77's training queries. KazSAnDRA reviews that contain Kazakh letters add everyday Kazakh.
 
 Sources and licences: see ``langdata.py``. The model is a table of smoothed log-probabilities of
-character n-grams and words, not a copy of the text; attribution is kept in docs/notes/lang.md.
+character n-grams and words, not a copy of the text; attribution is kept in docs/checks/language.md.
 """
 
 from __future__ import annotations

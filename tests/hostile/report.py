@@ -1,13 +1,16 @@
-"""Regenerate docs/hostile.md from a run of the corpus: ``python -m tests.hostile.report``.
+"""Regenerate the table of docs/hostile.md from a run of the corpus: ``python -m tests.hostile.report``.
 
 The table is the suite's own output (same cases, same runner, same checks as
 test_corpus), so the headline "N hostile inputs, T tracebacks, L rows lost" is
-reproducible. ``--quick`` leaves out the slow (scale) cases; ``--out -`` prints instead.
+reproducible. Only the part between the page's ``<!-- hostile-run -->`` markers is
+rewritten; the hand-written guarantees below it stay. ``--quick`` leaves out the slow
+(scale) cases; ``--out -`` prints instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +20,7 @@ from .cases import CASES
 from .runner import mismatches, run_case, summary_row, warm_up
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hostile.md"
+BLOCK = re.compile(r"<!-- hostile-run -->\n.*?<!-- /hostile-run -->\n", re.S)
 
 
 def collect(quick: bool) -> list[dict[str, Any]]:
@@ -40,8 +44,7 @@ def render(rows: list[dict[str, Any]]) -> str:
     failed = [r for r in rows if not r["ok"]]
     skipped = [r for r in rows if r["got"].startswith("skipped")]
     lines = [
-        "# Hostile inputs",
-        "",
+        "<!-- hostile-run -->",
         f"**{len(rows)} hostile inputs, {tracebacks} tracebacks, {lost} rows lost, "
         f"{len(failed)} unexpected outcomes, {len(skipped)} skipped; 0 raw personal data in any output and 0 "
         "foreign files touched unless a row below says otherwise.**",
@@ -59,7 +62,8 @@ def render(rows: list[dict[str, Any]]) -> str:
         "annotator names and paths (then search every output, the SQLite history included), run two "
         "processes at once, kill one mid-audit, and write to a full or read-only tmpfs (those need root and "
         "`mount`; elsewhere they are skipped). Each reports what it saw wrong beside the common checks; a "
-        "split's rows in/lost count the export's files against the input.",
+        "split's rows in/lost count the export's files against the input. What dqaudit guarantees, and where "
+        "each guarantee lives: [Guarantees](#guarantees), below the table.",
         "",
         "| case | kind | input | expected | got | rows in | lost | s |",
         "|---|---|---|---|---|---:|---:|---:|",
@@ -70,6 +74,7 @@ def render(rows: list[dict[str, Any]]) -> str:
             f"| {r['case']} | {r['group']} | {_cell(r['input'])} | {_cell(r['expected'])} | {_cell(got)} | "
             f"{r['rows']:,} | {r['lost']} | {r['seconds']:g} |"
         )
+    lines.append("<!-- /hostile-run -->")
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.out == "-":
         sys.stdout.write(text)
     else:
-        Path(args.out).write_text(text, encoding="utf-8")
+        page = Path(args.out)
+        old = page.read_text(encoding="utf-8") if page.is_file() else "# Hostile inputs\n\n"
+        new = BLOCK.sub(lambda _: text, old, count=1) if BLOCK.search(old) else old + text
+        page.write_text(new, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(r["ok"] for r in rows) else 1
 
