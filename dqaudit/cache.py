@@ -44,6 +44,8 @@ _IN_FLIGHT_LOCK = threading.Lock()
 MAGIC = b"DQAUDIT-CACHE\n"
 FORMAT = 2
 SUFFIX = ".shard"
+#: The file :meth:`Cache.save_arrays` keeps in its namespace folder.
+_ARRAYS = "arrays.npz"
 _HEADER_MAX = 1 << 16  # bytes of JSON header; a real one is about 250
 _ALIGN = 64
 #: Plain numbers, bytes and fixed-width strings: nothing that could hold an object.
@@ -196,6 +198,49 @@ class Cache:
         thread.start()
         with _IN_FLIGHT_LOCK:
             _IN_FLIGHT.setdefault(folder.resolve(), []).append((thread, errors))
+
+    def save_arrays(self, namespace: str, arrays: dict[str, np.ndarray]) -> None:
+        """Keep ``arrays`` (plain numbers) as the one set of ``namespace``, replacing the last one atomically.
+
+        For state that is not per record (a fitted model); like shards, a failed write costs a warning.
+        """
+        if self.root is None:
+            return
+        folder = self.root / namespace
+        tmp = None
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".arrays.", suffix=".tmp", dir=folder)
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, folder / _ARRAYS)
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            self._warn(namespace, f"cache: could not write to {folder} ({exc.strerror or exc}); this run's "
+                                  "model is not kept")
+
+    def load_arrays(self, namespace: str) -> dict[str, np.ndarray] | None:
+        """What :meth:`save_arrays` kept for ``namespace``, or None (absent, or unreadable: then a warning).
+
+        Read without unpickling (object arrays refused), from a regular file only.
+        """
+        if self.root is None:
+            return None
+        path = self.root / namespace / _ARRAYS
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise ValueError("not a regular file")
+            with np.load(path, allow_pickle=False) as stored:
+                return {name: stored[name] for name in stored.files}
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError) as exc:
+            self._warn(namespace, f"cache: ignored unusable {path} ({exc}); recomputed")
+            return None
 
 
 def warn(message: str) -> None:

@@ -138,3 +138,33 @@ def test_a_second_cache_on_the_folder_waits_for_shards_in_flight(
     calls: list[list[str]] = []
     values = Cache(tmp_path).per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
     assert calls == [] and values[:, 0].tolist() == [1, 2]
+
+
+def test_saved_arrays_come_back_and_a_new_set_replaces_the_old(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    assert cache.load_arrays("model") is None
+    cache.save_arrays("model", {"coef": np.arange(6, dtype=np.float32).reshape(2, 3), "rows": np.int64(7)})
+    back = cache.load_arrays("model")
+    assert back is not None and back["coef"].tolist() == [[0, 1, 2], [3, 4, 5]] and int(back["rows"]) == 7
+    cache.save_arrays("model", {"rows": np.int64(8)})
+    assert set(Cache(tmp_path).load_arrays("model") or {}) == {"rows"}
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["arrays.npz"]  # no temporary left behind
+    assert Cache(None).load_arrays("model") is None
+
+
+def test_damaged_or_pickled_or_linked_arrays_are_ignored_with_a_warning(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.save_arrays("model", {"rows": np.int64(1)})
+    path = tmp_path / "model" / "arrays.npz"
+    path.write_bytes(b"not a zip")
+    with pytest.warns(UserWarning, match="unusable"):
+        assert Cache(tmp_path).load_arrays("model") is None
+    np.savez(path, rows=np.array([{"a": 1}], dtype=object))  # unpickling is refused
+    with pytest.warns(UserWarning, match="unusable"):
+        assert Cache(tmp_path).load_arrays("model") is None
+    path.unlink()
+    target = tmp_path / "elsewhere.npz"
+    np.savez(target, rows=np.int64(1))
+    path.symlink_to(target)
+    with pytest.warns(UserWarning, match="not a regular file"):
+        assert Cache(tmp_path).load_arrays("model") is None

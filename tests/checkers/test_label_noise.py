@@ -346,3 +346,58 @@ def test_model_on_cluster_representatives(write_jsonl: Callable[..., Path]) -> N
     assert result.metrics["model_rows"] == groups.max() + 1
     assert result.metrics["records_checked"] == len(records)
     assert len({rid.rstrip("bcd") for rid in flagged(result)} & flips) >= 0.8 * len(flips)
+
+
+def test_large_data_fits_a_sample_and_scores_the_other_rows(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
+    """Above FIT_ROWS the model is cross-validated on a stratified sample; the rest are scored by it."""
+    monkeypatch.setattr(label_noise, "FIT_ROWS", 160)
+    monkeypatch.setattr(label_noise, "MIN_SAMPLE_PER_CLASS", 10)
+    records, flips = make_records(480, flip_every=10)
+    result = run(write_jsonl(records))
+    how = result.metrics["tfidf"]
+    assert how["fit_rows"] == 160 and how["scored_rows"] + how["copied_rows"] == 480 - 160
+    assert how["scored_rows"] > 0 and how["model_reused"] is False
+    found = flagged(result)
+    assert len(found & flips) >= 0.8 * len(flips) and len(found - flips) <= 0.1 * len(flips)
+    assert abs(result.metrics["estimated_noise_rate"] - 0.10) <= 0.03
+
+
+def test_grown_data_reuses_the_kept_model_until_it_grew_too_much(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
+    """A nightly run on +2 % rows scores only the new rows; +25 % (or a sampled label changed) refits."""
+    records, flips = make_records(300, flip_every=10)
+    first = run(write_jsonl(records[:240]))
+    assert first.metrics["tfidf"]["model_reused"] is False
+    calls: list[int] = []
+    real = label_noise.out_of_fold_probs
+    monkeypatch.setattr(label_noise, "out_of_fold_probs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    grown = run(write_jsonl(records[:245], "grown.jsonl"))
+    how = grown.metrics["tfidf"]
+    assert calls == [] and how["model_reused"] is True and how["fit_rows"] == 240
+    assert how["scored_rows"] + how["copied_rows"] == 5
+    assert flagged(grown) & {r["id"] for r in records[:240]} == flagged(first)  # old rows keep their verdicts
+    assert len(flagged(grown) & flips) >= 0.8 * len(flips & {r["id"] for r in records[:245]})
+    run(write_jsonl(records, "much_grown.jsonl"))
+    assert calls == [1]
+    changed = [dict(r) for r in records]
+    changed[3]["label"] = "loan" if changed[3]["label"] != "loan" else "card"
+    run(write_jsonl(changed[:301] + [{**changed[0], "id": "extra"}], "relabelled.jsonl"))
+    assert calls == [1, 1]
+
+
+def test_auto_uses_tfidf_above_the_embeddings_size_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
+    records, _ = make_records(120)
+    monkeypatch.setattr(label_noise, "embed_texts", lambda ctx, model: clustered_vectors(records))
+    monkeypatch.setenv("DQAUDIT_EMBEDDINGS", "on")
+    monkeypatch.setattr(label_noise, "AUTO_EMBEDDINGS_MAX_ROWS", 100)
+    result = run(write_jsonl(records), features="auto")
+    assert result.metrics["features"] == "tfidf" and "120 rows to model, above 100" in result.metrics[
+        "features_reason"]
+    assert "note" not in result.metrics  # the extra is installed: TF-IDF ran by choice
+    monkeypatch.setattr(label_noise, "AUTO_EMBEDDINGS_MAX_ROWS", 120)
+    assert run(write_jsonl(records, "small.jsonl"), features="auto").metrics["features"] == "embeddings"
