@@ -132,6 +132,27 @@ def tfidf_features(texts: list[str]) -> tuple[Vocabulary, Rows]:
     return vocabulary(texts, min_df=2)
 
 
+def grouped_folds(
+    labels: np.ndarray, groups: np.ndarray, folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, held-out) positions of ``folds`` folds: a group never straddles two, each class is spread evenly.
+
+    Groups are dealt round-robin in a random order within each label (a group's label is its
+    first row's), continuing across labels, so every fold holds about ``1 / folds`` of every
+    class. scikit-learn's ``StratifiedGroupKFold`` (kept for the embeddings model, which
+    ``auto`` runs on at most 50k rows) balances class shares more exactly but loops over the
+    groups in Python: 39 of the 57 CPU seconds of a 50k-row TF-IDF fit.
+    """
+    unique, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    n_splits = max(1, min(folds, len(unique)))
+    label = labels[first]
+    order = np.lexsort((np.random.default_rng(seed).random(len(unique)), label))
+    fold = np.empty(len(unique), dtype=np.int64)
+    fold[order] = np.arange(len(unique)) % n_splits
+    row_fold = fold[inverse.ravel()]
+    return [(np.flatnonzero(row_fold != k), np.flatnonzero(row_fold == k)) for k in range(n_splits)]
+
+
 def out_of_fold_probs(
     features: Rows,
     labels: np.ndarray,
@@ -151,13 +172,7 @@ def out_of_fold_probs(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    n_splits = min(folds, len(np.unique(groups)))
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "least populated class has fewer members than n_splits"
-        splits = list(splitter.split(np.zeros(len(labels)), labels, groups))
+    splits = grouped_folds(labels, groups, folds, seed)
 
     def one(split: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         coef, bias = fit_softmax(features, labels, split[0], n_classes, seed, EPOCHS)

@@ -78,24 +78,35 @@ def test_duplicates_never_straddle_folds(
     records, _ = make_records(80, flip_every=1000)
     records += [{**r, "id": r["id"] + "-copy"} for r in records[:20]]
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    real = label_noise.out_of_fold_probs
+    real = label_noise.grouped_folds
 
-    def spy(features, labels, groups, n_classes, folds, seed, **kwargs):
-        from sklearn.model_selection import StratifiedGroupKFold
+    def spy(labels, groups, folds, seed):
+        splits = real(labels, groups, folds, seed)
+        seen.extend((groups, train, held) for train, held in splits)
+        return splits
 
-        for train, held in StratifiedGroupKFold(
-            min(folds, len(set(groups))), shuffle=True, random_state=seed
-        ).split(labels, labels, groups):
-            seen.append((groups, train, held))
-        return real(features, labels, groups, n_classes, folds, seed, **kwargs)
-
-    monkeypatch.setattr(label_noise, "out_of_fold_probs", spy)
+    monkeypatch.setattr(label_noise, "grouped_folds", spy)
     run(write_jsonl(records))
     assert seen
     for groups, train, held in seen:
         assert not set(groups[train]) & set(groups[held])
     groups = seen[0][0]
     assert all(groups[80 + k] == groups[k] for k in range(20))  # each copy joined its original's group
+
+
+def test_grouped_folds_spread_every_class_evenly() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, 1000)
+    groups = np.arange(1000)
+    groups[500:600] = groups[400:500]  # 100 pairs of copies
+    splits = label_noise.grouped_folds(labels, groups, 5, seed=3)
+    assert len(splits) == 5 and sorted(np.concatenate([held for _, held in splits])) == list(range(1000))
+    for train, held in splits:
+        assert not set(groups[train]) & set(groups[held])
+        share = np.bincount(labels[held], minlength=7) / np.bincount(labels, minlength=7)
+        assert np.all(np.abs(share - 0.2) < 0.05), share
+    again = label_noise.grouped_folds(labels, groups, 5, seed=3)
+    assert [h.tolist() for _, h in splits] == [h.tolist() for _, h in again]
 
 
 def test_classes_too_small_are_reported_not_crashed(write_jsonl: Callable[..., Path]) -> None:
