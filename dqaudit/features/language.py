@@ -75,7 +75,6 @@ _OTHER_SCRIPT_LANGUAGES = frozenset(
 
 #: Work per record is bounded: only this many characters are read, and a longer "word" is noise.
 MAX_CHARS, MAX_TOKEN = 10_000, 64
-_TOKEN = re.compile(r"\S+")
 _DIGIT = re.compile(r"\d")
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
 _LATIN = re.compile(r"[a-z\u00c0-\u024f\u1e00-\u1eff]")
@@ -222,47 +221,41 @@ def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
 
     Whitespace splits tokens (no pattern rescans the text), so a 1M-character run without spaces
     costs one token check; a word is a name when it is capitalised inside a sentence, an acronym in
-    a text that is not shouting, or has capitals inside (iPhone, CloudNote).
+    a text that is not shouting, or has capitals inside (iPhone, CloudNote). Tokens and words repeat
+    across records (Zipf), so what depends on a token or a word alone is memoised
+    (:func:`_token_parts`, :func:`_word_shape`); only the sentence bookkeeping runs per record.
     """
     text = unicodedata.normalize("NFC", text[:MAX_CHARS])
     if not quoted:  # «quoted» names are left out unless they are all there is
         text = _QUOTED_NAME.sub(" ", text)
     raw: list[tuple[int, list[tuple[str, bool]]]] = [(0, [])]
-    sentence, initial, last = 0, True, 0
-    for match in _TOKEN.finditer(text):
-        if "\n" in text[last : match.start()]:
-            sentence, initial = sentence + 1, True
-            raw.append((sentence, []))
-        last = match.end()
-        token = match.group()
-        if not _carries_language(token):
-            continue
-        parts = _CLAUSE.split(token)
-        for i, part in enumerate(parts):
-            if i % 2:  # a run of punctuation: a clause (and maybe a sentence) ends here
-                if any(c in _SENTENCE_END for c in part):
-                    sentence, initial = sentence + 1, True
+    sentence, initial = 0, True
+    for number, line in enumerate(text.split("\n")):
+        newline = number > 0  # a line break before the next token starts a sentence
+        for token in line.split():
+            if newline:
+                sentence, initial, newline = sentence + 1, True, False
                 raw.append((sentence, []))
-                continue
-            for word in _WORD.findall(part):
-                if len(word) > 1 and len(set(word.lower())) == 1:
-                    continue  # "ззззз", "ааа": a keyboard run, not a word
-                raw[-1][1].append((word, initial))
-                initial = False
-    words = [(w, first) for _, clause in raw for w, first in clause if len(w) > 1]
-    shouting = sum(w.isupper() for w, _ in words) * 2 > len(words)
-    inside = [w for w, first in words if not first]  # Title Case Text capitalises every word
-    titled = sum(w[0].isupper() for w in inside) * 2 > len(inside)
+            for part in _token_parts(token) if len(token) <= MAX_TOKEN else ():
+                if part is True or part is False:  # a run of punctuation: a clause (maybe a sentence) ends
+                    if part:
+                        sentence, initial = sentence + 1, True
+                    raw.append((sentence, []))
+                else:
+                    raw[-1][1].append((part, initial))
+                    initial = False
+    shapes = {w: _word_shape(w) for _, clause in raw for w, _ in clause}
+    words = [(shapes[w], first) for _, clause in raw for w, first in clause if len(w) > 1]
+    shouting = sum(shape[2] for shape, _ in words) * 2 > len(words)
+    inside = [shape for shape, first in words if not first]  # Title Case Text capitalises every word
+    titled = sum(shape[4] for shape in inside) * 2 > len(inside)
     out = []
     for number, clause in raw:
         parsed = []
         for word, first in clause:
-            script = _script(word.lower())
-            lower = word.lower().translate(_HOMOGLYPHS) if script == "cyrillic" else word.lower()
+            lower, script, upper, inner, capital = shapes[word]
             name = len(word) > 1 and (
-                (word.isupper() and not shouting)
-                or any(any(c.isupper() for c in part[1:]) and not part.isupper() for part in word.split("-"))
-                or (word[0].isupper() and not first and not titled)
+                (upper and not shouting) or inner or (capital and not first and not titled)
             )
             parsed.append(_Word(lower, script, name))
         if parsed:
@@ -270,10 +263,51 @@ def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
     return out
 
 
-def _model_pick(words: Sequence[str], among: Sequence[str]) -> tuple[str, float]:
+@lru_cache(maxsize=1 << 17)
+def _token_parts(token: str) -> tuple[str | bool, ...]:
+    """A whitespace token's words and clause breaks in order (a break is True when it ends a sentence).
+
+    Memoised: the same tokens recur across records.
+    """
+    if not _carries_language(token):
+        return ()
+    out: list[str | bool] = []
+    for i, part in enumerate(_CLAUSE.split(token)):
+        if i % 2:  # a run of punctuation
+            out.append(any(c in _SENTENCE_END for c in part))
+            continue
+        for word in _WORD.findall(part):
+            if len(word) > 1 and len(set(word.lower())) == 1:
+                continue  # "ззззз", "ааа": a keyboard run, not a word
+            out.append(word)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 17)
+def _word_shape(word: str) -> tuple[str, str, bool, bool, bool]:
+    """(lower-cased text with Latin homoglyphs in Cyrillic words replaced, script, all capitals,
+    capitals inside a hyphen-part (iPhone), capitalised): what naming a word needs, memoised."""
+    lower = word.lower()
+    script = _script(lower)
+    inner = any(any(c.isupper() for c in part[1:]) and not part.isupper() for part in word.split("-"))
+    text = lower.translate(_HOMOGLYPHS) if script == "cyrillic" else lower
+    return text, script, word.isupper(), inner, word[0].isupper()
+
+
+def _model_pick(words: Sequence[str], among: tuple[str, ...]) -> tuple[str, float]:
+    if len(words) == 1:
+        return _word_pick(words[0], among)
     from .language_model import load
 
     return load().posterior(words, among)
+
+
+@lru_cache(maxsize=1 << 17)
+def _word_pick(word: str, among: tuple[str, ...]) -> tuple[str, float]:
+    """The model's verdict on one word (memoised: each long word of a run is judged on its own)."""
+    from .language_model import load
+
+    return load().posterior([word], among)
 
 
 def _decide(words: list[str], script: str, candidates: tuple[str, ...]) -> tuple[str, float, str]:
@@ -428,7 +462,7 @@ def _attribute(
     codes = [lead] * len(run)
     for i, word in enumerate(run):
         if len(run) > 1 and len(word) >= settings.foreign_min_letters and lead in judged and len(judged) > 1:
-            found, sure = _model_pick([word], among)
+            found, sure = _word_pick(word, among)
             if found not in (lead, OTHER_LATIN) and sure >= settings.word_confidence:
                 codes[i] = found
                 paths.add(MODEL)
