@@ -261,7 +261,8 @@ _INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ -]?\(\d{1,5}\)|[ -]?\d{1,5
 
 
 def _grouped_like_a_phone(raw: str) -> bool:
-    """9 to 15 digits, and not a signed amount: amounts group by three (``+15 000 000``), numbers rarely do."""
+    """9 to 15 digits, and not a signed amount: amounts group by three (``+15 000 000``), numbers
+    rarely do."""
     digits = re.sub(r"\D", "", raw)
     if not 9 <= len(digits) <= 15:
         return False

@@ -23,9 +23,12 @@ Per-record results are cached on disk by text hash and memoised per run;
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -365,12 +368,7 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
     if all(w.name for _, clause in clauses for w in clause):  # nothing but names: they are all there is
         clauses = [(n, [_Word(w.text, w.script, False) for w in clause]) for n, clause in clauses]
     langs = settings.languages
-    by_script = {
-        "cyrillic": tuple(c for c in langs if script_of(c) == "cyrillic"),
-        # Kazakh and Russian are typed in Latin letters too; the model recognises them there
-        "latin": tuple(c for c in langs if script_of(c) == "latin" or c in ("kk", "ru")),
-        "other": tuple(c for c in langs if script_of(c) == "other"),
-    }
+    by_script = _by_script(langs)
     counts: dict[str, int] = {}
     owned: set[str] = set()  # languages that have a clause of their own
     sentences: dict[int, set[str]] = {}  # languages per sentence
@@ -436,6 +434,17 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
             lang, secondary = MIXED, second
     script = _record_script(written, settings)
     return Detection(lang, primary, secondary, path, counts, script, _orthography(primary, written, lettered))
+
+
+@cache
+def _by_script(langs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The configured languages a word in each script can be in."""
+    return {
+        "cyrillic": tuple(c for c in langs if script_of(c) == "cyrillic"),
+        # Kazakh and Russian are typed in Latin letters too; the model recognises them there
+        "latin": tuple(c for c in langs if script_of(c) == "latin" or c in ("kk", "ru")),
+        "other": tuple(c for c in langs if script_of(c) == "other"),
+    }
 
 
 def _attribute(
@@ -589,15 +598,13 @@ def language_table(ctx: AuditContext) -> pd.DataFrame:
         texts = ctx.frame["text"].tolist()
 
         def run(positions: np.ndarray) -> np.ndarray:
-            out = np.empty((len(positions), len(TABLE_COLUMNS)), dtype="<U12")
-            with ctx.progress.task("detecting languages", total=len(positions)) as advance:
-                for start in range(0, len(positions), 1000):
-                    for row in range(start, min(start + 1000, len(positions))):
-                        d = detect(texts[positions[row]], settings)
-                        orthography = _SHORT.get(d.orthography, d.orthography)
-                        out[row] = (d.lang, d.primary, d.secondary, d.path, d.script, orthography)
-                    advance(min(1000, len(positions) - start))
-            return out
+            todo = [texts[p] for p in positions.tolist()]
+            parts = [np.empty((0, len(TABLE_COLUMNS)), dtype="<U12")]
+            with ctx.progress.task("detecting languages", total=len(todo)) as advance:
+                for part in _detect_chunks(todo, settings):
+                    parts.append(part)
+                    advance(len(part))
+            return np.concatenate(parts)
 
         namespace = ctx.cache.namespace(
             "langid", v=DETECTOR_VERSION, **{k: getattr(settings, k) for k in settings.__slots__}
@@ -609,6 +616,40 @@ def language_table(ctx: AuditContext) -> pd.DataFrame:
         return table
 
     return ctx.memo(language_table, compute)
+
+
+#: Records per chunk of work, and the fewest records worth starting worker processes for (each worker
+#: builds its own word memos, so small inputs are faster in-process).
+_CHUNK, _PARALLEL_MIN = 5_000, 50_000
+
+
+def _detect_chunks(texts: list[str], settings: LangSettings) -> Iterator[np.ndarray]:
+    """Table rows (:data:`TABLE_COLUMNS`) for ``texts``, chunk by chunk in order.
+
+    Detection is pure Python, so large inputs are spread over forked worker processes, one per
+    usable core (forked: the model is already in memory and nothing is re-imported); the
+    chunks come back in order, so the result is the same as in one process.
+    """
+    chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
+    workers = min(len(chunks), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if workers < 2 or len(texts) < _PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
+        yield from (_detect_rows(chunk, settings) for chunk in chunks)
+        return
+    from .language_model import load
+
+    load()  # loaded once here, shared by the forked workers
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        yield from pool.map(_detect_rows, chunks, [settings] * len(chunks))
+
+
+def _detect_rows(texts: list[str], settings: LangSettings) -> np.ndarray:
+    """:func:`detect` on each text, as table rows (module-level, so worker processes can run it)."""
+    out = np.empty((len(texts), len(TABLE_COLUMNS)), dtype="<U12")
+    for row, text in enumerate(texts):
+        d = detect(text, settings)
+        orthography = _SHORT.get(d.orthography, d.orthography)
+        out[row] = (d.lang, d.primary, d.secondary, d.path, d.script, orthography)
+    return out
 
 
 def record_columns(ctx: AuditContext) -> pd.DataFrame:
