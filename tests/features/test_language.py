@@ -207,6 +207,21 @@ def test_validate_and_normalize_codes() -> None:
     ]
 
 
+def test_worker_processes_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large inputs are split over forked workers; the chunks come back in order, row for row."""
+    texts = ["Картамды бұғаттау керек", "Hello there my friend", "", "Оте жаксы", "spasibo bolshoe",
+             "Как подключить Apple Pay?", "🙂", "Сәлем! How are you? Рақмет."] * 9
+    settings = LangSettings()
+    monkeypatch.setattr(language, "_CHUNK", 5)
+    monkeypatch.setattr(language, "_PARALLEL_MIN", 20)
+    pooled = list(language._detect_chunks(texts, settings))
+    assert len(pooled) == 15
+    short = language._SHORT
+    expected = [[d.lang, d.primary, d.secondary, d.path, d.script, short.get(d.orthography, d.orthography)]
+                for d in map(detect, texts)]
+    assert [row for part in pooled for row in part.tolist()] == expected
+
+
 def test_detected_languages_is_memoised_and_cached_on_disk(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {"text": ["Картамды бұғаттау керек", "Hello there my friend", "", "Картамды бұғаттау керек"]}
