@@ -313,7 +313,7 @@ def _word_pick(word: str, among: tuple[str, ...]) -> tuple[str, float]:
     return load().posterior([word], among)
 
 
-def _decide(words: list[str], script: str, candidates: tuple[str, ...]) -> tuple[str, float, str]:
+def _decide(words: Sequence[str], script: str, candidates: tuple[str, ...]) -> tuple[str, float, str]:
     """Language of a run of same-script words among ``candidates``: (code, confidence, path).
 
     The n-gram model settles Kazakh/Russian/English in either script; lingua settles the other
@@ -336,7 +336,7 @@ def _decide(words: list[str], script: str, candidates: tuple[str, ...]) -> tuple
     return code, confidence, LINGUA
 
 
-def _decide_latin(words: list[str], candidates: tuple[str, ...]) -> tuple[str, float, str]:
+def _decide_latin(words: Sequence[str], candidates: tuple[str, ...]) -> tuple[str, float, str]:
     """A Latin-letter run: Kazakh or Russian typed in Latin letters, English, or another Latin language.
 
     The model also knows "some other Latin-script language" (``xx``, pooled from two dozen
@@ -395,8 +395,9 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
                 runs.setdefault(word.script, []).append(word.text)
         marked = "kk" in local
         for script, run in runs.items():
-            found, sure = _attribute(run, script, by_script[script], marked, settings, paths)
-            for code, n in found.items():
+            found, sure, used = _attribute(tuple(run), script, by_script[script], marked, settings)
+            paths |= used
+            for code, n in found:
                 target = local if sure else undecided
                 target[code] = target.get(code, 0) + n
                 written[(code, script)] = written.get((code, script), 0) + n
@@ -447,20 +448,23 @@ def _by_script(langs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     }
 
 
+@lru_cache(maxsize=1 << 16)
 def _attribute(
-    run: list[str],
+    run: tuple[str, ...],
     script: str,
     candidates: tuple[str, ...],
     marked: bool,
     settings: LangSettings,
-    paths: set[str],
-) -> tuple[dict[str, int], bool]:
-    """Words per language in a clause's same-script words without Kazakh letters, and whether it is sure.
+) -> tuple[tuple[tuple[str, int], ...], bool, frozenset[str]]:
+    """Words per language in a clause's same-script words without Kazakh letters, whether it is sure,
+    and the paths that decided it.
 
     The run takes one language; a long word the model is sure belongs to another candidate
     counts there (a Russian phrase inside Kazakh). Beside Kazakh-lettered words the run is
     Kazakh unless a word is surely something else: Kazakh typed partly without its letters.
+    Memoised: greetings, thanks and stock phrases recur as whole runs.
     """
+    paths: set[str] = set()
     if marked and script == "cyrillic" and "kk" in candidates:
         lead, confidence = "kk", 1.0
     else:
@@ -481,7 +485,7 @@ def _attribute(
         alone = code != lead and codes[i - 1 : i] != [code] and codes[i + 1 : i + 2] != [code]
         code = lead if alone else code
         out[code] = out.get(code, 0) + 1
-    return out, confidence >= settings.word_confidence
+    return tuple(out.items()), confidence >= settings.word_confidence, frozenset(paths)
 
 
 def _main_script(written: dict[tuple[str, str], int], lang: str) -> str:
