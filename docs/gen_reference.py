@@ -3,8 +3,9 @@
 An mkdocs hook (``hooks:`` in mkdocs.yml): a page holding the marker ``<!-- generated: cli -->``
 gets the CLI reference, walked from dqaudit's click group (usage, arguments, every option with
 its help); ``<!-- generated: config -->`` gets every dqaudit.yaml key with its default and
-description, walked from the pydantic models (each checker's ``Params`` included).
-``python docs/gen_reference.py cli|config`` prints either one.
+description, walked from the pydantic models (each checker's ``Params`` included);
+``<!-- generated: points -->`` gets every checker's points table (``Checker.points``).
+``python docs/gen_reference.py cli|config|points`` prints one of them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-MARKERS = {"cli": "<!-- generated: cli -->", "config": "<!-- generated: config -->"}
+MARKERS = {"cli": "<!-- generated: cli -->", "config": "<!-- generated: config -->",
+           "points": "<!-- generated: points -->"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|])")
 
 
@@ -142,7 +144,21 @@ def config_reference() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-GENERATORS = {"cli": cli_reference, "config": config_reference}
+def points_reference() -> str:
+    """What each kind of finding costs, one row per entry of every checker's ``points`` table."""
+    import math
+
+    from dqaudit.registry import available_checkers
+
+    lines = ["| check | charge | points | per | at most |", "|---|---|---|---|---|"]
+    for name, checker in available_checkers().items():
+        for charge, points in checker.points.items():
+            cap = "" if math.isinf(points.cap) else f"{points.cap:g}"
+            lines.append(f"| [`{name}`](checks/{name}.md) | `{charge}` | {points.scale:g} | {_cell(points.per)} | {cap} |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATORS = {"cli": cli_reference, "config": config_reference, "points": points_reference}
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:

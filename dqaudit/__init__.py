@@ -15,7 +15,7 @@ _EXPORTS = {
     "Action": "findings", "Chart": "findings", "CheckResult": "findings", "Finding": "findings",
     "Gate": "findings", "Severity": "findings", "Verdict": "findings",
     "AuditConfig": "config", "CheckParams": "config", "load_config": "registry",
-    "Checker": "checkers.base",
+    "Checker": "checkers.base", "Points": "checkers.base",
     "Dataset": "data", "load_dataset": "data",
     "ConfigError": "errors", "DqauditError": "errors", "InputError": "errors",
     "MissingDependency": "errors", "RegistryError": "errors",
@@ -36,7 +36,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from .api import audit, split
-    from .checkers.base import Checker
+    from .checkers.base import Checker, Points
     from .config import AuditConfig, CheckParams
     from .context import AuditContext
     from .data import Dataset, load_dataset

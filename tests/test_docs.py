@@ -107,6 +107,14 @@ def test_config_reference_lists_every_key():
             assert f"`checks.{name}.{sub}`" in reference
 
 
+def test_scoring_page_lists_every_points_table():
+    assert "<!-- generated: points -->" in (DOCS / "scoring.md").read_text(encoding="utf-8")
+    reference = _generator().points_reference()
+    for name, checker in available_checkers().items():
+        for charge, points in checker.points.items():
+            assert f"| [`{name}`](checks/{name}.md) | `{charge}` | {points.scale:g} |" in reference
+
+
 @pytest.mark.parametrize("check", sorted(available_checkers()))
 def test_every_checker_has_a_page_that_explains_its_keys(check):
     page = DOCS / "checks" / f"{check}.md"

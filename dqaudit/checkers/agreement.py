@@ -32,7 +32,7 @@ from ..features.consensus import (
     crowdlab,
 )
 from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 
 class AgreementParams(AnnotationParams):
@@ -88,6 +88,12 @@ class AgreementChecker(Checker[AgreementParams]):
     )
     default_weight = 2.0
     order = 70
+    #: Input problems only; the score itself comes from Krippendorff's alpha (``alpha_score``).
+    points = {
+        "unknown_items": Points(1.0, cap=10.0),
+        "empty_labels": Points(1.0, cap=10.0),
+        "label_variants": Points(2.0, per="group of spellings"),
+    }
     regression_rules = (RegressionRule("alpha_drop", ("krippendorff_alpha",), "drop", "Krippendorff's alpha",
                                        "krippendorff_alpha"),)
 
@@ -202,7 +208,7 @@ class AgreementChecker(Checker[AgreementParams]):
                     count=len(ann.unknown_items),
                 )
             )
-            penalties.append(min(10.0, share_penalty(len(ann.unknown_items), n, 1.0)))
+            penalties.append(self.penalty("unknown_items", len(ann.unknown_items), n))
         if ann.empty_labels:
             findings.append(
                 self.finding(
@@ -214,7 +220,7 @@ class AgreementChecker(Checker[AgreementParams]):
                     ann.empty_labels,
                 )
             )
-            penalties.append(min(10.0, share_penalty(len(ann.empty_labels), n, 1.0)))
+            penalties.append(self.penalty("empty_labels", len(ann.empty_labels), n))
         for norm, forms in ann.variants.items():
             done = (
                 "merged (normalize_labels)"
@@ -233,7 +239,7 @@ class AgreementChecker(Checker[AgreementParams]):
                     variants=forms,
                 )
             )
-            penalties.append(2.0)
+            penalties.append(self.points["label_variants"].times(1))
         return findings, penalties
 
     def _pair_findings(self, tally: agr.Tally, params: AgreementParams) -> list[Finding]:

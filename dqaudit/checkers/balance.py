@@ -15,7 +15,7 @@ from pydantic import Field
 from ..config import CheckParams
 from ..context import AuditContext
 from ..findings import Action, Chart, CheckResult, Severity
-from .base import Checker
+from .base import Checker, Points
 
 #: Rare classes named one finding each; beyond these one summary finding counts the rest, and the
 #: distribution and chart list the largest classes plus an "other" count, so report.json stays small
@@ -33,6 +33,10 @@ class BalanceChecker(Checker[BalanceParams]):
     description = "Label distribution: rare classes and extreme imbalance."
     default_weight = 1.0
     order = 60
+    points = {
+        "rare_class": Points(5.0, per="class, times the share of min_count it lacks"),
+        "imbalance": Points(1.0, per="multiple of max_imbalance", cap=10.0),
+    }
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -52,7 +56,7 @@ class BalanceChecker(Checker[BalanceParams]):
                 f"{params.min_count - count} more, or hold its cases in a separate evaluation set",
                 Action.ADD_DATA, ids_of[label], label=label, count=int(count),
                 missing=int(params.min_count - count)))
-            penalties.append(5.0 * (1 - count / params.min_count))
+            penalties.append(self.points["rare_class"].times(1 - count / params.min_count))
         if len(rare) > LISTED:
             rest = rare.iloc[LISTED:]
             findings.append(self.finding(
@@ -60,14 +64,14 @@ class BalanceChecker(Checker[BalanceParams]):
                 f"{len(rest)} more classes have fewer than {params.min_count} examples ({int(rest.sum())} "
                 "records in all): too many classes for this much data; merge them or collect more",
                 Action.ADD_DATA, (), classes=len(rest), records=int(rest.sum())))
-            penalties.append(float((5.0 * (1 - rest / params.min_count)).sum()))
+            penalties.append(self.points["rare_class"].times(float((1 - rest / params.min_count).sum())))
         ratio = float(counts.iloc[0] / counts.iloc[-1])
         if ratio > params.max_imbalance:
             findings.append(self.finding(
                 "imbalance", Severity.LOW,
                 f"largest class '{counts.index[0]}' is {ratio:.0f}x the smallest '{counts.index[-1]}'",
                 Action.ADD_DATA, (), ratio=round(ratio, 2)))
-            penalties.append(min(10.0, ratio / params.max_imbalance))
+            penalties.append(self.points["imbalance"].times(ratio / params.max_imbalance))
         probs = counts / counts.sum()
         entropy = -sum(p * math.log(p) for p in probs)
         shown = counts.iloc[:LISTED]

@@ -12,7 +12,9 @@ Implementing a new checker is one module in :mod:`dqaudit.checkers` (the registr
 
         def check(self, ctx: AuditContext) -> CheckResult:
             ...
-            return self.result(findings, metrics=..., penalties=...)
+            return self.result(findings, metrics=..., penalties=[self.penalty("my_kind", hits, total)])
+
+        points = {"my_kind": Points(2.0)}          # 2 points per 1 % of rows a my_kind finding touches
 
 A checker reads shared derived data from :mod:`dqaudit.features`, never from another checker.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
@@ -41,6 +43,27 @@ if TYPE_CHECKING:
 
 
 P = TypeVar("P", bound=CheckParams)
+
+
+@dataclass(frozen=True)
+class Points:
+    """What one kind of finding costs the check's score: ``scale`` points per ``per``, at most ``cap``.
+
+    Every checker declares its table (``Checker.points``) so the costs are data next to
+    the check, listed together on the scoring page, instead of numbers inline in the code.
+    """
+
+    scale: float
+    per: str = "1 % of rows"
+    cap: float = math.inf
+
+    def times(self, units: float) -> float:
+        """``scale`` points for each of ``units`` (capped)."""
+        return min(self.cap, self.scale * units)
+
+    def share(self, affected: int, total: int) -> float:
+        """``scale`` points per 1 % of ``total`` that ``affected`` rows are (0 for an empty dataset)."""
+        return 0.0 if total <= 0 else self.times(100.0 * affected / total)
 
 
 class Checker(ABC, Generic[P]):
@@ -58,6 +81,8 @@ class Checker(ABC, Generic[P]):
     requires: ClassVar[tuple[tuple[str, str | None], ...]] = ()
     #: What ``dqaudit split`` does with the records of each kind of finding (else: by the finding's action).
     cleaning: ClassVar[dict[str, Decision]] = {}
+    #: What each kind of finding costs (docs/scoring.md prints every checker's table).
+    points: ClassVar[Mapping[str, Points]] = {}
     #: What ``dqaudit diff`` and ``--fail-on-regression`` watch for this check.
     regression_rules: ClassVar[tuple[RegressionRule, ...]] = ()
 
@@ -110,6 +135,10 @@ class Checker(ABC, Generic[P]):
         return CheckResult(self.name, score, tuple(findings), metrics or {}, tuple(gates), tuple(charts),
                            files=files or {}, records=records or {})
 
+    def penalty(self, charge: str, affected: int, total: int) -> float:
+        """Points for a finding of ``charge`` (a key of :attr:`points`) touching ``affected`` of ``total`` rows."""
+        return self.points[charge].share(affected, total)
+
     def gate(self, name: str, triggered: bool, message: str) -> Gate:
         return Gate(self.name, name, bool(triggered), message)
 
@@ -135,9 +164,4 @@ def penalty_score(findings: Sequence[Finding], penalties: Sequence[float]) -> tu
 
 def _with_impact(finding: Finding, impact: float) -> Finding:
     return replace(finding, impact=round(impact, 4))
-
-
-def share_penalty(affected: int, total: int, scale: float) -> float:
-    """Points for a problem touching ``affected`` of ``total`` rows: ``scale`` points per 1% of rows."""
-    return 0.0 if total <= 0 else 100.0 * scale * affected / total
 

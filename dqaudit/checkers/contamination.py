@@ -18,7 +18,7 @@ from ..context import AuditContext
 from ..features.leakage import SPLITS, cross_split_matches, minhash_settings
 from ..features.near_dups import near_duplicates
 from ..findings import Action, CheckResult, RegressionRule, Severity
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 
 class ContaminationChecker(Checker[CheckParams]):
@@ -26,6 +26,8 @@ class ContaminationChecker(Checker[CheckParams]):
     description = "Exact and near copies across train, val and test (when records carry their split)."
     default_weight = 2.0
     order = 40
+    #: per 1 % of the later split's rows that have a copy in an earlier split
+    points = {"cross_split_copies": Points(3.0)}
     regression_rules = (RegressionRule("new_contamination", ("cross_split_pairs",), "rise",
                                        "exact/near-duplicate pairs across splits", "cross_split_pairs"),)
 
@@ -60,7 +62,7 @@ class ContaminationChecker(Checker[CheckParams]):
                 f"what the model saw in {a}", Action.DROP, (), exact_pairs=exact, near_pairs=near,
                 examples=examples))
             # the later split's rows with a copy elsewhere: those are the ones that mislead
-            penalties.append(share_penalty(report.contaminated[b], len(kept), 3.0))
+            penalties.append(self.penalty("cross_split_copies", report.contaminated[b], len(kept)))
         metrics = {
             "cross_split_pairs": sum(report.exact_pairs.values()) + sum(report.near_pairs.values()),
             **report.to_dict(),

@@ -18,7 +18,7 @@ from ..context import AuditContext
 from ..features.exact import RULE, exact_groups, keep
 from ..findings import Action, CheckResult, RegressionRule, Severity
 from ..text import preview
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 
 class DuplicatesParams(CheckParams):
@@ -33,6 +33,8 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
     default_weight = 2.0
     order = 20
     cleaning = {"exact_duplicates": "dedupe", "conflicting_labels": "quarantine"}
+    #: conflicting_labels: every copy; exact_duplicates: the redundant copies (all but one)
+    points = {"conflicting_labels": Points(3.0), "exact_duplicates": Points(1.0)}
     regression_rules = (RegressionRule("new_conflicting_groups", ("conflicting_labels",), "new_findings",
                                        "new conflicting-label groups", "conflicting_groups"),)
 
@@ -66,7 +68,7 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
                     f"{size} copies of “{text}” carry {len(split)} different labels: "
                     + ", ".join(f"{k} ×{v}" for k, v in split.items()),
                     Action.REVIEW, members, label_split=split, size=size))
-                penalties.append(share_penalty(size, n, 3.0))
+                penalties.append(self.penalty("conflicting_labels", size, n))
             else:
                 redundant += size - 1
                 kept = keep(["" if label is None else label for label in group_labels], times[start:end],
@@ -75,7 +77,7 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
                     "exact_duplicates", Severity.MEDIUM,
                     f"{size} identical copies of “{text}”; keep {kept}", Action.DROP, members,
                     representative=kept, rule=RULE, size=size))
-                penalties.append(share_penalty(size - 1, n, 1.0))
+                penalties.append(self.penalty("exact_duplicates", size - 1, n))
         share = conflicting_rows / n
         gate = self.gate("conflicting_labels", share > params.max_conflicting_share,
                          f"{share:.1%} of rows are identical texts with conflicting labels "

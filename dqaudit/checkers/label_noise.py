@@ -53,7 +53,7 @@ from ..features.ngram_model import fit as fit_softmax
 from ..features.ngram_model import predict as predict_softmax
 from ..findings import Action, Chart, CheckResult, Finding, Severity
 from ..text import preview
-from .base import Checker
+from .base import Checker, Points
 
 Features = Literal["auto", "ensemble", "embeddings", "tfidf"]
 FilterBy = Literal[
@@ -80,8 +80,6 @@ MIN_SAMPLE_PER_CLASS = 100
 REFIT_GROWTH = 0.10
 #: SGD passes over the rows per TF-IDF model.
 EPOCHS = 5
-#: Score penalty points per 1 % of labels estimated wrong: 12 % wrong scores 100·exp(-0.18) = 83.5.
-NOISE_POINTS = 1.5
 #: Bootstrap resamples behind ``estimated_noise_interval``.
 RESAMPLES = 50
 #: Set to ``off`` so ``features: auto`` never loads the embedding model (small CI machines, the test suite).
@@ -501,6 +499,13 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
     default_weight = 2.0
     order = 80
     cleaning = {"suspected_mislabel": "quarantine"}
+    #: The estimate drives the score: 12 % of labels wrong scores 100·exp(-0.18) = 83.5. The flagged
+    #: records share those points (``suspected_mislabel``); the rest is ``estimated_noise``.
+    points = {
+        "estimated_noise": Points(1.5, per="1 % of labels estimated wrong"),
+        "not_judged": Points(1.0, per="finding"),
+        "overlapping_classes": Points(0.2, per="1 % of the two classes' examples that overlap", cap=10.0),
+    }
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -535,7 +540,7 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
                     classes=small,
                 )
             )
-            penalties.append(1.0)
+            penalties.append(self.points["not_judged"].times(1))
         rows = labelled[labels.iloc[labelled].isin(keep).to_numpy()]
         if len(keep) < 2:
             return (
@@ -613,7 +618,7 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
             for i in flagged
         ]
         # the noise penalty is shared by the flagged records; the estimate beyond them is its own finding
-        noise_points = NOISE_POINTS * 100.0 * estimate.rate
+        noise_points = self.points["estimated_noise"].times(100.0 * estimate.rate)
         estimated_records = estimate.rate * n
         per_record = noise_points / max(len(records), estimated_records, 1.0)
         by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -699,7 +704,7 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
                     joint_probability=round(float(r["Joint Probability"]), 5),
                 )
             )
-            penalties.append(min(10.0, 20.0 * share))
+            penalties.append(self.points["overlapping_classes"].times(100.0 * share))
         share = len(records) / n
         gate = self.gate(
             "label_noise",

@@ -14,7 +14,7 @@ from ..config import CheckParams
 from ..context import AuditContext
 from ..features.label_names import label_variants
 from ..findings import Action, CheckResult, Severity
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 
 class LabelVariantsChecker(Checker[CheckParams]):
@@ -24,6 +24,7 @@ class LabelVariantsChecker(Checker[CheckParams]):
     default_weight = 1.0
     order = 130
     cleaning = {"label_variants": "relabel"}  # to the canonical spelling the finding suggests
+    points = {"label_variants": Points(1.0)}
 
     def check(self, ctx: AuditContext) -> CheckResult:
         frame = ctx.frame
@@ -41,7 +42,7 @@ class LabelVariantsChecker(Checker[CheckParams]):
                 f"label {group.canonical!r} is spelled {len(group.counts)} ways ({spelled}): relabel "
                 f"{len(ids)} records to {group.canonical!r}", Action.RELABEL, ids,
                 counts=group.counts, canonical=group.canonical, suggested=group.canonical, key=group.key))
-            penalties.append(share_penalty(len(ids), len(frame), 1.0))
+            penalties.append(self.penalty("label_variants", len(ids), len(frame)))
         metrics = {"labels": int(labels.nunique()), "classes": int(labels.nunique()) - sum(
             len(g.counts) - 1 for g in groups), "variant_groups": len(groups),
             "records_to_relabel": sum(len(f.record_ids) for f in findings)}

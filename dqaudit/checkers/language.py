@@ -30,7 +30,7 @@ from ..features.language import (
     record_columns,
 )
 from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 UNLABELLED = "(unlabelled)"
 _UND_REASONS = {
@@ -84,6 +84,12 @@ class LanguageChecker(Checker[LanguageParams]):
     description = "Label x language coverage (ru/kk/en, mixed), under-covered cells and wrong lang tags."
     default_weight = 1.5
     order = 90
+    points = {
+        "under_covered": Points(1.5, per="label-language cell, times the share of min_per_cell missing"),
+        "language_mix": Points(0.1, per="percentage point beyond max_share_deviation"),
+        "undetermined": Points(0.5),
+        "lang_tag_mismatch": Points(1.0),
+    }
     regression_rules = (
         RegressionRule(
             "language_cells",
@@ -134,7 +140,7 @@ class LanguageChecker(Checker[LanguageParams]):
                             missing=missing,
                         )
                     )
-                    penalties.append(1.5 * missing / params.min_per_cell)
+                    penalties.append(self.points["under_covered"].times(missing / params.min_per_cell))
         findings.append(
             self.finding(
                 "expected_languages",
@@ -163,7 +169,7 @@ class LanguageChecker(Checker[LanguageParams]):
                         count=len(ids),
                     )
                 )
-                penalties.append(share_penalty(len(ids), n, 0.5))
+                penalties.append(self.penalty("undetermined", len(ids), n))
         mixed = table["lang"] == MIXED
         pairs = Counter(
             "+".join(sorted(p))
@@ -285,7 +291,7 @@ class LanguageChecker(Checker[LanguageParams]):
                     total=total,
                 )
             )
-            penalties.append(10.0 * (abs(gap) - params.max_share_deviation))
+            penalties.append(self.points["language_mix"].times(100 * (abs(gap) - params.max_share_deviation)))
 
     def _tags(
         self,
@@ -320,4 +326,4 @@ class LanguageChecker(Checker[LanguageParams]):
                     count=len(ids),
                 )
             )
-            penalties.append(share_penalty(len(ids), n, 1.0))
+            penalties.append(self.penalty("lang_tag_mismatch", len(ids), n))

@@ -24,7 +24,7 @@ from ..features.near_dups import NearDupFeatureParams, NearDuplicates, near_dupl
 from ..features.representatives import RULE, Member, keepers
 from ..findings import Action, CheckResult, Finding, RegressionRule, Severity
 from ..text import normalize, preview
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 CONTAINER_RULE = "the text containing the most others, then the longest, then first line"
 
@@ -45,6 +45,8 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
     default_weight = 2.0
     order = 30
     cleaning = {"conflicting_labels": "quarantine", "near_duplicates": "dedupe"}
+    #: conflicting_labels: every row of the cluster; the others: the rows beyond the ones kept
+    points = {"conflicting_labels": Points(3.0), "near_duplicates": Points(1.0), "contained_copies": Points(1.0)}
     regression_rules = (RegressionRule("new_near_conflicting_groups", ("conflicting_labels",), "new_findings",
                                        "new near-duplicate groups with conflicting labels", "conflicting_rows"),)
 
@@ -88,16 +90,16 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                          else "contained_copies" if g in partial_groups else "near_duplicates")
                 if kind == "conflicting_labels":
                     findings.append(self._conflict_finding(members, low, high, basis))
-                    penalties.append(share_penalty(len(rows), n, 3.0))
+                    penalties.append(self.penalty("conflicting_labels", len(rows), n))
                 elif kind == "contained_copies":
                     findings.append(self._contained_finding(members, rows, found, containment[int(g)],
                                                             (low, high)))
-                    penalties.append(share_penalty(len(rows) - 1, n, 1.0))
+                    penalties.append(self.penalty("contained_copies", len(rows) - 1, n))
                 else:
                     finding = self._cluster_finding(basis, members, low, high, found, int(g))
                     findings.append(finding)
                     kept = len(finding.details["representatives"])
-                    penalties.append(share_penalty(len(rows) - kept, n, 1.0))
+                    penalties.append(self.penalty("near_duplicates", len(rows) - kept, n))
             findings[listed:] = [replace(f, details={**f.details, "cluster": int(g)})  # its records.parquet cluster
                                  for f, g in zip(findings[listed:], shown.index, strict=True)]
             if len(folded):
@@ -117,8 +119,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                     clusters=len(folded), rows=len(rows), rolled_up=True,
                     rule=CONTAINER_RULE if partial_copies else RULE))
                 kept = len(folded) if conflict else int(folded["labels"].clip(lower=1).sum())
-                penalties.append(share_penalty(len(rows) if conflict else len(rows) - kept, n,
-                                               3.0 if conflict else 1.0))
+                penalties.append(self.penalty(kind, len(rows) if conflict else len(rows) - kept, n))
         short = np.flatnonzero(found.no_shingles)
         if len(short):
             findings.append(self.finding(

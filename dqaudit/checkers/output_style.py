@@ -32,10 +32,10 @@ from ..features.language import (
 from ..features.lengths import robust_z
 from ..findings import Action, CheckResult, Finding, Severity
 from ..text import normalize, preview, text_hash
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 UNLABELLED = "(all answers)"
-#: Adds one finding: kind, severity, message, action, row positions, points per 1 % of rows, details.
+#: Adds one finding: kind, severity, message, action, row positions, details (charged by ``points[kind]``).
 Add = Callable[..., None]
 #: Words of an answer that says it is automatic (English, Russian, Kazakh).
 AUTO_REPLY = re.compile(r"automatic (?:reply|message|response)|auto-?reply|do not (?:reply|answer)|"
@@ -69,6 +69,16 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
                    "template slots, empty or cut-off answers.")
     default_weight = 1.0
     order = 125
+    points = {
+        "empty_outputs": Points(2.0),
+        "mixed_styles": Points(0.5),
+        "truncated_outputs": Points(1.0),
+        "template_fragments": Points(1.0),
+        "auto_replies": Points(1.0),
+        "boilerplate": Points(0.25),
+        "length_outliers": Points(0.5),
+        "language_mismatch": Points(1.0),
+    }
 
     def check(self, ctx: AuditContext) -> CheckResult:
         p = self.params
@@ -88,31 +98,31 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
         dominant = min(counts.index, key=lambda s: (-counts[s], STYLES.index(s))) if len(counts) else "prose"
         found: list[tuple[Finding, float]] = []
 
-        def add(kind: str, severity: Severity, message: str, action: Action, members: list[int], points: float,
+        def add(kind: str, severity: Severity, message: str, action: Action, members: list[int],
                 **details: object) -> None:
             finding = self.finding(kind, severity, message, action, [ids[r] for r in members],
                                    dominant_style=dominant, **details)
-            found.append((finding, share_penalty(len(members), n, points)))
+            found.append((finding, self.penalty(kind, len(members), n)))
 
         if empty:
-            add("empty_outputs", Severity.HIGH, f"{len(empty)} answers are empty", Action.DROP, empty, 2.0)
+            add("empty_outputs", Severity.HIGH, f"{len(empty)} answers are empty", Action.DROP, empty)
         for style, count in counts.items():
             share = count / len(filled)
             if style != dominant and share <= p.max_minority_share:
                 members = styles.index[styles == style].tolist()
                 add("mixed_styles", Severity.MEDIUM, f"{count} answers are {style} while {counts[dominant]} "
-                    f"({counts[dominant] / len(filled):.0%}) are {dominant}", Action.REVIEW, members, 0.5,
+                    f"({counts[dominant] / len(filled):.0%}) are {dominant}", Action.REVIEW, members,
                     style=style, styles=counts.to_dict())
         truncated = [r for r in filled.tolist() if styles[r] in ("prose", "json") and is_truncated(outputs[r])]
         if truncated:
             add("truncated_outputs", Severity.MEDIUM, f"{len(truncated)} answers stop mid-sentence, e.g. "
-                f"“…{outputs[truncated[0]].strip()[-40:]}”", Action.REVIEW, truncated, 1.0)
+                f"“…{outputs[truncated[0]].strip()[-40:]}”", Action.REVIEW, truncated)
         slots = {r: placeholders(outputs[r]) for r in filled.tolist()}
         slotted = [r for r, found_slots in slots.items() if found_slots]
         if slotted:
             names = Counter(s for r in slotted for s in slots[r])
             add("template_fragments", Severity.MEDIUM, f"{len(slotted)} answers hold unfilled template slots: "
-                + ", ".join(f"{s} ×{c}" for s, c in names.most_common(5)), Action.REVIEW, slotted, 1.0,
+                + ", ".join(f"{s} ×{c}" for s, c in names.most_common(5)), Action.REVIEW, slotted,
                 slots=dict(names.most_common(20)))
         self._repeats(ctx, p, filled, outputs, add)
         self._lengths(frame, p, filled, outputs, add)
@@ -138,7 +148,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
             if len(questions) >= p.min_copies and (_scattered(members, labels) or AUTO_REPLY.search(answer)):
                 replied.update(members)
                 add("auto_replies", Severity.MEDIUM, f"{len(questions)} different questions get the same answer "
-                    f"“{preview(outputs[members[0]], 70)}”", Action.REVIEW, members, 1.0,
+                    f"“{preview(outputs[members[0]], 70)}”", Action.REVIEW, members,
                     answer=preview(outputs[members[0]], 200))
         for position, kind in ((0, "opening"), (1, "closing")):
             shared: dict[str, list[int]] = {}
@@ -150,7 +160,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
             for sentence, members in shared.items():
                 if len(members) >= p.min_copies and _scattered(members, labels):
                     add("boilerplate", Severity.LOW, f"{len(members)} answers share the {kind} “"
-                        f"{preview(sentence, 70)}”", Action.REVIEW, members, 0.25,
+                        f"{preview(sentence, 70)}”", Action.REVIEW, members,
                         position=kind, sentence=preview(sentence, 200))
 
     def _lengths(self, frame: pd.DataFrame, p: OutputStyleParams, filled: np.ndarray, outputs: np.ndarray,
@@ -171,7 +181,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
                 where = "" if label == UNLABELLED else f" of label '{label}'"
                 typical = int(np.expm1(centre))
                 add("length_outliers", Severity.LOW, f"{len(members)} answers{where} have an unusual length "
-                    f"(typical {typical} characters)", Action.REVIEW, members, 0.5,
+                    f"(typical {typical} characters)", Action.REVIEW, members,
                     label=None if label == UNLABELLED else label, typical_chars=typical)
 
     def _languages(self, ctx: AuditContext, filled: np.ndarray, outputs: np.ndarray, add: Add) -> None:
@@ -199,7 +209,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
         if members:
             split = ", ".join(f"{q}→{a} ×{c}" for (q, a), c in pairs.most_common())
             add("language_mismatch", Severity.MEDIUM, f"{len(members)} answers are in another language than "
-                f"their question ({split})", Action.REVIEW, members, 1.0,
+                f"their question ({split})", Action.REVIEW, members,
                 pairs={f"{q}->{a}": c for (q, a), c in pairs.most_common()})
 
 

@@ -27,7 +27,7 @@ from ..features.answers import DEFAULT_MIN_SIMILARITY, Answer, Disagreement, com
 from ..findings import Action, CheckResult, Finding, Severity
 from ..pii import PiiSettings, mask_text
 from ..text import preview
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 KEEP_RULE = "current policy, then majority, then newest created_at, then first line"
 
@@ -81,6 +81,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
     default_weight = 2.0
     order = 120
     cleaning = {"conflicting_outputs": "quarantine"}  # the records of the answers not kept (quarantine_ids)
+    #: every row asking the question; a contradiction (facts, polarity) costs more than another wording
+    points = {"contradicting": Points(3.0), "dissimilar": Points(1.0)}
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -118,7 +120,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                     continue
                 finding = self._finding(frame, rows, answer_groups, superseded, mask, params.min_similarity)
                 findings.append(finding)
-                penalties.append(share_penalty(len(rows), n, 3.0 if finding.severity is Severity.HIGH else 1.0))
+                penalties.append(self.penalty("contradicting" if finding.severity is Severity.HIGH else "dissimilar",
+                                              len(rows), n))
         conflicting_rows = sum(len(f.record_ids) for f in findings)
         # only factual contradictions block: other wordings of an answer are worth a review, not a verdict
         contradicting_rows = sum(len(f.record_ids) for f in findings if f.severity is Severity.HIGH)

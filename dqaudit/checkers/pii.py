@@ -20,7 +20,7 @@ from ..context import AuditContext
 from ..findings import Action, CheckResult, Finding, Severity
 from ..pii import PII_TYPES, PiiSettings, find_pii, mask_text, masker
 from ..text import preview, text_hash
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 _NAMES = {
     "email": "e-mail addresses",
@@ -74,6 +74,8 @@ class PiiChecker(Checker[PiiParams]):
     description = "Personal data (e-mail, phone, card, IBAN, IIN/BIN, names), validated; masks every report."
     default_weight = 2.0
     order = 110
+    #: per 1 % of records holding the type; card, IBAN and IIN numbers are severe
+    points = {"severe": Points(2.0), "other": Points(1.0)}
 
     def masker(self, ctx: AuditContext) -> Callable[[str], str] | None:
         return masker(self.params.types)
@@ -118,7 +120,7 @@ class PiiChecker(Checker[PiiParams]):
                     examples=examples,
                 )
             )
-            penalties.append(share_penalty(len(ids), n, 2.0 if kind in _SEVERE else 1.0))
+            penalties.append(self.penalty("severe" if kind in _SEVERE else "other", len(ids), n))
         any_hit = total[:, wanted].sum(axis=1) > 0
         severe = total[:, [PII_TYPES.index(t) for t in params.types if t in _SEVERE]].sum(axis=1) > 0
         share = float(severe.mean())

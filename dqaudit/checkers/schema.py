@@ -22,9 +22,9 @@ from ..cache import Cache
 from ..config import CheckParams
 from ..context import AuditContext
 from ..features.lengths import text_lengths
-from ..findings import Action, CheckResult, Severity
+from ..findings import Action, CheckResult, Finding, Severity
 from ..text import text_hash
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 
 class SchemaParams(CheckParams):
@@ -36,15 +36,15 @@ class SchemaParams(CheckParams):
     )
 
 
-#: (expectation, kind, severity, action, points per 1% of rows, message)
+#: expectation -> (kind, severity, action, message)
 _EXPECTATIONS = {
-    "expect_column_values_to_be_unique": ("duplicate_ids", Severity.HIGH, Action.REVIEW, 2.0,
+    "expect_column_values_to_be_unique": ("duplicate_ids", Severity.HIGH, Action.REVIEW,
                                           "{n} records share an id with another record"),
-    "expect_column_values_to_not_be_null": ("missing_label", Severity.HIGH, Action.RELABEL, 2.0,
+    "expect_column_values_to_not_be_null": ("missing_label", Severity.HIGH, Action.RELABEL,
                                             "{n} records have no label"),
-    "expect_column_values_to_be_in_set": ("unknown_label", Severity.HIGH, Action.RELABEL, 2.0,
+    "expect_column_values_to_be_in_set": ("unknown_label", Severity.HIGH, Action.RELABEL,
                                           "{n} records have a label outside the allowed set"),
-    "expect_column_values_to_be_between": ("text_length", Severity.MEDIUM, Action.REVIEW, 1.0,
+    "expect_column_values_to_be_between": ("text_length", Severity.MEDIUM, Action.REVIEW,
                                            "{n} texts are outside the length bounds"),
 }
 
@@ -55,6 +55,14 @@ class SchemaChecker(Checker[SchemaParams]):
     default_weight = 1.0
     order = 10
     cleaning = {"missing_label": "quarantine", "unknown_label": "quarantine"}
+    #: unreadable: every kind of input row that could not be loaded (bad JSON, missing text...)
+    points = {
+        "unreadable": Points(2.0),
+        "duplicate_ids": Points(2.0),
+        "missing_label": Points(2.0),
+        "unknown_label": Points(2.0),
+        "text_length": Points(1.0),
+    }
     requires = (("great_expectations", "great-expectations"),)
 
     def check(self, ctx: AuditContext) -> CheckResult:
@@ -74,11 +82,11 @@ class SchemaChecker(Checker[SchemaParams]):
                 f"{len(problems)} input rows could not be loaded ({kind}); first at {path}:{first.line}{field}: "
                 f"{first.message}", Action.DROP,
                 lines=[p.line for p in problems], reasons=sorted({p.message for p in problems})[:5]))
-            penalties.append(share_penalty(len(problems), total, 2.0))
+            penalties.append(self.penalty("unreadable", len(problems), total))
         if len(frame):
-            for finding, points in self._expectations(ctx, params):
+            for finding in self._expectations(ctx, params):
                 findings.append(finding)
-                penalties.append(share_penalty(len(finding.record_ids), total, points))
+                penalties.append(self.penalty(finding.kind, len(finding.record_ids), total))
         unusable = len(ctx.dataset.problems) + int(frame["label"].isna().sum()) if ctx.dataset.has_labels else \
             len(ctx.dataset.problems)
         share = unusable / total if total else 0.0
@@ -88,7 +96,7 @@ class SchemaChecker(Checker[SchemaParams]):
                    "unusable_share": round(share, 4)}
         return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
 
-    def _expectations(self, ctx: AuditContext, params: SchemaParams) -> list[tuple[Any, float]]:
+    def _expectations(self, ctx: AuditContext, params: SchemaParams) -> list[Finding]:
         """Failed expectations of the suite as findings, in suite order.
 
         Unique ids is a property of the whole table (pandas, every run). The other expectations
@@ -119,11 +127,11 @@ class SchemaChecker(Checker[SchemaParams]):
         for expectation, (mask, counted) in failed.items():
             if not mask.any():
                 continue
-            kind, severity, action, points, template = _EXPECTATIONS[expectation]
+            kind, severity, action, template = _EXPECTATIONS[expectation]
             rows = frame["id"][mask].tolist()
             finding = self.finding(kind, severity, template.format(n=len(rows)), action, rows,
                                    expectation=expectation, unexpected_percent=len(rows) / counted * 100)
-            out.append((finding, points))
+            out.append(finding)
         return out
 
 

@@ -32,7 +32,7 @@ from ..context import AuditContext
 from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
 from ..policies import CompiledPolicy, PolicySettings, Term, load_policies, parse_version
 from ..text import preview, text_hash
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 SPAN_CHARS = 60
 NUM_PERM = 128
@@ -53,12 +53,12 @@ _KINDS = {
     "policy_version": ("below_min_policy_version", "have policy_version"),
     "before_effective": ("before_effective", "have a governed label, were created"),
 }
-#: (action, field) -> (severity, points per 1% of rows); findings are charged in this order.
+#: (action, field) -> (severity, charge in ``points``); findings are charged in this order.
 _WEIGHT = {
-    (Action.DROP, "output"): (Severity.HIGH, 2.0),
-    (Action.REVIEW, "output"): (Severity.MEDIUM, 1.0),
-    (Action.REVIEW, "record"): (Severity.MEDIUM, 1.0),
-    (Action.REVIEW, "text"): (Severity.LOW, 0.5),
+    (Action.DROP, "output"): (Severity.HIGH, "stale_answer"),
+    (Action.REVIEW, "output"): (Severity.MEDIUM, "answer_to_review"),
+    (Action.REVIEW, "record"): (Severity.MEDIUM, "record_metadata"),
+    (Action.REVIEW, "text"): (Severity.LOW, "request_text"),
 }
 
 
@@ -97,6 +97,14 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
     description = "Records that quote superseded policies or templates, or predate the policy they depend on."
     default_weight = 1.5
     order = 100
+    #: each row is charged once, by its first finding in ``_WEIGHT`` order
+    points = {
+        "stale_answer": Points(2.0),
+        "answer_to_review": Points(1.0),
+        "record_metadata": Points(1.0),
+        "request_text": Points(0.5),
+        "unreadable_metadata": Points(0.1),
+    }
     regression_rules = (RegressionRule("new_stale_records", tuple(kind for kind, _ in _KINDS.values()), "new_records",
                                        "new stale-policy records",
                                        "stale_records"),)
@@ -152,7 +160,7 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
         extra += self._version_problems(frame, versions)
         findings += extra
         # unreadable metadata costs little; a slow pattern is the policy file's fault, not the data's
-        penalties += [0.0 if f.kind == "pattern_timeout" else share_penalty(len(f.record_ids), n, 0.1)
+        penalties += [0.0 if f.kind == "pattern_timeout" else self.penalty("unreadable_metadata", len(f.record_ids), n)
                       for f in extra]
         stale_rows = {h.row for h in hits}
         drop_rows = {h.row for h in hits if h.action is Action.DROP}
@@ -191,7 +199,7 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
         for key in keys:
             policy, reason, field, action = key
             rows = sorted(groups[key])
-            severity, points = _WEIGHT[(action, field)]
+            severity, charge = _WEIGHT[(action, field)]
             group = [groups[key][r] for r in rows]
             counts = terms[key].most_common()
             current = list(policies[policy].policy.current)
@@ -205,7 +213,7 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
                                          [ids[r] for r in rows], **details))
             fresh = [r for r in rows if r not in charged]
             charged.update(fresh)
-            penalties.append(share_penalty(len(fresh), len(frame), points))
+            penalties.append(self.penalty(charge, len(fresh), len(frame)))
         return findings, penalties
 
     def _timeout_finding(self, policy: CompiledPolicy, term: Term, field: str, frame: pd.DataFrame,

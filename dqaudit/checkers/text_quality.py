@@ -13,7 +13,7 @@ from ..config import CheckParams
 from ..context import AuditContext
 from ..features.lengths import robust_z, text_lengths
 from ..findings import Action, CheckResult, Severity
-from .base import Checker, share_penalty
+from .base import Checker, Points
 
 
 class TextQualityParams(CheckParams):
@@ -23,12 +23,12 @@ class TextQualityParams(CheckParams):
     outlier_z: float = Field(3.5, gt=0, description="Robust z-score of log length beyond which a text is an outlier.")
 
 
-#: kind -> (severity, action, points per 1% of rows, message)
+#: kind -> (severity, action, message)
 _KINDS = {
-    "empty_text": (Severity.HIGH, Action.DROP, 2.0, "{n} texts are empty or whitespace only"),
-    "fragment": (Severity.MEDIUM, Action.REVIEW, 1.0, "{n} texts are fragments (under {w} words and {c} characters)"),
-    "overlong": (Severity.MEDIUM, Action.REVIEW, 1.0, "{n} texts are longer than {m} characters"),
-    "length_outlier": (Severity.LOW, Action.REVIEW, 0.5, "{n} texts have an unusual length (robust z > {z})"),
+    "empty_text": (Severity.HIGH, Action.DROP, "{n} texts are empty or whitespace only"),
+    "fragment": (Severity.MEDIUM, Action.REVIEW, "{n} texts are fragments (under {w} words and {c} characters)"),
+    "overlong": (Severity.MEDIUM, Action.REVIEW, "{n} texts are longer than {m} characters"),
+    "length_outlier": (Severity.LOW, Action.REVIEW, "{n} texts have an unusual length (robust z > {z})"),
 }
 
 
@@ -37,6 +37,12 @@ class TextQualityChecker(Checker[TextQualityParams]):
     description = "Empty, fragmentary, overlong and unusually long or short texts."
     default_weight = 1.0
     order = 50
+    points = {
+        "empty_text": Points(2.0),
+        "fragment": Points(1.0),
+        "overlong": Points(1.0),
+        "length_outlier": Points(0.5),
+    }
 
     def check(self, ctx: AuditContext) -> CheckResult:
         p = self.params
@@ -55,11 +61,11 @@ class TextQualityChecker(Checker[TextQualityParams]):
         for kind, mask in masks.items():
             if not mask.any():
                 continue
-            severity, action, points, template = _KINDS[kind]
+            severity, action, template = _KINDS[kind]
             ids = frame["id"][mask].tolist()
             message = template.format(n=len(ids), w=p.min_words, c=p.min_chars, m=p.max_chars, z=p.outlier_z)
             findings.append(self.finding(kind, severity, message, action, ids))
-            penalties.append(share_penalty(len(ids), len(frame), points))
+            penalties.append(self.penalty(kind, len(ids), len(frame)))
         metrics = {
             "chars_median": float(np.median(chars)),
             "chars_p95": float(np.percentile(chars, 95)),
