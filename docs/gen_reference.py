@@ -154,7 +154,8 @@ def points_reference() -> str:
     for name, checker in available_checkers().items():
         for charge, points in checker.points.items():
             cap = "" if math.isinf(points.cap) else f"{points.cap:g}"
-            lines.append(f"| [`{name}`](checks/{name}.md) | `{charge}` | {points.scale:g} | {_cell(points.per)} | {cap} |")
+            link = f"[`{name}`](checks/{name}.md)"
+            lines.append(f"| {link} | `{charge}` | {points.scale:g} | {_cell(points.per)} | {cap} |")
     return "\n".join(lines) + "\n"
 
 

@@ -175,7 +175,7 @@ class CacheConfig(_Strict):
     dir: str = Field(".dqaudit_cache", description="Per-record derived data, keyed by content hash.")
 
 
-#: What ``dqaudit split`` does with the records a finding names (README: cleaning decision table).
+#: What ``dqaudit split`` does with the records a finding names (docs/split.md, "Cleaning decisions").
 Decision = Literal["keep", "dedupe", "quarantine", "mask", "relabel"]
 
 

@@ -233,7 +233,7 @@ STARTER_POLICIES = """\
 #   checks: {stale_policy: {policies: policies.yaml}}   in dqaudit.yaml, or
 #   dqaudit audit DATA --policies policies.yaml
 # Uncomment the example and adapt it. Phrases match case-insensitively; patterns are
-# regular expressions (case-insensitive, run with a timeout). Docs: README.md, "stale_policy".
+# regular expressions (case-insensitive, run with a timeout). Docs: docs/checks/stale_policy.md.
 policies: []
 # policies:
 #   - id: refund-window-2025               # letters, digits, . _ -

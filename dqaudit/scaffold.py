@@ -76,7 +76,7 @@ def starter_yaml(fields: FieldsConfig, fmt: str, detected: str | None = None,
     defaults = AuditConfig()
     note = f"; {detected} detected in the sampled file" if detected and fmt == "auto" else ""
     out = [
-        "# dqaudit configuration. Unknown keys are errors. Docs: README.md",
+        "# dqaudit configuration. Unknown keys are errors. Docs: docs/configuration.md",
         "version: 1",
         "",
         "input:",

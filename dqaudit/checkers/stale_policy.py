@@ -160,8 +160,8 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
         extra += self._version_problems(frame, versions)
         findings += extra
         # unreadable metadata costs little; a slow pattern is the policy file's fault, not the data's
-        penalties += [0.0 if f.kind == "pattern_timeout" else self.penalty("unreadable_metadata", len(f.record_ids), n)
-                      for f in extra]
+        penalties += [0.0 if f.kind == "pattern_timeout"
+                      else self.penalty("unreadable_metadata", len(f.record_ids), n) for f in extra]
         stale_rows = {h.row for h in hits}
         drop_rows = {h.row for h in hits if h.action is Action.DROP}
         drop_share = len(drop_rows) / n

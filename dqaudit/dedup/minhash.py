@@ -94,7 +94,7 @@ class MinHashParams:
 
         Short requests (median up to ``AUTO_CHAR_MAX_WORDS`` words) change a large share of
         their word n-grams with one typo or swap; character 4-grams keep most of them (see the
-        banking77 study in the README). Longer texts use word 3-grams: far fewer shingles,
+        banking77 study in docs/checks/near_duplicates.md). Longer texts use word 3-grams: far fewer shingles,
         and one edit touches only a small share of them.
         """
         if self.shingle != "auto":
