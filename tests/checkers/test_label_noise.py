@@ -258,16 +258,18 @@ def test_calibration_sharpens_but_never_flattens() -> None:
     assert t == 1.0 and np.allclose(same, np.eye(2)[labels] * 0.98 + 0.01)
 
 
-def test_auto_features_use_embeddings_when_installed(
+def test_auto_features_fit_embeddings_when_installed(
     monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
 ) -> None:
     records, _ = make_records(120)
     vectors = clustered_vectors(records)
     monkeypatch.setattr(label_noise, "embed_texts", lambda ctx, model: vectors)
-    assert run(write_jsonl(records), features="auto").metrics["features"] == "tfidf"  # DQAUDIT_EMBEDDINGS=off
+    off = run(write_jsonl(records), features="auto").metrics  # DQAUDIT_EMBEDDINGS=off
+    assert off["features"] == "tfidf" and set(off["feature_fit"]) == {"tfidf"}
     monkeypatch.setenv("DQAUDIT_EMBEDDINGS", "on")
     result = run(write_jsonl(records, "on.jsonl"), features="auto")
-    assert result.metrics["features"] == "embeddings" and result.metrics["features_setting"] == "auto"
+    assert set(result.metrics["feature_fit"]) == {"tfidf", "embeddings"}  # both fitted, the better kept
+    assert result.metrics["features_setting"] == "auto"
 
 
 def test_embeddings_option_finds_flips(
@@ -411,4 +413,28 @@ def test_auto_uses_tfidf_above_the_embeddings_size_and_says_why(
         "features_reason"]
     assert "note" not in result.metrics  # the extra is installed: TF-IDF ran by choice
     monkeypatch.setattr(label_noise, "AUTO_EMBEDDINGS_MAX_ROWS", 120)
-    assert run(write_jsonl(records, "small.jsonl"), features="auto").metrics["features"] == "embeddings"
+    assert "embeddings" in run(write_jsonl(records, "small.jsonl"), features="auto").metrics["feature_fit"]
+
+
+@pytest.mark.parametrize("informative, chosen", [(False, "tfidf"), (True, "embeddings")])
+def test_auto_keeps_the_features_that_explain_the_labels_better(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path], informative: bool, chosen: str
+) -> None:
+    """Noise vectors (an encoder that does not know the language) lose to TF-IDF; class-separating ones win."""
+    records, flips = make_records(240)
+
+    def fake(ctx, model):
+        if informative:
+            return clustered_vectors(records)
+        vectors = np.random.default_rng(0).normal(size=(len(ctx.frame), 16))
+        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+    monkeypatch.setenv("DQAUDIT_EMBEDDINGS", "on")
+    monkeypatch.setattr(label_noise, "embed_texts", fake)
+    result = run(write_jsonl(records), features="auto")
+    fit = result.metrics["feature_fit"]
+    assert set(fit) == {"tfidf", "embeddings"} and result.metrics["features"] == chosen
+    assert fit[chosen] < fit[({"tfidf", "embeddings"} - {chosen}).pop()]
+    assert "explains the given labels better" in result.metrics["features_reason"]
+    assert "note" not in result.metrics
+    assert abs(result.metrics["estimated_noise_rate"] - len(flips) / len(records)) <= 0.03
