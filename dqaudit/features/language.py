@@ -632,11 +632,14 @@ def _detect_chunks(texts: list[str], settings: LangSettings) -> Iterator[np.ndar
 
     Detection is pure Python, so large inputs are spread over forked worker processes, one per
     usable core (forked: the model is already in memory and nothing is re-imported); the
-    chunks come back in order, so the result is the same as in one process.
+    chunks come back in order, so the result is the same as in one process. Only when every
+    configured language is the n-gram model's: lingua's native thread pool does not survive a fork.
     """
     chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
     workers = min(len(chunks), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    if workers < 2 or len(texts) < _PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
+    model_only = set(settings.languages) <= set(MODEL_LANGUAGES)
+    forkable = model_only and "fork" in mp.get_all_start_methods()
+    if workers < 2 or len(texts) < _PARALLEL_MIN or not forkable:
         yield from (_detect_rows(chunk, settings) for chunk in chunks)
         return
     from .language_model import load

@@ -221,6 +221,13 @@ def test_worker_processes_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -
                 for d in map(detect, texts)]
     assert [row for part in pooled for row in part.tolist()] == expected
 
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("lingua's thread pool does not survive a fork: no workers with lingua languages")
+
+    monkeypatch.setattr(language, "ProcessPoolExecutor", no_pool)
+    with_lingua = LangSettings(languages=("ru", "kk", "en", "de"))
+    assert len(list(language._detect_chunks(texts, with_lingua))) == 15
+
 
 def test_detected_languages_is_memoised_and_cached_on_disk(tmp_path: Path) -> None:
     frame = pd.DataFrame(
