@@ -217,6 +217,7 @@ class _Word:
     text: str  # lower-cased; Latin homoglyphs inside Cyrillic words replaced
     script: str
     name: bool  # a name, brand, acronym or product: counted only when nothing else is there
+    kazakh: bool  # has one of Kazakh's own letters (of its script): Kazakh on sight
 
 
 def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
@@ -231,7 +232,7 @@ def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
     text = unicodedata.normalize("NFC", text[:MAX_CHARS])
     if not quoted:  # «quoted» names are left out unless they are all there is
         text = _QUOTED_NAME.sub(" ", text)
-    raw: list[tuple[int, list[tuple[str, bool]]]] = [(0, [])]
+    raw: list[tuple[int, list[tuple[_Shape, bool]]]] = [(0, [])]
     sentence, initial = 0, True
     for number, line in enumerate(text.split("\n")):
         newline = number > 0  # a line break before the next token starts a sentence
@@ -245,22 +246,18 @@ def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
                         sentence, initial = sentence + 1, True
                     raw.append((sentence, []))
                 else:
-                    raw[-1][1].append((part, initial))
+                    raw[-1][1].append((_word_shape(part), initial))
                     initial = False
-    shapes = {w: _word_shape(w) for _, clause in raw for w, _ in clause}
-    words = [(shapes[w], first) for _, clause in raw for w, first in clause if len(w) > 1]
-    shouting = sum(shape[2] for shape, _ in words) * 2 > len(words)
+    words = [(shape, first) for _, clause in raw for shape, first in clause if shape[0]]
+    shouting = sum(shape[3] for shape, _ in words) * 2 > len(words)
     inside = [shape for shape, first in words if not first]  # Title Case Text capitalises every word
-    titled = sum(shape[4] for shape in inside) * 2 > len(inside)
+    titled = sum(shape[5] for shape in inside) * 2 > len(inside)
     out = []
     for number, clause in raw:
         parsed = []
-        for word, first in clause:
-            lower, script, upper, inner, capital = shapes[word]
-            name = len(word) > 1 and (
-                (upper and not shouting) or inner or (capital and not first and not titled)
-            )
-            parsed.append(_Word(lower, script, name))
+        for (long, lower, script, upper, inner, capital, kazakh), first in clause:
+            name = long and ((upper and not shouting) or inner or (capital and not first and not titled))
+            parsed.append(_Word(lower, script, name, kazakh))
         if parsed:
             out.append((number, parsed))
     return out
@@ -286,15 +283,20 @@ def _token_parts(token: str) -> tuple[str | bool, ...]:
     return tuple(out)
 
 
+#: (longer than one letter, lower-cased text with Latin homoglyphs in Cyrillic words replaced, script,
+#: all capitals, capitals inside a hyphen-part (iPhone), capitalised, has a Kazakh letter of its script)
+_Shape = tuple[bool, str, str, bool, bool, bool, bool]
+
+
 @lru_cache(maxsize=1 << 17)
-def _word_shape(word: str) -> tuple[str, str, bool, bool, bool]:
-    """(lower-cased text with Latin homoglyphs in Cyrillic words replaced, script, all capitals,
-    capitals inside a hyphen-part (iPhone), capitalised): what naming a word needs, memoised."""
+def _word_shape(word: str) -> _Shape:
+    """What a word's naming and its Kazakh letters depend on (memoised: words recur across records)."""
     lower = word.lower()
     script = _script(lower)
     inner = any(any(c.isupper() for c in part[1:]) and not part.isupper() for part in word.split("-"))
     text = lower.translate(_HOMOGLYPHS) if script == "cyrillic" else lower
-    return text, script, word.isupper(), inner, word[0].isupper()
+    marker = KAZAKH_LETTERS if script == "cyrillic" else KAZAKH_LATIN_LETTERS
+    return len(word) > 1, text, script, word.isupper(), inner, word[0].isupper(), not marker.isdisjoint(text)
 
 
 def _model_pick(words: Sequence[str], among: tuple[str, ...]) -> tuple[str, float]:
@@ -366,7 +368,7 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
     if not clauses:
         return Detection(UNDETERMINED, UNDETERMINED, "", NO_LETTERS, {})
     if all(w.name for _, clause in clauses for w in clause):  # nothing but names: they are all there is
-        clauses = [(n, [_Word(w.text, w.script, False) for w in clause]) for n, clause in clauses]
+        clauses = [(n, [_Word(w.text, w.script, False, w.kazakh) for w in clause]) for n, clause in clauses]
     langs = settings.languages
     by_script = _by_script(langs)
     counts: dict[str, int] = {}
@@ -383,8 +385,7 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
         for word in clause:
             if word.name:
                 continue
-            marker = KAZAKH_LETTERS if word.script == "cyrillic" else KAZAKH_LATIN_LETTERS
-            if "kk" in langs and not marker.isdisjoint(word.text):
+            if word.kazakh and "kk" in langs:
                 local["kk"] = local.get("kk", 0) + 1
                 written[("kk", word.script)] = written.get(("kk", word.script), 0) + 1
                 lettered += word.script == "cyrillic"
