@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -88,6 +89,20 @@ def test_same_clusters_and_exact_groups(contexts):
     assert partition(exact_groups(spark).to_numpy(), ids) == partition(exact_groups(local).to_numpy(), ids)
     assert exact_groups(spark).equals(exact_groups(local))  # same numbering, not only the same sets
     assert sum(len(c) > 1 for c in partition(near_l.groups, ids)) > 50  # the sample really has clusters
+
+
+def test_per_record_features_come_from_the_executors_and_equal_local(contexts):
+    """Text lengths and the language table are computed on Spark batches, equal to the driver's values."""
+    from dqaudit.features.language import language_table
+    from dqaudit.features.lengths import text_lengths
+
+    local, spark = contexts
+    for feature in (text_lengths, language_table):
+        assert spark.provided(feature) is not None
+        assert spark.options["engine"]["stages"][f"per-record feature {feature.__name__}"] == "spark"
+    assert np.array_equal(text_lengths(spark), text_lengths(local))
+    assert text_lengths(spark).dtype == text_lengths(local).dtype
+    pd.testing.assert_frame_equal(language_table(spark), language_table(local))
 
 
 def test_spark_aggregates_match_the_checks(contexts):

@@ -25,9 +25,10 @@ import numpy as np
 
 from ...errors import DqauditError
 from .aggregates import agreement_tally, conflict_counts, representatives
-from .cluster import candidate_pairs, connected_components, sign_and_key, verify
+from .cluster import bucket_edges, candidate_pairs, connected_components, sign_and_key
+from .features import on_executors, per_record_features
 from .read import collect_dataset, list_files, read_rows
-from .session import Stages, java_errors, refuse_semantic, spark_session
+from .session import Stages, collect_arrow, java_errors, refuse_semantic, spark_session
 from .write import target, write_outputs
 
 if TYPE_CHECKING:
@@ -67,8 +68,7 @@ class SparkEngine:
                                            keep_source=for_export, files=files)
         if for_export:
             ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
-        else:
-            rows.unpersist()
+        # the rows stay cached either way: the per-record features read them when a check first asks
         return ctx
 
     def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
@@ -146,11 +146,11 @@ def _cluster(
     with log.stage("normalise, MinHash signatures and band keys", "spark"):
         signed = sign_and_key(records, params).cache()
     with log.stage("LSH candidates and exact-Jaccard verification", "spark"):
-        copies, candidates = candidate_pairs(signed)
-        candidates = candidates.cache()
-        candidate_count = candidates.count()
-        edges = copies.union(verify(candidates, records, signed, params)).cache()
-        edges.count()  # verify here, so its time is not charged to the connected components below
+        copies, reps = candidate_pairs(signed)
+        near, candidate_count = bucket_edges(reps, records, params)
+        edges = copies.union(near).cache()
+        edges.count()
+        near.unpersist()
     with log.stage("connected components (large-star/small-star)", "spark"):
         roots = connected_components(edges.select("a", "b"))
     with log.stage("exact-duplicate groups and conflicting labels", "spark"):
@@ -177,7 +177,7 @@ def _cluster(
             .toArrow()
         )
     with log.stage("collect cluster ids and verified edges", "driver"):
-        found = per_row.select("rid", "live", "exact_root", "near_root").toArrow()
+        found = collect_arrow(per_row.select("rid", "live", "exact_root", "near_root"))
         at = np.searchsorted(rid, found.column("rid").to_numpy())
         live = np.zeros(len(rid), bool)
         live[at] = found.column("live").to_numpy()
@@ -186,7 +186,7 @@ def _cluster(
             found.column("near_root").to_numpy(),
             found.column("exact_root").to_numpy(),
         )
-        verified = edges.toArrow()
+        verified = collect_arrow(edges)
         pairs = np.stack(
             [
                 np.searchsorted(rid, verified.column("a").to_numpy()),
@@ -218,9 +218,12 @@ def _cluster(
     log.info["aggregates"]["label_noise_model_rows"] = int(found_representatives.counts["cluster"].nunique())
     ctx.provide(Representatives, found_representatives)
     ctx.provide_lazy(annotation_tally, lambda: agreement_tally(ctx, annotated, log))
+    record_rows = rows.where(F.col("problem").isNull())
+    for feature in per_record_features():
+        ctx.provide_lazy(feature, lambda f=feature: on_executors(f, record_rows, ctx, rid, log))
     log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")
     log.ran("label_noise model on one representative per cluster", "driver")
-    for data in (signed, candidates, edges, per_row):
+    for data in (signed, edges, per_row):
         data.unpersist()
     return ctx, log, rows, rid
 

@@ -33,6 +33,7 @@ from ...data import (
     detect_format,
 )
 from ...errors import DqauditError, InputError
+from .session import collect_arrow
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -216,9 +217,9 @@ def collect_dataset(
     """The canonical table (row order = ``rid`` order, as the local loader's) and its ``rid`` per row."""
     import pyarrow.compute as pc
 
-    everything = rows.select(
-        "rid", "line", "problem", "message", "raw", "field", *STRING_COLUMNS, "annotations"
-    ).toArrow()  # one job: records and problems together
+    everything = collect_arrow(
+        rows.select("rid", "line", "problem", "message", "raw", "field", *STRING_COLUMNS, "annotations")
+    )  # records and problems together
     is_record = pc.is_null(everything.column("problem"))
     problems = sorted(
         everything.filter(pc.invert(is_record))

@@ -14,7 +14,8 @@ from ...errors import ConfigError, DqauditError, MissingDependency
 from ...features.near_dups import NearDupFeatureParams
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
 
     from ...config import AuditConfig, EngineConfig
     from ...progress import Progress
@@ -78,10 +79,37 @@ def java_errors(what: str) -> Iterator[None]:
         first = (text.strip().splitlines() or [type(exc).__name__])[0]
         if "maxResultSize" in first:
             first += (
-                "; the driver collects one row per record: raise spark.driver.maxResultSize "
-                "(engine.conf, or --conf under spark-submit; 0 = no limit) and spark.driver.memory"
+                "; the driver collects the canonical table one partition at a time and one partition was "
+                "larger: raise spark.driver.maxResultSize (engine.conf, or --conf under spark-submit; "
+                "0 = no limit) and spark.driver.memory, or read the input in smaller splits"
             )
         raise DqauditError(f"{what}: {first}") from exc
+
+
+def collect_arrow(frame: DataFrame) -> pa.Table:
+    """``frame`` on the driver as one Arrow table, fetched one partition per job.
+
+    ``DataFrame.toArrow`` gathers every partition in one job, so the whole result counts
+    against ``spark.driver.maxResultSize`` (1 GiB by default: about 5 million short records
+    with their texts) and passes through the driver JVM at once. Here each partition is
+    serialised on its executor as Arrow IPC blobs and pulled with ``toLocalIterator``: the
+    limit applies per partition and the JVM holds one partition at a time (with the default
+    prefetch of none). Row order is the partitions' order.
+    """
+    import pyarrow as pa
+
+    def serialise(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, batch.schema) as writer:
+                writer.write_batch(batch)
+            yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary())], ["ipc"])
+
+    tables = [
+        pa.ipc.open_stream(row["ipc"]).read_all()
+        for row in frame.mapInArrow(serialise, "ipc binary").toLocalIterator()
+    ]
+    return pa.concat_tables(tables) if tables else frame.limit(0).toArrow()
 
 
 class Stages:
