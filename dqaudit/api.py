@@ -22,11 +22,13 @@ from .context import AuditContext
 from .data import Dataset, dataset_from_frame
 from .engines import get_engine, with_engine_report
 from .errors import ConfigError
-from .export import cleaning_plan
+from .export import cleaning_plan, settle_representatives
+from .masking import report_masker
 from .pipeline import AuditResult, run_checks
 from .progress import NullProgress, Progress
 from .records import build_records, plan_clusters, rolled_up_rows
 from .registry import cleaning_rules, load_config, validate_checks
+from .scoring import fix_first
 
 
 def resolve_config(config: AuditConfig | str | Path | None) -> AuditConfig:
@@ -66,7 +68,9 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
     rules = {**cleaning_rules(), **ctx.config.export.rules}
     plan = cleaning_plan(ctx.frame, result.findings, rules, plan_clusters(result.results, len(ctx.frame)),
                          rolled_up_rows(result.results))
-    return replace(result, records=build_records(ctx.dataset, result.results, plan))
+    results = settle_representatives(result.results, plan, ctx.frame, rules, report_masker(ctx.config))
+    return replace(result, results=tuple(results), fix_first=tuple(fix_first(results, result.weights)),
+                   records=build_records(ctx.dataset, results, plan))
 
 
 def split(data: str | Path, out: str | Path, config: AuditConfig | str | Path | None = None, *,

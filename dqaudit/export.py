@@ -22,8 +22,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -36,10 +36,8 @@ from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
 from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_settings
 from .features.near_dups import near_duplicate_groups
-from .findings import Action, Finding, json_text
-from .masking import mask_deep, report_masker
-from .records import FILENAME as RECORDS
-from .records import parquet_bytes, rolled_up_rows
+from .findings import Action, CheckResult, Finding, json_text
+from .masking import Masker, mask_deep, report_masker
 from .publish import (
     MANIFEST,
     changed_input,
@@ -48,9 +46,11 @@ from .publish import (
     staged_folder,
     write_manifest,
 )
+from .records import FILENAME as RECORDS
+from .records import parquet_bytes, rolled_up_rows
 from .registry import check_params, cleaning_rules
-from .text import displayable
 from .split import SplitOutcome, leakage_groups, stratified_split, time_split
+from .text import displayable
 
 if TYPE_CHECKING:
     from .config import AuditConfig, Decision
@@ -138,6 +138,40 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
                     same = [m for m in keep if m.label == _label(frame, row)] or keep
                     plan.quarantine(row, {**reason, "kept": same[0].id})
     return plan
+
+
+def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, frame: pd.DataFrame,
+                           rules: Mapping[str, Decision], mask: Masker | None) -> list[CheckResult]:
+    """Results whose duplicate findings name the copies the cleaning plan keeps.
+
+    A checker names its group's representative before the other checks have spoken; the
+    plan settles it once they have (a first copy quarantined as stale gives way to a clean
+    one). So the report, records.parquet and ``split`` name the same kept copies: the
+    finding's ``representative(s)`` and its "keep …" become the members the plan keeps
+    (``none`` when another check quarantines every copy).
+    """
+    index = pd.Index(frame["id"].astype(str))
+    out = []
+    for result in results:
+        findings = list(result.findings)
+        for k, finding in enumerate(findings):
+            if not finding.record_ids or decision_for(finding, rules) != "dedupe":
+                continue
+            rows = sorted(int(r) for r in index.get_indexer_for(list(finding.record_ids)) if r >= 0)
+            kept = [str(frame["id"].iat[r]) for r in rows if r not in plan.reasons]
+            named = finding.details.get("representatives") or [finding.details.get("representative")]
+            if sorted(map(str, named)) == sorted(kept):
+                continue
+            details = {**finding.details, "representative": kept[0] if kept else None}
+            if "representatives" in details:
+                details["representatives"] = kept
+            message = finding.message
+            if "; keep " in message:
+                shown = ", ".join(kept) if kept else "none (another check quarantines every copy)"
+                message = message[: message.rindex("; keep ")] + "; keep " + (mask(shown) if mask else shown)
+            findings[k] = replace(finding, message=message, details=details)
+        out.append(replace(result, findings=tuple(findings)))
+    return out
 
 
 def _duplicates(frame: pd.DataFrame, rows: list[int], finding: Finding, clusters: np.ndarray,

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dqaudit.api import audit
 from dqaudit.api import split as split_dataset
 from dqaudit.config import AuditConfig
 from dqaudit.errors import ConfigError, InputError
-from dqaudit.export import MANIFEST, cleaning_plan, decision_for
-from dqaudit.findings import Action, Finding, Severity
+from dqaudit.export import MANIFEST, cleaning_plan, decision_for, settle_representatives
+from dqaudit.findings import Action, CheckResult, Finding, Severity
 
 FAST = ["duplicates", "text_quality"]
 OUTPUTS = ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl")
@@ -384,3 +385,41 @@ def test_row_lines_routes_and_renders_each_kind_of_row():
     with_output = row_lines(render, where, raw, record, split=0, text="hi", label="greet", output="Hi!", chat=True)
     assert json.loads(with_output[1][1])["messages"][-1]["content"] == "Hi!"  # an output wins over the label
     assert len(row_lines(render, where, raw, record, split=0, text="hi", chat=True)) == 1  # nothing to answer
+
+
+def test_the_report_names_the_copy_the_split_keeps(write_jsonl, tmp_path):
+    """The first copy's answer quotes a retired policy: the report, records and split all keep the second."""
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(
+        "policies:\n  - id: refund-2025\n    effective_from: 2025-01-01\n"
+        '    superseded: {phrases: ["within 14 days"]}\n    current: ["within 30 days"]\n', encoding="utf-8")
+    question = "How long do I have to ask for a refund?"
+    source = write_jsonl([
+        {"id": "old", "text": question, "label": "refund", "answer": "Ask for a refund within 14 days."},
+        {"id": "new", "text": question, "label": "refund", "answer": "Ask for a refund within 30 days."},
+        *({"id": f"o{i}", "text": f"other question number {i} about cards", "label": "card", "answer": "Yes."}
+          for i in range(4)),
+    ])
+    cfg = AuditConfig.model_validate({"fields": {"output": "answer"}, "cache": {"enabled": False},
+                                      "checks": {"stale_policy": {"policies": str(policies)}}})
+    checks = ["duplicates", "stale_policy"]
+    result = audit(source, cfg, checks=checks)
+    (dup,) = [f for f in result.findings if f.kind == "exact_duplicates"]
+    assert dup.details["representative"] == "new" and dup.message.endswith("; keep new")
+    assert any(item.finding.kind == "exact_duplicates" and item.finding.message.endswith("keep new")
+               for item in result.fix_first)
+    split_dataset(source, tmp_path / "out", cfg, checks=checks)
+    quarantined = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "quarantine.jsonl").open())}
+    assert set(quarantined) == {"old"}  # stale; "new" stays as the question's only copy
+    # every copy quarantined by another check: the report says so instead of naming one
+    plan_findings = [finding("duplicates", "exact_duplicates", ["a", "b"], representative="a"),
+                     finding("stale_policy", "outdated_answer", ["a", "b"])]
+    frame = plan_frame("ab")
+    rules = {"duplicates.exact_duplicates": "dedupe"}
+    plan = cleaning_plan(frame, plan_findings, rules, np.array([0, 0]))
+    dup_result = CheckResult("duplicates", 90.0, (Finding("duplicates", "exact_duplicates", Severity.MEDIUM,
+                                                          "2 identical copies of “x”; keep a", Action.DROP,
+                                                          ("a", "b"), 0.0, {"representative": "a"}),))
+    (settled,) = settle_representatives([dup_result], plan, frame, rules, None)
+    assert settled.findings[0].message.endswith("keep none (another check quarantines every copy)")
+    assert settled.findings[0].details["representative"] is None
