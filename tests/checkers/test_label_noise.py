@@ -361,20 +361,21 @@ def test_model_on_cluster_representatives(write_jsonl: Callable[..., Path]) -> N
     assert len({rid.rstrip("bcd") for rid in flagged(result)} & flips) >= 0.8 * len(flips)
 
 
+@pytest.mark.parametrize("flip_every, rate", [(1000, 0.0), (20, 0.05), (10, 0.10), (5, 0.20)])
 def test_large_data_fits_a_sample_and_scores_the_other_rows(
-    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path], flip_every: int, rate: float
 ) -> None:
     """Above FIT_ROWS the model is cross-validated on a stratified sample; the rest are scored by it."""
     monkeypatch.setattr(label_noise, "FIT_ROWS", 160)
     monkeypatch.setattr(label_noise, "MIN_SAMPLE_PER_CLASS", 10)
-    records, flips = make_records(480, flip_every=10)
+    records, flips = make_records(480, flip_every=flip_every)
     result = run(write_jsonl(records))
     how = result.metrics["tfidf"]
     assert how["fit_rows"] == 160 and how["scored_rows"] + how["copied_rows"] == 480 - 160
     assert how["scored_rows"] > 0 and how["model_reused"] is False
     found = flagged(result)
-    assert len(found & flips) >= 0.8 * len(flips) and len(found - flips) <= 0.1 * len(flips)
-    assert abs(result.metrics["estimated_noise_rate"] - 0.10) <= 0.03
+    assert len(found & flips) >= 0.8 * len(flips) and len(found - flips) <= max(3, 0.1 * len(flips))
+    assert abs(result.metrics["estimated_noise_rate"] - rate) <= 0.03
 
 
 def test_grown_data_reuses_the_kept_model_until_it_grew_too_much(
