@@ -320,9 +320,14 @@ def test_rerun_on_unchanged_data_reads_cached_probabilities(
     monkeypatch.setattr(label_noise, "out_of_fold_probs", lambda *a, **k: calls.append(1) or real(*a, **k))
     again = run(path)
     assert calls == [] and flagged(again) == flagged(first)
+    assert "r0" not in flagged(first)
     records[0]["label"] = "loan" if records[0]["label"] != "loan" else "card"
-    run(write_jsonl(records, "changed.jsonl"))
-    assert calls == [1]  # any label change recomputes every fold
+    one = run(write_jsonl(records, "changed.jsonl"))  # 1 of 120 sampled labels changed: within REFIT_CHANGED
+    assert calls == [] and one.metrics["tfidf"]["model_reused"] is True and "r0" in flagged(one)
+    for record in records[1:3]:
+        record["label"] = "loan" if record["label"] != "loan" else "card"
+    run(write_jsonl(records, "changed3.jsonl"))
+    assert calls == [1]  # 3 of 120 changed: every fold is recomputed
 
 
 def test_model_on_cluster_representatives(write_jsonl: Callable[..., Path]) -> None:
@@ -381,7 +386,7 @@ def test_large_data_fits_a_sample_and_scores_the_other_rows(
 def test_grown_data_reuses_the_kept_model_until_it_grew_too_much(
     monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
 ) -> None:
-    """A nightly run on +2 % rows scores only the new rows; +25 % (or a sampled label changed) refits."""
+    """A nightly run on +2 % rows scores only the new rows; +25 % (or 2 % of sampled labels changed) refits."""
     records, flips = make_records(300, flip_every=10)
     first = run(write_jsonl(records[:240]))
     assert first.metrics["tfidf"]["model_reused"] is False
@@ -397,8 +402,9 @@ def test_grown_data_reuses_the_kept_model_until_it_grew_too_much(
     run(write_jsonl(records, "much_grown.jsonl"))
     assert calls == [1]
     changed = [dict(r) for r in records]
-    changed[3]["label"] = "loan" if changed[3]["label"] != "loan" else "card"
-    run(write_jsonl(changed[:301] + [{**changed[0], "id": "extra"}], "relabelled.jsonl"))
+    for record in changed[3:9]:
+        record["label"] = "loan" if record["label"] != "loan" else "card"
+    run(write_jsonl(changed + [{**changed[0], "id": "extra"}], "relabelled.jsonl"))
     assert calls == [1, 1]
 
 
