@@ -386,7 +386,7 @@ def test_large_data_fits_a_sample_and_scores_the_other_rows(
 def test_grown_data_reuses_the_kept_model_until_it_grew_too_much(
     monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
 ) -> None:
-    """A nightly run on +2 % rows scores only the new ones; +25 % rows or 2 % of sampled labels changed refit."""
+    """+2 % rows: only the new ones are scored; +25 % rows, or 2 % of sampled labels changed: refit."""
     records, flips = make_records(300, flip_every=10)
     first = run(write_jsonl(records[:240]))
     assert first.metrics["tfidf"]["model_reused"] is False
