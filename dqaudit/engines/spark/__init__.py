@@ -1,8 +1,9 @@
 """The Spark engine: loading, MinHash, LSH, verification, clusters and duplicate groups as Spark jobs.
 
-A package by job (docs/notes/spark.md): :mod:`.session` (session, stage log, Java errors),
-:mod:`.read` (files, rows, the canonical table), :mod:`.cluster` (keys, signatures, LSH,
-verification, connected components), :mod:`.aggregates` (counts on the executors) and
+A package by job (docs/spark.md): :mod:`.session` (session, stage log, Java errors, collects one
+partition per job), :mod:`.read` (files, rows, the canonical table), :mod:`.cluster` (keys,
+signatures, LSH buckets with verification inside them, connected components), :mod:`.aggregates`
+(counts on the executors), :mod:`.features` (per-record features on the executors) and
 :mod:`.write` (rendering, part files, publishing). Every stage calls the local engine's own
 functions on partitions, so the two engines cannot drift apart.
 
@@ -11,12 +12,14 @@ large-star/small-star connected-components loop whose edges never leave the exec
 driver then receives one row per record (the canonical table every checker reads, with its
 cluster and exact-duplicate roots) and runs the checkers on what the engine provides
 (:meth:`~dqaudit.context.AuditContext.provide`): the clusters, the exact groups, each cluster's
-label counts (``label_noise`` fits its model on one representative per cluster) and, when
-``agreement`` first asks, the annotation count tables aggregated on the executors.
+label counts (``label_noise`` fits its model on one representative per cluster) and, when a
+check first asks, the annotation count tables aggregated on the executors and the per-record
+features (text lengths, the language table) computed there.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,7 +71,8 @@ class SparkEngine:
                                            keep_source=for_export, files=files)
         if for_export:
             ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
-        # the rows stay cached either way: the per-record features read them when a check first asks
+        # the rows stay cached while the context lives: the per-record features read them when a check asks
+        weakref.finalize(ctx, rows.unpersist).atexit = False
         return ctx
 
     def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
