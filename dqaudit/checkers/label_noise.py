@@ -393,12 +393,12 @@ def tfidf_probs(
     (same text), else the score of a model fitted on the whole sample. Not a near-copy's:
     near-duplicate clusters chain as data grows (a 4,554-row cluster of mixed intents in
     300k support requests), and copying one member's probabilities to all of them flagged
-    tens of thousands of correct labels at 1M (precision 0.55). The
-    temperature fitted on the sample applies to all. The fitted model, its sample and
-    their probabilities are kept in the cache: the next run reuses them while the classes
-    are the same, at most :data:`REFIT_CHANGED` of the sampled records changed label or
-    left, and the rows grew by at most :data:`REFIT_GROWTH` (a nightly run on grown data
-    scores only the new rows); otherwise it refits. Scores of the rows outside the sample are cached per text.
+    tens of thousands of correct labels at 1M (precision 0.55). The temperature fitted on
+    the sample applies to all. The fitted model, its sample and their probabilities are
+    kept in the cache: the next run reuses them while the classes are the same, at most
+    :data:`REFIT_CHANGED` of the sampled records changed label or left, and the rows grew
+    by at most :data:`REFIT_GROWTH` (a nightly run on grown data scores only the new rows);
+    otherwise it refits. The scores of rows outside the sample are cached per text.
     """
     frame = ctx.frame
     hashes = frame["text_hash"].to_numpy()[rows]
