@@ -72,7 +72,7 @@ class SparkEngine:
         if for_export:
             ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
         # the rows stay cached while the context lives: the per-record features read them when a check asks
-        weakref.finalize(ctx, rows.unpersist).atexit = False
+        weakref.finalize(ctx, _release, rows).atexit = False
         return ctx
 
     def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
@@ -112,6 +112,17 @@ class SparkEngine:
             source.rows.unpersist()
 
 
+def _release(frame: DataFrame) -> None:
+    """Unpersist ``frame`` when its context is collected; a stopped session has nothing cached left."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        frame.unpersist()
+    except (Py4JError, PySparkException):
+        pass
+
+
 def _cluster(
     spark: SparkSession,
     path: str,
@@ -134,6 +145,7 @@ def _cluster(
     log = Stages(spark, progress or NullProgress())
     with log.stage("read, parse and quarantine rows", "spark"):
         rows, files, fmt, fields = read_rows(spark, path, config, keep_source=keep_source, files=files)
+        rows.count()  # parsed on every core here: the collect below fetches one partition per job
     with log.stage("collect the canonical table", "driver"):
         dataset, rid = collect_dataset(rows, path, files, fmt, fields)
     annotated = None
