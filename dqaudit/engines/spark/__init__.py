@@ -19,7 +19,6 @@ features (text lengths, the language table) computed there.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,8 +70,8 @@ class SparkEngine:
                                            keep_source=for_export, files=files)
         if for_export:
             ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
-        # the rows stay cached while the context lives: the per-record features read them when a check asks
-        weakref.finalize(ctx, _release, rows).atexit = False
+        # the rows stay cached (until the session stops): the per-record features read them when a check asks.
+        # Not released from a finalizer: garbage collection can run it inside another py4j call.
         return ctx
 
     def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
@@ -110,17 +109,6 @@ class SparkEngine:
                 return where.publish(write, prepared.manifest, log, records)
         finally:
             source.rows.unpersist()
-
-
-def _release(frame: DataFrame) -> None:
-    """Unpersist ``frame`` when its context is collected; a stopped session has nothing cached left."""
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-
-    try:
-        frame.unpersist()
-    except (Py4JError, PySparkException):
-        pass
 
 
 def _cluster(
