@@ -445,3 +445,19 @@ def test_auto_keeps_the_features_that_explain_the_labels_better(
     assert "explains the given labels better" in result.metrics["features_reason"]
     assert "note" not in result.metrics
     assert abs(result.metrics["estimated_noise_rate"] - len(flips) / len(records)) <= 0.03
+
+
+def test_large_data_bootstrap_draws_fewer_rows_with_a_comparable_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The m-out-of-n bootstrap (rows above BOOTSTRAP_ROWS) keeps the interval around the estimate, at n's width."""
+    rng = np.random.default_rng(3)
+    n, k = 6000, 4
+    truth = rng.integers(0, k, n)
+    labels = np.where(rng.random(n) < 0.1, (truth + 1 + rng.integers(0, k - 1, n)) % k, truth)
+    logits = 3.0 * np.eye(k)[truth] + rng.normal(size=(n, k))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    full = label_noise.estimate_noise(labels, probs, seed=0)
+    monkeypatch.setattr(label_noise, "BOOTSTRAP_ROWS", 1500)
+    sub = label_noise.estimate_noise(labels, probs, seed=0)
+    assert sub.rate == full.rate and sub.interval[0] <= sub.rate <= sub.interval[1]
+    width, sub_width = full.interval[1] - full.interval[0], sub.interval[1] - sub.interval[0]
+    assert 0.5 * width <= sub_width <= 2.0 * width, (full.interval, sub.interval)
