@@ -2,7 +2,7 @@
 
 A package by job (docs/spark.md): :mod:`.session` (session, stage log, Java errors, collects one
 partition per job), :mod:`.read` (files, rows, the canonical table), :mod:`.cluster` (keys,
-signatures, LSH buckets with verification inside them, connected components), :mod:`.aggregates`
+signatures, LSH, verification, connected components), :mod:`.aggregates`
 (counts on the executors), :mod:`.features` (per-record features on the executors) and
 :mod:`.write` (rendering, part files, publishing). Every stage calls the local engine's own
 functions on partitions, so the two engines cannot drift apart.
@@ -27,7 +27,7 @@ import numpy as np
 
 from ...errors import DqauditError
 from .aggregates import agreement_tally, conflict_counts, representatives
-from .cluster import bucket_edges, candidate_pairs, connected_components, sign_and_key
+from .cluster import candidate_pairs, connected_components, sign_and_key, verify
 from .features import on_executors, per_record_features
 from .read import collect_dataset, list_files, read_rows
 from .session import Stages, collect_arrow, java_errors, refuse_semantic, spark_session
@@ -150,11 +150,11 @@ def _cluster(
     with log.stage("normalise, MinHash signatures and band keys", "spark"):
         signed = sign_and_key(records, params).cache()
     with log.stage("LSH candidates and exact-Jaccard verification", "spark"):
-        copies, reps = candidate_pairs(signed)
-        near, candidate_count = bucket_edges(reps, records, params)
-        edges = copies.union(near).cache()
-        edges.count()
-        near.unpersist()
+        copies, candidates = candidate_pairs(signed)
+        candidates = candidates.cache()
+        candidate_count = candidates.count()
+        edges = copies.union(verify(candidates, records, signed, params)).cache()
+        edges.count()  # verify here, so its time is not charged to the connected components below
     with log.stage("connected components (large-star/small-star)", "spark"):
         roots = connected_components(edges.select("a", "b"))
     with log.stage("exact-duplicate groups and conflicting labels", "spark"):
@@ -227,7 +227,7 @@ def _cluster(
         ctx.provide_lazy(feature, lambda f=feature: on_executors(f, record_rows, ctx, rid, log))
     log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")
     log.ran("label_noise model on one representative per cluster", "driver")
-    for data in (signed, edges, per_row):
+    for data in (signed, candidates, edges, per_row):
         data.unpersist()
     return ctx, log, rows, rid
 

@@ -11,7 +11,7 @@ clusters are the same partitions of records as on one machine.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -54,12 +54,14 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
 
 
 def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Identical-signature edges ``(representative, copy, 1.0)`` and the representatives' rows.
+    """Identical-signature edges (representative, copy) and LSH candidate pairs of representatives.
 
     Mirrors ``minhash.near_duplicate_pairs``: the representative of identical signatures
-    is their first record; only representatives take part in LSH.
+    is their first record; bucket members are in record order.
     """
     from pyspark.sql import functions as F
+
+    from ...dedup.minhash import MAX_BUCKET_PAIRS
 
     live = signed.where("live")
     reps = live.groupBy("whole").agg(F.min("rid").alias("rep"))
@@ -67,161 +69,75 @@ def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
     copies = linked.where(F.col("rid") != F.col("rep")).select(
         F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim")
     )
-    return copies, linked.where(F.col("rid") == F.col("rep")).select("rid", "keys", "low")
-
-
-def bucket_edges(
-    representatives: DataFrame, records: DataFrame, params: MinHashParams
-) -> tuple[DataFrame, int]:
-    """Verified edges ``(a, b, sim)`` (cached) between representatives, found inside the LSH buckets, and the
-    number of distinct LSH candidates (as ``minhash.near_duplicate_pairs`` counts them).
-
-    Each bucket of two or more members is gathered in one partition with its members'
-    band keys, signature low bytes and texts, and run through the local engine's compiled
-    loop (:func:`~dqaudit.dedup.kernels.band_candidates`): a pair is generated only in the
-    first band where the two share a bucket of at most
-    :data:`~dqaudit.dedup.minhash.MAX_BUCKET_PAIRS` members, estimated there, and the pairs
-    that pass are verified on exact shingle sets in the same task. So no candidate pair is
-    ever materialised, de-duplicated or joined with texts; only the rare pairs of larger
-    (linearly paired) buckets, which may repeat across bands, are de-duplicated afterwards.
-    """
-    from pyspark.sql import functions as F
-
-    from ...dedup.minhash import MAX_BUCKET_PAIRS
-
-    exploded = representatives.select("rid", F.posexplode("keys").alias("band", "key"))
-    buckets = (
-        exploded.groupBy("band", "key")
-        .agg(F.collect_list("rid").alias("m"))
-        .where(F.size("m") > 1)
-        .select("band", "key", F.size("m").alias("size"), F.explode("m").alias("rid"))
-        .cache()
-    )
-    large = [
-        (int(r["band"]), int(r["key"]))
-        for r in buckets.where(F.col("size") > MAX_BUCKET_PAIRS).select("band", "key").distinct().collect()
-    ]
     members = (
-        buckets.select("band", "key", "rid")
-        .join(representatives, "rid")
-        .join(records.select("rid", "text"), "rid")
+        linked.where(F.col("rid") == F.col("rep"))
+        .select("rid", F.posexplode("keys").alias("band", "key"))
+        .groupBy("band", "key")
+        .agg(F.sort_array(F.collect_list("rid")).alias("m"))
+        .where(F.size("m") > 1)
     )
-    found = (
-        members.repartition("band", "key")
-        .sortWithinPartitions("band", "key", "rid")
-        .mapInPandas(_bucket_pairs(params, large), "a long, b long, sim double, kind int")
-        .cache()
+    every = F.expr(
+        "flatten(transform(sequence(0, size(m) - 2), "
+        "i -> transform(sequence(i + 1, size(m) - 1), j -> array(m[i], m[j]))))"
     )
-    seen = found.where("kind = 2").agg(F.sum("a")).first()[0] or 0
-    wide = found.where("kind = 1").select("a", "b", "sim").distinct().cache()
-    candidates = int(seen) + wide.count()
-    edges = found.where("kind = 0").select("a", "b", "sim").union(wide.where("sim >= 0")).cache()
-    edges.count()
-    for data in (buckets, found, wide):
-        data.unpersist()
-    return edges, candidates
+    linear = F.expr(
+        "concat(transform(sequence(1, size(m) - 1), k -> array(m[0], m[k])), "
+        "transform(sequence(1, size(m) - 2), k -> array(m[k], m[k + 1])))"
+    )
+    pairs = members.select(
+        F.explode(F.when(F.size("m") <= MAX_BUCKET_PAIRS, every).otherwise(linear)).alias("p")
+    )
+    candidates = pairs.select(
+        F.least(F.col("p")[0], F.col("p")[1]).alias("a"), F.greatest(F.col("p")[0], F.col("p")[1]).alias("b")
+    ).distinct()
+    return copies, candidates
 
 
-#: Output kinds of :func:`_bucket_pairs`: a verified small-bucket edge, a large-bucket pair
-#: (``sim`` its exact Jaccard when it is an edge, else -1), the count of small-bucket candidates.
-_EDGE, _WIDE, _SEEN = 0, 1, 2
+def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params: MinHashParams) -> DataFrame:
+    """Candidates whose signatures estimate Jaccard near the threshold and whose exact Jaccard reaches it.
 
-
-def _bucket_pairs(params: MinHashParams, large: list[tuple[int, int]]) -> Any:
-    """The ``mapInPandas`` function of :func:`bucket_edges` (rows sorted by band, key, rid)."""
-    from ...dedup import kernels
+    The same two steps as ``minhash.near_duplicate_pairs``: the b-bit estimate drops pairs
+    below :func:`~dqaudit.dedup.minhash.estimate_floor`, the shingle sets decide the rest
+    (:func:`~dqaudit.dedup.minhash.verified`). ``(a, b, sim)``. The estimate runs first on the
+    signatures' low bytes alone, so only the candidates that pass it (about a tenth) are joined
+    with their texts.
+    """
     from ...dedup.minhash import (
-        MAX_BUCKET_PAIRS,
-        _low_bytes,
+        _estimate_low_bits,
         estimate_floor,
-        exact_jaccard_table,
-        shingle_table,
+        exact_jaccard_pairs,
+        shingle_sets,
         verified,
     )
 
-    bands = params.bands
-    large_keys = [np.sort(np.array([k for b, k in large if b == s], np.int64)) for s in range(bands)]
+    low = signed.select("rid", "low")
+    with_low = candidates.join(low.toDF("a", "la"), "a").join(low.toDF("b", "lb"), "b")
     floor = estimate_floor(params.threshold)
 
-    def pairs_of(rows: pd.DataFrame) -> list[pd.DataFrame]:
-        """Complete buckets in; verified edges, large-bucket pairs and the candidate count out."""
-        m = len(rows)
-        keys = np.stack(rows["keys"].to_numpy()).astype(np.int64)
-        ids = np.empty((m, bands), np.int32)
-        for s in range(bands):  # equal for two rows exactly when they share a small bucket in band s
-            code = np.unique(keys[:, s], return_inverse=True)[1].astype(np.int32)
-            ids[:, s] = np.where(np.isin(keys[:, s], large_keys[s]), -1 - np.arange(m, dtype=np.int32), code)
-        low = _low_bytes(
-            np.frombuffer(b"".join(rows["low"]), np.uint8).reshape(m, params.num_perm).astype("<u4")
-        )
-        band = rows["band"].to_numpy()
-        rid = rows["rid"].to_numpy()
-        everything = np.arange(m, dtype=np.int64)
-        kept, wide, seen = [], [], 0
-        for t in np.unique(band):
-            lo, hi = np.searchsorted(band, [t, t + 1])
-            sorted_keys = np.zeros((bands, hi - lo), np.uint64)
-            sorted_keys[t] = keys[lo:hi, t].view(np.uint64)
-            orders = np.zeros((bands, hi - lo), np.int64)
-            orders[t] = np.arange(hi - lo)
-            small, count, big = kernels.band_candidates(
-                ids[lo:hi],
-                sorted_keys,
-                orders,
-                everything[lo:hi],
-                low,
-                params.num_perm,
-                MAX_BUCKET_PAIRS,
-                int(t),
-                int(t) + 1,
-                floor,
-            )
-            kept.append(small)
-            wide.append(big)
-            seen += count
-        kept_pairs, wide_pairs = np.concatenate(kept), np.concatenate(wide)
-        wide_close = np.flatnonzero(kernels.pair_estimates(low, wide_pairs, params.num_perm) >= floor)
-        check = np.concatenate([kept_pairs, wide_pairs[wide_close]])
-        sims = np.zeros(0)
-        if len(check):
-            involved, local = np.unique(check, return_inverse=True)
-            flat, bounds = shingle_table(rows["text"].to_numpy()[involved].tolist(), params)
-            sims = exact_jaccard_table(flat, bounds, local.reshape(-1, 2))
-        ok = verified(sims, params.threshold)
-        n = len(kept_pairs)
-        wide_sim = np.full(len(wide_pairs), -1.0)
-        wide_sim[wide_close] = np.where(ok[n:], sims[n:], -1.0)
-        return [
-            _frame(rid[kept_pairs[ok[:n], 0]], rid[kept_pairs[ok[:n], 1]], sims[:n][ok[:n]], _EDGE),
-            _frame(rid[wide_pairs[:, 0]], rid[wide_pairs[:, 1]], wide_sim, _WIDE),
-            _frame(np.array([seen]), np.zeros(1, np.int64), np.zeros(1), _SEEN),
-        ]
-
-    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        pending: pd.DataFrame | None = None
+    def estimate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
-            rows = batch if pending is None else pd.concat([pending, batch], ignore_index=True)
-            band, key = rows["band"].to_numpy(), rows["key"].to_numpy()
-            last = (band == band[-1]) & (key == key[-1])
-            cut = int(np.argmax(last))  # the last bucket may continue in the next batch
-            pending = rows.iloc[cut:].reset_index(drop=True)
-            if cut:
-                yield from pairs_of(rows.iloc[:cut].reset_index(drop=True))
-        if pending is not None and len(pending):
-            yield from pairs_of(pending)
+            m = len(batch)
+            bytes_ = np.frombuffer(b"".join([*batch["la"], *batch["lb"]]), np.uint8).reshape(
+                2 * m, params.num_perm
+            )
+            index = np.arange(m)
+            close = _estimate_low_bits(bytes_.astype("<u4"), np.stack([index, index + m], axis=1)) >= floor
+            yield pd.DataFrame({"a": batch["a"].to_numpy()[close], "b": batch["b"].to_numpy()[close]})
 
-    return compute
+    close = with_low.select("a", "b", "la", "lb").mapInPandas(estimate, "a long, b long")
+    text = records.select("rid", "text")
+    joined = close.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
 
+    def jaccard(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            k = len(batch)
+            sets = shingle_sets(batch["ta"].tolist() + batch["tb"].tolist(), params)
+            sims = exact_jaccard_pairs(sets, np.stack([np.arange(k), np.arange(k) + k], axis=1))
+            ok = verified(sims, params.threshold)
+            a, b = batch["a"].to_numpy(), batch["b"].to_numpy()
+            yield pd.DataFrame({"a": a[ok], "b": b[ok], "sim": sims[ok]})
 
-def _frame(a: np.ndarray, b: np.ndarray, sim: np.ndarray, kind: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "a": a.astype(np.int64),
-            "b": b.astype(np.int64),
-            "sim": sim.astype(np.float64),
-            "kind": np.full(len(a), kind, np.int32),
-        }
-    )
+    return joined.select("a", "b", "ta", "tb").mapInPandas(jaccard, "a long, b long, sim double")
 
 
 def connected_components(edges: DataFrame) -> DataFrame:
