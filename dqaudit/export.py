@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -130,13 +130,16 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
             for row, label in zip(rows, _suggested(finding, rows), strict=True):
                 plan.relabel[row] = label
     kept: set[int] = set()
+    barred = set(plan.reasons)  # kept in step with plan.reasons (a set per finding was quadratic at 1M rows)
+    columns = _member_columns(frame)
     for finding, rows, reason in dedupes:
-        for group, keep in _duplicates(frame, rows, finding, clusters, set(plan.reasons), flagged, kept):
+        for group, keep in _duplicates(columns, rows, finding, clusters, barred, flagged, kept):
             kept.update(m.row for m in keep)
             for row in group:
-                if all(row != m.row for m in keep) and row not in plan.reasons:
-                    same = [m for m in keep if m.label == _label(frame, row)] or keep
+                if all(row != m.row for m in keep) and row not in barred:
+                    same = [m for m in keep if m.label == _missing(columns[1][row])] or keep
                     plan.quarantine(row, {**reason, "kept": same[0].id})
+                    barred.add(row)
     return plan
 
 
@@ -150,7 +153,8 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     finding's ``representative(s)`` and its "keep …" become the members the plan keeps
     (``none`` when another check quarantines every copy).
     """
-    index = pd.Index(frame["id"].astype(str))
+    ids = frame["id"].astype(str)
+    index, id_of = pd.Index(ids), ids.to_numpy()
     out = []
     for result in results:
         findings = list(result.findings)
@@ -158,7 +162,7 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
             if not finding.record_ids or decision_for(finding, rules) != "dedupe":
                 continue
             rows = sorted(int(r) for r in index.get_indexer_for(list(finding.record_ids)) if r >= 0)
-            kept = [str(frame["id"].iat[r]) for r in rows if r not in plan.reasons]
+            kept = [str(id_of[r]) for r in rows if r not in plan.reasons]
             named = finding.details.get("representatives") or [finding.details.get("representative")]
             if sorted(map(str, named)) == sorted(kept):
                 continue
@@ -174,7 +178,15 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     return out
 
 
-def _duplicates(frame: pd.DataFrame, rows: list[int], finding: Finding, clusters: np.ndarray,
+def _member_columns(frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """id, label, created_at, line and text as arrays, built once per plan (what a group's choice reads)."""
+    fallback = {"line": np.arange(1, len(frame) + 1), "text": np.full(len(frame), "", dtype=object)}
+    return tuple(
+        frame[c].to_numpy() if c in frame.columns else fallback.get(c, np.full(len(frame), None, dtype=object))
+        for c in ("id", "label", "created_at", "line", "text"))
+
+
+def _duplicates(columns: tuple[np.ndarray, ...], rows: list[int], finding: Finding, clusters: np.ndarray,
                 barred: set[int], flagged: set[int],
                 kept: set[int]) -> Iterator[tuple[list[int], list[Any]]]:
     """(group rows, members kept) for each duplicate group of a dedupe finding.
@@ -189,26 +201,32 @@ def _duplicates(frame: pd.DataFrame, rows: list[int], finding: Finding, clusters
     per_label = finding.kind == "near_duplicates"
     named = {str(i) for i in (finding.details.get("representatives") or [finding.details.get("representative")])
              if i is not None}
-    by_cluster = pd.Series(rows, dtype="int64").groupby(clusters[rows], sort=True)
-    groups = [rows] if finding.details.get("representative") is not None else [
-        [int(r) for r in cluster] for _, cluster in by_cluster]
-    fallback = {"line": np.arange(1, len(frame) + 1), "text": np.full(len(frame), "", dtype=object)}
-    ids, labels, times, lines, texts = (
-        frame[c].to_numpy() if c in frame.columns else fallback.get(c, np.full(len(frame), None, dtype=object))
-        for c in ("id", "label", "created_at", "line", "text"))
+    if finding.details.get("representative") is not None:
+        groups = [rows]
+    else:
+        by_cluster = pd.Series(rows, dtype="int64").groupby(clusters[rows], sort=True)
+        groups = [[int(r) for r in cluster] for _, cluster in by_cluster]
+    ids, labels, times, lines, texts = columns
     for group in groups:
         members = [Member(r, str(ids[r]), _missing(labels[r]), _missing(times[r]), int(lines[r]), str(texts[r]))
                    for r in group]
-        prefer = kept | {m.row for m in members if m.id in named}
+        prefer = _Either(kept, {m.row for m in members if m.id in named})  # no copy of ``kept`` per group
         yield group, keepers(members, barred=barred, flagged=flagged, prefer=prefer, per_label=per_label)
+
+
+@dataclass(frozen=True)
+class _Either:
+    """Membership in either of two sets, without building their union."""
+
+    first: Container[int]
+    second: Container[int]
+
+    def __contains__(self, row: object) -> bool:
+        return row in self.first or row in self.second
 
 
 def _missing(value: Any) -> str | None:
     return None if value is None or value != value else str(value)
-
-
-def _label(frame: pd.DataFrame, row: int) -> str | None:
-    return _missing(frame["label"].iat[row])
 
 
 def _suggested(finding: Finding, rows: list[int]) -> list[str]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
 
 RULE = (
@@ -55,7 +55,7 @@ def keepers(
     *,
     barred: Collection[int] = (),
     flagged: Collection[int] = (),
-    prefer: Collection[int] = (),
+    prefer: Container[int] = (),
     per_label: bool = False,
 ) -> list[Member]:
     """The members to keep (steps 1-4 of the module doc); empty only when every member is barred.
@@ -78,7 +78,7 @@ def keepers(
     return [_pick(by_label[top], prefer)]
 
 
-def _pick(group: list[Member], prefer: Collection[int]) -> Member:
+def _pick(group: list[Member], prefer: Container[int]) -> Member:
     """One member of a single-label group: already kept elsewhere, earliest time, the source, first line."""
     group = [m for m in group if m.row in prefer] or group
     times = {m.created_at for m in group if m.created_at}
