@@ -105,14 +105,18 @@ class Cache:
         found = self._lookup(shards, wanted)
         missing = np.flatnonzero(found < 0)
         if len(missing):
-            _, first = np.unique(wanted[missing], return_index=True)
+            _, first, inverse = np.unique(wanted[missing], return_index=True, return_inverse=True)
+            rank = np.empty(len(first), np.int64)
+            rank[np.argsort(first, kind="stable")] = np.arange(len(first))
             todo = missing[np.sort(first)]
             fresh = np.asarray(compute(todo))
             if len(fresh) != len(todo):
                 raise ValueError(f"cache compute returned {len(fresh)} rows for {len(todo)} keys")
-            self._append(namespace, key_array[todo], fresh)
+            found[missing] = sum(len(values) for _, values in shards) + rank[inverse]  # no second lookup
             shards.append((key_array[todo], fresh))
-            found = self._lookup(shards, wanted)
+            result = _gather([values for _, values in shards], found)
+            self._append(namespace, key_array[todo], fresh)  # after the gather: ``fresh`` is the writer's now
+            return result
         if not shards:
             return np.asarray(compute(np.empty(0, dtype=np.int64)))
         return _gather([values for _, values in shards], found)
@@ -131,7 +135,11 @@ class Cache:
 
     def _load(self, namespace: str) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each sound shard's keys and (memory-mapped) values; none at all if their values differ in kind."""
-        self.flush(namespace)  # this run's own earlier shards count too
+        try:
+            self.flush(namespace)  # this run's own earlier shards count too
+        except OSError as exc:  # one that could not be written: its rows are recomputed
+            self._warn(namespace, f"cache: a shard could not be written ({exc.strerror or exc}); its rows are "
+                                  "recomputed")
         shards: list[tuple[np.ndarray, np.ndarray]] = []
         folder = self.root / namespace if self.root is not None else None
         if folder is None or folder.is_symlink() or not folder.is_dir():
@@ -155,39 +163,35 @@ class Cache:
             warn(message)
 
     def _append(self, namespace: str, keys: np.ndarray, values: np.ndarray) -> None:
-        """Write a shard to a temporary file, then fsync and rename it into place on a background thread.
+        """Write a shard to a temporary file, fsync and rename it into place, all on a background thread.
 
-        The fsync of a 1M-row signature shard takes about a second of waiting on the disk; the
-        run goes on meanwhile and :meth:`flush` waits for it. Until the rename, readers do not
-        see the shard, so a crash leaves no partial shard behind, only a temporary file. The
-        cache is an optimisation: a full or read-only disk costs a warning, not the check.
+        Checksumming and writing a 1M-row signature shard (512 MB) costs one to three seconds, and
+        its fsync about a second of waiting on the disk; the run goes on meanwhile and :meth:`flush`
+        waits for it. ``values`` must not change afterwards (the caller hands them over). Until
+        the rename, readers do not see the shard, so a crash leaves no partial shard behind, only a
+        temporary file. The cache is an optimisation: a full or read-only disk costs a warning, not
+        the check.
         """
         if self.root is None or values.dtype.hasobject or not _DTYPE.match(values.dtype.str):
             return
         name = hashlib.blake2b(keys.tobytes(), digest_size=8).hexdigest()
         folder = self.root / namespace
-        tmp = None
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             folder.mkdir(mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-            with os.fdopen(fd, "wb") as handle:
-                _write_shard(handle, namespace, np.ascontiguousarray(keys), np.ascontiguousarray(values))
         except OSError as exc:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
             self._warn(namespace, f"cache: could not write to {folder} ({exc.strerror or exc}); this run's "
                                   "values are not kept")
             return
-        except BaseException:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
-            raise
         errors: list[BaseException] = []
+        keys, values = np.ascontiguousarray(keys), np.ascontiguousarray(values)
 
         def publish() -> None:
             try:
-                with open(tmp, "rb+") as handle:
+                with os.fdopen(fd, "wb") as handle:
+                    _write_shard(handle, namespace, keys, values)
+                    handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, folder / f"{name}{SUFFIX}")
             except BaseException as exc:  # re-raised by flush(), in the caller's thread
@@ -333,12 +337,12 @@ def _header(raw: bytes, namespace: str) -> dict:
 def _gather(parts: list[np.ndarray], found: np.ndarray) -> np.ndarray:
     """Rows ``found`` of the parts end to end, copying only those rows out of the memory maps."""
     if len(parts) == 1:
-        return np.asarray(parts[0][found])
+        return np.asarray(np.take(parts[0], found, axis=0))  # faster than fancy indexing of 2-D rows
     out = np.empty((len(found), *parts[0].shape[1:]), parts[0].dtype)
     offset = 0
     for part in parts:
         inside = (found >= offset) & (found < offset + len(part))
-        out[inside] = part[found[inside] - offset]
+        out[inside] = np.take(part, found[inside] - offset, axis=0)
         offset += len(part)
     return out
 

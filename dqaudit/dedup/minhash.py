@@ -275,25 +275,25 @@ def shingle_table(texts: Sequence[str], params: MinHashParams,
 
     Built ``_CHUNK`` texts at a time (over ``workers`` threads), so transient buffers stay small.
     """
-    parts = _chunked(lambda chunk: _shingle_rows(chunk, params, unique=True), list(texts), workers)
+    parts = _chunked(lambda chunk, _: _shingle_rows(chunk, params, unique=True), list(texts), workers)
     flat = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint32)
     counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
     return flat, np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
 
-def _chunked(fn: Callable[[list[str]], Any], texts: list[str], workers: int) -> list[Any]:
-    """``fn`` over ``_CHUNK``-text slices, in order; on a thread pool when ``workers > 1``.
+def _chunked(fn: Callable[[list[str], int], Any], texts: list[str], workers: int) -> list[Any]:
+    """``fn(slice, start)`` over ``_CHUNK``-text slices, in order; on a thread pool when ``workers > 1``.
 
     Threads rather than processes: the compiled kernels release the GIL, and there is
     no pickling of texts and results, no re-import of the caller's main module.
     """
-    chunks = [texts[i:i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
-    if workers <= 1 or len(chunks) < 2:
-        return [fn(chunk) for chunk in chunks]
+    starts = range(0, len(texts), _CHUNK)
+    if workers <= 1 or len(starts) < 2:
+        return [fn(texts[i:i + _CHUNK], i) for i in starts]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, chunks))
+        return list(pool.map(lambda i: fn(texts[i:i + _CHUNK], i), starts))
 
 
 # --- signatures -----------------------------------------------------------------------
@@ -305,25 +305,27 @@ def signatures(texts: Sequence[str], params: MinHashParams, workers: int = 1) ->
     A pure function of ``(texts, params)``; ``workers > 1`` splits large inputs over
     threads (same result). ``params.shingle`` must be concrete (see ``resolve``).
     """
-    parts = _chunked(lambda chunk: _signatures(chunk, params), list(texts), workers)
-    return np.concatenate(parts) if parts else np.full((0, params.num_perm), EMPTY, np.uint32)
+    texts = list(texts)
+    out = np.empty((len(texts), params.num_perm), dtype=np.uint32)  # each chunk fills its own rows: no concat
+    _chunked(lambda chunk, at: _signatures(chunk, params, out[at:at + len(chunk)]), texts, workers)
+    return out
 
 
-def _signatures(texts: list[str], params: MinHashParams) -> np.ndarray:
+def _signatures(texts: list[str], params: MinHashParams, out: np.ndarray) -> None:
+    """Signatures of ``texts`` into ``out`` (rows of the caller's array)."""
     from . import kernels
 
-    out = np.full((len(texts), params.num_perm), EMPTY, dtype=np.uint32)
+    out[:] = EMPTY
     cp, bounds, *tables = _documents(texts, params)
     perm_a, perm_b = params.permutations()
     kernels.signature_rows(cp, bounds, *tables, *_shingle_args(bounds, params), perm_a, perm_b, out)
-    return out
 
 
 def word_counts(texts: Sequence[str], params: MinHashParams, workers: int = 1) -> np.ndarray:
     """Words per text as shingling sees them (normalised, first ``max_chars`` characters), int64."""
     from . import kernels
 
-    def count(chunk: list[str]) -> np.ndarray:
+    def count(chunk: list[str], _: int) -> np.ndarray:
         return kernels.word_counts(*_documents(chunk, params))
 
     parts = _chunked(count, list(texts), workers)
