@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 
@@ -68,11 +69,16 @@ def words(text: str) -> list[str]:
     matches = list(_WORD.finditer(text))
     titled = sum(m.group().istitle() for m in matches)
     names_allowed = titled * 2 <= len(matches)
+    ends = [m.start() for m in _SENTENCE_END.finditer(text)]  # a sentence end between two words: bisect
     out: list[str] = []
     previous_end = 0
     for k, m in enumerate(matches):
         word = m.group()
-        starts_sentence = k == 0 or bool(_SENTENCE_END.search(text[previous_end : m.start()]))
+        if k == 0:
+            starts_sentence = True
+        else:
+            at = bisect_left(ends, previous_end)
+            starts_sentence = at < len(ends) and ends[at] < m.start()
         previous_end = m.end()
         folded = word.casefold()
         if folded.isdigit() or folded in NUMBER_WORDS:
@@ -110,10 +116,28 @@ def is_typo(a: str, b: str) -> bool:
     Never for negations or placeholders: "cant" is not a typo of "want". "reactivate" is
     not one of "activate" (two edits at the start).
     """
-    if min(len(a), len(b)) < 4 or {a, b} & NEGATIONS or "<" in (a[0], b[0]):
+    shorter, longer = sorted((len(a), len(b)))
+    if shorter < 4 or longer - shorter > 2 or a in NEGATIONS or b in NEGATIONS or "<" in (a[0], b[0]):
+        return False  # (more than two letters apart in length: more than two edits)
+    return _edits(a, b, 2) <= 2 if longer >= 8 and a[0] == b[0] else _one_edit(a, b)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``_edits(a, b, 1) <= 1`` without the table: equal, or one substitution, insertion, deletion or swap
+    of neighbours."""
+    if len(a) < len(b):
+        a, b = b, a
+    if len(a) - len(b) > 1:
         return False
-    limit = 2 if max(len(a), len(b)) >= 8 and a[0] == b[0] else 1
-    return _edits(a, b, limit) <= limit
+    i = 0
+    while i < len(b) and a[i] == b[i]:
+        i += 1
+    if len(a) != len(b):
+        return a[i + 1:] == b[i:]  # one deletion from the longer
+    if i == len(a):
+        return True
+    return a[i + 1:] == b[i + 1:] or (a[i + 1:i + 2] == b[i:i + 1] and a[i] == b[i + 1:i + 2]
+                                      and a[i + 2:] == b[i + 2:])
 
 
 def allowed_differences(words: int) -> int:
@@ -141,7 +165,11 @@ def differing_words(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list
 
 def same_request(a: str, b: str) -> bool:
     """Do texts ``a`` and ``b`` ask the same thing (differ only in form, not in content words)?"""
-    wa, wb = words(a), words(b)
+    return _same_words(words(a), words(b))
+
+
+def _same_words(wa: list[str], wb: list[str]) -> bool:
+    """:func:`same_request` on the texts' :func:`words`."""
     if wa == wb:
         return True
     left, right = differing_words(wa, wb)
@@ -167,10 +195,13 @@ def conflicting_pair(
         if len(seen) < limit:
             seen.setdefault(text, k)
     names = sorted(by_label, key=str)
+    canonical: dict[str, list[str]] = {}  # each text's words, computed once however often it is compared
     for x, first in enumerate(names):
         for second in names[x + 1 :]:
             for text_a, i in by_label[first].items():
+                wa = canonical.get(text_a) or canonical.setdefault(text_a, words(text_a))
                 for text_b, j in by_label[second].items():
-                    if same_request(text_a, text_b):
+                    wb = canonical.get(text_b) or canonical.setdefault(text_b, words(text_b))
+                    if _same_words(wa, wb):
                         return (i, j) if i < j else (j, i)
     return None
