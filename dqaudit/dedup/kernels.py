@@ -255,6 +255,38 @@ def band_key_rows(sigs: np.ndarray, which: np.ndarray, bands: int, rows: int, mu
 
 
 @nb.njit(nogil=True, cache=True)
+def sort_by_prefix(keys: np.ndarray, order: np.ndarray) -> None:
+    """Sort ``keys`` in place by their high 32 bits, ties in position order, and write the permutation to ``order``.
+
+    Three stable 11-bit counting passes (least significant first) starting from position order:
+    several times faster than a comparison sort of the keys, and the ties come out by position.
+    """
+    m = len(keys)
+    src_k, dst_k = keys.copy(), np.empty_like(keys)
+    src_o, dst_o = np.arange(m), np.empty(m, np.int64)
+    counts = np.empty(2048, np.int64)
+    mask = np.uint64(0x7FF)
+    for shift in (np.uint64(32), np.uint64(43), np.uint64(54)):
+        counts[:] = 0
+        for i in range(m):
+            counts[(src_k[i] >> shift) & mask] += 1
+        total = 0
+        for b in range(2048):
+            c = counts[b]
+            counts[b] = total
+            total += c
+        for i in range(m):
+            b = (src_k[i] >> shift) & mask
+            dst_k[counts[b]] = src_k[i]
+            dst_o[counts[b]] = src_o[i]
+            counts[b] += 1
+        src_k, dst_k = dst_k, src_k
+        src_o, dst_o = dst_o, src_o
+    keys[:] = src_k
+    order[:] = src_o
+
+
+@nb.njit(nogil=True, cache=True)
 def settle_prefix_ties(sorted_keys: np.ndarray, order: np.ndarray) -> None:
     """Finish a sort done on the keys' high 32 bits (ties by position): order equal-prefix runs by full key.
 
