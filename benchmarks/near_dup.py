@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import hashlib
 import random
 import resource
 import sys
@@ -327,6 +328,7 @@ def dqaudit_run(texts: list[str], params: mh.MinHashParams, workers: int) -> dic
         "pairs": implied_pairs(sigs, edges) if len(texts) <= 20_000 else set(),
         "edges": len(edges),
         "clusters": int(labels.max() + 1) if len(labels) else 0,
+        "labels_sha": hashlib.sha256(labels.astype("<i8").tobytes()).hexdigest()[:16],
     }
 
 
@@ -611,6 +613,8 @@ def main() -> None:
             f"| {size:,} | dqaudit | {size / mine['sig_s']:,.0f} | {size / mine['total_s']:,.0f} | "
             f"{mine['peak_mib']:,.0f} | {len(mine['pairs']) or mine['edges']:,} | {precision} | {recall} |"
         )
+        print(f"<!-- dqaudit {size:,}: {mine['clusters']:,} clusters (singletons included), "
+              f"cluster labels sha256 {mine['labels_sha']} -->")
         note = "" if len(sample) == size else f" (on {len(sample):,} docs)"
         print(
             f"| {size:,} | datasketch loop{note} | {len(sample) / base['sig_s']:,.0f} | "
