@@ -138,8 +138,8 @@ class Cache:
         try:
             self.flush(namespace)  # this run's own earlier shards count too
         except OSError as exc:  # one that could not be written: its rows are recomputed
-            self._warn(namespace, f"cache: a shard could not be written ({exc.strerror or exc}); its rows are "
-                                  "recomputed")
+            self._warn(namespace, f"cache: a shard could not be written ({exc.strerror or exc}); its rows "
+                                  "are recomputed")
         shards: list[tuple[np.ndarray, np.ndarray]] = []
         folder = self.root / namespace if self.root is not None else None
         if folder is None or folder.is_symlink() or not folder.is_dir():

@@ -256,7 +256,7 @@ def band_key_rows(sigs: np.ndarray, which: np.ndarray, bands: int, rows: int, mu
 
 @nb.njit(nogil=True, cache=True)
 def sort_by_prefix(keys: np.ndarray, order: np.ndarray) -> None:
-    """Sort ``keys`` in place by their high 32 bits, ties in position order, and write the permutation to ``order``.
+    """Sort ``keys`` in place by their high 32 bits (ties in position order); the permutation goes to ``order``.
 
     Three stable 11-bit counting passes (least significant first) starting from position order:
     several times faster than a comparison sort of the keys, and the ties come out by position.
