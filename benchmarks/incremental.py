@@ -55,7 +55,9 @@ def make_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
                 base["label"] = rng.choice([x for x in labels if x != base["label"]])
             elif roll < 0.013:
                 words = base["text"].split()
-                words[rng.randrange(len(words))] = rng.choice(pools[(base["label"], base["lang"])])
+                # a copy relabelled earlier may carry a label never seen in its language: edit with its own words
+                pool = pools.get((base["label"], base["lang"])) or words
+                words[rng.randrange(len(words))] = rng.choice(pool)
                 base["text"] = " ".join(words)
             record = base
         else:

@@ -47,7 +47,7 @@ from .publish import (
     write_manifest,
 )
 from .records import FILENAME as RECORDS
-from .records import parquet_bytes, rolled_up_rows
+from .records import id_rows, parquet_bytes, rolled_up_rows
 from .registry import check_params, cleaning_rules
 from .split import SplitOutcome, leakage_groups, stratified_split, time_split
 from .text import displayable
@@ -106,11 +106,13 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     index = pd.Index(frame["id"].astype(str))
     dedupes: list[tuple[Finding, list[int], dict[str, Any]]] = []
     flagged: set[int] = set()
-    for finding in findings:
-        decision = decision_for(finding, rules)
-        named = finding.details.get("quarantine_ids") if decision == "quarantine" else None
-        ids = finding.record_ids if named is None else named
-        rows = ([int(r) for r in index.get_indexer_for(list(ids)) if r >= 0] if ids
+    decisions = [decision_for(finding, rules) for finding in findings]
+    named = [finding.details.get("quarantine_ids") if decision == "quarantine" else None
+             for finding, decision in zip(findings, decisions, strict=True)]
+    id_lists = [finding.record_ids if ids is None else ids for finding, ids in zip(findings, named, strict=True)]
+    found = id_rows(index, id_lists)  # one lookup for every finding
+    for finding, decision, ids, hit in zip(findings, decisions, id_lists, found, strict=True):
+        rows = (hit.tolist() if ids
                 else list((rolled_up or {}).get(f"{finding.check}.{finding.kind}", ())))
         if not rows:
             continue
@@ -158,10 +160,11 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     out = []
     for result in results:
         findings = list(result.findings)
-        for k, finding in enumerate(findings):
-            if not finding.record_ids or decision_for(finding, rules) != "dedupe":
-                continue
-            rows = sorted(int(r) for r in index.get_indexer_for(list(finding.record_ids)) if r >= 0)
+        settled = [k for k, finding in enumerate(findings)
+                   if finding.record_ids and decision_for(finding, rules) == "dedupe"]
+        for k, hit in zip(settled, id_rows(index, [findings[k].record_ids for k in settled]), strict=True):
+            finding = findings[k]
+            rows = sorted(hit.tolist())
             kept = [str(id_of[r]) for r in rows if r not in plan.reasons]
             named = finding.details.get("representatives") or [finding.details.get("representative")]
             if sorted(map(str, named)) == sorted(kept):
@@ -178,15 +181,15 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     return out
 
 
-def _member_columns(frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
+def _member_columns(frame: pd.DataFrame) -> tuple[list[Any], ...]:
     """id, label, created_at, line and text as arrays, built once per plan (what a group's choice reads)."""
     fallback = {"line": np.arange(1, len(frame) + 1), "text": np.full(len(frame), "", dtype=object)}
-    return tuple(
-        frame[c].to_numpy() if c in frame.columns else fallback.get(c, np.full(len(frame), None, dtype=object))
-        for c in ("id", "label", "created_at", "line", "text"))
+    return tuple(  # lists: a Python list gives up an item far faster than an object array
+        (frame[c].to_numpy() if c in frame.columns else fallback.get(c, np.full(len(frame), None, dtype=object)))
+        .tolist() for c in ("id", "label", "created_at", "line", "text"))
 
 
-def _duplicates(columns: tuple[np.ndarray, ...], rows: list[int], finding: Finding, clusters: np.ndarray,
+def _duplicates(columns: tuple[list[Any], ...], rows: list[int], finding: Finding, clusters: np.ndarray,
                 barred: set[int], flagged: set[int],
                 kept: set[int]) -> Iterator[tuple[list[int], list[Any]]]:
     """(group rows, members kept) for each duplicate group of a dedupe finding.
@@ -204,14 +207,22 @@ def _duplicates(columns: tuple[np.ndarray, ...], rows: list[int], finding: Findi
     if finding.details.get("representative") is not None:
         groups = [rows]
     else:
-        by_cluster = pd.Series(rows, dtype="int64").groupby(clusters[rows], sort=True)
-        groups = [[int(r) for r in cluster] for _, cluster in by_cluster]
+        groups = _by_cluster(np.asarray(rows, dtype=np.int64), clusters)
     ids, labels, times, lines, texts = columns
     for group in groups:
         members = [Member(r, str(ids[r]), _missing(labels[r]), _missing(times[r]), int(lines[r]), str(texts[r]))
                    for r in group]
         prefer = _Either(kept, {m.row for m in members if m.id in named})  # no copy of ``kept`` per group
         yield group, keepers(members, barred=barred, flagged=flagged, prefer=prefer, per_label=per_label)
+
+
+def _by_cluster(rows: np.ndarray, clusters: np.ndarray) -> list[list[int]]:
+    """``rows`` grouped by their cluster, clusters in ascending order, rows in their given order within one."""
+    keys = clusters[rows]
+    order = np.argsort(keys, kind="stable")
+    keys, ordered = keys[order], rows[order].tolist()
+    cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(ordered)]
+    return [ordered[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
 @dataclass(frozen=True)

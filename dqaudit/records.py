@@ -127,15 +127,22 @@ def finding_rows(index: pd.Index, findings: Sequence[Finding]) -> list[np.ndarra
     One lookup for all findings when ids are unique (a 1M-row audit has tens of thousands of findings);
     with duplicate ids every row carrying a named id counts.
     """
-    if not findings:
+    return id_rows(index, [f.record_ids for f in findings])
+
+
+def id_rows(index: pd.Index, id_lists: Sequence[Sequence[Any]]) -> list[np.ndarray]:
+    """Per list of ids, the positions in ``index`` of those found, in the list's order (see :func:`finding_rows`)."""
+    if not id_lists:
         return []
     if not index.is_unique:
-        return [np.asarray([r for r in index.get_indexer_for(list(f.record_ids)) if r >= 0], dtype=np.int64)
-                for f in findings]
-    sizes = np.array([len(f.record_ids) for f in findings], dtype=np.int64)
-    ids = [rid for f in findings for rid in f.record_ids]
+        return [np.asarray([r for r in index.get_indexer_for(list(ids)) if r >= 0], dtype=np.int64)
+                for ids in id_lists]
+    sizes = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
+    ids = [rid for named in id_lists for rid in named]
     found = index.get_indexer(pd.Index(ids, dtype=object)) if ids else np.zeros(0, dtype=np.int64)
-    return [part[part >= 0] for part in np.split(found.astype(np.int64), np.cumsum(sizes)[:-1])]
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    found = found.astype(np.int64)
+    return [part[part >= 0] for part in (found[a:b] for a, b in zip(bounds, bounds[1:]))]
 
 
 def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
@@ -177,13 +184,16 @@ def _reasons(frame: pd.DataFrame, findings: Sequence[Finding], contributed: Mapp
         rows.append(np.asarray(hit, dtype=np.int64))
         keys.append(np.full(len(hit), key, dtype=object))
     out: list[list[str]] = [[] for _ in range(len(frame))]
-    if rows:
-        pairs = pd.DataFrame({"row": np.concatenate(rows), "key": np.concatenate(keys)}).drop_duplicates()
-        pairs = pairs.sort_values(["row", "key"], kind="stable")
-        hit, starts = np.unique(pairs["row"].to_numpy(), return_index=True)
-        groups = np.split(pairs["key"].to_numpy(), starts[1:]) if len(pairs) else []
-        for row, group in zip(hit.tolist(), groups, strict=True):
-            out[row] = group.tolist()
+    if rows and sum(map(len, rows)):
+        # (row, key) pairs as one integer each, keys numbered in sorted order: np.unique drops repeats and
+        # sorts by row, then key, as the strings would sort
+        names, codes = np.unique(np.concatenate(keys), return_inverse=True)
+        pairs = np.unique(np.concatenate(rows) * len(names) + codes.reshape(-1))
+        hit, code = np.divmod(pairs, len(names))
+        labels = names[code].tolist()
+        cuts = [0, *(np.flatnonzero(hit[1:] != hit[:-1]) + 1).tolist(), len(pairs)]
+        for a, b in zip(cuts, cuts[1:]):
+            out[hit[a]] = labels[a:b]
     return pd.Series(out, dtype=object).to_numpy()
 
 
@@ -208,9 +218,31 @@ def parquet_bytes(records: pd.DataFrame, mask: Callable[[str], str] | None = Non
         def strict(value: str) -> str:
             return _GLUED_EMAIL.sub("<EMAIL>", mask(value))
 
-        records = records.assign(**{c: records[c].map(strict, na_action="ignore").astype("string")
-                                    for c in ("id", "suggested_label")})
+        records = records.assign(**{c: _masked(records[c], strict) for c in ("id", "suggested_label")})
     table = pa.Table.from_pandas(records, schema=schema(), preserve_index=False)
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
+
+
+def _masked(values: pd.Series, strict: Callable[[str], str]) -> pd.Series:
+    """``values`` (strings, nulls kept) through ``strict``, called only where the masker could change something.
+
+    ``strict`` is the report masker (:func:`dqaudit.masking.masker_for`) plus a rule that also needs an "@":
+    :func:`dqaudit.masking.maybe_personal` finds the candidates in one pass, so a million ids
+    such as ``d123456`` are not masked one Python call at a time.
+    """
+    import pyarrow as pa
+
+    from .masking import maybe_personal
+
+    values = values.astype("string")
+    try:
+        rows = np.flatnonzero(maybe_personal(pa.array(values, type=pa.string(), from_pandas=True)))
+    except (pa.ArrowException, UnicodeError):  # not valid UTF-8 (a lone surrogate): every value is a candidate
+        rows = np.flatnonzero(values.notna().to_numpy())
+    if not len(rows):
+        return values
+    out = values.copy()
+    out.iloc[rows] = [strict(v) if isinstance(v, str) else v for v in values.iloc[rows].tolist()]
+    return out

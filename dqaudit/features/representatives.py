@@ -38,7 +38,7 @@ MAX_CONTAINMENT_TEXTS = 20
 _WORD = re.compile(r"\w+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One row of a duplicate group: its frame position and what the choice looks at."""
 
@@ -94,13 +94,29 @@ def _source(group: list[Member]) -> Member | None:
     texts = {m.text for m in group}
     if not 1 < len(texts) <= MAX_CONTAINMENT_TEXTS:
         return None
+    if len(texts) == 2:  # the common case, without the pair bookkeeping below (same arithmetic)
+        a, b = texts
+        one, two = _shingles(a), _shingles(b)
+        common_ab = len(one & two)
+        score_a = common_ab / max(len(two), 1) - common_ab / max(len(one), 1)  # score[b] is -score_a exactly
+        best = a if score_a > 0.05 else b if -score_a > 0.05 else None
+        return None if best is None else min((m for m in group if m.text == best), key=lambda m: m.line)
     shingles = {t: _shingles(t) for t in texts}
+    sizes = {t: max(len(s), 1) for t, s in shingles.items()}
+    common: dict[tuple[str, str], int] = {}  # |A & B|, once per pair: held(a, b) and held(b, a) share it
+    for a in texts:
+        for b in texts:
+            if a != b and (b, a) not in common:
+                common[a, b] = len(shingles[a] & shingles[b])
 
     def held(a: str, b: str) -> float:  # share of b's shingles that a holds
-        return len(shingles[a] & shingles[b]) / max(len(shingles[b]), 1)
+        return common.get((a, b), common.get((b, a), 0)) / sizes[b]
 
     score = {a: sum(held(a, b) - held(b, a) for b in texts if b != a) for a in texts}
-    best = max(texts, key=lambda t: (score[t], -min(m.line for m in group if m.text == t)))
+    first = {}
+    for m in group:
+        first[m.text] = min(first.get(m.text, m.line), m.line)
+    best = max(texts, key=lambda t: (score[t], -first[t]))
     if score[best] <= 0.05:
         return None
     return min((m for m in group if m.text == best), key=lambda m: m.line)
@@ -108,4 +124,6 @@ def _source(group: list[Member]) -> Member | None:
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.casefold())
-    return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
+    if len(words) < 3:
+        return {tuple(words)}
+    return set(zip(words, words[1:], words[2:]))

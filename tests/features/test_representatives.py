@@ -65,3 +65,14 @@ def _read(path: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("cp1252")
+
+
+def test_the_source_of_two_or_more_texts_is_the_one_containing_the_others() -> None:
+    """Two distinct texts take a shortcut; three or more the pairwise sums: both pick the containing text."""
+    source = "please block my card it was stolen at the station this morning"
+    cut = "please block my card it was stolen"
+    other = "my card it was stolen at the station"
+    assert ids(keepers([member(0, cut), member(1, source), member(2, cut)])) == ["r1"]
+    assert ids(keepers([member(0, cut), member(1, other), member(2, source)])) == ["r2"]
+    assert ids(keepers([member(0, "card blocked"), member(1, "blocked card")])) == ["r0"]  # no clear source
+    assert ids(keepers([member(0, "a b"), member(1, source)])) == ["r0"]  # a 2-word text shares no 3-gram
