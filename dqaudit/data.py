@@ -364,14 +364,14 @@ class _Builder:
             for name, field, kind in self._scalars:
                 values = field.column(objs, keys) if field else None
                 if values is not None and not set(map(type, values)) <= _PLAIN:
-                    values = [_scalar(v, field.spec, kind) for v in values]
+                    values = [v if v is None or type(v) is str else _scalar(v, field.spec, kind) for v in values]
                 batch[name] = absent if values is None else values
             output = self._output.column(objs, keys) if self._output else None
             if output is not None and not set(map(type, output)) <= _PLAIN:
                 return False
             notes = self._annotations.column(objs, keys) if self._annotations else None
             if notes is not None:
-                notes = [_annotations(v, self._annotations.spec) for v in notes]
+                notes = [None if v is None else _annotations(v, self._annotations.spec) for v in notes]
         except _FieldProblem:
             return False
         batch["output"] = absent if output is None else output

@@ -171,7 +171,9 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     from .regressions import tracked_kinds
 
     mask = report_masker(result.config) or displayable
-    frame = dataset.frame.sort_values("text_hash", kind="stable")
+    frame = dataset.frame
+    if not frame["id"].is_unique:  # ids a loader made unique need no order; otherwise the largest hash wins
+        frame = frame.sort_values("text_hash", kind="stable")
     content = dict(zip(frame["id"], frame["text_hash"], strict=True))
     tracked = tracked_kinds()
     findings = []

@@ -75,3 +75,18 @@ def test_no_output_carries_planted_personal_data(tmp_path: Path) -> None:
                   for name, r in [("audit", audit), ("audit --json", again), ("split", split),
                                   ("history", history)]})
     assert {k: v for k, v in leaks.items() if v} == {}
+
+
+def test_mask_many_masks_what_one_call_per_value_masks() -> None:
+    """The vectorised pre-filter of ``mask_many`` never lets a value through that the masker would change."""
+    import random
+
+    from dqaudit.masking import mask_many, masker_for
+
+    mask = masker_for()
+    rng = random.Random(3)
+    pieces = ["d", "1", "23", "4567", "-", " ", "@", "ab", "KZ", "86", "Ivan Petrov", "a.b@x.io", "…", "é", "\x0b",
+              "\x1f", "\t", "\n", "+7 701 555 12 34", "4111 1111 1111 1111", "Мария Иванова", "x\u2028y"]
+    values = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(3000)]
+    assert mask_many(values, mask) == [mask(v) for v in values]
+    assert mask_many(["\udcff" * 70] * 70, mask) == [mask("\udcff" * 70)] * 70  # not UTF-8: each value masked
