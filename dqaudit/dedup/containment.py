@@ -191,7 +191,7 @@ def _verify(texts: Sequence[str], pairs: np.ndarray, params: ContainmentParams, 
     local[involved] = np.arange(len(involved))
     flat, bounds = shingle_table([texts[i] for i in involved], minhash, workers)
     at = local[pairs]
-    inter = kernels.intersections(flat, bounds, np.ascontiguousarray(at))
+    inter = kernels.intersections(flat, bounds, np.ascontiguousarray(at), -1.0)
     sizes = np.diff(bounds)[at]
     small = np.maximum(sizes.min(axis=1), 1)
     value = inter / small

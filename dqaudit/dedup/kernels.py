@@ -221,18 +221,31 @@ def shingle_rows(cp: np.ndarray, bounds: np.ndarray, table: np.ndarray, astral: 
 
 
 @nb.njit(nogil=True, cache=True)
-def intersections(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Size of the intersection of two sorted unique sets per pair (a merge walk)."""
+def intersections(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray, floor: float) -> np.ndarray:
+    """Size of the intersection of two sorted unique sets per pair (a merge walk).
+
+    A pair whose Jaccard can no longer reach ``floor`` (even if all that is left of the smaller
+    remainder matched) stops early with -1: most candidates that reach the exact check fail it,
+    and they are told apart from the rest halfway through on average. ``floor`` below 0: never.
+    """
     out = np.zeros(len(pairs), np.int64)
     for k in range(len(pairs)):
         i, end_i = bounds[pairs[k, 0]], bounds[pairs[k, 0] + 1]
         j, end_j = bounds[pairs[k, 1]], bounds[pairs[k, 1] + 1]
+        total = (end_i - i) + (end_j - j)
         common = 0
+        steps = 0
         while i < end_i and j < end_j:  # branch-free steps: the comparisons are unpredictable
             x, y = flat[i], flat[j]
             common += x == y
             i += x <= y
             j += y <= x
+            steps += 1
+            if steps & 7 == 0:
+                best = common + min(end_i - i, end_j - j)
+                if total - best > 0 and best / (total - best) < floor:
+                    common = -1
+                    break
         out[k] = common
     return out
 

@@ -501,25 +501,31 @@ def exact_jaccard_pairs(sets: Sequence[np.ndarray], pairs: np.ndarray) -> np.nda
 
 
 def exact_jaccard_table(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray,
-                        workers: int = 1) -> np.ndarray:
-    """Exact Jaccard of pairs of sets stored as in :func:`shingle_table` (a compiled merge per pair)."""
+                        workers: int = 1, at_least: float | None = None) -> np.ndarray:
+    """Exact Jaccard of pairs of sets stored as in :func:`shingle_table` (a compiled merge per pair).
+
+    ``at_least``: pairs whose Jaccard is below it get some value below it, not their exact one
+    (their merge stops as soon as that is certain).
+    """
     from . import kernels
 
     if len(pairs) == 0:
         return np.zeros(0, np.float64)
     pairs = np.ascontiguousarray(pairs, dtype=np.int64)
+    floor = -1.0 if at_least is None else float(at_least)
     slices = np.array_split(pairs, max(1, min(workers, len(pairs) // 100_000)))
     if len(slices) == 1:
-        inter = kernels.intersections(flat, bounds, pairs)
+        inter = kernels.intersections(flat, bounds, pairs, floor)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=len(slices)) as pool:
-            parts = pool.map(lambda part: kernels.intersections(flat, bounds, part), slices)
+            parts = pool.map(lambda part: kernels.intersections(flat, bounds, part, floor), slices)
             inter = np.concatenate(list(parts))
     sizes = np.diff(bounds)
     union = sizes[pairs[:, 0]] + sizes[pairs[:, 1]] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    sims = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    return sims if at_least is None else np.where(inter < 0, -1.0, sims)
 
 
 #: Candidates whose estimated Jaccard is this far below the threshold are dropped before the exact
@@ -537,7 +543,12 @@ def estimate_floor(threshold: float) -> float:
 def verified(similarity: np.ndarray, threshold: float) -> np.ndarray:
     """Which exact Jaccard values make a near-duplicate edge: ``threshold`` or more, less 1e-9 of float
     rounding (a pair at exactly 7/10 must pass 0.7 whatever order the division ran in)."""
-    return similarity >= threshold - 1e-9
+    return similarity >= verified_floor(threshold)
+
+
+def verified_floor(threshold: float) -> float:
+    """The lowest similarity :func:`verified` accepts."""
+    return threshold - 1e-9
 
 
 def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
@@ -564,7 +575,8 @@ def near_duplicate_pairs(texts: Sequence[str], sigs: np.ndarray,
         local = np.full(len(sigs), -1, np.int64)
         local[involved] = np.arange(len(involved))
         flat, bounds = shingle_table([texts[i] for i in involved], params, default_workers())
-        sim = exact_jaccard_table(flat, bounds, local[close], default_workers())
+        sim = exact_jaccard_table(flat, bounds, local[close], default_workers(),
+                                  at_least=verified_floor(params.threshold))  # failing pairs stop early
         ok = verified(sim, params.threshold)
         kept, sims = close[ok], sim[ok]
     pairs = np.concatenate([copy_edges, kept])
