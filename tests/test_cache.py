@@ -168,3 +168,25 @@ def test_damaged_or_pickled_or_linked_arrays_are_ignored_with_a_warning(tmp_path
     path.symlink_to(target)
     with pytest.warns(UserWarning, match="not a regular file"):
         assert Cache(tmp_path).load_arrays("model") is None
+
+
+def test_a_shard_that_could_not_be_written_is_a_warning_when_the_same_run_reads_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shards are written on a background thread; a failed one costs a warning and a recompute, not the check."""
+    from dqaudit.cache import CacheWarning
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("dqaudit.cache._write_shard", full)
+    cache = Cache(tmp_path)
+    texts = ["one", "two"]
+    cache.per_record("ns", [text_hash(t) for t in texts], _square(texts, []))
+    calls: list[list[str]] = []
+    with pytest.warns(CacheWarning, match="No space left"):
+        values = cache.per_record("ns", [text_hash(t) for t in texts], _square(texts, calls))
+    assert calls == [texts] and values[:, 0].tolist() == [3, 3]
+    with pytest.raises(OSError, match="No space left"):  # the recomputed rows' shard: the pipeline warns
+        cache.flush()
+    assert not list((tmp_path / "ns").glob("*.tmp")) and not list((tmp_path / "ns").glob("*.shard"))

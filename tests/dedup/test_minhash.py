@@ -117,6 +117,26 @@ def test_exact_jaccard_pairs_matches_python_sets() -> None:
     assert np.allclose(got, want)
 
 
+@pytest.mark.parametrize("at_least", [0.3, 0.5, 0.7])
+def test_exact_jaccard_stopping_early_keeps_every_value_at_or_above_the_floor(at_least: float) -> None:
+    """Pairs that reach ``at_least`` get their exact Jaccard; the others a value below it (often -1)."""
+    rng = random.Random(2)
+    sets = []
+    for _ in range(60):
+        base = rng.sample(range(300), rng.randint(20, 120))
+        sets.append(np.sort(np.array(base, dtype=np.uint32)))
+        kept = [v for v in base if rng.random() < 0.8] + rng.sample(range(300, 400), rng.randint(0, 30))
+        sets.append(np.sort(np.array(kept, dtype=np.uint32)))
+    sizes = np.array([len(s) for s in sets])
+    flat, bounds = np.concatenate(sets), np.concatenate(([0], np.cumsum(sizes)))
+    pairs = np.array([(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))])
+    exact = mh.exact_jaccard_table(flat, bounds, pairs)
+    early = mh.exact_jaccard_table(flat, bounds, pairs, at_least=at_least)
+    reach = exact >= at_least
+    assert reach.any() and (~reach).any() and (early[~reach] < 0).any()
+    assert np.array_equal(early[reach], exact[reach]) and (early[~reach] < at_least).all()
+
+
 def test_bands_follow_the_threshold() -> None:
     assert mh.optimal_bands(0.7, 128) == (21, 6)
     for threshold in (0.5, 0.8, 0.9):
