@@ -17,6 +17,7 @@ pairs of *different* original requests it wrongly puts there.
     python benchmarks/near_dup.py                   # 10k, 100k, 1M + banking77
     python benchmarks/near_dup.py --sizes 10000     # quick
     python benchmarks/near_dup.py --peers 100000    # dqaudit, rensa, datatrove, text-dedup side by side
+    python benchmarks/near_dup.py --check-stages 1000000  # where the check's time goes (in-process)
 """
 
 from __future__ import annotations
@@ -521,6 +522,82 @@ def _cold_then_warm(size: int, path: Path, workdir: Path, label: str, extra: lis
         sys.stdout.flush()
 
 
+#: The check's stages timed by ``--check-stages`` (module, function), in the order they run.
+STAGES = [
+    ("dqaudit.features.near_dups", "near_duplicate_signatures"),  # signatures + the per-record cache
+    ("dqaudit.dedup.minhash", "signatures"),
+    ("dqaudit.dedup.minhash", "distinct_signatures"),
+    ("dqaudit.dedup.minhash", "_live_lsh_pairs"),
+    ("dqaudit.dedup.minhash", "shingle_table"),
+    ("dqaudit.dedup.minhash", "exact_jaccard_table"),
+    ("dqaudit.features.near_dups", "_partial_copies"),
+    ("dqaudit.dedup.minhash", "clusters"),
+    ("dqaudit.checkers.near_duplicates", "_cluster_table"),
+    ("dqaudit.checkers.near_duplicates", "_asks_the_same"),
+]
+
+
+def check_stages(size: int, workdir: Path) -> None:
+    """The ``near_duplicates`` check on ``size`` benchmark requests in this process, cold cache then warm:
+    wall and CPU seconds (all threads) per stage, and hashes of the clusters and findings to compare builds.
+
+    Stages are timed by wrapping the functions above (the callers look them up at call time); a function
+    called inside another is counted in both.
+    """
+    import functools
+    import importlib
+    import os
+    import shutil
+
+    import orjson
+
+    from dqaudit.api import open_context
+    from dqaudit.features.near_dups import near_duplicates
+    from dqaudit.pipeline import run_checks
+
+    path = write_corpus(size, workdir)
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, fn):  # type: ignore[no-untyped-def]
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                total = spent.setdefault(name, [0.0, 0.0])
+                total[0] += time.perf_counter() - wall
+                total[1] += time.process_time() - cpu
+        return wrapper
+
+    for module, name in STAGES:
+        target = importlib.import_module(module)
+        setattr(target, name, timed(name, getattr(target, name)))
+    os.chdir(workdir)
+    shutil.rmtree(workdir / ".dqaudit_cache", ignore_errors=True)
+    print(f"| {size:,} rows, in-process | cold cache | warm cache |\n|---|---|---|")
+    rows: dict[str, list[str]] = {}
+    for _ in ("cold", "warm"):
+        spent.clear()
+        ctx = open_context(path)
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run_checks(ctx, checks=["near_duplicates"]).results[0]
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        rows.setdefault("**the check**", []).append(f"**{wall:.2f} s** (CPU {cpu:.2f} s)")
+        for name, (w, c) in spent.items():
+            rows.setdefault(f"`{name}`", []).append(f"{w:.2f} s (CPU {c:.2f} s)")
+        rows.setdefault("load average (1 min)", []).append(f"{os.getloadavg()[0]:.1f}")
+        groups = near_duplicates(ctx).groups
+        found = orjson.dumps([(f.kind, f.message, list(f.record_ids)) for f in result.findings])
+        rows.setdefault("clusters / findings sha256", []).append(
+            f"{hashlib.sha256(groups.astype('<i8').tobytes()).hexdigest()[:16]} / "
+            f"{hashlib.sha256(found).hexdigest()[:16]}")
+        del ctx, result
+        gc.collect()
+    for label, values in rows.items():
+        print(f"| {label} | {' | '.join(values)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
@@ -552,6 +629,8 @@ def main() -> None:
     parser.add_argument("--containment-ab", action="store_true",
                         help="each --e2e repetition also runs with partial copies off (containment: 0) first")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dqaudit_near_dup_bench"))
+    parser.add_argument("--check-stages", type=int, default=0,
+                        help="only time the near_duplicates check's stages in-process at this size (cold, warm)")
     parser.add_argument("--peers", type=int, nargs="*", default=None,
                         help="only compare dqaudit, rensa, datatrove and text-dedup at these sizes "
                         "(default 100000), see benchmarks/near_dup_peers.py")
@@ -560,6 +639,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     params = mh.MinHashParams(args.shingle, args.n, args.num_perm, args.threshold)
+    if args.check_stages:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        check_stages(args.check_stages, args.workdir)
+        return
     if args.peers is not None:
         import near_dup_peers
 

@@ -67,29 +67,33 @@ def words(text: str) -> list[str]:
     """The canonical words of ``text`` (steps 1-2 of the module doc; filler is still in)."""
     text = unicodedata.normalize("NFKC", text).replace("'", "").replace("’", "")
     matches = list(_WORD.finditer(text))
-    titled = sum(m.group().istitle() for m in matches)
-    names_allowed = titled * 2 <= len(matches)
+    tokens = [m.group() for m in matches]
+    names_allowed = sum(w.istitle() for w in tokens) * 2 <= len(tokens)
     ends = [m.start() for m in _SENTENCE_END.finditer(text)]  # a sentence end between two words: bisect
     out: list[str] = []
     previous_end = 0
-    for k, m in enumerate(matches):
-        word = m.group()
-        if k == 0:
-            starts_sentence = True
-        else:
-            at = bisect_left(ends, previous_end)
-            starts_sentence = at < len(ends) and ends[at] < m.start()
-        previous_end = m.end()
+    for k, (word, m) in enumerate(zip(tokens, matches, strict=True)):
         folded = word.casefold()
         if folded.isdigit() or folded in NUMBER_WORDS:
             token = "<num>"
-        elif word in CODES or (names_allowed and word.istitle() and not starts_sentence and len(word) > 1):
+        elif word in CODES or (names_allowed and len(word) > 1 and word.istitle()
+                               and not _starts_sentence(k, previous_end, m.start(), ends)):
             token = "<name>"
         else:
             token = folded
+        previous_end = m.end()
         if not (token.startswith("<") and out and out[-1] == token):  # "John Smith" is one name
             out.append(token)
     return out
+
+
+def _starts_sentence(k: int, previous_end: int, start: int, ends: list[int]) -> bool:
+    """Whether word ``k`` (from ``start``; the previous word ended at ``previous_end``) begins a sentence:
+    it is the first, or a sentence end (positions ``ends``, sorted) lies between the two words."""
+    if k == 0:
+        return True
+    at = bisect_left(ends, previous_end)
+    return at < len(ends) and ends[at] < start
 
 
 def _edits(a: str, b: str, limit: int) -> int:
@@ -147,8 +151,9 @@ def allowed_differences(words: int) -> int:
 
 def differing_words(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str]]:
     """The words only one side has, typos paired off (each word once); filler, numbers and names dropped."""
-    only_a = list((Counter(a) - Counter(b)).elements())
-    only_b = list((Counter(b) - Counter(a)).elements())
+    count_a, count_b = Counter(a), Counter(b)
+    only_a = list((count_a - count_b).elements())
+    only_b = list((count_b - count_a).elements())
     left: list[str] = []
     for word in only_a:
         match = next((k for k, other in enumerate(only_b) if is_typo(word, other)), None)
