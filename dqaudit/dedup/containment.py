@@ -140,7 +140,7 @@ def partial_copies(texts: Sequence[str], params: ContainmentParams, base: MinHas
     Of two sets, the smaller is the contained one (ties: the later row).
     """
     minhash = params.minhash(base)
-    words = word_counts(texts, minhash, workers)
+    words = _word_counts(texts, params.min_words, minhash, workers)
     eligible = np.flatnonzero(words >= params.min_words)
     if len(eligible) < 2:
         return np.empty((0, 2), np.int64), np.empty(0), 0
@@ -154,6 +154,19 @@ def partial_copies(texts: Sequence[str], params: ContainmentParams, base: MinHas
         return np.empty((0, 2), np.int64), np.empty(0), total
     directed, values = _verify([texts[i] for i in eligible], pairs, params, minhash, workers)
     return eligible[directed], values, total
+
+
+def _word_counts(texts: Sequence[str], min_words: int, minhash: MinHashParams, workers: int) -> np.ndarray:
+    """Words per text as shingling counts them, or 0 for a text that cannot have ``min_words``: an ASCII
+    text (NFKC leaves it as it is) shorter than ``2 * min_words - 1`` characters (a word takes a character
+    and is separated from the next by another). Short support requests skip the counting pass."""
+    shortest = 2 * min_words - 1
+    maybe = np.flatnonzero(np.fromiter((len(t) >= shortest or not t.isascii() for t in texts), bool,
+                                       count=len(texts)))
+    words = np.zeros(len(texts), np.int64)
+    if len(maybe):
+        words[maybe] = word_counts([texts[i] for i in maybe], minhash, workers)
+    return words
 
 
 def same_shingles(a: MinHashParams, b: MinHashParams) -> bool:

@@ -73,6 +73,20 @@ def test_word_counts_match_the_normalised_text() -> None:
     assert counts == [len(mh.normalize_for_shingles(t).split()) for t in texts] == [5, 0, 3, 1]
 
 
+def test_texts_skipped_by_the_length_bound_could_not_have_had_enough_words() -> None:
+    """Only ASCII texts too short to hold ``min_words`` words skip the count; NFKC expansions are counted."""
+    rng = random.Random(5)
+    pieces = ["a", "bb", "c-d", "e,f", "¼", "ﬁ", "x_y", "Привет", "1/2", " ", "...", "z"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(200)]
+    texts += ["".join(rng.choice(pieces[:4]) for _ in range(rng.randint(0, 20))) for _ in range(200)]  # ASCII
+    texts += ["a b " * 4 + "a", "¼" * 5, "a b c d e"]  # 9 words in 17 characters; 10 words in 5 characters
+    minhash = ct.ContainmentParams(min_words=5).minhash(BASE)
+    counts = mh.word_counts(texts, minhash)
+    bounded = ct._word_counts(texts, 5, minhash, 1)
+    assert np.array_equal(bounded >= 5, counts >= 5)
+    assert np.array_equal(bounded[bounded > 0], counts[bounded > 0]) and (bounded == 0).sum() > 50
+
+
 def test_bands_get_more_permissive_as_sizes_differ_more() -> None:
     assert ct.jaccard_floor(1.0, 4.0) == pytest.approx(0.25)   # a set inside one 4x larger
     near, far = ct.containment_bands(0.5, 2.0, 128), ct.containment_bands(0.5, 8.0, 128)
