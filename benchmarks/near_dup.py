@@ -576,7 +576,7 @@ def check_stages(size: int, workdir: Path) -> None:
     os.chdir(workdir)
     shutil.rmtree(workdir / ".dqaudit_cache", ignore_errors=True)
     print(f"| {size:,} rows, in-process | cold cache | warm cache |\n|---|---|---|")
-    rows: dict[str, list[str]] = {"**the check**": ["-", "-"], **{f"`{name}`": ["-", "-"] for _, name in STAGES}}
+    rows = {"**the check**": ["-", "-"], **{f"`{name}`": ["-", "-"] for _, name in STAGES}}
     for run in range(2):
         spent.clear()
         ctx = open_context(path)
