@@ -398,9 +398,8 @@ def band_candidates(ids: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarray
 
     ``ids`` is :func:`bucket_ids` over the live rows (local positions; row-major, so one
     row's bands share cache lines), ``orders[t]`` sorts band ``t``'s keys into ``sorted_keys[t]``;
-    ``rows`` maps a local position to its row (distinct, in any order); ``low`` holds, per local
-    position, the signature's low bytes packed into uint64 words (``width`` bytes, zero-padded
-    to a multiple of eight). Pairs are of rows, ``(smaller, larger)``.
+    ``rows`` maps a local position to its row in ``low`` (ascending; each signature's low
+    bytes packed into uint64 words, ``width`` of them, zero-padded to a multiple of eight).
     A bucket of at most ``cap`` rows yields all its pairs, each only in the first band where
     the two rows share such a bucket, so no pair repeats and nothing needs de-duplicating.
     A larger bucket pairs each member (in row order) with the first and with the next;
@@ -431,7 +430,7 @@ def band_candidates(ids: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarray
                     r = order[start + x]
                     members[x] = rows[r]
                     local_ids[x, :t] = ids[r, :t]
-                    local_low[x] = low[r]
+                    local_low[x] = low[rows[r]]
                 for x in range(size):
                     for y in range(x + 1, size):
                         if _share_a_small_bucket(local_ids, x, y, t):
@@ -442,8 +441,7 @@ def band_candidates(ids: np.ndarray, sorted_keys: np.ndarray, orders: np.ndarray
                             kept = _push(kept, n_kept, a, b)
                             n_kept += 1
             elif size > cap:
-                big = order[start:end]
-                big = big[np.argsort(rows[big])]  # in row order, whatever order the positions are in
+                big = order[start:end]  # in position (= row) order: the sort broke ties by position
                 # each member with the first, and from the third on with the previous
                 for x in range(1, size):
                     j = big[x]
