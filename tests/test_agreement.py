@@ -358,3 +358,23 @@ def test_count_table_from_counts_is_the_ratings_table():
     assert np.array_equal(table.counts(), r.counts())
     assert [(a, b, t.tolist()) for a, b, t in table.confusions(2)] == [
         (a, b, t.tolist()) for a, b, t in r.confusions(2)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), items=st.integers(1, 400), classes=st.integers(2, 12),
+       most=st.integers(2, 6))
+def test_sparse_nominal_alpha_is_the_package_bit_for_bit(seed: int, items: int, classes: int, most: int) -> None:
+    """The large-table path adds the same coincidences in the same order as ``krippendorff.alpha``."""
+    import krippendorff
+
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((items, classes), dtype=np.int64)
+    for _ in range(most):  # skewed, so some items agree, some split, some categories are rare
+        picked = np.minimum(rng.geometric(0.35, size=items) - 1, classes - 1)
+        counts[np.arange(items), picked] += rng.integers(0, 3, size=items)
+    counts = counts[counts.sum(axis=1) >= 2]
+    counts = np.ascontiguousarray(counts[:, counts.sum(axis=0) > 0])
+    if counts.shape[1] < 2:
+        return
+    expected = krippendorff.alpha(value_counts=counts, level_of_measurement="nominal")
+    assert agr.sparse_nominal_alpha(counts) == expected  # exactly, not approximately
