@@ -7,17 +7,20 @@ annotators' consensus where there is one), and by the Spark engine (same triple 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 from pydantic import Field
 
 from .. import agreement as agr
+from ..cache import Cache
 from ..config import CheckParams
 from ..context import AuditContext
 from ..errors import InputError
@@ -180,7 +183,70 @@ def annotation_tally(ctx: AuditContext) -> agr.Tally:
 def crowdlab(ctx: AuditContext) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`agr.multiannotator` once per run: with 819 annotators it takes tens of seconds, and both
     ``agreement`` and ``label_noise`` (through :func:`consensus`) need it."""
-    return ctx.memo(crowdlab, lambda: agr.multiannotator(annotation_ratings(ctx)))
+    return ctx.memo(crowdlab, lambda: _kept_crowdlab(ctx, annotation_ratings(ctx)))
+
+
+def _kept_crowdlab(ctx: AuditContext, ratings: agr.Ratings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`agr.multiannotator`, read back from the cache when the ratings are the last run's.
+
+    A nightly run whose annotations did not change (a separate annotations file, or new rows without
+    any) skips CROWDLAB; one set is kept, replaced whenever the ratings differ.
+    """
+    from importlib.metadata import version
+
+    digest = _ratings_digest(ratings)
+    namespace = Cache.namespace("crowdlab", version=1, cleanlab=version("cleanlab"))
+    stored = ctx.cache.load_arrays(namespace)
+    if stored is not None and str(stored.get("digest", "")) == digest:
+        return _frames(stored)
+    items, annotators = agr.multiannotator(ratings)
+    arrays = _arrays(items, annotators, digest)
+    if arrays is not None:
+        ctx.cache.save_arrays(namespace, arrays)
+    return items, annotators
+
+
+def _ratings_digest(ratings: agr.Ratings) -> str:
+    """What CROWDLAB reads: items, annotators, categories and the codes matrix."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(orjson.dumps([ratings.items, ratings.annotators, ratings.categories]))
+    codes = np.ascontiguousarray(ratings.codes)
+    digest.update(f"{codes.dtype.str}{codes.shape}".encode())
+    digest.update(codes.tobytes())
+    return digest.hexdigest()
+
+
+def _arrays(items: pd.DataFrame, annotators: pd.DataFrame, digest: str) -> dict[str, np.ndarray] | None:
+    """The two frames as plain arrays (strings as fixed-width unicode: the cache refuses pickles); None
+    when a string would not survive that (numpy drops trailing NULs)."""
+    out = {"digest": np.array(digest)}
+    strings: list[list[str]] = []
+    for prefix, frame in (("item", items), ("annotator", annotators)):
+        out[f"{prefix}.columns"] = np.array(list(frame.columns), dtype=str)
+        strings.append([str(i) for i in frame.index.tolist()])
+        out[f"{prefix}.index"] = np.array(strings[-1], dtype=str)
+        for column in frame.columns:
+            values = frame[column].to_numpy()
+            if values.dtype.kind in "fiub":
+                out[f"{prefix}.{column}"] = values
+            else:
+                strings.append([str(v) for v in values.tolist()])
+                out[f"{prefix}.{column}"] = np.array(strings[-1], dtype=str)
+    if any(v.endswith("\x00") for column in strings for v in column):
+        return None
+    return out
+
+
+def _frames(stored: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`_arrays` back into the frames :func:`agr.multiannotator` returns."""
+    frames = []
+    for prefix in ("item", "annotator"):
+        data = {}
+        for column in stored[f"{prefix}.columns"].tolist():
+            values = stored[f"{prefix}.{column}"]
+            data[column] = values.tolist() if values.dtype.kind == "U" else values
+        frames.append(pd.DataFrame(data, index=pd.Index(stored[f"{prefix}.index"].tolist(), name=prefix)))
+    return frames[0], frames[1]
 
 
 def consensus(ctx: AuditContext) -> pd.DataFrame | None:

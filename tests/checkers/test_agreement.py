@@ -221,3 +221,22 @@ def test_crowdlab_runs_once_for_agreement_and_label_noise(
     assert result.check("agreement").error is None and result.check("label_noise").error is None
     assert result.check("label_noise").metrics["consensus_labels_used"] == 120
     assert calls == [1]
+
+
+def test_unchanged_annotations_read_crowdlab_back_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+) -> None:
+    """A nightly run whose annotations did not change skips CROWDLAB and reports the same; new ones refit."""
+    from dqaudit import agreement as agr
+
+    calls: list[int] = []
+    real = agr.multiannotator
+    monkeypatch.setattr(agr, "multiannotator", lambda r: calls.append(1) or real(r))
+    records = make_records()
+    first = audit(write_jsonl(records), checks=["agreement"]).check("agreement")
+    again = audit(write_jsonl(records), checks=["agreement"]).check("agreement")
+    assert calls == [1]
+    assert again.metrics == first.metrics and again.findings == first.findings and again.files == first.files
+    records[0]["annotations"] = [{"annotator": "a0", "label": "card"}, {"annotator": "a1", "label": "loan"}]
+    audit(write_jsonl(records), checks=["agreement"])
+    assert calls == [1, 1]
