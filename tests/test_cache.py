@@ -173,7 +173,7 @@ def test_damaged_or_pickled_or_linked_arrays_are_ignored_with_a_warning(tmp_path
 def test_a_shard_that_could_not_be_written_is_a_warning_when_the_same_run_reads_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Shards are written on a background thread; a failed one costs a warning and a recompute, not the check."""
+    """Shards are written on a background thread; a failed one costs a warning and a recompute."""
     from dqaudit.cache import CacheWarning
 
     def full(*args: object, **kwargs: object) -> None:

@@ -120,10 +120,12 @@ def is_typo(a: str, b: str) -> bool:
     Never for negations or placeholders: "cant" is not a typo of "want". "reactivate" is
     not one of "activate" (two edits at the start).
     """
-    shorter, longer = sorted((len(a), len(b)))
-    if shorter < 4 or longer - shorter > 2 or a in NEGATIONS or b in NEGATIONS or "<" in (a[0], b[0]):
-        return False  # (more than two letters apart in length: more than two edits)
-    return _edits(a, b, 2) <= 2 if longer >= 8 and a[0] == b[0] else _one_edit(a, b)
+    la, lb = len(a), len(b)
+    if la < 4 or lb < 4 or la - lb > 2 or lb - la > 2:  # more than two letters apart: more than two edits
+        return False
+    if a in NEGATIONS or b in NEGATIONS or a[0] == "<" or b[0] == "<":
+        return False
+    return _edits(a, b, 2) <= 2 if (la >= 8 or lb >= 8) and a[0] == b[0] else _one_edit(a, b)
 
 
 def _one_edit(a: str, b: str) -> bool:
