@@ -347,9 +347,13 @@ def test_pii_is_masked_in_the_record_and_the_leak_check(write_jsonl, tmp_path):
     assert manifest["cleaning"]["masked"] == 6 and manifest["rows"]["quarantine"] == 0
 
 
-def test_a_stranded_previous_export_is_restored(write_jsonl, tmp_path):
+def test_a_stranded_previous_export_is_restored(write_jsonl, tmp_path, monkeypatch):
     """A kill between the swap's two renames leaves only .out.old-PID; the next export puts it back first."""
+    from dqaudit import publish
     from dqaudit.publish import _clean_leftovers, write_marker
+
+    # the PID is taken as dead: a live process that happens to hold 4242 must not make this test flaky
+    monkeypatch.setattr(publish, "_alive", lambda pid: False)
 
     out = tmp_path / "out"
     stranded = tmp_path / ".out.old-4242"
