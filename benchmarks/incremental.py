@@ -147,6 +147,10 @@ def main() -> None:
     for name, seconds in full["checks_s"].items():
         again = rerun["checks_s"].get(name, 0.0)
         print(f"{'  ' + name:24}{seconds:>14.1f}{again:>14.1f}{again / seconds if seconds else 0:>8.0%}")
+    # reading, the cleaning plan, records.parquet, reports and history: what no check's timer covers
+    outside = [night["wall_s"] - sum(night["checks_s"].values()) for night in (full, rerun)]
+    print(f"{'outside the checks':24}{outside[0]:>14.1f}{outside[1]:>14.1f}"
+          f"{outside[1] / outside[0] if outside[0] else 0:>8.0%}")
 
 
 if __name__ == "__main__":
