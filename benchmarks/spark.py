@@ -35,7 +35,68 @@ def write_corpus(size: int, workdir: Path) -> Path:
     return near_dup_corpus(size, workdir, prefix="spark_bench")
 
 
-def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str]) -> None:
+def watch(profile: Path) -> None:
+    """Log Spark's active stages and the JVM's storage memory every 2 s to ``profile`` (a thread).
+
+    A run that dies (say, of a full heap) still leaves what it was doing; a finished one
+    appends :func:`stage_totals`. Reads the Spark UI's REST API, so needs ``spark.ui.enabled``.
+    """
+    import threading
+    import urllib.request
+
+    from pyspark.sql import SparkSession
+
+    sc = SparkSession.getActiveSession().sparkContext
+    base = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}"
+    began = time.perf_counter()
+
+    def get(what: str) -> list[dict]:
+        with urllib.request.urlopen(f"{base}/{what}", timeout=5) as answer:
+            return json.load(answer)
+
+    def loop() -> None:
+        with profile.open("a") as out:
+            while True:
+                try:
+                    memory = [(e["memoryUsed"], e["maxMemory"]) for e in get("executors")]
+                    active = [
+                        f"{s['stageId']} {s.get('description', s['name'])[:70]!r} "
+                        f"tasks {s['numCompleteTasks']}/{s['numTasks']} spill {s['memoryBytesSpilled'] >> 20} MiB"
+                        for s in get("stages?status=active")
+                    ]
+                    out.write(f"{time.perf_counter() - began:7.1f}s storage {memory} | {'; '.join(active)}\n")
+                    out.flush()
+                except OSError as exc:  # the UI not up yet, or the JVM gone: say so and keep trying
+                    out.write(f"{time.perf_counter() - began:7.1f}s {exc}\n")
+                time.sleep(2)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def stage_totals() -> dict[str, dict[str, float]]:
+    """Per dqaudit stage (job description): task seconds, shuffle written and read, spill (MiB)."""
+    import urllib.request
+
+    from pyspark.sql import SparkSession
+
+    sc = SparkSession.getActiveSession().sparkContext
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages"
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        stages = json.load(answer)
+    totals: dict[str, dict[str, float]] = {}
+    for s in stages:
+        t = totals.setdefault(s.get("description", "?").removeprefix("dqaudit: "), dict.fromkeys(
+            ("spark_stages", "task_s", "shuffle_write_mib", "shuffle_read_mib", "spill_disk_mib"), 0.0))
+        t["spark_stages"] += 1
+        t["task_s"] += s["executorRunTime"] / 1000
+        t["shuffle_write_mib"] += s["shuffleWriteBytes"] / 2**20
+        t["shuffle_read_mib"] += s["shuffleReadBytes"] / 2**20
+        t["spill_disk_mib"] += s["diskBytesSpilled"] / 2**20
+    return {k: {m: round(v, 1) for m, v in t.items()} for k, t in totals.items()}
+
+
+def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],
+           profile: Path | None = None) -> None:
     """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
     from dqaudit.api import open_context
     from dqaudit.features.exact import exact_groups
@@ -55,6 +116,11 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
             },
         }
     )
+    if engine == "spark" and profile:
+        from dqaudit.engines.spark.session import spark_session
+
+        spark_session(config.engine)
+        watch(profile)
     began = time.perf_counter()
     ctx = open_context(path, config)
     groups = near_duplicates(ctx).groups
@@ -74,6 +140,9 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
         from pyspark.sql import SparkSession
 
         jvm_peak = _peak_mib(SparkContext._gateway.proc.pid)
+        if profile:
+            with profile.open("a") as out:
+                out.write(json.dumps(stage_totals(), indent=1) + "\n")
         SparkSession.getActiveSession().stop()
     print(
         json.dumps(
@@ -109,12 +178,13 @@ def main() -> None:
     parser.add_argument("--driver-memory", default="6g", help="spark.driver.memory (maxResultSize: default)")
     parser.add_argument("--checks", default="", help="checks run after clustering, timed apart")
     parser.add_argument("--engines", default="local,spark", help="which engines to run (both to compare)")
+    parser.add_argument("--profile", type=Path, help="Spark: log active stages and per-stage totals here")
     parser.add_argument("--worker", choices=["local", "spark"])
     parser.add_argument("--file", type=Path)
     args = parser.parse_args()
     if args.worker:
         checks = [c for c in args.checks.split(",") if c]
-        worker(args.worker, args.file, args.master, args.driver_memory, checks)
+        worker(args.worker, args.file, args.master, args.driver_memory, checks, args.profile)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(
@@ -129,7 +199,8 @@ def main() -> None:
         for engine in engines:
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", engine, "--file", str(path), "--master", args.master,
-                 "--driver-memory", args.driver_memory, "--checks", args.checks],
+                 "--driver-memory", args.driver_memory, "--checks", args.checks,
+                 *(["--profile", str(args.profile)] if args.profile else [])],
                 capture_output=True,
                 text=True,
             )

@@ -30,7 +30,7 @@ from .aggregates import agreement_tally, conflict_counts, representatives
 from .cluster import candidate_pairs, connected_components, sign_and_key, verify
 from .features import on_executors, per_record_features
 from .read import collect_dataset, list_files, read_rows
-from .session import Stages, collect_arrow, java_errors, refuse_semantic, spark_session
+from .session import Stages, collect_arrow, java_errors, keep, refuse_semantic, spark_session
 from .write import target, write_outputs
 
 if TYPE_CHECKING:
@@ -141,19 +141,20 @@ def _cluster(
         annotated = (
             rows.where(F.col("problem").isNull() & F.col("annotations").isNotNull())
             .select("rid", "id", "annotations")
-            .cache()
         )
+        annotated = keep(annotated)
         annotated.count()
     ctx = AuditContext(dataset, config, progress=progress, cache=cache, options={"engine": log.info})
     records = rows.where(F.col("problem").isNull()).select("rid", "text", "label")
     params = minhash_params(ctx)  # ``auto`` shingles resolved on the collected texts, as locally
     with log.stage("normalise, MinHash signatures and band keys", "spark"):
-        signed = sign_and_key(records, params).cache()
+        signed = keep(sign_and_key(records, params))
+        signed.count()  # signed here, once: the two LSH jobs below would otherwise both compute it
     with log.stage("LSH candidates and exact-Jaccard verification", "spark"):
         copies, candidates = candidate_pairs(signed)
-        candidates = candidates.cache()
+        candidates = keep(candidates)
         candidate_count = candidates.count()
-        edges = copies.union(verify(candidates, records, signed, params)).cache()
+        edges = keep(copies.union(verify(candidates, records, signed, params)))
         edges.count()  # verify here, so its time is not charged to the connected components below
     with log.stage("connected components (large-star/small-star)", "spark"):
         roots = connected_components(edges.select("a", "b"))
@@ -169,8 +170,8 @@ def _cluster(
                 F.coalesce("exact_root", F.lit(-1)).alias("exact_root"),
                 F.coalesce("root", "rid").alias("near_root"),
             )
-            .cache()
         )
+        per_row = keep(per_row)
         log.info["aggregates"] = conflict_counts(per_row.join(records.select("rid", "label"), "rid"))
     with log.stage("label counts per cluster (its representative: the first record)", "spark"):
         label_counts = (

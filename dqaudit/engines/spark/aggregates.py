@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .session import keep
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -141,8 +143,8 @@ def agreement_tally(ctx: AuditContext, annotated: DataFrame | None, log: Stages)
             triples.withColumn("n", F.row_number().over(last))
             .where("n = 1")
             .select("item", "annotator", "label")
-            .cache()
         )
+        cells = keep(cells)
         first = triples.groupBy("item").agg(F.min(F.struct("src", "k", "pos")).alias("o"))
         per_item = (
             cells.groupBy("item", "label")

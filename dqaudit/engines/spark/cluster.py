@@ -61,8 +61,6 @@ def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
     """
     from pyspark.sql import functions as F
 
-    from ...dedup.minhash import MAX_BUCKET_PAIRS
-
     live = signed.where("live")
     reps = live.groupBy("whole").agg(F.min("rid").alias("rep"))
     linked = live.join(reps, "whole")
@@ -71,26 +69,52 @@ def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
     )
     members = (
         linked.where(F.col("rid") == F.col("rep"))
-        .select("rid", F.posexplode("keys").alias("band", "key"))
-        .groupBy("band", "key")
-        .agg(F.sort_array(F.collect_list("rid")).alias("m"))
-        .where(F.size("m") > 1)
+        .select(F.posexplode("keys").alias("band", "key"), "rid")
+        .repartition("band", "key")
+        .sortWithinPartitions("band", "key", "rid")
     )
-    every = F.expr(
-        "flatten(transform(sequence(0, size(m) - 2), "
-        "i -> transform(sequence(i + 1, size(m) - 1), j -> array(m[i], m[j]))))"
-    )
-    linear = F.expr(
-        "concat(transform(sequence(1, size(m) - 1), k -> array(m[0], m[k])), "
-        "transform(sequence(1, size(m) - 2), k -> array(m[k], m[k + 1])))"
-    )
-    pairs = members.select(
-        F.explode(F.when(F.size("m") <= MAX_BUCKET_PAIRS, every).otherwise(linear)).alias("p")
-    )
-    candidates = pairs.select(
-        F.least(F.col("p")[0], F.col("p")[1]).alias("a"), F.greatest(F.col("p")[0], F.col("p")[1]).alias("b")
-    ).distinct()
-    return copies, candidates
+    pairs = members.mapInPandas(_bucket_pairs, "a long, b long")
+    return copies, pairs.distinct()
+
+
+def _bucket_pairs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The candidate pairs of each bucket in a partition sorted by (band, key, rid), as ``(a, b)``, ``a < b``.
+
+    A bucket of up to :data:`~dqaudit.dedup.minhash.MAX_BUCKET_PAIRS` members yields all its
+    pairs, a larger one each member with the first and from the third on with the previous
+    (the local rule). A bucket may span two batches: the last bucket of a batch waits for the
+    next one. Sorting and pairing here instead of collecting each bucket's members into a list
+    (an object aggregate) keeps the JVM's memory to Spark's external sort, which spills.
+    """
+    from ...dedup.minhash import MAX_BUCKET_PAIRS
+
+    columns = ("band", "key", "rid")
+    held = [np.empty(0, np.int64)] * 3  # band, key, rid of the bucket still open
+    for batch in batches:
+        band, key, rid = (np.concatenate([h, batch[c].to_numpy(np.int64)]) for h, c in zip(held, columns, strict=True))
+        if not len(rid):
+            continue
+        starts = np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])])
+        held = [band[starts[-1]:], key[starts[-1]:], rid[starts[-1]:]]
+        yield _pairs_of_runs(rid[: starts[-1]], starts[:-1], MAX_BUCKET_PAIRS)
+    yield _pairs_of_runs(held[2], np.zeros(1, np.int64), MAX_BUCKET_PAIRS)
+
+
+def _pairs_of_runs(rid: np.ndarray, starts: np.ndarray, cap: int) -> pd.DataFrame:
+    """Pairs within each run ``rid[starts[k]:starts[k + 1]]`` (the last ends at ``len(rid)``), ascending."""
+    starts = starts[: len(rid)]  # no run in an empty ``rid``
+    sizes = np.diff(np.r_[starts, len(rid)])
+    a_parts, b_parts = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for size in np.unique(sizes[(sizes > 1) & (sizes <= cap)]):
+        first = starts[sizes == size]
+        i, j = np.triu_indices(size, 1)
+        a_parts.append(rid[(first[:, None] + i).ravel()])
+        b_parts.append(rid[(first[:, None] + j).ravel()])
+    for start, size in zip(starts[sizes > cap], sizes[sizes > cap], strict=True):
+        members = rid[start:start + size]
+        a_parts += [np.full(size - 1, members[0]), members[1:-1]]
+        b_parts += [members[1:], members[2:]]
+    return pd.DataFrame({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)})
 
 
 def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params: MinHashParams) -> DataFrame:

@@ -33,7 +33,7 @@ from ...data import (
     detect_format,
 )
 from ...errors import DqauditError, InputError
-from .session import collect_arrow
+from .session import collect_arrow, keep
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 #: ``rid = file_index << FILE_SHIFT | line``: a record's identity on every executor.
 FILE_SHIFT = 40
+#: Input bytes per partition of a JSONL file. Every partition is collected whole by one job (and
+#: in local mode sits in the one JVM with the caches), so it is kept well below a 1 GiB heap:
+#: 16 MiB of short records is about 85,000 rows, an Arrow table of about 20 MiB.
+SPLIT_BYTES = 16 << 20
 #: A whole-file problem found on an executor (a CSV that cannot be decoded): raised on the driver.
 _FILE_ERROR = "file_error"
 _ROW_SCHEMA = (
@@ -121,8 +125,9 @@ def _parse_partition(
         )
 
 
-def _jsonl_rows(spark: SparkSession, files: list[str]) -> Any:
-    """``(file_index, line, raw, parsed)`` for JSONL files, lines split on ``\\n`` only (as locally).
+def _jsonl_rows(spark: SparkSession, files: list[tuple[str, int, int]]) -> Any:
+    """``(file_index, line, raw, parsed)`` for JSONL files, lines split on ``\\n`` only (as locally),
+    in splits of at most :data:`SPLIT_BYTES`.
 
     Hadoop's default line reader also ends a line at a bare ``\\r``; the record delimiter is set to
     ``\\n`` for these reads (the configuration is captured when each RDD is created) and put back.
@@ -134,8 +139,10 @@ def _jsonl_rows(spark: SparkSession, files: list[str]) -> Any:
     conf.set(key, "\n")
     try:
         parts = [
-            sc.textFile(uri, use_unicode=False).zipWithIndex().flatMap(lambda t, k=k: _jsonl_line(k, *t))
-            for k, uri in enumerate(files)
+            sc.textFile(uri, minPartitions=max(1, -(-size // SPLIT_BYTES)), use_unicode=False)
+            .zipWithIndex()
+            .flatMap(lambda t, k=k: _jsonl_line(k, *t))
+            for k, (uri, size, _) in enumerate(files)
         ]
     finally:
         if before is None:
@@ -201,14 +208,14 @@ def read_rows(
     fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
     uris = [f[0] for f in files]
     if fmt == "jsonl":
-        rows = _jsonl_rows(spark, uris)
+        rows = _jsonl_rows(spark, files)
     elif fmt == "csv":
         rows = _csv_rows(spark, uris, config.input)
     else:
         rows = _parquet_rows(spark, uris)
     fields = chat_fields(config.fields, lambda: [row[3] for row in rows.take(_SAMPLES)])
     parsed = rows.mapPartitions(lambda part: _parse_partition(part, fields, fmt, keep_source))
-    return spark.createDataFrame(parsed, _ROW_SCHEMA).cache(), files, fmt, fields
+    return keep(spark.createDataFrame(parsed, _ROW_SCHEMA)), files, fmt, fields
 
 
 def collect_dataset(

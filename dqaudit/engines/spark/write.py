@@ -26,7 +26,7 @@ import pandas as pd
 from ...data import LoadProblem
 from ...errors import DqauditError
 from .read import FILE_SHIFT
-from .session import java_errors
+from .session import java_errors, keep
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -133,8 +133,8 @@ def write_outputs(
             joined.mapInPandas(lines, "f int, rid long, value string")
             .repartition(len(names), "f")
             .sortWithinPartitions("f", "rid")
-            .cache()
         )
+        ordered = keep(ordered)
         # sorted by (f, rid), the writer's required ordering (f) already holds: it adds no sort of its own
         ordered.select("f", "value").write.partitionBy("f").option("compression", "none").mode("error").text(
             folder
