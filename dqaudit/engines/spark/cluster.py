@@ -23,34 +23,45 @@ if TYPE_CHECKING:
 
 
 def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
-    """Per record: exact-duplicate key (null for an empty text), has shingles, band keys, low bytes."""
-    from ...dedup.minhash import EMPTY, band_keys, signatures
+    """Per record: exact-duplicate key (null for an empty text), has shingles, band keys, low bytes.
+
+    ``low`` is each signature value's low byte, eight packed per long (as the local compiled
+    estimate packs them): all the b-bit estimate reads, a quarter of the bytes. Built as Arrow
+    arrays from the numpy blocks, with no Python object per record.
+    """
+    import pyarrow as pa
+
+    from ...dedup.minhash import EMPTY, _low_bytes, band_keys, signatures
     from ...features.exact import EMPTY_KEY, exact_keys
 
-    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def as_lists(block: np.ndarray) -> pa.ListArray:
+        n, width = block.shape
+        offsets = pa.array(np.arange(0, (n + 1) * width, width, dtype=np.int32))
+        return pa.ListArray.from_arrays(offsets, pa.array(block.ravel()))
+
+    def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            texts = batch["text"].tolist()
+            texts = batch.column("text").to_pylist()
             sigs = signatures(texts, params)
             live = (sigs != EMPTY).any(axis=1)
             whole = band_keys(sigs, 1, params.num_perm)[:, 0]
             keys = band_keys(sigs, params.bands, params.rows).view(np.int64)
             exact = exact_keys(texts)
-            nkey = pd.array(exact.view(np.int64), dtype="Int64")
-            nkey[exact == EMPTY_KEY] = pd.NA  # empty texts are no duplicate group (as exact_groups says)
-            yield pd.DataFrame(
-                {
-                    "rid": batch["rid"].to_numpy(),
-                    "nkey": nkey,
-                    "live": live,
-                    "whole": whole.view(np.int64),
-                    "keys": list(keys),
-                    # only the low byte of each value: all the b-bit estimate reads, a quarter of the bytes
-                    "low": [row.tobytes() for row in sigs.astype("<u4").view(np.uint8)[:, ::4]],
-                }
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("rid"),
+                    # empty texts are no duplicate group (as exact_groups says)
+                    pa.array(exact.view(np.int64), mask=exact == EMPTY_KEY),
+                    pa.array(live),
+                    pa.array(whole.view(np.int64)),
+                    as_lists(np.ascontiguousarray(keys)),
+                    as_lists(_low_bytes(sigs).view(np.int64)),
+                ],
+                ["rid", "nkey", "live", "whole", "keys", "low"],
             )
 
-    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low binary"
-    return records.select("rid", "text").mapInPandas(compute, schema)
+    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low array<long>"
+    return records.select("rid", "text").mapInArrow(compute, schema)
 
 
 def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -122,33 +133,18 @@ def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params:
 
     The same two steps as ``minhash.near_duplicate_pairs``: the b-bit estimate drops pairs
     below :func:`~dqaudit.dedup.minhash.estimate_floor`, the shingle sets decide the rest
-    (:func:`~dqaudit.dedup.minhash.verified`). ``(a, b, sim)``. The estimate runs first on the
-    signatures' low bytes alone, so only the candidates that pass it (about a tenth) are joined
+    (:func:`~dqaudit.dedup.minhash.verified`). ``(a, b, sim)``. The estimate runs first, as a
+    Spark SQL expression on the signatures' packed low bytes (no Python worker sees the tens of
+    millions of candidates), so only the candidates that pass it (about a tenth) are joined
     with their texts.
     """
-    from ...dedup.minhash import (
-        _estimate_low_bits,
-        estimate_floor,
-        exact_jaccard_pairs,
-        shingle_sets,
-        verified,
-    )
+    from pyspark.sql import functions as F
+
+    from ...dedup.minhash import exact_jaccard_pairs, shingle_sets, verified
 
     low = signed.select("rid", "low")
     with_low = candidates.join(low.toDF("a", "la"), "a").join(low.toDF("b", "lb"), "b")
-    floor = estimate_floor(params.threshold)
-
-    def estimate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            m = len(batch)
-            bytes_ = np.frombuffer(b"".join([*batch["la"], *batch["lb"]]), np.uint8).reshape(
-                2 * m, params.num_perm
-            )
-            index = np.arange(m)
-            close = _estimate_low_bits(bytes_.astype("<u4"), np.stack([index, index + m], axis=1)) >= floor
-            yield pd.DataFrame({"a": batch["a"].to_numpy()[close], "b": batch["b"].to_numpy()[close]})
-
-    close = with_low.select("a", "b", "la", "lb").mapInPandas(estimate, "a long, b long")
+    close = with_low.where(F.expr(f"{_differing_bytes(params.num_perm)} <= {_most_differing(params)}"))
     text = records.select("rid", "text")
     joined = close.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
 
@@ -162,6 +158,34 @@ def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params:
             yield pd.DataFrame({"a": a[ok], "b": b[ok], "sim": sims[ok]})
 
     return joined.select("a", "b", "ta", "tb").mapInPandas(jaccard, "a long, b long, sim double")
+
+
+def _differing_bytes(num_perm: int) -> str:
+    """SQL: how many of the ``num_perm`` low bytes differ between ``la`` and ``lb`` (arrays of packed longs).
+
+    One flat sum of byte tests on ``la[k] ^ lb[k]`` (no addition on the words: Spark's ANSI
+    mode rejects the overflow the local SWAR trick relies on), so the count is exact; zero
+    padding compares equal, as locally.
+    """
+    return " + ".join(
+        f"IF(shiftrightunsigned(la[{k}] ^ lb[{k}], {8 * byte}) & 255 = 0, 0, 1)"
+        for k in range(-(-num_perm // 8))
+        for byte in range(8)
+    )
+
+
+def _most_differing(params: MinHashParams) -> int:
+    """The most differing low bytes a pair may have and still reach the estimate floor.
+
+    The local filter keeps a pair when ``kernels._low_bits_estimate >= estimate_floor``; the
+    estimate falls as the count of differing bytes grows, so the same float expression is
+    evaluated here for every count and the filter becomes an exact integer comparison.
+    """
+    from ...dedup.minhash import estimate_floor
+
+    width, floor = params.num_perm, estimate_floor(params.threshold)
+    passing = [d for d in range(width + 1) if ((width - d) / width - 1 / 256) / (1 - 1 / 256) >= floor]
+    return max(passing, default=-1)
 
 
 def connected_components(edges: DataFrame) -> DataFrame:
