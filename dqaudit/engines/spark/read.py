@@ -42,10 +42,10 @@ if TYPE_CHECKING:
 
 #: ``rid = file_index << FILE_SHIFT | line``: a record's identity on every executor.
 FILE_SHIFT = 40
-#: Input bytes per partition of a JSONL file. Every partition is collected whole by one job (and
-#: in local mode sits in the one JVM with the caches), so it is kept well below a 1 GiB heap:
-#: 16 MiB of short records is about 85,000 rows, an Arrow table of about 20 MiB.
-SPLIT_BYTES = 16 << 20
+#: Input bytes per partition of a JSONL file. Every partition is collected whole by one job (in
+#: local mode through the one JVM's heap, several copies at a time), so it is kept small:
+#: 8 MiB of short records is about 43,000 rows, an Arrow table of about 10 MiB.
+SPLIT_BYTES = 8 << 20
 #: A whole-file problem found on an executor (a CSV that cannot be decoded): raised on the driver.
 _FILE_ERROR = "file_error"
 _ROW_SCHEMA = (

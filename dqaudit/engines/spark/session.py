@@ -45,6 +45,9 @@ def spark_session(engine: EngineConfig) -> SparkSession:
     settings = {
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # a partition's collected rows come back with the task's status, not stored in the block manager
+        # and fetched again (two more copies of tens of MiB: in local mode in the one JVM's heap)
+        "spark.task.maxDirectResultSize": "64m",
         **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in engine.conf.items()},
     }
     for key, value in settings.items():
