@@ -122,6 +122,7 @@ def _cluster(
     files: list[tuple[str, int, int]] | None = None,
 ) -> tuple[AuditContext, Stages, DataFrame, np.ndarray]:
     """The context, its stage log, the cached input rows (for the split writer) and each record's ``rid``."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from ...context import AuditContext
@@ -159,28 +160,17 @@ def _cluster(
     with log.stage("connected components (large-star/small-star)", "spark"):
         roots = connected_components(edges.select("a", "b"))
     with log.stage("exact-duplicate groups and conflicting labels", "spark"):
-        exact = signed.where(F.col("nkey").isNotNull()).groupBy("nkey").agg(F.min("rid").alias("exact_root"))
-        per_row = (
-            signed.join(exact, "nkey", "left")
+        # a group's root is its first record: the lowest rid with the key (one shuffle, no join back)
+        first_with_key = F.min("rid").over(Window.partitionBy("nkey"))
+        per_row = keep(
+            signed.select("rid", "nkey", "live", "label")
+            .withColumn("exact_root", F.when(F.col("nkey").isNotNull(), first_with_key).otherwise(F.lit(-1)))
             .join(roots.withColumnRenamed("node", "rid"), "rid", "left")
-            .select(
-                "rid",
-                "nkey",
-                "live",
-                F.coalesce("exact_root", F.lit(-1)).alias("exact_root"),
-                F.coalesce("root", "rid").alias("near_root"),
-            )
+            .select("rid", "nkey", "live", "label", "exact_root", F.coalesce("root", "rid").alias("near_root"))
         )
-        per_row = keep(per_row)
-        log.info["aggregates"] = conflict_counts(per_row.join(records.select("rid", "label"), "rid"))
+        log.info["aggregates"] = conflict_counts(per_row)
     with log.stage("label counts per cluster (its representative: the first record)", "spark"):
-        label_counts = (
-            per_row.select("rid", "near_root")
-            .join(records.where(F.col("label").isNotNull()).select("rid", "label"), "rid")
-            .groupBy("near_root", "label")
-            .count()
-            .toArrow()
-        )
+        label_counts = per_row.where(F.col("label").isNotNull()).groupBy("near_root", "label").count().toArrow()
     with log.stage("collect cluster ids and verified edges", "driver"):
         found = collect_arrow(per_row.select("rid", "live", "exact_root", "near_root"))
         at = np.searchsorted(rid, found.column("rid").to_numpy())

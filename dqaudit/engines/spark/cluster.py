@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
-    """Per record: exact-duplicate key (null for an empty text), has shingles, band keys, low bytes.
+    """Per record: exact-duplicate key (null for an empty text), has shingles, band keys, low bytes, label.
 
     ``low`` is each signature value's low byte, eight packed per long (as the local compiled
     estimate packs them): all the b-bit estimate reads, a quarter of the bytes. Built as Arrow
@@ -56,12 +56,13 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
                     pa.array(whole.view(np.int64)),
                     as_lists(np.ascontiguousarray(keys)),
                     as_lists(_low_bytes(sigs).view(np.int64)),
+                    batch.column("label"),  # carried along: the per-cluster label counts need no join
                 ],
-                ["rid", "nkey", "live", "whole", "keys", "low"],
+                ["rid", "nkey", "live", "whole", "keys", "low", "label"],
             )
 
-    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low array<long>"
-    return records.select("rid", "text").mapInArrow(compute, schema)
+    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low array<long>, label string"
+    return records.select("rid", "text", "label").mapInArrow(compute, schema)
 
 
 def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:

@@ -125,11 +125,13 @@ def collect_arrow(frame: DataFrame) -> pa.Table:
     ``DataFrame.toArrow`` gathers every partition in one job, so the whole result counts
     against ``spark.driver.maxResultSize`` (1 GiB by default: about 5 million short records
     with their texts) and passes through the driver JVM at once. Here each partition is
-    serialised on its executor as Arrow IPC blobs and pulled with ``toLocalIterator``: the
-    limit applies per partition and the JVM holds two partitions at a time (the next one is
-    fetched while the driver reads this one). The jobs run one after another, so ``frame``
-    should already be computed (cached and counted) where computing it is the real work.
-    Row order is the partitions' order.
+    serialised on its executor as Arrow IPC blobs and fetched by a job of its own
+    (``SparkContext.runJob``): the limit applies per partition and the JVM holds one partition
+    at a time. (``toLocalIterator`` also runs one job per partition, but its JVM side kept every
+    partition it had served until the iterator ended: measured, 1M records left 300 MiB more
+    live heap behind, and at 5M a 1 GiB heap filled.) The jobs run one after another, so
+    ``frame`` should already be computed (cached and counted) where computing it is the real
+    work. Row order is the partitions' order.
     """
     import pyarrow as pa
 
@@ -140,9 +142,12 @@ def collect_arrow(frame: DataFrame) -> pa.Table:
                 writer.write_batch(batch)
             yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary())], ["ipc"])
 
+    blobs = frame.mapInArrow(serialise, "ipc binary").rdd
+    sc = frame.sparkSession.sparkContext
     tables = [
-        pa.ipc.open_stream(row["ipc"]).read_all()
-        for row in frame.mapInArrow(serialise, "ipc binary").toLocalIterator(prefetchPartitions=True)
+        pa.ipc.open_stream(row.ipc).read_all()
+        for part in range(blobs.getNumPartitions())
+        for row in sc.runJob(blobs, lambda rows: rows, [part])
     ]
     return pa.concat_tables(tables) if tables else frame.limit(0).toArrow()
 

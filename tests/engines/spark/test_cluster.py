@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
+import itertools
 
-from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS
+import numpy as np
+import pandas as pd
+import pytest
+
+from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, MinHashParams, _estimate_low_bits, estimate_floor
+from dqaudit.engines.spark.cluster import _bucket_pairs, _differing_bytes, _most_differing
 from dqaudit.features.exact import exact_groups
 from dqaudit.features.near_dups import near_duplicates
 
@@ -48,3 +53,55 @@ def test_candidates_beyond_the_bucket_cap_are_the_local_ones(both_engines, tmp_p
     assert set(map(tuple, near_s.pairs.tolist())) == set(map(tuple, near_l.pairs.tolist()))
     assert np.array_equal(near_s.groups, near_l.groups)
     assert len(set(near_l.groups[: MAX_BUCKET_PAIRS + 9].tolist())) == 1
+
+
+def test_bucket_pairs_follow_the_local_rule_whatever_the_batches():
+    """Buckets read from a sorted partition in batches of any size give each bucket's pairs once."""
+    rng = np.random.default_rng(0)
+    n = 5_000
+    rows = pd.DataFrame(
+        {
+            "band": rng.integers(0, 3, n).astype("int32"),
+            "key": rng.integers(0, 800, n).astype("int64"),
+            "rid": rng.permutation(3 * n)[:n].astype("int64"),
+        }
+    )
+    rows.loc[: MAX_BUCKET_PAIRS + 20, ["band", "key"]] = [1, 7]  # one bucket over the cap: paired linearly
+    rows = rows.sort_values(["band", "key", "rid"], ignore_index=True)
+    expected = set()
+    for _, bucket in rows.groupby(["band", "key"]):
+        m = sorted(bucket["rid"].tolist())
+        if len(m) <= MAX_BUCKET_PAIRS:
+            expected |= set(itertools.combinations(m, 2))
+        else:
+            expected |= {(m[0], x) for x in m[1:]} | set(itertools.pairwise(m[1:]))
+    assert len(expected) > n
+    for size in (1, 7, 1_000, n):
+        got = pd.concat(_bucket_pairs(iter([rows.iloc[i : i + size] for i in range(0, n, size)])))
+        assert set(zip(got["a"], got["b"], strict=True)) == expected
+        assert (got["a"] < got["b"]).all()
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.5, 64), (0.7, 128), (0.9, 100)])
+def test_the_estimate_bound_is_the_local_float_filter(threshold, num_perm):
+    """Spark keeps a candidate when at most ``_most_differing`` low bytes differ: the local filter exactly."""
+    bound = _most_differing(MinHashParams("char", threshold=threshold, num_perm=num_perm))
+    base = np.random.default_rng(1).integers(0, 2**32, num_perm, dtype=np.uint64).astype(np.uint32)
+    for differ in range(num_perm + 1):
+        other = base.copy()
+        other[:differ] ^= np.uint32(1)  # the low byte of the first ``differ`` values differs
+        estimate = _estimate_low_bits(np.stack([base, other]), np.array([[0, 1]]))[0]
+        assert (estimate >= estimate_floor(threshold)) == (differ <= bound)
+
+
+def test_differing_bytes_in_sql_count_what_numpy_counts(spark):
+    """The SQL byte count on packed longs (sign bits and all) equals a plain count of unequal bytes."""
+    rng = np.random.default_rng(2)
+    la = rng.integers(-(2**63), 2**63 - 1, (200, 16), dtype=np.int64)
+    lb = la.copy()
+    flips = rng.random((200, 16, 8)) < np.linspace(0, 1, 200)[:, None, None]
+    lb.view(np.uint8).reshape(200, 16, 8)[flips] ^= np.uint8(0x80)
+    frame = spark.createDataFrame([(a.tolist(), b.tolist()) for a, b in zip(la, lb, strict=True)], "la array<long>, lb array<long>")
+    got = [row[0] for row in frame.selectExpr(_differing_bytes(128)).collect()]
+    assert got == (la.view(np.uint8) != lb.view(np.uint8)).sum(axis=1).tolist()
+    assert 0 in got and 128 in got

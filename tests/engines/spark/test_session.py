@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dqaudit.engines.spark.session import collect_arrow
+import pytest
+
+from dqaudit.engines.spark.session import collect_arrow, storage_level
+from dqaudit.errors import ConfigError
 
 
 def test_collect_arrow_is_the_whole_frame_in_partition_order(spark):
@@ -22,3 +25,19 @@ def test_collect_arrow_of_an_empty_frame_keeps_the_schema(spark):
     got = collect_arrow(frame)
     assert got.num_rows == 0
     assert got.schema.names == ["rid", "text"]
+
+
+def test_intermediates_stay_off_the_heap_in_local_mode_unless_told(spark):
+    """In local mode the one JVM is driver and executors: the engine's frames go to disk by default."""
+    from pyspark import StorageLevel
+
+    assert spark.sparkContext.master.startswith("local")
+    assert storage_level(spark) == StorageLevel.DISK_ONLY
+    spark.conf.set("spark.dqaudit.storageLevel", "memory_and_disk")
+    try:
+        assert storage_level(spark) == StorageLevel.MEMORY_AND_DISK
+        spark.conf.set("spark.dqaudit.storageLevel", "ON_THE_MOON")
+        with pytest.raises(ConfigError, match="spark.dqaudit.storageLevel"):
+            storage_level(spark)
+    finally:
+        spark.conf.unset("spark.dqaudit.storageLevel")
