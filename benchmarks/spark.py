@@ -205,7 +205,11 @@ def main() -> None:
                 text=True,
             )
             if done.returncode:
-                sys.exit(f"{engine} at {size:,} rows failed:\n{done.stderr[-3000:]}")
+                log = args.workdir / f"{engine}_{size}.stderr"
+                log.write_text(done.stderr)
+                causes = [line for line in done.stderr.splitlines() if "Caused by" in line or "Error" in line]
+                sys.exit(f"{engine} at {size:,} rows failed (whole log: {log}):\n"
+                         + "\n".join(causes[:8]) + f"\n{done.stderr[-3000:]}")
             r = json.loads(done.stdout.strip().splitlines()[-1])
             found[engine] = r
             jvm = f"{r['jvm_peak_mib']:,} MiB" if engine == "spark" else "-"
