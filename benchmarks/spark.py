@@ -61,7 +61,8 @@ def watch(profile: Path) -> None:
                     memory = [(e["memoryUsed"], e["maxMemory"]) for e in get("executors")]
                     active = [
                         f"{s['stageId']} {s.get('description', s['name'])[:70]!r} "
-                        f"tasks {s['numCompleteTasks']}/{s['numTasks']} spill {s['memoryBytesSpilled'] >> 20} MiB"
+                        f"tasks {s['numCompleteTasks']}/{s['numTasks']} "
+                        f"spill {s['memoryBytesSpilled'] >> 20} MiB"
                         for s in get("stages?status=active")
                     ]
                     out.write(f"{time.perf_counter() - began:7.1f}s storage {memory} | {'; '.join(active)}\n")

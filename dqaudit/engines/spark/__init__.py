@@ -166,11 +166,13 @@ def _cluster(
             signed.select("rid", "nkey", "live", "label")
             .withColumn("exact_root", F.when(F.col("nkey").isNotNull(), first_with_key).otherwise(F.lit(-1)))
             .join(roots.withColumnRenamed("node", "rid"), "rid", "left")
-            .select("rid", "nkey", "live", "label", "exact_root", F.coalesce("root", "rid").alias("near_root"))
+            .withColumn("near_root", F.coalesce("root", "rid"))
+            .select("rid", "nkey", "live", "label", "exact_root", "near_root")
         )
         log.info["aggregates"] = conflict_counts(per_row)
     with log.stage("label counts per cluster (its representative: the first record)", "spark"):
-        label_counts = per_row.where(F.col("label").isNotNull()).groupBy("near_root", "label").count().toArrow()
+        labelled = per_row.where(F.col("label").isNotNull())
+        label_counts = labelled.groupBy("near_root", "label").count().toArrow()
     with log.stage("collect cluster ids and verified edges", "driver"):
         found = collect_arrow(per_row.select("rid", "live", "exact_root", "near_root"))
         at = np.searchsorted(rid, found.column("rid").to_numpy())

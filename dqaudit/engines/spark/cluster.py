@@ -10,8 +10,8 @@ clusters are the same partitions of records as on one machine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
     """Per record: exact-duplicate key (null for an empty text), has shingles, band keys, low bytes, label.
 
-    ``low`` is each signature value's low byte, eight packed per long (as the local compiled
-    estimate packs them): all the b-bit estimate reads, a quarter of the bytes. Built as Arrow
-    arrays from the numpy blocks, with no Python object per record.
+    ``low`` is each signature value's low byte (zero-padded to a multiple of eight, as the local
+    compiled estimate pads them): all the b-bit estimate reads, a quarter of the bytes. Built as
+    Arrow arrays from the numpy blocks, with no Python object per record.
     """
     import pyarrow as pa
 
@@ -55,13 +55,13 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
                     pa.array(live),
                     pa.array(whole.view(np.int64)),
                     as_lists(np.ascontiguousarray(keys)),
-                    as_lists(_low_bytes(sigs).view(np.int64)),
+                    _as_binary(_low_bytes(sigs).view(np.uint8)),
                     batch.column("label"),  # carried along: the per-cluster label counts need no join
                 ],
                 ["rid", "nkey", "live", "whole", "keys", "low", "label"],
             )
 
-    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low array<long>, label string"
+    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low binary, label string"
     return records.select("rid", "text", "label").mapInArrow(compute, schema)
 
 
@@ -103,7 +103,9 @@ def _bucket_pairs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     columns = ("band", "key", "rid")
     held = [np.empty(0, np.int64)] * 3  # band, key, rid of the bucket still open
     for batch in batches:
-        band, key, rid = (np.concatenate([h, batch[c].to_numpy(np.int64)]) for h, c in zip(held, columns, strict=True))
+        band, key, rid = (
+            np.concatenate([h, batch[c].to_numpy(np.int64)]) for h, c in zip(held, columns, strict=True)
+        )
         if not len(rid):
             continue
         starts = np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])])
@@ -134,18 +136,17 @@ def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params:
 
     The same two steps as ``minhash.near_duplicate_pairs``: the b-bit estimate drops pairs
     below :func:`~dqaudit.dedup.minhash.estimate_floor`, the shingle sets decide the rest
-    (:func:`~dqaudit.dedup.minhash.verified`). ``(a, b, sim)``. The estimate runs first, as a
-    Spark SQL expression on the signatures' packed low bytes (no Python worker sees the tens of
-    millions of candidates), so only the candidates that pass it (about a tenth) are joined
+    (:func:`~dqaudit.dedup.minhash.verified`). ``(a, b, sim)``. The estimate runs first, on the
+    signatures' low bytes alone (read as one numpy block per Arrow batch, see
+    :func:`_estimate_filter`), so only the candidates that pass it (about a tenth) are joined
     with their texts.
     """
-    from pyspark.sql import functions as F
-
     from ...dedup.minhash import exact_jaccard_pairs, shingle_sets, verified
 
     low = signed.select("rid", "low")
     with_low = candidates.join(low.toDF("a", "la"), "a").join(low.toDF("b", "lb"), "b")
-    close = with_low.where(F.expr(f"{_differing_bytes(params.num_perm)} <= {_most_differing(params)}"))
+    keep_close = _estimate_filter(_most_differing(params))
+    close = with_low.select("a", "b", "la", "lb").mapInArrow(keep_close, "a long, b long")
     text = records.select("rid", "text")
     joined = close.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
 
@@ -161,18 +162,36 @@ def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params:
     return joined.select("a", "b", "ta", "tb").mapInPandas(jaccard, "a long, b long, sim double")
 
 
-def _differing_bytes(num_perm: int) -> str:
-    """SQL: how many of the ``num_perm`` low bytes differ between ``la`` and ``lb`` (arrays of packed longs).
+def _as_binary(block: np.ndarray) -> Any:
+    """The rows of a ``(n, width)`` uint8 block as an Arrow binary array, without copying them."""
+    import pyarrow as pa
 
-    One flat sum of byte tests on ``la[k] ^ lb[k]`` (no addition on the words: Spark's ANSI
-    mode rejects the overflow the local SWAR trick relies on), so the count is exact; zero
-    padding compares equal, as locally.
-    """
-    return " + ".join(
-        f"IF(shiftrightunsigned(la[{k}] ^ lb[{k}], {8 * byte}) & 255 = 0, 0, 1)"
-        for k in range(-(-num_perm // 8))
-        for byte in range(8)
-    )
+    n, width = block.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    data = pa.py_buffer(np.ascontiguousarray(block))
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), data])
+
+
+def _rows_of(column: Any) -> np.ndarray:
+    """An Arrow binary column of equal-length values as a ``(n, width)`` uint8 block (no copy)."""
+    offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset : column.offset + len(column) + 1]
+    data = np.frombuffer(column.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(len(column), -1)
+
+
+def _estimate_filter(most_differing: int) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """A ``mapInArrow`` function keeping the ``(a, b)`` whose low bytes ``la``, ``lb`` differ in at most
+    ``most_differing`` places (:func:`_most_differing`): the local estimate filter, exactly."""
+    import pyarrow as pa
+
+    def keep_close(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            differ = (_rows_of(batch.column("la")) != _rows_of(batch.column("lb"))).sum(axis=1)
+            yield batch.select(["a", "b"]).filter(pa.array(differ <= most_differing))
+
+    return keep_close
 
 
 def _most_differing(params: MinHashParams) -> int:

@@ -83,7 +83,8 @@ def storage_level(spark: SparkSession) -> StorageLevel:
     level = getattr(StorageLevel, chosen.upper(), None)
     if not isinstance(level, StorageLevel):
         raise ConfigError(
-            f"engine.conf: spark.dqaudit.storageLevel {chosen!r} is no storage level (e.g. MEMORY_AND_DISK, DISK_ONLY)"
+            f"engine.conf: spark.dqaudit.storageLevel {chosen!r} is no storage level "
+            "(e.g. MEMORY_AND_DISK, DISK_ONLY)"
         )
     return level
 

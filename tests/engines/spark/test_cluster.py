@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, MinHashParams, _estimate_low_bits, estimate_floor
-from dqaudit.engines.spark.cluster import _bucket_pairs, _differing_bytes, _most_differing
+from dqaudit.engines.spark.cluster import _as_binary, _bucket_pairs, _estimate_filter, _most_differing
 from dqaudit.features.exact import exact_groups
 from dqaudit.features.near_dups import near_duplicates
 
@@ -94,14 +93,26 @@ def test_the_estimate_bound_is_the_local_float_filter(threshold, num_perm):
         assert (estimate >= estimate_floor(threshold)) == (differ <= bound)
 
 
-def test_differing_bytes_in_sql_count_what_numpy_counts(spark):
-    """The SQL byte count on packed longs (sign bits and all) equals a plain count of unequal bytes."""
+def test_estimate_filter_keeps_what_the_local_estimate_keeps():
+    """Low bytes shipped as Arrow binary and compared as numpy blocks: the local b-bit filter's pairs."""
+    import pyarrow as pa
+
+    from dqaudit.dedup.minhash import _low_bytes
+
+    params = MinHashParams("char", threshold=0.7, num_perm=100)  # padded to 104 bytes, as locally
     rng = np.random.default_rng(2)
-    la = rng.integers(-(2**63), 2**63 - 1, (200, 16), dtype=np.int64)
-    lb = la.copy()
-    flips = rng.random((200, 16, 8)) < np.linspace(0, 1, 200)[:, None, None]
-    lb.view(np.uint8).reshape(200, 16, 8)[flips] ^= np.uint8(0x80)
-    frame = spark.createDataFrame([(a.tolist(), b.tolist()) for a, b in zip(la, lb, strict=True)], "la array<long>, lb array<long>")
-    got = [row[0] for row in frame.selectExpr(_differing_bytes(128)).collect()]
-    assert got == (la.view(np.uint8) != lb.view(np.uint8)).sum(axis=1).tolist()
-    assert 0 in got and 128 in got
+    sigs = rng.integers(0, 2**32, (400, params.num_perm), dtype=np.uint64).astype(np.uint32)
+    sigs[200:] = sigs[:200]
+    noise = rng.random((200, params.num_perm)) < np.linspace(0, 1, 200)[:, None]
+    sigs[200:][noise] ^= np.uint32(1)  # pair k with 200 + k: from identical to every low byte different
+    pairs = np.stack([np.arange(200), np.arange(200, 400)], axis=1)
+    low = _as_binary(_low_bytes(sigs).view(np.uint8))
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array(pairs[:, 0]), pa.array(pairs[:, 1]), low.take(pairs[:, 0]), low.take(pairs[:, 1])],
+        ["a", "b", "la", "lb"],
+    )
+    keep_close = _estimate_filter(_most_differing(params))
+    kept = pa.Table.from_batches(list(keep_close(iter([batch.slice(0, 77), batch.slice(77)]))))
+    local = _estimate_low_bits(sigs, pairs) >= estimate_floor(params.threshold)
+    assert kept.column("a").to_pylist() == pairs[local, 0].tolist()
+    assert 0 < local.sum() < 200
