@@ -165,18 +165,25 @@ def signature_rows(cp: np.ndarray, bounds: np.ndarray, table: np.ndarray, astral
 
 
 @nb.njit(nogil=True, cache=True)
+def _digit_starts(src: np.ndarray, count: int, shift: int, mask: int, counters: np.ndarray) -> None:
+    """One stable counting pass's offsets: ``counters[d]`` becomes the number of ``src[:count]`` whose digit
+    ``(value >> shift) & mask`` is below ``d``, so each digit's run starts there (both radix sorts use it)."""
+    counters[:] = 0
+    for i in range(count):
+        counters[(src[i] >> shift) & mask] += 1
+    total = 0
+    for b in range(len(counters)):
+        c = counters[b]
+        counters[b] = total
+        total += c
+
+
+@nb.njit(nogil=True, cache=True)
 def _radix_sort32(values: np.ndarray, count: int, spare: np.ndarray, counters: np.ndarray) -> None:
     """Sort ``values[:count]`` (below 2**32) in place: four stable byte passes, no data-dependent branches."""
     src, dst = values, spare
     for shift in range(0, 32, 8):
-        counters[:] = 0
-        for i in range(count):
-            counters[(src[i] >> shift) & 0xFF] += 1
-        total = 0
-        for b in range(256):
-            c = counters[b]
-            counters[b] = total
-            total += c
+        _digit_starts(src, count, shift, 0xFF, counters)
         for i in range(count):
             b = (src[i] >> shift) & 0xFF
             dst[counters[b]] = src[i]
@@ -280,14 +287,7 @@ def sort_by_prefix(keys: np.ndarray, order: np.ndarray) -> None:
     counts = np.empty(2048, np.int64)
     mask = np.uint64(0x7FF)
     for shift in (np.uint64(32), np.uint64(43), np.uint64(54)):
-        counts[:] = 0
-        for i in range(m):
-            counts[(src_k[i] >> shift) & mask] += 1
-        total = 0
-        for b in range(2048):
-            c = counts[b]
-            counts[b] = total
-            total += c
+        _digit_starts(src_k, m, shift, mask, counts)
         for i in range(m):
             b = (src_k[i] >> shift) & mask
             dst_k[counts[b]] = src_k[i]

@@ -207,15 +207,22 @@ def test_sample_data_poor_annotator_and_confused_pairs(sample_path: Path, truth:
     assert result.files["review_disputed.jsonl"]
 
 
-def test_crowdlab_runs_once_for_agreement_and_label_noise(
-    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
-) -> None:
-    """cleanlab's multi-annotator model is the slow part with many annotators: both checks share one run."""
+@pytest.fixture
+def crowdlab_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per CROWDLAB fit (``dqaudit.agreement.multiannotator``), which still runs for real."""
     from dqaudit import agreement as agr
 
     calls: list[int] = []
     real = agr.multiannotator
     monkeypatch.setattr(agr, "multiannotator", lambda r: calls.append(1) or real(r))
+    return calls
+
+
+def test_crowdlab_runs_once_for_agreement_and_label_noise(
+    crowdlab_calls: list[int], write_jsonl: Callable[..., Path]
+) -> None:
+    """cleanlab's multi-annotator model is the slow part with many annotators: both checks share one run."""
+    calls = crowdlab_calls
     config = AuditConfig().with_check("label_noise", features="tfidf")
     result = audit(write_jsonl(make_records()), config, checks=["agreement", "label_noise"])
     assert result.check("agreement").error is None and result.check("label_noise").error is None
@@ -224,14 +231,10 @@ def test_crowdlab_runs_once_for_agreement_and_label_noise(
 
 
 def test_unchanged_annotations_read_crowdlab_back_from_the_cache(
-    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path]
+    crowdlab_calls: list[int], write_jsonl: Callable[..., Path]
 ) -> None:
     """A nightly run whose annotations did not change skips CROWDLAB and reports the same; new ones refit."""
-    from dqaudit import agreement as agr
-
-    calls: list[int] = []
-    real = agr.multiannotator
-    monkeypatch.setattr(agr, "multiannotator", lambda r: calls.append(1) or real(r))
+    calls = crowdlab_calls
     records = make_records()
     first = audit(write_jsonl(records), checks=["agreement"]).check("agreement")
     again = audit(write_jsonl(records), checks=["agreement"]).check("agreement")
