@@ -330,6 +330,7 @@ class _Budget:
     def __init__(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
         self.spent = False
+        self.last_capped = False
 
     def timeout(self, per_match: float) -> float:
         """The timeout for the next call; raises TimeoutError (and marks the budget spent) when none is left."""
@@ -337,11 +338,16 @@ class _Budget:
         if left <= 0:
             self.spent = True
             raise TimeoutError
+        self.last_capped = left < per_match
         return min(per_match, left)
 
     def expired(self) -> bool:
-        """After a TimeoutError: was it the budget (rather than the per-match timeout) that ran out?"""
-        self.spent = self.spent or time.monotonic() >= self.deadline
+        """After a TimeoutError: was it the budget (rather than the per-match timeout) that ran out?
+
+        Decided by which limit the call was given, not by re-reading the clock: the regex
+        engine's timer can fire a hair before ``time.monotonic()`` reaches the deadline.
+        """
+        self.spent = self.spent or self.last_capped or time.monotonic() >= self.deadline
         return self.spent
 
 

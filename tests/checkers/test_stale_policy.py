@@ -240,6 +240,19 @@ def test_catastrophic_pattern_times_out_into_a_finding(run: Callable[..., CheckR
     assert "next" in flagged(result)  # the other rules still ran
 
 
+def test_a_timeout_given_the_budgets_remainder_counts_as_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the regex engine's timer may fire before time.monotonic() reaches the deadline (CI saw it)
+    now = [100.0]
+    monkeypatch.setattr(stale_policy.time, "monotonic", lambda: now[0])
+    budget = stale_policy._Budget(1.0)
+    now[0] = 100.2
+    assert budget.timeout(0.5) == 0.5 and not budget.expired()  # a per-match timeout, budget left
+    now[0] = 100.7
+    assert budget.timeout(0.5) == pytest.approx(0.3)
+    now[0] = 100.999  # the engine gave up a millisecond early
+    assert budget.expired() and budget.spent
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(alphabet="14 days\nд", max_size=12)), max_size=12),
        st.sampled_from([r"14\W+days", r"^days", r"s$", r"\bd", r"4(?=\s*d)", r"[^a]+", r"[\d\s]+", r"4.*s",
