@@ -397,8 +397,30 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int, which: np.ndarray | None 
 
 #: A bucket with more members pairs each with the bucket's first and its neighbour (linear), not all pairs:
 #: thousands of copies of one text cost no quadratic blow-up, and their cluster is still connected.
-#: Both engines use it (the Spark engine in its SQL pairing), so candidates agree.
+#: Both engines use it (the Spark engine through :func:`run_pairs`), so candidates agree.
 MAX_BUCKET_PAIRS = 32
+
+
+def run_pairs(run_keys: np.ndarray, cap: int = MAX_BUCKET_PAIRS) -> np.ndarray:
+    """Pairs of positions ``(i, j)``, ``i < j``, within each run of equal ``run_keys`` (ascending, position
+    order inside a run), by the LSH bucket rule; shape ``(m, 2)``, int64, not sorted.
+
+    All pairs in a run of at most ``cap``; in a larger run each member with the first and, from the
+    third on, with the previous. The compiled loop of :func:`candidate_pairs` run as one band with no
+    estimate and no earlier band to de-duplicate against, so an engine that pairs one bucket at a time
+    (the Spark engine, batch by batch of a sorted partition) follows the local rule by construction.
+    """
+    from . import kernels
+
+    m = len(run_keys)
+    if m < 2:
+        return np.empty((0, 2), np.int64)
+    position = np.arange(m, dtype=np.int64)
+    alone = (-1 - position).astype(np.int32).reshape(m, 1)  # bucket ids that match no other row's
+    small, _, large = kernels.band_candidates(
+        alone, np.ascontiguousarray(run_keys, np.uint64).reshape(1, m), position.reshape(1, m), position,
+        np.zeros((m, 1), np.uint64), 8, cap, 0, 1, -np.inf)
+    return np.concatenate([small, large])
 
 
 def candidate_pairs(sigs: np.ndarray, params: MinHashParams, max_bucket_pairs: int = MAX_BUCKET_PAIRS,

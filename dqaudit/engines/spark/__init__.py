@@ -152,10 +152,8 @@ def _cluster(
         signed = keep(sign_and_key(records, params))
         signed.count()  # signed here, once: the two LSH jobs below would otherwise both compute it
     with log.stage("LSH candidates and exact-Jaccard verification", "spark"):
-        copies, candidates = candidate_pairs(signed)
-        candidates = keep(candidates)
-        candidate_count = candidates.count()
-        edges = keep(copies.union(verify(candidates, records, signed, params)))
+        copies, candidates, candidate_count = candidate_pairs(signed, params)
+        edges = keep(copies.union(verify(candidates, records, params)))
         edges.count()  # verify here, so its time is not charged to the connected components below
     with log.stage("connected components (large-star/small-star)", "spark"):
         roots = connected_components(edges.select("a", "b"))

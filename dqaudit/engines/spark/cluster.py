@@ -1,10 +1,12 @@
 """Clustering on the executors: exact keys and MinHash signatures, LSH candidates, verification, components.
 
 Every step calls the local engine's pure functions on partitions (:func:`~dqaudit.features.exact.exact_keys`,
-:func:`~dqaudit.dedup.minhash.signatures`, ``band_keys``, ``shingle_sets``/``exact_jaccard_pairs``,
-:func:`~dqaudit.dedup.minhash.estimate_floor`, :func:`~dqaudit.dedup.minhash.verified`) and replays the
-local tie-breaking rules (representative = first record of identical signatures, buckets in record
-order, linear pairing of buckets over :data:`~dqaudit.dedup.minhash.MAX_BUCKET_PAIRS` members), so
+:func:`~dqaudit.dedup.minhash.signatures`, ``band_keys``, :func:`~dqaudit.dedup.minhash.run_pairs` (the
+compiled bucket pairing), ``kernels.pair_estimates`` (the compiled b-bit estimate),
+``shingle_sets``/``exact_jaccard_pairs``, :func:`~dqaudit.dedup.minhash.estimate_floor`,
+:func:`~dqaudit.dedup.minhash.verified`) and replays the local tie-breaking rules (representative = first
+record of identical signatures, buckets in record order, linear pairing of buckets over
+:data:`~dqaudit.dedup.minhash.MAX_BUCKET_PAIRS` members, a pair from several buckets counted once), so
 clusters are the same partitions of records as on one machine.
 """
 
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
     from ...dedup.minhash import MinHashParams
 
@@ -65,90 +67,203 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
     return records.select("rid", "text", "label").mapInArrow(compute, schema)
 
 
-def candidate_pairs(signed: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Identical-signature edges (representative, copy) and LSH candidate pairs of representatives.
+#: Representatives per chunk of the estimate pass (:class:`_Cells`): a cell task holds the low bytes of
+#: two chunks (2 x 250,000 x 128 bytes, 64 MB at 128 permutations), and each record's low bytes travel
+#: to as many cells as there are chunks.
+CHUNK_ROWS = 250_000
 
-    Mirrors ``minhash.near_duplicate_pairs``: the representative of identical signatures
-    is their first record; bucket members are in record order.
+
+def candidate_pairs(signed: DataFrame, params: MinHashParams) -> tuple[DataFrame, DataFrame, int]:
+    """Identical-signature edges ``(a, b, sim)``, the LSH candidates passing the b-bit estimate ``(a, b)``
+    (persisted) and the number of distinct candidates before that estimate.
+
+    Mirrors ``minhash.near_duplicate_pairs``: the representative of identical signatures is their first
+    record; bucket members are in record order and paired by the local rule
+    (:func:`~dqaudit.dedup.minhash.run_pairs`). The candidates are then sent, as bare ``(a, b)``, to
+    the cell of their two records' chunks (:class:`_Cells`), where the low bytes of those chunks
+    arrive too: there each pair is kept once, counted, and estimated by the local compiled estimate.
+    No candidate is joined with anything, and each record's low bytes travel once per chunk.
     """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    from ...dedup.minhash import estimate_floor
+    from .session import keep
+
     live = signed.where("live")
-    reps = live.groupBy("whole").agg(F.min("rid").alias("rep"))
-    linked = live.join(reps, "whole")
-    copies = linked.where(F.col("rid") != F.col("rep")).select(
-        F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim")
+    first = F.min("rid").over(Window.partitionBy("whole"))
+    copies = (
+        live.select("rid", first.alias("rep"))
+        .where(F.col("rid") != F.col("rep"))
+        .select(F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim"))
     )
+    reps = keep(
+        live.select("rid", "keys", "low", first.alias("rep")).where(F.col("rid") == F.col("rep")).drop("rep")
+    )
+    cells = _Cells.of(signed.sparkSession, reps.count())
     members = (
-        linked.where(F.col("rid") == F.col("rep"))
-        .select(F.posexplode("keys").alias("band", "key"), "rid")
+        reps.select(F.posexplode("keys").alias("band", "key"), "rid")
         .repartition("band", "key")
         .sortWithinPartitions("band", "key", "rid")
     )
-    pairs = members.mapInPandas(_bucket_pairs, "a long, b long")
-    return copies, pairs.distinct()
+    schema = "cell long, a long, b long, low binary"
+    pairs = members.mapInArrow(lambda batches: _bucket_pairs(batches, cells), schema)
+    lows = reps.select("rid", "low").mapInArrow(lambda batches: _low_rows(batches, cells), schema)
+    estimate = _close_pairs(params.num_perm, estimate_floor(params.threshold))
+    met = pairs.unionByName(lows).repartition(cells.count, "cell")
+    close = keep(met.mapInArrow(estimate, "a long, b long"))
+    counted = close.where("a < 0").agg(F.sum("b")).first()[0]  # computes and stores ``close``
+    reps.unpersist()
+    return copies, close.where("a >= 0"), int(counted or 0)
 
 
-def _bucket_pairs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """The candidate pairs of each bucket in a partition sorted by (band, key, rid), as ``(a, b)``, ``a < b``.
+class _Cells:
+    """Where a candidate pair meets its two records' low bytes.
 
-    A bucket of up to :data:`~dqaudit.dedup.minhash.MAX_BUCKET_PAIRS` members yields all its
-    pairs, a larger one each member with the first and from the third on with the previous
-    (the local rule). A bucket may span two batches: the last bucket of a batch waits for the
-    next one. Sorting and pairing here instead of collecting each bucket's members into a list
-    (an object aggregate) keeps the JVM's memory to Spark's external sort, which spills.
+    Representatives fall into ``chunks`` chunks by a hash of their ``rid`` (about :data:`CHUNK_ROWS`
+    each); the cell of a pair is its unordered pair of chunks, one shuffle partition per cell. A
+    record's low bytes go to the ``chunks`` cells that hold its chunk, so a cell task holds at most
+    two chunks of low bytes and each candidate crosses the network once, as 24 bytes.
     """
-    from ...dedup.minhash import MAX_BUCKET_PAIRS
 
+    def __init__(self, chunks: int, tags: np.ndarray) -> None:
+        self.chunks, self.tags = chunks, tags
+        self.count = chunks * (chunks + 1) // 2
+
+    @classmethod
+    def of(cls, spark: SparkSession, representatives: int) -> _Cells:
+        """Cells for ``representatives`` records; each cell's tag is a value that Spark's hash partitioning
+        (``pmod(hash(tag), cells)``, which ``repartition(cells, "cell")`` applies) sends to a partition of
+        its own, so no task holds two cells (found by asking Spark, so any version agrees)."""
+        from pyspark.sql import functions as F
+
+        chunks = max(1, -(-representatives // CHUNK_ROWS))
+        count = chunks * (chunks + 1) // 2
+        probe = spark.range(0, 64 * count).select("id", F.expr(f"pmod(hash(id), {count})").alias("p"))
+        first = dict(probe.groupBy("p").agg(F.min("id")).collect())
+        tags = np.empty((chunks, chunks), np.int64)
+        pairs = [(i, j) for i in range(chunks) for j in range(i, chunks)]
+        for p, (i, j) in enumerate(pairs):
+            tags[i, j] = tags[j, i] = first.get(p, p)  # a partition no probe reached: cells may share one
+        return cls(chunks, tags)
+
+    def chunk(self, rid: np.ndarray) -> np.ndarray:
+        """Each record's chunk (a multiplicative hash of its ``rid``)."""
+        mixed = rid.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        return ((mixed >> np.uint64(32)) % np.uint64(self.chunks)).astype(np.int64)
+
+    def of_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The cell tag of each pair ``(a[k], b[k])``."""
+        return self.tags[self.chunk(a), self.chunk(b)]
+
+
+def _bucket_pairs(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
+    """The candidate pairs of each bucket in a partition sorted by (band, key, rid), as ``(cell, a, b)``,
+    ``a < b``, each with its cell (:class:`_Cells`) and no low bytes.
+
+    A bucket may span two batches: the last bucket of a batch waits for the next one. Sorting
+    and pairing here instead of collecting each bucket's members into a list (an object
+    aggregate) keeps the JVM's memory to Spark's external sort, which spills.
+    """
     columns = ("band", "key", "rid")
     held = [np.empty(0, np.int64)] * 3  # band, key, rid of the bucket still open
     for batch in batches:
         band, key, rid = (
-            np.concatenate([h, batch[c].to_numpy(np.int64)]) for h, c in zip(held, columns, strict=True)
+            np.concatenate([h, batch.column(c).to_numpy().astype(np.int64, copy=False)])
+            for h, c in zip(held, columns, strict=True)
         )
         if not len(rid):
             continue
-        starts = np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])])
-        held = [band[starts[-1]:], key[starts[-1]:], rid[starts[-1]:]]
-        yield _pairs_of_runs(rid[: starts[-1]], starts[:-1], MAX_BUCKET_PAIRS)
-    yield _pairs_of_runs(held[2], np.zeros(1, np.int64), MAX_BUCKET_PAIRS)
+        new = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]
+        last = np.flatnonzero(new)[-1]
+        held = [band[last:], key[last:], rid[last:]]
+        yield _cell_rows(cells, rid[:last], new[:last])
+    tail = np.zeros(len(held[2]), bool)
+    tail[:1] = True  # the last bucket, whole
+    yield _cell_rows(cells, held[2], tail)
 
 
-def _pairs_of_runs(rid: np.ndarray, starts: np.ndarray, cap: int) -> pd.DataFrame:
-    """Pairs within each run ``rid[starts[k]:starts[k + 1]]`` (the last ends at ``len(rid)``), ascending."""
-    starts = starts[: len(rid)]  # no run in an empty ``rid``
-    sizes = np.diff(np.r_[starts, len(rid)])
-    a_parts, b_parts = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for size in np.unique(sizes[(sizes > 1) & (sizes <= cap)]):
-        first = starts[sizes == size]
-        i, j = np.triu_indices(size, 1)
-        a_parts.append(rid[(first[:, None] + i).ravel()])
-        b_parts.append(rid[(first[:, None] + j).ravel()])
-    for start, size in zip(starts[sizes > cap], sizes[sizes > cap], strict=True):
-        members = rid[start:start + size]
-        a_parts += [np.full(size - 1, members[0]), members[1:-1]]
-        b_parts += [members[1:], members[2:]]
-    return pd.DataFrame({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)})
+def _cell_rows(cells: _Cells, rid: np.ndarray, new: np.ndarray) -> Any:
+    """Pair rows ``(cell, a, b, null)`` of the buckets of ``rid`` (each bucket begins where ``new``)."""
+    import pyarrow as pa
+
+    from ...dedup.minhash import MAX_BUCKET_PAIRS, run_pairs
+
+    at = run_pairs(np.cumsum(new), MAX_BUCKET_PAIRS)
+    a, b = rid[at[:, 0]], rid[at[:, 1]]
+    return pa.RecordBatch.from_arrays(
+        [pa.array(cells.of_pairs(a, b)), pa.array(a), pa.array(b), pa.nulls(len(a), pa.binary())],
+        ["cell", "a", "b", "low"],
+    )
 
 
-def verify(candidates: DataFrame, records: DataFrame, signed: DataFrame, params: MinHashParams) -> DataFrame:
-    """Candidates whose signatures estimate Jaccard near the threshold and whose exact Jaccard reaches it.
+def _low_rows(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
+    """Each representative's low bytes once per cell of its chunk, as ``(cell, -1, rid, low)``."""
+    import pyarrow as pa
 
-    The same two steps as ``minhash.near_duplicate_pairs``: the b-bit estimate drops pairs
-    below :func:`~dqaudit.dedup.minhash.estimate_floor`, the shingle sets decide the rest
-    (:func:`~dqaudit.dedup.minhash.verified`). ``(a, b, sim)``. The estimate runs first, on the
-    signatures' low bytes alone (read as one numpy block per Arrow batch, see
-    :func:`_estimate_filter`), so only the candidates that pass it (about a tenth) are joined
-    with their texts.
+    for batch in batches:
+        rid = batch.column("rid").to_numpy()
+        mine = cells.chunk(rid)
+        for other in range(cells.chunks):
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(cells.tags[mine, other]), pa.array(np.full(len(rid), -1, np.int64)), pa.array(rid),
+                 batch.column("low")],
+                ["cell", "a", "b", "low"],
+            )
+
+
+def _close_pairs(width: int, floor: float) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """A ``mapInArrow`` function over one cell's rows: the distinct pairs whose local b-bit estimate
+    (``kernels.pair_estimates``, the compiled function the local filter calls) reaches ``floor``, as
+    ``(a, b)``, then one row ``(-1, count of distinct pairs)``.
+
+    Low-byte rows (``a == -1``, ``b`` the record) and pair rows arrive in any order; the cell holds
+    both until its input ends (a task may hold several cells if Spark placed them together).
+    """
+    import pyarrow as pa
+
+    from ...dedup import kernels
+
+    def close(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        rids, lows, firsts, seconds = [], [], [], []
+        for batch in batches:
+            a, b = batch.column("a").to_numpy(), batch.column("b").to_numpy()
+            low_row = a < 0
+            if low_row.any():
+                rids.append(b[low_row])
+                lows.append(_rows_of(batch.column("low").filter(pa.array(low_row))))
+            firsts.append(a[~low_row])
+            seconds.append(b[~low_row])
+        if not rids:
+            return  # no record, so no pair either
+        # each record once: cells that Spark placed in one task share rows
+        rid, once = np.unique(np.concatenate(rids), return_index=True)
+        low = np.ascontiguousarray(np.concatenate(lows)[once]).view(np.uint64)
+        a, b = np.concatenate(firsts), np.concatenate(seconds)
+        first, second = np.searchsorted(rid, a), np.searchsorted(rid, b)
+        if len(a) and not (np.array_equal(rid[np.minimum(first, len(rid) - 1)], a)
+                           and np.array_equal(rid[np.minimum(second, len(rid) - 1)], b)):
+            raise RuntimeError("a candidate pair reached an LSH cell without its records' low bytes")
+        ordered = np.sort(first * len(rid) + second)
+        distinct = ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+        pairs = np.stack([distinct // len(rid), distinct % len(rid)], axis=1)
+        kept = pairs[kernels.pair_estimates(low, pairs, width) >= floor]
+        a, b = np.r_[rid[kept[:, 0]], -1], np.r_[rid[kept[:, 1]], len(distinct)]
+        yield pa.RecordBatch.from_arrays([pa.array(a), pa.array(b)], ["a", "b"])
+
+    return close
+
+
+def verify(candidates: DataFrame, records: DataFrame, params: MinHashParams) -> DataFrame:
+    """Candidates (that passed the estimate) whose exact Jaccard reaches the threshold, as ``(a, b, sim)``.
+
+    The second step of ``minhash.near_duplicate_pairs``: the shingle sets decide
+    (:func:`~dqaudit.dedup.minhash.verified`), on the texts joined for the pairs.
     """
     from ...dedup.minhash import exact_jaccard_pairs, shingle_sets, verified
 
-    low = signed.select("rid", "low")
-    with_low = candidates.join(low.toDF("a", "la"), "a").join(low.toDF("b", "lb"), "b")
-    keep_close = _estimate_filter(_most_differing(params))
-    close = with_low.select("a", "b", "la", "lb").mapInArrow(keep_close, "a long, b long")
     text = records.select("rid", "text")
-    joined = close.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
+    joined = candidates.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
 
     def jaccard(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -174,38 +289,12 @@ def _as_binary(block: np.ndarray) -> Any:
 
 def _rows_of(column: Any) -> np.ndarray:
     """An Arrow binary column of equal-length values as a ``(n, width)`` uint8 block (no copy)."""
-    offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset : column.offset + len(column) + 1]
-    data = np.frombuffer(column.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
-    return data.reshape(len(column), -1)
-
-
-def _estimate_filter(most_differing: int) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """A ``mapInArrow`` function keeping the ``(a, b)`` whose low bytes ``la``, ``lb`` differ in at most
-    ``most_differing`` places (:func:`_most_differing`): the local estimate filter, exactly."""
     import pyarrow as pa
 
-    def keep_close(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            differ = (_rows_of(batch.column("la")) != _rows_of(batch.column("lb"))).sum(axis=1)
-            yield batch.select(["a", "b"]).filter(pa.array(differ <= most_differing))
-
-    return keep_close
-
-
-def _most_differing(params: MinHashParams) -> int:
-    """The most differing low bytes a pair may have and still reach the estimate floor.
-
-    The local filter keeps a pair when ``kernels._low_bits_estimate >= estimate_floor``; the
-    estimate falls as the count of differing bytes grows, so the same float expression is
-    evaluated here for every count and the filter becomes an exact integer comparison.
-    """
-    from ...dedup.minhash import estimate_floor
-
-    width, floor = params.num_perm, estimate_floor(params.threshold)
-    passing = [d for d in range(width + 1) if ((width - d) / width - 1 / 256) / (1 - 1 / 256) >= floor]
-    return max(passing, default=-1)
+    kind = np.int64 if pa.types.is_large_binary(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], kind)[column.offset : column.offset + len(column) + 1]
+    data = np.frombuffer(column.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(len(column), -1)
 
 
 def connected_components(edges: DataFrame) -> DataFrame:

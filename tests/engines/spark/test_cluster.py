@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, MinHashParams, _estimate_low_bits, estimate_floor
-from dqaudit.engines.spark.cluster import _as_binary, _bucket_pairs, _estimate_filter, _most_differing
+from dqaudit.engines.spark.cluster import _as_binary, _bucket_pairs, _Cells, _close_pairs, _low_rows
 from dqaudit.features.exact import exact_groups
 from dqaudit.features.near_dups import near_duplicates
 
@@ -54,8 +54,23 @@ def test_candidates_beyond_the_bucket_cap_are_the_local_ones(both_engines, tmp_p
     assert len(set(near_l.groups[: MAX_BUCKET_PAIRS + 9].tolist())) == 1
 
 
+def local_bucket_rule(rows: pd.DataFrame) -> set[tuple[int, int]]:
+    """The pairs of every (band, key) bucket by the local rule, written out plainly."""
+    expected = set()
+    for _, bucket in rows.groupby(["band", "key"]):
+        m = sorted(bucket["rid"].tolist())
+        if len(m) <= MAX_BUCKET_PAIRS:
+            expected |= set(itertools.combinations(m, 2))
+        else:
+            expected |= {(m[0], x) for x in m[1:]} | set(itertools.pairwise(m[1:]))
+    return expected
+
+
 def test_bucket_pairs_follow_the_local_rule_whatever_the_batches():
-    """Buckets read from a sorted partition in batches of any size give each bucket's pairs once."""
+    """Buckets read from a sorted partition in batches of any size give each bucket's pairs once, each with
+    the cell of its two records' chunks."""
+    import pyarrow as pa
+
     rng = np.random.default_rng(0)
     n = 5_000
     rows = pd.DataFrame(
@@ -67,52 +82,81 @@ def test_bucket_pairs_follow_the_local_rule_whatever_the_batches():
     )
     rows.loc[: MAX_BUCKET_PAIRS + 20, ["band", "key"]] = [1, 7]  # one bucket over the cap: paired linearly
     rows = rows.sort_values(["band", "key", "rid"], ignore_index=True)
-    expected = set()
-    for _, bucket in rows.groupby(["band", "key"]):
-        m = sorted(bucket["rid"].tolist())
-        if len(m) <= MAX_BUCKET_PAIRS:
-            expected |= set(itertools.combinations(m, 2))
-        else:
-            expected |= {(m[0], x) for x in m[1:]} | set(itertools.pairwise(m[1:]))
+    expected = local_bucket_rule(rows)
     assert len(expected) > n
+    cells = _Cells(3, np.array([[10, 11, 12], [11, 13, 14], [12, 14, 15]]))
+    table = pa.Table.from_pandas(rows, preserve_index=False)
     for size in (1, 7, 1_000, n):
-        got = pd.concat(_bucket_pairs(iter([rows.iloc[i : i + size] for i in range(0, n, size)])))
-        assert set(zip(got["a"], got["b"], strict=True)) == expected
-        assert (got["a"] < got["b"]).all()
+        got = pa.Table.from_batches(list(_bucket_pairs(iter(table.to_batches(max_chunksize=size)), cells)))
+        a, b, cell = (got.column(c).to_numpy() for c in ("a", "b", "cell"))
+        assert len(a) == len(expected)  # within one band no pair repeats
+        assert set(zip(a.tolist(), b.tolist(), strict=True)) == expected
+        assert (a < b).all()
+        assert np.array_equal(cell, cells.tags[cells.chunk(a), cells.chunk(b)])
+        assert got.column("low").null_count == len(a)
+
+
+def test_cells_meet_every_pair_with_both_records_low_bytes():
+    """Every record's low bytes reach each cell its chunk is part of, and every pair's cell is one of them."""
+    import pyarrow as pa
+
+    cells = _Cells(4, np.arange(16).reshape(4, 4))
+    cells.tags = np.minimum(cells.tags, cells.tags.T)  # symmetric, as _Cells.of builds them
+    rid = np.random.default_rng(3).integers(0, 2**45, 2_000)
+    batch = pa.RecordBatch.from_arrays([pa.array(rid), _as_binary(np.zeros((len(rid), 8), np.uint8))],
+                                       ["rid", "low"])
+    sent = pa.Table.from_batches(list(_low_rows(iter([batch]), cells)))
+    reached = set(zip(sent.column("cell").to_pylist(), sent.column("b").to_pylist(), strict=True))
+    assert len(reached) == len(rid) * cells.chunks  # each record once per chunk
+    assert set(np.bincount(cells.chunk(rid), minlength=4).tolist()) != {0}
+    a, b = rid[:1000], rid[1000:]
+    for tag, x, y in zip(cells.of_pairs(a, b).tolist(), a.tolist(), b.tolist(), strict=True):
+        assert (tag, x) in reached and (tag, y) in reached
 
 
 @pytest.mark.parametrize(("threshold", "num_perm"), [(0.5, 64), (0.7, 128), (0.9, 100)])
-def test_the_estimate_bound_is_the_local_float_filter(threshold, num_perm):
-    """Spark keeps a candidate when at most ``_most_differing`` low bytes differ: the local filter exactly."""
-    bound = _most_differing(MinHashParams("char", threshold=threshold, num_perm=num_perm))
-    base = np.random.default_rng(1).integers(0, 2**32, num_perm, dtype=np.uint64).astype(np.uint32)
-    for differ in range(num_perm + 1):
-        other = base.copy()
-        other[:differ] ^= np.uint32(1)  # the low byte of the first ``differ`` values differs
-        estimate = _estimate_low_bits(np.stack([base, other]), np.array([[0, 1]]))[0]
-        assert (estimate >= estimate_floor(threshold)) == (differ <= bound)
-
-
-def test_estimate_filter_keeps_what_the_local_estimate_keeps():
-    """Low bytes shipped as Arrow binary and compared as numpy blocks: the local b-bit filter's pairs."""
+def test_cell_pass_keeps_and_counts_what_the_local_filter_does(threshold, num_perm):
+    """Pairs and low bytes arriving in any order and batching: the distinct pairs whose local b-bit estimate
+    reaches the floor, each once, and the count of distinct pairs (the local candidate count)."""
     import pyarrow as pa
 
     from dqaudit.dedup.minhash import _low_bytes
 
-    params = MinHashParams("char", threshold=0.7, num_perm=100)  # padded to 104 bytes, as locally
+    params = MinHashParams("char", threshold=threshold, num_perm=num_perm)  # 100: padded to 104 bytes
     rng = np.random.default_rng(2)
-    sigs = rng.integers(0, 2**32, (400, params.num_perm), dtype=np.uint64).astype(np.uint32)
+    sigs = rng.integers(0, 2**32, (400, num_perm), dtype=np.uint64).astype(np.uint32)
     sigs[200:] = sigs[:200]
-    noise = rng.random((200, params.num_perm)) < np.linspace(0, 1, 200)[:, None]
+    noise = rng.random((200, num_perm)) < np.linspace(0, 1, 200)[:, None]
     sigs[200:][noise] ^= np.uint32(1)  # pair k with 200 + k: from identical to every low byte different
-    pairs = np.stack([np.arange(200), np.arange(200, 400)], axis=1)
-    low = _as_binary(_low_bytes(sigs).view(np.uint8))
-    batch = pa.RecordBatch.from_arrays(
-        [pa.array(pairs[:, 0]), pa.array(pairs[:, 1]), low.take(pairs[:, 0]), low.take(pairs[:, 1])],
-        ["a", "b", "la", "lb"],
-    )
-    keep_close = _estimate_filter(_most_differing(params))
-    kept = pa.Table.from_batches(list(keep_close(iter([batch.slice(0, 77), batch.slice(77)]))))
-    local = _estimate_low_bits(sigs, pairs) >= estimate_floor(params.threshold)
-    assert kept.column("a").to_pylist() == pairs[local, 0].tolist()
-    assert 0 < local.sum() < 200
+    rid = np.sort(rng.choice(2**41, 400, replace=False)).astype(np.int64)
+    pairs = np.concatenate([np.stack([np.arange(200), np.arange(200, 400)], axis=1),
+                            rng.integers(0, 200, (300, 2)) * [1, 0] + [0, 200]])  # more, some repeated
+    distinct = np.unique(pairs, axis=0)
+    low_rows = pa.RecordBatch.from_arrays(
+        [pa.array(np.zeros(400, np.int64)), pa.array(np.full(400, -1, np.int64)), pa.array(rid),
+         _as_binary(_low_bytes(sigs).view(np.uint8))], ["cell", "a", "b", "low"])
+    pair_rows = pa.RecordBatch.from_arrays(
+        [pa.array(np.zeros(len(pairs), np.int64)), pa.array(rid[pairs[:, 0]]), pa.array(rid[pairs[:, 1]]),
+         pa.nulls(len(pairs), pa.binary())], ["cell", "a", "b", "low"])
+    mixed = pa.Table.from_batches([pair_rows.slice(0, 150), low_rows.slice(0, 123), pair_rows.slice(150),
+                                   low_rows.slice(123)]).combine_chunks()
+    order = rng.permutation(mixed.num_rows)
+    batches = mixed.take(order).to_batches(max_chunksize=97)
+    got = pa.Table.from_batches(list(_close_pairs(num_perm, estimate_floor(threshold))(iter(batches))))
+    a, b = got.column("a").to_numpy(), got.column("b").to_numpy()
+    assert a[-1] == -1 and b[-1] == len(distinct)  # the count row: distinct candidates
+    local = distinct[_estimate_low_bits(sigs, distinct) >= estimate_floor(threshold)]
+    assert sorted(zip(a[:-1].tolist(), b[:-1].tolist(), strict=True)) == sorted(
+        zip(rid[local[:, 0]].tolist(), rid[local[:, 1]].tolist(), strict=True))
+    assert 0 < len(local) < len(distinct)
+
+
+def test_run_pairs_is_the_local_bucket_rule():
+    """The shared pairing of sorted runs: all pairs up to the cap, star and chain above it."""
+    from dqaudit.dedup.minhash import run_pairs
+
+    runs = np.repeat(np.arange(4), [1, 5, MAX_BUCKET_PAIRS, MAX_BUCKET_PAIRS + 3])
+    rows = pd.DataFrame({"band": 0, "key": runs, "rid": np.arange(len(runs))})
+    got = {tuple(p) for p in run_pairs(runs).tolist()}
+    assert got == local_bucket_rule(rows)
+    assert len(run_pairs(runs)) == len(got)  # no pair twice within a band
