@@ -5,8 +5,10 @@ copies, ~3% exact copies) is loaded and clustered by each engine in a fresh proc
 which reports wall time, its peak RSS (the Python driver) and the peak RSS of Spark's
 JVM (which in local mode also runs the executors; Python workers are not counted).
 Both print the same cluster counts, or the run fails: the engines must agree.
-``--checks`` runs some checks afterwards and times them apart (on Spark, text lengths and
-the language table are computed on the executors).
+``--checks`` runs some checks afterwards and times them apart (on Spark, text lengths,
+the language table and the PII counts are computed on the executors). The context is opened
+for those checks, so on Spark the texts stay on the executors when none of them reads a text
+column whole; ``--keep-texts`` opens it as a default audit would (texts collected) to compare.
 
     python benchmarks/spark.py                      # 100k and 1M
     python benchmarks/spark.py --sizes 100000 --master local[2]
@@ -97,7 +99,7 @@ def stage_totals() -> dict[str, dict[str, float]]:
 
 
 def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],
-           profile: Path | None = None) -> None:
+           profile: Path | None = None, keep_texts: bool = False) -> None:
     """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
     from dqaudit.api import open_context
     from dqaudit.features.exact import exact_groups
@@ -123,7 +125,7 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
         spark_session(config.engine)
         watch(profile)
     began = time.perf_counter()
-    ctx = open_context(path, config)
+    ctx = open_context(path, config, checks=None if keep_texts else checks or None)
     groups = near_duplicates(ctx).groups
     exact = exact_groups(ctx).to_numpy()
     wall = time.perf_counter() - began
@@ -158,6 +160,7 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
                 "driver_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "jvm_peak_mib": jvm_peak,
                 "stages_s": ctx.options.get("engine", {}).get("seconds", {}),
+                "texts_collected": ctx.options.get("engine", {}).get("texts_collected"),
             }
         )
     )
@@ -180,12 +183,14 @@ def main() -> None:
     parser.add_argument("--checks", default="", help="checks run after clustering, timed apart")
     parser.add_argument("--engines", default="local,spark", help="which engines to run (both to compare)")
     parser.add_argument("--profile", type=Path, help="Spark: log active stages and per-stage totals here")
+    parser.add_argument("--keep-texts", action="store_true",
+                        help="open as a default audit does (texts collected), whatever --checks reads")
     parser.add_argument("--worker", choices=["local", "spark"])
     parser.add_argument("--file", type=Path)
     args = parser.parse_args()
     if args.worker:
         checks = [c for c in args.checks.split(",") if c]
-        worker(args.worker, args.file, args.master, args.driver_memory, checks, args.profile)
+        worker(args.worker, args.file, args.master, args.driver_memory, checks, args.profile, args.keep_texts)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(
@@ -201,7 +206,8 @@ def main() -> None:
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", engine, "--file", str(path), "--master", args.master,
                  "--driver-memory", args.driver_memory, "--checks", args.checks,
-                 *(["--profile", str(args.profile)] if args.profile else [])],
+                 *(["--profile", str(args.profile)] if args.profile else []),
+                 *(["--keep-texts"] if args.keep_texts else [])],
                 capture_output=True,
                 text=True,
             )
@@ -222,7 +228,8 @@ def main() -> None:
                 flush=True,
             )
             if r["stages_s"]:
-                print(f"<!-- spark stages at {size:,}: {json.dumps(r['stages_s'])} -->", flush=True)
+                print(f"<!-- spark stages at {size:,}: {json.dumps(r['stages_s'])}; "
+                      f"texts collected: {r['texts_collected']} -->", flush=True)
         same = len(found) < 2 or all(
             found["local"][k] == found["spark"][k]
             for k in ("clusters", "rows_in_clusters", "exact_groups", "groups_sha")

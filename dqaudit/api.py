@@ -17,14 +17,14 @@ from typing import Any
 import pandas as pd
 
 from .cache import Cache
-from .config import AuditConfig
+from .config import TEXT_COLUMNS, AuditConfig
 from .context import AuditContext
 from .data import Dataset, dataset_from_frame
 from .engines import get_engine, with_engine_report
 from .errors import ConfigError
 from .export import cleaning_plan, settle_representatives
 from .masking import report_masker
-from .pipeline import AuditResult, run_checks
+from .pipeline import AuditResult, run_checks, whole_text_columns
 from .progress import NullProgress, Progress
 from .records import build_records, plan_clusters, rolled_up_rows
 from .registry import cleaning_rules, load_config, validate_checks
@@ -42,8 +42,13 @@ def cache_of(config: AuditConfig) -> Cache:
 
 
 def open_context(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str | Path | None = None, *,
-                 progress: Progress | None = None, for_export: bool = False) -> AuditContext:
-    """Load ``data`` on the configured engine into the context the checkers run on (no check runs yet)."""
+                 progress: Progress | None = None, for_export: bool = False,
+                 checks: Sequence[str] | None = None) -> AuditContext:
+    """Load ``data`` on the configured engine into the context the checkers run on (no check runs yet).
+
+    ``checks``: the checks that will run (None: every enabled one); an engine may keep the text
+    columns none of them reads whole off the driver (:func:`~dqaudit.pipeline.whole_text_columns`).
+    """
     config = resolve_config(config)
     progress = progress or NullProgress()
     if isinstance(data, (pd.DataFrame, Dataset)):
@@ -52,8 +57,10 @@ def open_context(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig 
         dataset = data if isinstance(data, Dataset) else dataset_from_frame(data, config.fields)
         return AuditContext(dataset, config, progress=progress, cache=cache_of(config))
     with progress.task(f"loading {Path(str(data)).name}"):
+        # the export writes every text; an audit loads the columns its checks read whole
+        texts = TEXT_COLUMNS if for_export else whole_text_columns(config, checks)
         return get_engine(config).open(data, config, progress=progress, cache=cache_of(config),
-                                       for_export=for_export)
+                                       for_export=for_export, texts=texts)
 
 
 def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str | Path | None = None, *,
@@ -63,11 +70,11 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
 
     ``for_export``: the engine keeps what :func:`split`'s writer needs (Spark: the cached source rows).
     """
-    ctx = open_context(data, config, progress=progress, for_export=for_export)
+    ctx = open_context(data, config, progress=progress, for_export=for_export, checks=checks)
     result = with_engine_report(run_checks(ctx, checks=checks), ctx)
     rules = {**cleaning_rules(), **ctx.config.export.rules}
     plan = cleaning_plan(ctx.frame, result.findings, rules, plan_clusters(result.results, len(ctx.frame)),
-                         rolled_up_rows(result.results))
+                         rolled_up_rows(result.results), texts=ctx.texts)
     results = settle_representatives(result.results, plan, ctx.frame, rules, report_masker(ctx.config))
     return replace(result, results=tuple(results), fix_first=tuple(fix_first(results, result.weights)),
                    records=build_records(ctx.dataset, results, plan))

@@ -129,6 +129,11 @@ class InputConfig(_Strict):
     delimiter: str | None = Field(None, description="CSV delimiter; sniffed from the header when unset.")
 
 
+#: The canonical table's columns that hold texts (the request, the answer): the bulk of the table, which
+#: an engine may keep off the driver (``AuditContext.texts``, ``Checker.reads_whole``).
+TEXT_COLUMNS = frozenset({"text", "output"})
+
+
 class FieldsConfig(_Strict):
     """Where each logical field lives in a record.
 

@@ -6,21 +6,30 @@ memoises its result here under a key of its own (the function, or the function a
 so it is computed once per run whichever caller asks first. An engine that computed a feature
 elsewhere (Spark) hands it over with :meth:`AuditContext.provide` under the same key: the
 contract between engines and features is the feature function, not a string.
+
+The texts (``text`` and ``output``) are the bulk of the table. A reader that needs a few of
+them (previews, examples, cluster members) asks :meth:`AuditContext.texts` for those rows; an
+engine that keeps the texts on its executors (Spark, when no selected check reads a column
+whole: :attr:`~dqaudit.checkers.base.Checker.reads_whole`) leaves the column out of the frame
+and fetches the rows asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from .cache import Cache
-from .config import AuditConfig
+from .config import TEXT_COLUMNS, AuditConfig
 from .data import Dataset
 from .progress import NullProgress, Progress
 
 T = TypeVar("T")
+#: ``fetch(rows, column)``: ``column``'s values for row positions ``rows`` (an engine's, e.g. a Spark join).
+TextFetcher = Callable[[np.ndarray, str], np.ndarray]
 
 
 class AuditContext:
@@ -35,6 +44,7 @@ class AuditContext:
         self.options = options or {}
         self._memo: dict[Hashable, Any] = {}
         self._lazy: dict[Hashable, Callable[[], Any]] = {}
+        self._fetch: TextFetcher | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -43,6 +53,25 @@ class AuditContext:
     @property
     def seed(self) -> int:
         return self.config.seed
+
+    def texts(self, rows: Sequence[int] | np.ndarray, column: str = "text") -> np.ndarray:
+        """``column`` (``text`` or ``output``) of the row positions ``rows``, in that order (an object array).
+
+        Locally a slice of the frame; where the engine left the column out of the frame, one
+        fetch of just these rows, so callers ask once for every row they need.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if column in self.frame.columns:
+            return self.frame[column].to_numpy(dtype=object)[rows]
+        if column not in TEXT_COLUMNS or self._fetch is None:
+            raise KeyError(column)
+        if len(rows) == 0:
+            return np.empty(0, dtype=object)
+        return self._fetch(rows, column)
+
+    def fetch_texts_with(self, fetch: TextFetcher) -> None:
+        """How :meth:`texts` gets the text columns the engine left out of the frame."""
+        self._fetch = fetch
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()`` once per run for ``key``; a value an engine provided wins."""
@@ -66,4 +95,4 @@ class AuditContext:
         return None
 
 
-__all__ = ["AuditContext"]
+__all__ = ["AuditContext", "TextFetcher"]

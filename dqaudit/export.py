@@ -91,7 +91,8 @@ class CleaningPlan:
 
 
 def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[str, Decision],
-                  clusters: np.ndarray, rolled_up: Mapping[str, list[int]] | None = None) -> CleaningPlan:
+                  clusters: np.ndarray, rolled_up: Mapping[str, list[int]] | None = None,
+                  texts: Callable[[np.ndarray], np.ndarray] | None = None) -> CleaningPlan:
     """Turn the audit findings into row decisions (quarantine wins over mask and relabel).
 
     Duplicate groups are settled last, once every other decision is known, so the copy
@@ -101,6 +102,8 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     kept). ``clusters`` (a duplicate cluster id per row) splits a dedupe finding that sums
     up many clusters into its clusters. Such a finding names no records: it applies to the rows
     ``rolled_up`` lists for its ``check.kind`` (:func:`dqaudit.records.rolled_up_rows`).
+    ``texts`` gives the texts of row positions (``AuditContext.texts``; default: the frame's):
+    only the duplicate groups' members are asked for, once.
     """
     plan = CleaningPlan()
     index = pd.Index(frame["id"].astype(str))
@@ -133,7 +136,8 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
                 plan.relabel[row] = label
     kept: set[int] = set()
     barred = set(plan.reasons)  # kept in step with plan.reasons (a set per finding was quadratic at 1M rows)
-    columns = _member_columns(frame)
+    members = np.unique(np.array([r for _, rows, _ in dedupes for r in rows], np.int64))
+    columns = _member_columns(frame, members, texts)
     for finding, rows, reason in dedupes:
         for group, keep in _duplicates(columns, rows, finding, clusters, barred, flagged, kept):
             kept.update(m.row for m in keep)
@@ -181,12 +185,20 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     return out
 
 
-def _member_columns(frame: pd.DataFrame) -> tuple[list[Any], ...]:
-    """id, label, created_at, line and text as arrays, built once per plan (what a group's choice reads)."""
-    fallback = {"line": np.arange(1, len(frame) + 1), "text": np.full(len(frame), "", dtype=object)}
-    return tuple(  # lists: a Python list gives up an item far faster than an object array
+def _member_columns(frame: pd.DataFrame, members: np.ndarray,
+                   texts: Callable[[np.ndarray], np.ndarray] | None) -> tuple[list[Any], ...]:
+    """id, label, created_at, line and text as arrays, built once per plan (what a group's choice reads);
+    the text only of the ``members`` rows (the others are never read), from ``texts`` when given."""
+    fallback = {"line": np.arange(1, len(frame) + 1)}
+    text = np.full(len(frame), "", dtype=object)
+    if texts is not None:
+        text[members] = texts(members)
+    elif "text" in frame.columns:
+        text[members] = frame["text"].to_numpy()[members]
+    columns = tuple(
         (frame[c].to_numpy() if c in frame.columns else fallback.get(c, np.full(len(frame), None, dtype=object)))
-        .tolist() for c in ("id", "label", "created_at", "line", "text"))
+        for c in ("id", "label", "created_at", "line"))
+    return tuple(c.tolist() for c in (*columns, text))  # lists: faster to index than an object array
 
 
 def _duplicates(columns: tuple[list[Any], ...], rows: list[int], finding: Finding, clusters: np.ndarray,

@@ -68,3 +68,26 @@ def truth_chat() -> tuple[Path, dict[str, Any]]:
     if not path.exists():
         pytest.fail("sample_data/support_chat.jsonl is missing: run python sample_data/generate.py")
     return path, json.loads(truth.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def same_results() -> Callable[[Any, Any], None]:
+    """``same_results(a, b)``: two audits (AuditResult) concluded the same, check by check: score,
+    findings, metrics, gates, charts, files and per-record columns; and the same readiness and verdict."""
+
+    def check(a: Any, b: Any) -> None:
+        assert [r.check for r in b.results] == [r.check for r in a.results]
+        for x, y in zip(a.results, b.results, strict=True):
+            assert y.error is None and x.error is None, (x.error, y.error)
+            assert (y.score, y.skipped) == (x.score, x.skipped), x.check
+            assert [f.to_dict() for f in y.findings] == [f.to_dict() for f in x.findings], x.check
+            assert dict(y.metrics) == dict(x.metrics), x.check
+            assert [g.to_dict() for g in y.gates] == [g.to_dict() for g in x.gates], x.check
+            assert [c.to_dict() for c in y.charts] == [c.to_dict() for c in x.charts], x.check
+            assert dict(y.files) == dict(x.files), x.check
+            assert set(y.records) == set(x.records), x.check
+            for column, values in x.records.items():
+                assert list(map(str, y.records[column])) == list(map(str, values)), (x.check, column)
+        assert (b.readiness_score, b.verdict) == (a.readiness_score, a.verdict)
+
+    return check

@@ -96,6 +96,7 @@ class AgreementChecker(Checker[AgreementParams]):
     }
     regression_rules = (RegressionRule("alpha_drop", ("krippendorff_alpha",), "drop", "Krippendorff's alpha",
                                        "krippendorff_alpha"),)
+    reads_whole = frozenset()  # the disputed items' texts only, through ctx.texts
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -303,7 +304,11 @@ class AgreementChecker(Checker[AgreementParams]):
 
     @staticmethod
     def _review_file(ctx: AuditContext, ratings: agr.Ratings, review: pd.DataFrame) -> str:
-        frame = ctx.frame.drop_duplicates("id").set_index(ctx.frame["id"].drop_duplicates().astype(str))
+        first = ~ctx.frame["id"].duplicated().to_numpy()  # an id's first record stands for the item
+        record_of = dict(zip(ctx.frame["id"][first].astype(str), np.flatnonzero(first).tolist(), strict=True))
+        rows = np.array([record_of[item] for item in review.index if item in record_of], dtype=np.int64)
+        text_of = dict(zip(rows.tolist(), ctx.texts(rows).tolist(), strict=True))
+        label_of = ctx.frame["label"].to_numpy()
         row_of = {item: n for n, item in enumerate(ratings.items)}
         lines = []
         for item, info in review.iterrows():
@@ -313,13 +318,13 @@ class AgreementChecker(Checker[AgreementParams]):
                 for a, c in zip(ratings.annotators, codes, strict=True)
                 if c != agr.MISSING
             }
-            rec = frame.loc[item] if item in frame.index else None
+            record = record_of.get(item)
             lines.append(
                 orjson.dumps(
                     {
                         "id": item,
-                        "text": None if rec is None else rec["text"],
-                        "label": None if rec is None else rec["label"],
+                        "text": None if record is None else text_of[record],
+                        "label": None if record is None else label_of[record],
                         "annotations": labels,
                         "consensus": info["consensus"],
                         "consensus_quality": round(float(info["consensus_quality"]), 4),

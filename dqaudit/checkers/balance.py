@@ -33,6 +33,7 @@ class BalanceChecker(Checker[BalanceParams]):
     description = "Label distribution: rare classes and extreme imbalance."
     default_weight = 1.0
     order = 60
+    reads_whole = frozenset()  # labels only
     points = {
         "rare_class": Points(5.0, per="class, times the share of min_count it lacks"),
         "imbalance": Points(1.0, per="multiple of max_imbalance", cap=10.0),

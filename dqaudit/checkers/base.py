@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
-from ..config import CheckParams, Decision
+from ..config import TEXT_COLUMNS, CheckParams, Decision
 from ..errors import MissingDependency
 from ..findings import Chart, CheckResult, Finding, Gate, RegressionRule
 
@@ -85,6 +85,10 @@ class Checker(ABC, Generic[P]):
     points: ClassVar[Mapping[str, Points]] = {}
     #: What ``dqaudit diff`` and ``--fail-on-regression`` watch for this check.
     regression_rules: ClassVar[tuple[RegressionRule, ...]] = ()
+    #: The text columns (``text``, ``output``) it reads whole from ``ctx.frame``. A check that reads
+    #: only some rows' texts (through ``ctx.texts``) or per-record features declares fewer, and
+    #: when no selected check reads a column whole the Spark engine leaves it on the executors.
+    reads_whole: ClassVar[frozenset[str]] = TEXT_COLUMNS
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -37,6 +37,7 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
     points = {"conflicting_labels": Points(3.0), "exact_duplicates": Points(1.0)}
     regression_rules = (RegressionRule("new_conflicting_groups", ("conflicting_labels",), "new_findings",
                                        "new conflicting-label groups", "conflicting_groups"),)
+    reads_whole = frozenset()  # each group's first text only, through ctx.texts
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -49,18 +50,20 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
         exact_group = pd.array(np.where(copied, codes, 0), dtype="Int64")
         exact_group[~copied] = pd.NA
         # rows of groups with copies, grouped by group number (groups in order, rows in file order)
-        dup = frame[copied].assign(_g=codes[copied]).sort_values("_g", kind="stable")
+        dup = frame[copied].assign(_g=codes[copied], _row=np.flatnonzero(copied))
+        dup = dup.sort_values("_g", kind="stable")
         g = dup["_g"].to_numpy()
         bounds = np.flatnonzero(np.diff(g, prepend=-1, append=-1))  # where the (sorted, >= 0) group changes
         starts, ends = bounds[:-1], bounds[1:]
-        ids, texts, lines = dup["id"].tolist(), dup["text"].to_numpy(), dup["line"].tolist()
+        ids, lines = dup["id"].tolist(), dup["line"].tolist()
+        texts = ctx.texts(dup["_row"].to_numpy()[starts])  # each group's first text, for its message
         labels, times = dup["label"].tolist(), dup["created_at"].fillna("~").tolist()
         findings, penalties = [], []
         conflicting_rows = redundant = 0
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             members, size, group_labels = ids[start:end], end - start, labels[start:end]
             split = dict(sorted(Counter(label for label in group_labels if label is not None).items()))
-            text = preview(texts[start])
+            text = preview(texts[k])
             if len(split) > 1:
                 conflicting_rows += size
                 findings.append(self.finding(

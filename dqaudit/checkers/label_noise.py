@@ -440,12 +440,12 @@ def tfidf_probs(
         model = SoftmaxModel(Vocabulary.of(stored["vocab"], stored["idf"]), stored["coef"], stored["bias"])
         digest = hashlib.blake2b(sample_keys.tobytes() + stored["coef"].tobytes(), digest_size=16).hexdigest()
         scores_ns = Cache.namespace("label_noise_scores", model=digest, version=_OOF_VERSION)
-        texts = frame["text"].to_numpy()[rows[scored]]
         with ctx.progress.task(f"Scoring {len(scored):,} labels (tfidf)", total=None):
-            raw = ctx.cache.per_record(
+            raw = ctx.cache.per_record(  # the texts of the rows not scored before, fetched at once
                 scores_ns,
                 hashes[scored].tolist(),
-                lambda todo: score_texts(texts[todo].tolist(), model, default_workers()).astype(np.float16),
+                lambda todo: score_texts(ctx.texts(rows[scored][todo]).tolist(), model,
+                                         default_workers()).astype(np.float16),
             )
         probs[scored] = sharpen(raw, float(stored["temperature"]))
     metrics = {
@@ -511,7 +511,7 @@ def _fit_tfidf(
 ) -> dict[str, np.ndarray]:
     """Fit on a stratified sample: its calibrated out-of-fold probabilities and the whole-sample model."""
     sample = fit_sample(labels, ctx.seed, FIT_ROWS)
-    texts = ctx.frame["text"].to_numpy()[rows[sample]].tolist()
+    texts = ctx.texts(rows[sample]).tolist()
     y = labels[sample]
     with ctx.progress.task(f"Predicting labels (tfidf, {len(sample):,} rows)", total=None):
         vocab, features = tfidf_features(texts)
@@ -553,6 +553,7 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
     description = "Estimated share of wrong labels, likely mislabelled records and overlapping classes."
     default_weight = 2.0
     order = 80
+    reads_whole = frozenset()  # the fit sample, the rows scored, examples and flagged rows, through ctx.texts
     cleaning = {"suspected_mislabel": "quarantine"}
     #: The estimate drives the score: 12 % of labels wrong scores 100·exp(-0.18) = 83.5. The flagged
     #: records share those points (``suspected_mislabel``); the rest is ``estimated_noise``.
@@ -677,10 +678,11 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         by_pair: dict[tuple[str, str], list[int]] = {}
         for k, rec in enumerate(records):
             by_pair.setdefault((rec["given"], rec["suggested"]), []).append(k)
-        texts = frame["text"].to_numpy()
+        firsts = np.array([flagged[positions[0]] for positions in by_pair.values()], dtype=np.int64)
+        example_of = dict(zip(firsts.tolist(), ctx.texts(rows[firsts]).tolist(), strict=True))
         for (given, sugg), positions in sorted(by_pair.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             recs = [records[k] for k in positions]
-            example = preview(str(texts[flagged[positions[0]]]), 60)
+            example = preview(str(example_of[flagged[positions[0]]]), 60)
             findings.append(
                 self.finding(
                     "suspected_mislabel",
@@ -766,7 +768,9 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
             estimate.rate > params.max_noise_share,
             f"an estimated {estimate.rate:.1%} of labels are wrong (limit {params.max_noise_share:.0%})",
         )
-        files = {"label_issues.jsonl": self._issues_file(frame, flagged, records)} if records else {}
+        files: dict[str, str] = {}
+        if records:
+            files["label_issues.jsonl"] = self._issues_file(ctx.texts(rows[flagged]), records)
         top = sorted(noise.items(), key=lambda kv: (-kv[1], kv[0]))[:30]
         chart = Chart(
             "bar",
@@ -805,11 +809,11 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         )
 
     @staticmethod
-    def _issues_file(frame: pd.DataFrame, flagged: np.ndarray, records: list[dict[str, Any]]) -> str:
-        texts = frame["text"].to_numpy()
+    def _issues_file(texts: np.ndarray, records: list[dict[str, Any]]) -> str:
+        """One JSON line per flagged record (``texts``: theirs, in the same order)."""
         return "".join(
-            orjson.dumps({**rec, "text": texts[i]}).decode() + "\n"
-            for i, rec in zip(flagged, records, strict=True)
+            orjson.dumps({**rec, "text": text}).decode() + "\n"
+            for text, rec in zip(texts.tolist(), records, strict=True)
         )
 
 

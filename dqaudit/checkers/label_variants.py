@@ -23,6 +23,7 @@ class LabelVariantsChecker(Checker[CheckParams]):
                    "Cyrillic/Latin look-alike letters), with the canonical name to relabel them to.")
     default_weight = 1.0
     order = 130
+    reads_whole = frozenset()  # labels only
     cleaning = {"label_variants": "relabel"}  # to the canonical spelling the finding suggests
     points = {"label_variants": Points(1.0)}
 

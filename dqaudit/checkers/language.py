@@ -84,6 +84,7 @@ class LanguageChecker(Checker[LanguageParams]):
     description = "Label x language coverage (ru/kk/en, mixed), under-covered cells and wrong lang tags."
     default_weight = 1.5
     order = 90
+    reads_whole = frozenset()  # the language table only (a per-record feature)
     points = {
         "under_covered": Points(1.5, per="label-language cell, times the share of min_per_cell missing"),
         "language_mix": Points(0.1, per="percentage point beyond max_share_deviation"),

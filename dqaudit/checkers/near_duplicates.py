@@ -12,6 +12,7 @@ this check reports clusters holding at least two different texts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -49,6 +50,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
     points = {"conflicting_labels": Points(3.0), "near_duplicates": Points(1.0), "contained_copies": Points(1.0)}
     regression_rules = (RegressionRule("new_near_conflicting_groups", ("conflicting_labels",), "new_findings",
                                        "new near-duplicate groups with conflicting labels", "conflicting_rows"),)
+    reads_whole = frozenset()  # the clusters' texts only, through ctx.texts
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -57,14 +59,15 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
         if n == 0:
             return self.skip("no records")
         found = near_duplicates(ctx)
-        found_clusters = _cluster_table(frame, found.groups)
+        texts = np.full(n, None, dtype=object)  # filled only for the rows read (ctx.texts)
+        found_clusters = _cluster_table(ctx, texts, found.groups)
         clusters = found_clusters.table
         findings: list[Finding] = []
         penalties: list[float] = []
         semantic_only = _semantic_only(found)
         partial_groups = set(found.groups[found.contained_pairs[:, 0]].tolist())
         partial = clusters.index.isin(list(partial_groups))
-        conflict = _asks_the_same(frame, found_clusters)
+        conflict = _asks_the_same(ctx, texts, found_clusters)
         conflicting = clusters[conflict]
         plain = clusters[~conflict & ~partial]
         contained = clusters[~conflict & partial]
@@ -73,9 +76,12 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
         cluster_of[:] = pd.NA
         cluster_of[member_rows] = found.groups[member_rows]
         reasons = np.full(n, None, dtype=object)  # rows of the clusters beyond the cap: their kind
-        for kind, table in (("conflicting_labels", conflicting), ("near_duplicates", plain),
-                            ("contained_copies", contained)):
-            limit = len(table) if params.max_cluster_findings is None else params.max_cluster_findings
+        kinds = (("conflicting_labels", conflicting), ("near_duplicates", plain),
+                 ("contained_copies", contained))
+        cap = params.max_cluster_findings
+        _fill(ctx, texts, found_clusters.members(pd.concat([table.iloc[:cap] for _, table in kinds])))
+        for kind, table in kinds:
+            limit = len(table) if cap is None else cap
             listed = len(findings)
             shown, folded = table.iloc[:limit], table.iloc[limit:]
             edge_range = _edge_ranges(found.groups, found.pairs, found.similarity, shown.index.to_numpy())
@@ -84,7 +90,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                                            shown.index.to_numpy())
             for g, start, size in zip(shown.index, shown["start"], shown["size"], strict=True):
                 rows = found_clusters.pos[start:start + size]
-                members = frame.iloc[rows]
+                members = frame.iloc[rows].assign(text=texts[rows])
                 low, high = edge_range.get(int(g), (None, None))
                 basis = ("semantic_duplicates" if g in semantic_only
                          else "contained_copies" if g in partial_groups else "near_duplicates")
@@ -220,15 +226,23 @@ def group_members(members: pd.DataFrame) -> list[Member]:
                 strict=True))]
 
 
-def _asks_the_same(frame: pd.DataFrame, found: _Clusters) -> np.ndarray:
+def _fill(ctx: AuditContext, texts: np.ndarray, rows: np.ndarray) -> None:
+    """Fetch the texts of ``rows`` not yet in ``texts`` (one :meth:`~AuditContext.texts` call)."""
+    missing = np.unique(rows[np.equal(texts[rows], None)])
+    texts[missing] = ctx.texts(missing)
+
+
+def _asks_the_same(ctx: AuditContext, texts: np.ndarray, found: _Clusters) -> np.ndarray:
     """Per cluster of ``found.table``: do two members with different labels ask the same thing?
 
     Only those are label conflicts (:mod:`dqaudit.features.conflicts`); near-copies whose
-    labels differ in content words stay near-duplicates.
+    labels differ in content words stay near-duplicates. ``texts``: filled here for their members.
     """
     table = found.table
     out = np.zeros(len(table), dtype=bool)
-    texts, labels = frame["text"].to_numpy(), frame["label"].to_numpy()
+    mixed = table[table["labels"].to_numpy() > 1]
+    _fill(ctx, texts, found.members(mixed))
+    labels = ctx.frame["label"].to_numpy()
     for k in np.flatnonzero(table["labels"].to_numpy() > 1).tolist():
         start, size = int(table["start"].iat[k]), int(table["size"].iat[k])
         rows = found.pos[start:start + size]
@@ -250,12 +264,14 @@ class _Clusters:
         return self.pos[np.arange(int(sizes.sum())) + np.repeat(offsets, sizes)]
 
 
-def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> _Clusters:
+def _cluster_table(ctx: AuditContext, texts: np.ndarray, groups: np.ndarray) -> _Clusters:
     """The clusters with at least two different texts, largest first (ties: first row).
 
     "Different" means different after the ``duplicates`` check's normalisation, so a
-    cluster of identical copies stays that check's finding.
+    cluster of identical copies stays that check's finding. ``texts``: filled here for the
+    members it compares.
     """
+    frame = ctx.frame
     sizes = np.bincount(groups)
     pos = np.flatnonzero(sizes[groups] > 1)
     if len(pos) == 0:
@@ -265,7 +281,8 @@ def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> _Clusters:
     starts = np.flatnonzero(np.concatenate(([True], np.diff(groups[pos]) != 0)))
     cluster_sizes = np.diff(np.append(starts, len(pos)))
     member_of = np.repeat(np.arange(len(starts)), cluster_sizes)
-    keep = _texts_differ(frame["text"].to_numpy()[pos], frame["text_hash"].to_numpy()[pos], member_of, starts)
+    keep = _texts_differ(lambda at: _filled(ctx, texts, pos[at]), frame["text_hash"].to_numpy()[pos],
+                         member_of, starts)
     labels = pd.Series(frame["label"].to_numpy()[pos]).groupby(member_of, sort=True).nunique().to_numpy()
     table = pd.DataFrame({"size": cluster_sizes, "labels": labels, "start": starts},
                          index=groups[pos][starts])[keep]
@@ -273,25 +290,34 @@ def _cluster_table(frame: pd.DataFrame, groups: np.ndarray) -> _Clusters:
     return _Clusters(table.iloc[order], pos)
 
 
-def _texts_differ(texts: np.ndarray, hashes: np.ndarray, member_of: np.ndarray,
+def _filled(ctx: AuditContext, texts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    _fill(ctx, texts, rows)
+    return texts[rows]
+
+
+def _texts_differ(text_at: Callable[[np.ndarray], np.ndarray], hashes: np.ndarray, member_of: np.ndarray,
                   starts: np.ndarray) -> np.ndarray:
     """Per cluster (members contiguous, cluster ``k`` from ``starts[k]``): do two members' normalised texts differ?
 
     Copies (equal raw text) never differ, so only each cluster's first text and its
-    first different raw text are normalised; the rare clusters where those two
-    normalise alike (case, width, spacing) have all their distinct texts compared.
+    first different raw text are normalised (``text_at(positions)``: their texts, fetched
+    together); the rare clusters where those two normalise alike (case, width, spacing)
+    have all their distinct texts compared.
     """
     raw = pd.factorize(hashes)[0]
     other = np.flatnonzero(raw != raw[starts][member_of])
     clusters, at = np.unique(member_of[other], return_index=True)
-    second = other[at]
+    first, second = np.split(text_at(np.concatenate([starts[clusters], other[at]])), [len(clusters)])
     differ = np.zeros(len(starts), bool)
-    differ[clusters] = [normalize(texts[starts[k]]) != normalize(texts[j])
-                        for k, j in zip(clusters.tolist(), second.tolist(), strict=True)]
-    for k in clusters[~differ[clusters]].tolist():
-        members = slice(starts[k], starts[k + 1] if k + 1 < len(starts) else len(texts))
-        distinct = np.unique(raw[members], return_index=True)[1] + members.start
-        differ[k] = len({normalize(texts[i]) for i in distinct.tolist()}) > 1
+    differ[clusters] = [normalize(a) != normalize(b)
+                        for a, b in zip(first.tolist(), second.tolist(), strict=True)]
+    alike = clusters[~differ[clusters]]
+    ends = np.append(starts[1:], len(hashes))
+    distinct = [np.unique(raw[starts[k]:ends[k]], return_index=True)[1] + starts[k] for k in alike.tolist()]
+    if distinct:
+        found = iter(text_at(np.concatenate(distinct)).tolist())
+        for k, rows in zip(alike.tolist(), distinct, strict=True):
+            differ[k] = len({normalize(next(found)) for _ in rows}) > 1
     return differ
 
 

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from ..context import AuditContext
+from ..features.pii_counts import FIELDS, pii_counts
 from ..findings import Action, CheckResult, Finding, Severity
-from ..pii import PII_TYPES, PiiSettings, find_pii, mask_text, masker
-from ..text import preview, text_hash
+from ..pii import PII_TYPES, PiiSettings, mask_text, masker
+from ..text import preview
 from .base import Checker, Points
 
 _NAMES = {
@@ -49,26 +49,6 @@ class PiiParams(PiiSettings):
     examples: int = Field(3, ge=0, le=20, description="Masked example excerpts per finding.")
 
 
-def pii_counts(ctx: AuditContext, texts: pd.Series) -> np.ndarray:
-    """Matches per record and type (columns in :data:`PII_TYPES` order), cached by content hash."""
-    values = texts.fillna("").astype(str).tolist()
-    keys = [text_hash(t) for t in values]
-
-    def compute(positions: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(positions), len(PII_TYPES)), dtype=np.int32)
-        with ctx.progress.task("looking for personal data", total=len(positions)) as advance:
-            for row, pos in enumerate(positions):
-                for match in find_pii(values[pos]):
-                    out[row, PII_TYPES.index(match.type)] += 1
-                if row % 1000 == 999:
-                    advance(1000)
-            advance(len(positions) % 1000)
-        return out
-
-    counts = ctx.cache.per_record(ctx.cache.namespace("pii", v=1), keys, compute)
-    return np.asarray(counts, dtype=np.int32).reshape(len(values), len(PII_TYPES))
-
-
 class PiiChecker(Checker[PiiParams]):
     name = "pii"
     description = "Personal data (e-mail, phone, card, IBAN, IIN/BIN, names), validated; masks every report."
@@ -76,6 +56,7 @@ class PiiChecker(Checker[PiiParams]):
     order = 110
     #: per 1 % of records holding the type; card, IBAN and IIN numbers are severe
     points = {"severe": Points(2.0), "other": Points(1.0)}
+    reads_whole = frozenset()  # per-record counts (a feature) and a few example texts, through ctx.texts
 
     def masker(self, ctx: AuditContext) -> Callable[[str], str] | None:
         return masker(self.params.types)
@@ -86,14 +67,18 @@ class PiiChecker(Checker[PiiParams]):
         n = len(frame)
         if n == 0:
             return self.skip("no records")
-        fields = {"text": pii_counts(ctx, frame["text"])}
-        if frame["output"].notna().any():
-            fields["output"] = pii_counts(ctx, frame["output"])
+        table = pii_counts(ctx)
+        fields = {name: table[:, k, :-1] for k, name in enumerate(FIELDS)
+                  if name == "text" or table[:, k, -1].any()}  # answers scanned when there are any
         total = sum(fields.values())
         wanted = [PII_TYPES.index(t) for t in params.types]
         action = Action.MASK if params.export == "mask" else Action.DROP
         findings: list[Finding] = []
         penalties: list[float] = []
+        shown = {col: np.flatnonzero((total[:, col] > 0) & (fields["text"][:, col] > 0))[:params.examples]
+                 for col in wanted}  # the example texts of every type, fetched at once
+        rows = np.concatenate([np.empty(0, np.int64), *shown.values()])
+        text_of = dict(zip(rows.tolist(), ctx.texts(rows).tolist(), strict=True))
         for col in wanted:
             kind = PII_TYPES[col]
             hit = total[:, col] > 0
@@ -101,10 +86,8 @@ class PiiChecker(Checker[PiiParams]):
                 continue
             ids = frame.loc[hit, "id"].tolist()
             where = {name: int((counts[:, col] > 0).sum()) for name, counts in fields.items()}
-            examples = [
-                preview(mask_text(str(t), params.types), 100)
-                for t in frame.loc[hit & (fields["text"][:, col] > 0), "text"].head(params.examples)
-            ]
+            examples = [preview(mask_text(str(text_of[row]), params.types), 100)
+                        for row in shown[col].tolist()]
             findings.append(
                 self.finding(
                     kind,

@@ -54,6 +54,7 @@ class SchemaChecker(Checker[SchemaParams]):
     description = "Well-formed records: readable lines, text present, unique ids, labels present and allowed."
     default_weight = 1.0
     order = 10
+    reads_whole = frozenset()  # text lengths only (a per-record feature)
     cleaning = {"missing_label": "quarantine", "unknown_label": "quarantine"}
     #: unreadable: every kind of input row that could not be loaded (bad JSON, missing text...)
     points = {

@@ -37,6 +37,7 @@ class TextQualityChecker(Checker[TextQualityParams]):
     description = "Empty, fragmentary, overlong and unusually long or short texts."
     default_weight = 1.0
     order = 50
+    reads_whole = frozenset()  # text lengths only (a per-record feature)
     points = {
         "empty_text": Points(2.0),
         "fragment": Points(1.0),

@@ -25,8 +25,12 @@ class Engine(Protocol):
     """What the front door (:mod:`dqaudit.api`) needs from an engine."""
 
     def open(self, data: str | Path, config: AuditConfig, *, progress: Progress | None, cache: Cache,
-             for_export: bool) -> AuditContext:
-        """Load ``data`` into a context (``for_export``: keep what :meth:`export` needs to write the rows)."""
+             for_export: bool, texts: frozenset[str]) -> AuditContext:
+        """Load ``data`` into a context (``for_export``: keep what :meth:`export` needs to write the rows).
+
+        ``texts``: the text columns some check reads whole; the others may stay where the engine
+        keeps them, fetched row by row through :meth:`~dqaudit.context.AuditContext.texts`.
+        """
 
     def check_destination(self, data: str | Path, out: str | Path, config: AuditConfig) -> None:
         """Refuse an export destination before any work starts."""

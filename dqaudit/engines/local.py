@@ -19,7 +19,8 @@ class LocalEngine:
     """Loads with :func:`~dqaudit.data.load_dataset`; features compute on demand; the exporter writes locally."""
 
     def open(self, data: str | Path, config: AuditConfig, *, progress: Progress | None, cache: Cache,
-             for_export: bool) -> AuditContext:
+             for_export: bool, texts: frozenset[str]) -> AuditContext:
+        """Every column is loaded: the texts are in this process anyway."""
         dataset = load_dataset(data, config.fields, config.input)
         return AuditContext(dataset, config, progress=progress, cache=cache)
 

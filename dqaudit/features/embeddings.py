@@ -110,12 +110,11 @@ def embed_texts(ctx: AuditContext, model: str = DEFAULT_MODEL) -> np.ndarray:
     def compute() -> np.ndarray:
         require_embeddings()
         resolve_model(model)  # a missing packaged model is a MissingDependency, not a crash
-        texts = ctx.frame["text"].tolist()
         hashes = ctx.frame["text_hash"].tolist()
         namespace = Cache.namespace("embeddings", **_model_identity(model))
 
         def missing(positions: np.ndarray) -> np.ndarray:
-            todo = [texts[i] for i in positions]
+            todo = ctx.texts(positions).tolist()  # only the texts not embedded before
             with ctx.progress.task(
                 f"Embedding {len(todo)} texts ({Path(model).name})", total=len(todo)
             ) as adv:

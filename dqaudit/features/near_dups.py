@@ -81,12 +81,17 @@ class NearDuplicates:
 
 
 def minhash_params(ctx: AuditContext) -> MinHashParams:
-    """The run's concrete MinHash settings (``auto`` resolved on the whole dataset)."""
-    from ..dedup.minhash import MinHashParams
+    """The run's concrete MinHash settings (``auto`` resolved on the dataset's sample rows)."""
+    from ..dedup.minhash import MinHashParams, auto_sample
 
     p = NearDupFeatureParams.of(ctx.config, "near_duplicates")
     params = MinHashParams(p.shingle, p.ngram, p.num_perm, p.threshold, ctx.seed, p.max_chars)
-    return ctx.memo(minhash_params, lambda: params.resolve(ctx.frame["text"].tolist()))
+
+    def resolve() -> MinHashParams:
+        sample = ctx.texts(auto_sample(len(ctx.frame))).tolist() if params.shingle == "auto" else []
+        return params.resolve(sample)
+
+    return ctx.memo(minhash_params, resolve)
 
 
 def near_duplicate_signatures(ctx: AuditContext) -> np.ndarray:

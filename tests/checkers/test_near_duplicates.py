@@ -13,7 +13,7 @@ from dqaudit.api import audit
 from dqaudit.checkers import near_duplicates as nd
 from dqaudit.config import AuditConfig, FieldsConfig
 from dqaudit.context import AuditContext
-from dqaudit.data import dataset_from_frame, load_dataset
+from dqaudit.data import Dataset, SourceInfo, dataset_from_frame, load_dataset
 from dqaudit.features import near_dups
 from dqaudit.registry import check_params
 
@@ -233,7 +233,9 @@ def test_cluster_table_counts_texts_after_normalisation() -> None:
         groups = np.array([g for g, _, _ in rows], np.int64)
         data = pd.DataFrame({"text": [t for _, t, _ in rows], "label": [lab for _, _, lab in rows]})
         data["text_hash"] = data["text"].map(text_hash)
-        found = nd._cluster_table(data, groups)
+        ctx = AuditContext(Dataset(data, (), SourceInfo("<test>", "jsonl", "", len(data)), FieldsConfig()),
+                           AuditConfig())
+        found = nd._cluster_table(ctx, np.full(len(data), None, dtype=object), groups)
         table = found.table
         data["key"], data["g"] = data["text"].map(normalize), groups
         by = data.groupby("g")

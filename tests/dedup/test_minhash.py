@@ -234,6 +234,16 @@ def test_params_validate_and_resolve_auto_by_length() -> None:
     assert MinHashParams("char").ngram == 4 and MinHashParams("word").ngram == 3
 
 
+@pytest.mark.parametrize("n", [0, 1, 1999, 2000, 3999, 4000, 4001, 5999, 6000, 123_457, 5_000_000])
+def test_auto_resolves_alike_on_its_sample_alone(n: int) -> None:
+    """An engine fetches only the sampled texts: the sample, resolved again, is taken whole."""
+    sample = mh.auto_sample(n)
+    assert len(sample) < 4000 and mh.auto_sample(len(sample)) == range(len(sample))
+    texts = ["a b"] * (n % 7919) + [" ".join(["w"] * 40)] * 3000  # a corpus whose median flips on the sample
+    picked = [texts[i] for i in mh.auto_sample(len(texts))]
+    assert MinHashParams().resolve(picked) == MinHashParams().resolve(texts)
+
+
 def test_lone_surrogates_and_astral_characters_do_not_break_hashing() -> None:
     params = MinHashParams("char", 4)
     texts = ["broken \ud800 text here", "broken \ud800 text here!",

@@ -15,16 +15,18 @@ from click.testing import CliRunner
 from dqaudit.api import open_context
 from dqaudit.api import split as split_data
 from dqaudit.cli import cli
-from dqaudit.config import AuditConfig
+from dqaudit.config import TEXT_COLUMNS, AuditConfig
 from dqaudit.errors import ConfigError, DqauditError, MissingDependency
 from dqaudit.features.exact import exact_groups
 from dqaudit.features.near_dups import near_duplicates
 from dqaudit.publish import MARKER
-from dqaudit.registry import parse_config
+from dqaudit.registry import available_checkers, parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
 ANNOTATIONS = {"checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")}}}
 CHECKS = ["duplicates", "near_duplicates"]
+#: The checks that read no text column whole: on Spark their texts stay on the executors.
+MOVED = sorted(name for name, cls in available_checkers().items() if not cls.reads_whole & TEXT_COLUMNS)
 
 
 def spark_config(**updates: object) -> AuditConfig:
@@ -154,6 +156,37 @@ def test_agreement_from_spark_aggregates_equals_local(label_audits, contexts):
     assert b.metrics == a.metrics
     assert [f.to_dict() for f in b.findings] == [f.to_dict() for f in a.findings]
     assert b.files == a.files
+
+
+@pytest.fixture(scope="module")
+def without_texts(spark):
+    """The sample opened on Spark for the checks that read no text column whole (the texts stay there)."""
+    return open_context(str(SAMPLE), spark_config(**ANNOTATIONS), checks=MOVED)
+
+
+def test_the_texts_stay_on_the_executors_when_no_check_reads_them_whole(contexts, without_texts, same_results,
+                                                                        tmp_path, monkeypatch):
+    from dqaudit.pipeline import run_checks as run
+
+    def run_checks(ctx, checks):  # each run in a folder of its own: with a shared per-record cache the
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))  # second would reuse the first's label model
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        return run(ctx, checks=checks)
+
+    local, full = contexts
+    slim = without_texts
+    assert full.options["engine"]["texts_collected"] == ["output", "text"]  # the default checks read them
+    assert slim.options["engine"]["texts_collected"] == []
+    assert not TEXT_COLUMNS & set(slim.frame.columns)
+    assert slim.frame.equals(full.frame.drop(columns=sorted(TEXT_COLUMNS)))
+    rows = np.array([7, 0, 7, len(full.frame) - 1])
+    for column in TEXT_COLUMNS:
+        assert slim.texts(rows, column).tolist() == full.frame[column].to_numpy()[rows].tolist()
+    same_results(run_checks(full, checks=MOVED), run_checks(slim, checks=MOVED))
+    # and what the local engine concludes (label_noise models one row per cluster on Spark: see above)
+    alike = [name for name in MOVED if name != "label_noise"]
+    same_results(run_checks(local, checks=alike), run_checks(slim, checks=alike))
 
 
 def test_connected_components_roots_are_component_minima(spark):

@@ -29,7 +29,7 @@ from ...errors import DqauditError
 from .aggregates import agreement_tally, conflict_counts, representatives
 from .cluster import candidate_pairs, connected_components, sign_and_key, verify
 from .features import on_executors, per_record_features
-from .read import collect_dataset, list_files, read_rows
+from .read import collect_dataset, list_files, read_rows, text_fetcher
 from .session import Stages, collect_arrow, java_errors, keep, refuse_semantic, spark_session
 from .write import target, write_outputs
 
@@ -57,7 +57,7 @@ class SparkEngine:
     """Loads, signs, clusters and groups on Spark; the driver runs the checkers on what it provides."""
 
     def open(self, data: str | Path, config: AuditConfig, *, progress: Progress | None, cache: Cache,
-             for_export: bool) -> AuditContext:
+             for_export: bool, texts: frozenset[str]) -> AuditContext:
         path = str(data)
         refuse_semantic(config)
         spark = spark_session(config.engine)
@@ -67,7 +67,7 @@ class SparkEngine:
                 files = list_files(spark, path)
         with java_errors(f"auditing {path} on Spark"):
             ctx, log, rows, rid = _cluster(spark, path, config, progress=progress, cache=cache,
-                                           keep_source=for_export, files=files)
+                                           keep_source=for_export, files=files, texts=texts)
         if for_export:
             ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
         # the rows stay cached (until the session stops): the per-record features read them when a check asks.
@@ -119,9 +119,13 @@ def _cluster(
     progress: Progress | None = None,
     cache: Cache | None = None,
     keep_source: bool = False,
-    files: list[tuple[str, int, int]] | None = None,
+    files: list[tuple[str, int, int]] | None,
+    texts: frozenset[str],
 ) -> tuple[AuditContext, Stages, DataFrame, np.ndarray]:
-    """The context, its stage log, the cached input rows (for the split writer) and each record's ``rid``."""
+    """The context, its stage log, the cached input rows (for the split writer) and each record's ``rid``.
+
+    Only the ``texts`` columns are collected into the frame (the others stay in the cached rows and
+    reach the driver through ``ctx.texts`` for the rows a check asks for)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -136,7 +140,9 @@ def _cluster(
         rows, files, fmt, fields = read_rows(spark, path, config, keep_source=keep_source, files=files)
         rows.count()  # parsed on every core here: the collect below fetches one partition per job
     with log.stage("collect the canonical table", "driver"):
-        dataset, rid = collect_dataset(rows, path, files, fmt, fields)
+        dataset, rid = collect_dataset(rows, path, files, fmt, fields, texts)
+    log.info["texts_collected"] = sorted(texts)
+    record_rows = rows.where(F.col("problem").isNull())
     annotated = None
     if dataset.frame["annotations"].notna().any():  # kept on the executors for the agreement aggregates
         annotated = (
@@ -146,8 +152,9 @@ def _cluster(
         annotated = keep(annotated)
         annotated.count()
     ctx = AuditContext(dataset, config, progress=progress, cache=cache, options={"engine": log.info})
-    records = rows.where(F.col("problem").isNull()).select("rid", "text", "label")
-    params = minhash_params(ctx)  # ``auto`` shingles resolved on the collected texts, as locally
+    ctx.fetch_texts_with(text_fetcher(record_rows, rid))
+    records = record_rows.select("rid", "text", "label")
+    params = minhash_params(ctx)  # ``auto`` shingles resolved on a sample of the texts, as locally
     with log.stage("normalise, MinHash signatures and band keys", "spark"):
         signed = keep(sign_and_key(records, params))
         signed.count()  # signed here, once: the two LSH jobs below would otherwise both compute it
@@ -213,7 +220,6 @@ def _cluster(
     log.info["aggregates"]["label_noise_model_rows"] = int(found_representatives.counts["cluster"].nunique())
     ctx.provide(Representatives, found_representatives)
     ctx.provide_lazy(annotation_tally, lambda: agreement_tally(ctx, annotated, log))
-    record_rows = rows.where(F.col("problem").isNull())
     for feature in per_record_features():
         ctx.provide_lazy(feature, lambda f=feature: on_executors(f, record_rows, ctx, rid, log))
     log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")

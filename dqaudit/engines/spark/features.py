@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ...config import TEXT_COLUMNS
 from .read import STRING_COLUMNS
 from .session import collect_arrow, java_errors
 
@@ -30,8 +31,9 @@ def per_record_features() -> tuple[Callable[[AuditContext], Any], ...]:
     """The feature functions the engine computes on the executors (see the module docstring)."""
     from ...features.language import language_table
     from ...features.lengths import text_lengths
+    from ...features.pii_counts import pii_counts
 
-    return text_lengths, language_table
+    return text_lengths, language_table, pii_counts
 
 
 def on_executors(
@@ -57,7 +59,10 @@ def on_executors(
         dataset = Dataset(frame.reset_index(drop=True), (), SourceInfo("<spark>", "", "", len(frame)), fields)
         return feature(AuditContext(dataset, config, cache=Cache(None)))
 
-    sample = evaluate(ctx.frame.head(2)[list(STRING_COLUMNS)])
+    head = np.arange(min(2, len(ctx.frame)))
+    sample = evaluate(pd.DataFrame({  # two records, their texts fetched when the frame left them out
+        c: ctx.texts(head, c) if c in TEXT_COLUMNS else ctx.frame[c].to_numpy()[head] for c in STRING_COLUMNS
+    }))
     if isinstance(sample, np.ndarray):
         names = [f"c{k}" for k in range(int(np.prod(sample.shape[1:])))]
     else:

@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from ...config import TEXT_COLUMNS
 from ...data import (
     _SAMPLES,
     COLUMNS,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from ...config import AuditConfig, FieldsConfig, InputConfig
+    from ...context import TextFetcher
 
 #: ``rid = file_index << FILE_SHIFT | line``: a record's identity on every executor.
 FILE_SHIFT = 40
@@ -219,13 +221,24 @@ def read_rows(
 
 
 def collect_dataset(
-    rows: DataFrame, path: str, files: list[tuple[str, int, int]], fmt: str, fields: FieldsConfig
+    rows: DataFrame,
+    path: str,
+    files: list[tuple[str, int, int]],
+    fmt: str,
+    fields: FieldsConfig,
+    texts: frozenset[str],
 ) -> tuple[Dataset, np.ndarray]:
-    """The canonical table (row order = ``rid`` order, as the local loader's) and its ``rid`` per row."""
+    """The canonical table (row order = ``rid`` order, as the local loader's) and its ``rid`` per row.
+
+    Of the text columns only ``texts`` (those some check reads whole) are collected; the frame
+    has no column for the others, whose rows :func:`text_fetcher` fetches when asked.
+    """
     import pyarrow.compute as pc
 
+    left_out = TEXT_COLUMNS - texts
+    strings = [c for c in STRING_COLUMNS if c not in left_out]
     everything = collect_arrow(
-        rows.select("rid", "line", "problem", "message", "raw", "field", *STRING_COLUMNS, "annotations")
+        rows.select("rid", "line", "problem", "message", "raw", "field", *strings, "annotations")
     )  # records and problems together
     is_record = pc.is_null(everything.column("problem"))
     problems = sorted(
@@ -241,7 +254,7 @@ def collect_dataset(
     rid = table.column("rid").to_numpy()
     order = np.argsort(rid, kind="stable")
     columns: dict[str, pd.Series] = {}
-    for name in COLUMNS:
+    for name in (c for c in COLUMNS if c not in left_out):
         values = table.column(name).to_pylist()
         if name == "annotations":
             values = [None if v is None else tuple(tuple(p) for p in v) for v in values]
@@ -260,3 +273,24 @@ def collect_dataset(
     digest = hashlib.sha256("\n".join(f"{uri}\t{size}\t{mtime}" for uri, size, mtime in files).encode())
     source = SourceInfo(path, fmt, "files:" + digest.hexdigest(), len(frame) + len(quarantined))
     return Dataset(frame, quarantined, source, fields), rid[order]
+
+
+def text_fetcher(records: DataFrame, rid: np.ndarray) -> TextFetcher:
+    """``fetch(rows, column)`` for :meth:`AuditContext.texts`: the cached ``records`` (``rid`` and the
+    string columns) joined with the ``rid`` of the rows asked for, collected one partition per job.
+
+    The ``rid`` list is broadcast (8 bytes a row), so the job reads each cached partition once and
+    the driver receives only the rows asked for.
+    """
+
+    def fetch(positions: np.ndarray, column: str) -> np.ndarray:
+        from pyspark.sql import functions as F
+
+        wanted = rid[positions]
+        keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": np.unique(wanted)}))
+        found = collect_arrow(records.select("rid", column).join(F.broadcast(keys), "rid"))
+        order = np.argsort(found.column("rid").to_numpy(), kind="stable")
+        at = order[np.searchsorted(found.column("rid").to_numpy(), wanted, sorter=order)]
+        return np.array(found.column(column).to_pylist(), dtype=object)[at]
+
+    return fetch

@@ -1,0 +1,44 @@
+"""Personal-data matches per record, in the text and in the answer: the ``pii`` check's table.
+
+One record's counts depend on that record alone, so an engine can compute the table batch by
+batch where the texts are (Spark: on the executors) and hand it over under :func:`pii_counts`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..context import AuditContext
+from ..pii import PII_TYPES, find_pii
+from ..text import text_hash
+
+#: The fields scanned, in the table's second axis.
+FIELDS = ("text", "output")
+
+
+def pii_counts(ctx: AuditContext) -> np.ndarray:
+    """``(rows, fields, types + 1)`` int32: matches per record, field (:data:`FIELDS`) and type
+    (:data:`~dqaudit.pii.PII_TYPES` order), then 1 where the field has a value; cached by content
+    hash and memoised for the run."""
+    return ctx.memo(pii_counts, lambda: np.stack([_counts(ctx, ctx.frame[name]) for name in FIELDS], axis=1))
+
+
+def _counts(ctx: AuditContext, column: pd.Series) -> np.ndarray:
+    present = column.notna().to_numpy()
+    values = column.fillna("").astype(str).tolist()
+
+    def compute(positions: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(positions), len(PII_TYPES)), dtype=np.int32)
+        with ctx.progress.task("looking for personal data", total=len(positions)) as advance:
+            for row, pos in enumerate(positions):
+                for match in find_pii(values[pos]):
+                    out[row, PII_TYPES.index(match.type)] += 1
+                if row % 1000 == 999:
+                    advance(1000)
+            advance(len(positions) % 1000)
+        return out
+
+    counts = ctx.cache.per_record(ctx.cache.namespace("pii", v=1), [text_hash(t) for t in values], compute)
+    counts = np.asarray(counts, dtype=np.int32).reshape(len(values), len(PII_TYPES))
+    return np.concatenate([counts, present[:, None].astype(np.int32)], axis=1)

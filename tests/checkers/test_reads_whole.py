@@ -1,0 +1,97 @@
+"""``Checker.reads_whole``: a check that declares it does not read a text column whole gives the same
+result on a frame without that column, its texts fetched row by row through ``ctx.texts``.
+
+The slim context here is what the Spark engine hands over when no selected check reads the texts
+whole: no ``text``/``output`` columns, the clusters, exact groups and per-record features provided,
+and a fetcher for the rows asked for (here a slice of the full frame, counted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dqaudit.api import open_context
+from dqaudit.config import TEXT_COLUMNS
+from dqaudit.context import AuditContext
+from dqaudit.engines.spark.features import per_record_features
+from dqaudit.export import cleaning_plan
+from dqaudit.features.exact import exact_groups
+from dqaudit.features.near_dups import near_duplicates
+from dqaudit.pipeline import run_checks, whole_text_columns
+from dqaudit.records import plan_clusters, rolled_up_rows
+from dqaudit.registry import available_checkers, cleaning_rules, parse_config
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
+#: The checks that read no text column whole (the ones moved to ``ctx.texts`` or per-record features).
+MOVED = {"agreement", "balance", "duplicates", "label_noise", "label_variants", "language", "near_duplicates", "pii",
+         "schema", "text_quality"}
+CONFIG = {"cache": {"enabled": False},
+          "checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")}}}
+
+
+def test_the_moved_checks_are_declared() -> None:
+    moved = {name for name, cls in available_checkers().items() if not cls.reads_whole & TEXT_COLUMNS}
+    assert moved == MOVED
+    config = parse_config({})
+    assert whole_text_columns(config, sorted(MOVED)) == frozenset()
+    assert whole_text_columns(config, ["near_duplicates", "conflicting_outputs"]) == TEXT_COLUMNS
+    assert whole_text_columns(config, None) == TEXT_COLUMNS  # the default audit still needs them
+
+
+@pytest.fixture(scope="module")
+def contexts() -> tuple[AuditContext, AuditContext, list[np.ndarray]]:
+    """The sample on the local engine, and the same data without its text columns (fetches counted)."""
+    full = open_context(SAMPLE, parse_config(CONFIG))
+    frame = full.frame.drop(columns=sorted(TEXT_COLUMNS))
+    slim = AuditContext(replace(full.dataset, frame=frame), full.config, cache=full.cache)
+    asked: list[np.ndarray] = []
+
+    def fetch(rows: np.ndarray, column: str) -> np.ndarray:
+        asked.append(rows)
+        return full.frame[column].to_numpy(dtype=object)[rows]
+
+    slim.fetch_texts_with(fetch)
+    for feature in (near_duplicates, exact_groups, *per_record_features()):  # what the Spark engine provides
+        slim.provide(feature, feature(full))
+    return full, slim, asked
+
+
+def test_moved_checks_give_the_same_results_without_the_texts(contexts, same_results) -> None:
+    full, slim, asked = contexts
+    expected, got = run_checks(full, checks=sorted(MOVED)), run_checks(slim, checks=sorted(MOVED))
+    same_results(expected, got)
+    assert len(got.check("near_duplicates").findings) > 10  # clusters were reported
+    asked.clear()
+    run_checks(slim, checks=sorted(MOVED - {"label_noise"}))  # label_noise scores every model row's text
+    fetched = np.unique(np.concatenate(asked))
+    assert 0 < len(fetched) < len(full.frame) // 2  # a few rows' texts, not the column
+
+
+def test_the_cleaning_plan_fetches_only_duplicate_members(contexts) -> None:
+    full, slim, asked = contexts
+    result = run_checks(full, checks=["duplicates", "near_duplicates", "pii"])
+    rules = cleaning_rules()
+    clusters = plan_clusters(result.results, len(full.frame))
+    before = len(asked)
+    plan = cleaning_plan(full.frame, result.findings, rules, clusters, rolled_up_rows(result.results))
+    fetched = cleaning_plan(slim.frame, result.findings, rules, clusters, rolled_up_rows(result.results),
+                            texts=slim.texts)
+    assert fetched.reasons == plan.reasons and fetched.mask == plan.mask and fetched.relabel == plan.relabel
+    assert len(asked) == before + 1  # one fetch for every duplicate group's members
+    assert len(asked[-1]) < len(full.frame)
+
+
+def test_a_text_column_that_was_left_out_is_fetched_else_missing(contexts) -> None:
+    full, slim, _ = contexts
+    rows = np.array([5, 0, 5])
+    assert slim.texts(rows).tolist() == full.frame["text"].to_numpy()[rows].tolist()
+    assert slim.texts(rows, "output").tolist() == full.frame["output"].to_numpy()[rows].tolist()
+    assert full.texts(rows, "output").tolist() == slim.texts(rows, "output").tolist()
+    with pytest.raises(KeyError):
+        slim.texts(rows, "label_typo")
+    with pytest.raises(KeyError):  # no engine fetcher: a missing column is a missing column
+        AuditContext(slim.dataset, slim.config).texts(rows)
