@@ -226,10 +226,11 @@ def group_members(members: pd.DataFrame) -> list[Member]:
                 strict=True))]
 
 
-def _fill(ctx: AuditContext, texts: np.ndarray, rows: np.ndarray) -> None:
-    """Fetch the texts of ``rows`` not yet in ``texts`` (one :meth:`~AuditContext.texts` call)."""
+def _fill(ctx: AuditContext, texts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``texts[rows]``, fetching those not yet in ``texts`` first (one :meth:`~AuditContext.texts` call)."""
     missing = np.unique(rows[np.equal(texts[rows], None)])
     texts[missing] = ctx.texts(missing)
+    return texts[rows]
 
 
 def _asks_the_same(ctx: AuditContext, texts: np.ndarray, found: _Clusters) -> np.ndarray:
@@ -281,18 +282,13 @@ def _cluster_table(ctx: AuditContext, texts: np.ndarray, groups: np.ndarray) -> 
     starts = np.flatnonzero(np.concatenate(([True], np.diff(groups[pos]) != 0)))
     cluster_sizes = np.diff(np.append(starts, len(pos)))
     member_of = np.repeat(np.arange(len(starts)), cluster_sizes)
-    keep = _texts_differ(lambda at: _filled(ctx, texts, pos[at]), frame["text_hash"].to_numpy()[pos],
+    keep = _texts_differ(lambda at: _fill(ctx, texts, pos[at]), frame["text_hash"].to_numpy()[pos],
                          member_of, starts)
     labels = pd.Series(frame["label"].to_numpy()[pos]).groupby(member_of, sort=True).nunique().to_numpy()
     table = pd.DataFrame({"size": cluster_sizes, "labels": labels, "start": starts},
                          index=groups[pos][starts])[keep]
     order = np.lexsort((table.index.to_numpy(), -table["size"].to_numpy()))
     return _Clusters(table.iloc[order], pos)
-
-
-def _filled(ctx: AuditContext, texts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    _fill(ctx, texts, rows)
-    return texts[rows]
 
 
 def _texts_differ(text_at: Callable[[np.ndarray], np.ndarray], hashes: np.ndarray, member_of: np.ndarray,
