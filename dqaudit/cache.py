@@ -100,6 +100,17 @@ class Cache:
         Lookups are sorted-array searches on the keys as 64-bit integers: no per-key Python work.
         """
         key_array = np.frombuffer(bytes.fromhex("".join(keys)), dtype="S8") if keys else np.empty(0, "S8")
+        return self._per_key(namespace, key_array, compute)
+
+    def per_key(self, namespace: str, keys: np.ndarray,
+                compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """:meth:`per_record` for keys that are 64-bit integers already (a vectorised hash of many short
+        strings costs less than a hex digest per string)."""
+        return self._per_key(namespace, np.asarray(keys, dtype=np.uint64).astype(">u8").view("S8"), compute)
+
+    def _per_key(self, namespace: str, key_array: np.ndarray,
+                 compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """:meth:`per_record` on keys as 8-byte strings (big-endian, as the shards hold them)."""
         wanted = _native(key_array)
         shards = self._load(namespace)
         found = self._lookup(shards, wanted)

@@ -289,7 +289,7 @@ def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
         raise InputError(source, "export needs the input file the dataset was loaded from")
     target = check_destination(source, Path(out), owned_names(ctx.config.export.chat))
     prepared = prepare_export(ctx, result, by_time=by_time)
-    records = None if result.records is None else parquet_bytes(result.records, report_masker(ctx.config))
+    records = None if result.records is None else parquet_bytes(result.records, report_masker(ctx.config), ctx.cache)
     return _Writer(ctx, prepared).publish(source, target, prepared.manifest, records)
 
 

@@ -11,10 +11,12 @@ in-memory result keeps the raw ids the exporter needs to find its rows. Masking 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from .text import displayable
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .cache import Cache
     from .config import AuditConfig
     from .findings import CheckResult
     from .pipeline import AuditResult
@@ -60,26 +63,93 @@ def masker_for(types: tuple[str, ...] = PII_TYPES) -> Masker:
         text = displayable(text)
         return mask_text(text, types) if _MAYBE.search(text) else text
 
-    _PREFILTERED.add(mask)
+    _TYPES[mask] = types
     return mask
 
 
-#: Maskers made by :func:`masker_for`: a string :func:`maybe_personal` clears is one they return unchanged.
-_PREFILTERED: set[Masker] = set()
+#: Maskers made by :func:`masker_for` and their types: a string :func:`maybe_personal` clears is one they
+#: return unchanged, and what they do to a string can be kept in the cache (:func:`changed_by`).
+_TYPES: dict[Masker, tuple[str, ...]] = {}
+#: Fewest candidates worth a cache lookup: below this, masking them costs less than reading the shards.
+_CACHED_MIN = 1024
+#: Two independent siphash keys (16 bytes each): the first hash is the cache key, the second must match
+#: what the cache returns, so a verdict is only used for the very string it was computed for.
+_HASH_KEYS = ("dqaudit:masked:1", "dqaudit:verify:2")
 
 
-def mask_many(values: list[str], mask: Masker) -> list[str]:
-    """``[mask(v) for v in values]``; for a :func:`masker_for` masker only the values :func:`maybe_personal`
-    picks are masked one by one (a 1M-row audit's findings name a million ids)."""
-    if mask not in _PREFILTERED or len(values) < 64:
-        return [mask(v) for v in values]
+def changed_by(values: Sequence[str | None], mask: Masker, cache: Cache | None = None) -> np.ndarray:
+    """Per value: whether ``mask`` changes it (nulls: False), calling ``mask`` only where it could.
+
+    :func:`maybe_personal` clears most strings in one pass. The rest (a benchmark's ``b0000123`` ids
+    reach the phone matcher, about 10 µs each) have their verdict kept in ``cache`` under a 64-bit
+    hash, beside a second, independent hash that a later run compares before it uses the verdict;
+    the namespace changes with the types, the masking rules' source and ``phonenumbers``' version.
+    So a nightly re-run masks only the ids it has not seen. A string that is not UTF-8 (a lone
+    surrogate) goes to the masker, uncached.
+    """
     import pyarrow as pa
 
+    out = np.zeros(len(values), dtype=bool)
     try:
-        picked = maybe_personal(pa.array(values, type=pa.string())).tolist()
-    except (pa.ArrowException, UnicodeError):  # a lone surrogate: not UTF-8, so every value goes to the masker
+        arrow = pa.array(values, type=pa.string(), from_pandas=True)
+        picked = maybe_personal(arrow) if mask in _TYPES else np.asarray(arrow.is_valid(), dtype=bool)
+    except (pa.ArrowException, UnicodeError):  # not UTF-8: every value is a candidate
+        picked = np.array([isinstance(v, str) for v in values], dtype=bool)
+    rows = np.flatnonzero(picked)
+    todo = [values[r] for r in rows.tolist()]
+    verdicts = _verdicts(todo, mask, cache) if cache is not None and mask in _TYPES and len(todo) >= _CACHED_MIN \
+        else None
+    out[rows] = verdicts if verdicts is not None else [mask(v) != v for v in todo]
+    return out
+
+
+def _verdicts(values: list[str], mask: Masker, cache: Cache) -> np.ndarray | None:
+    """:func:`changed_by` for strings through the cache; None when they cannot be hashed (not UTF-8)."""
+    import pandas as pd
+
+    from .cache import Cache
+
+    try:
+        strings = np.array(values, dtype=object)
+        keys, check = (pd.util.hash_array(strings, hash_key=key, categorize=False) for key in _HASH_KEYS)
+    except UnicodeError:
+        return None
+
+    def compute(positions: np.ndarray) -> np.ndarray:
+        changed = [mask(values[p]) != values[p] for p in positions.tolist()]
+        return np.stack([check[positions], np.asarray(changed, dtype=np.uint64)], axis=1).astype("<u8")
+
+    namespace = Cache.namespace("masked", types=list(_TYPES[mask]), rules=_rules_fingerprint())
+    stored = cache.per_key(namespace, keys, compute)
+    verdicts = stored[:, 1] == 1
+    for p in np.flatnonzero(stored[:, 0] != check).tolist():  # another string under the same key: never trusted
+        verdicts[p] = mask(values[p]) != values[p]
+    return verdicts
+
+
+@lru_cache(maxsize=1)
+def _rules_fingerprint() -> str:
+    """What the masking rules are: the source of the modules that decide them and ``phonenumbers``' version
+    (its metadata decides which numbers are valid), so that no verdict outlives a change to either."""
+    import hashlib
+
+    import phonenumbers
+
+    from . import pii, text
+
+    digest = hashlib.sha256(phonenumbers.__version__.encode())
+    for module in (pii, text, sys.modules[__name__]):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def mask_many(values: list[str], mask: Masker, cache: Cache | None = None) -> list[str]:
+    """``[mask(v) for v in values]``; for a :func:`masker_for` masker only the values :func:`changed_by`
+    finds changed are masked one by one (a 1M-row audit's findings name a million ids)."""
+    if mask not in _TYPES or len(values) < 64:
         return [mask(v) for v in values]
-    return [mask(v) if pick else v for v, pick in zip(values, picked, strict=True)]
+    changed = changed_by(values, mask, cache).tolist()
+    return [mask(v) if c else v for v, c in zip(values, changed, strict=True)]
 
 
 def report_masker(config: AuditConfig) -> Masker | None:
@@ -114,11 +184,12 @@ def mask_lines(text: str, mask: Masker) -> str:
     return "".join(out)
 
 
-def mask_check(result: CheckResult, mask: Masker) -> CheckResult:
-    """One check's result with ids, messages, details, metrics, gates, charts and files masked."""
+def mask_check(result: CheckResult, mask: Masker, cache: Cache | None = None) -> CheckResult:
+    """One check's result with ids, messages, details, metrics, gates, charts and files masked
+    (``cache``: where :func:`changed_by` keeps what the masker did to each id)."""
     from .findings import jsonable
 
-    ids = iter(mask_many([str(i) for f in result.findings for i in f.record_ids], mask))  # one pass for all
+    ids = iter(mask_many([str(i) for f in result.findings for i in f.record_ids], mask, cache))  # one pass
     findings = tuple(replace(f, message=mask(f.message), record_ids=tuple(islice(ids, len(f.record_ids))),
                              details=mask_deep(jsonable(f.details), mask)) for f in result.findings)
     return replace(
@@ -137,7 +208,8 @@ def mask_result(result: AuditResult) -> AuditResult:
     mask = report_masker(result.config)
     if mask is None:
         return replace(result, source=replace(result.source, path=displayable(result.source.path)))
-    results = tuple(mask_check(r, mask) for r in result.results)
+    cache = result.context.cache if result.context is not None else None
+    results = tuple(mask_check(r, mask, cache) for r in result.results)
     masked = {id(old): new for r_old, r_new in zip(result.results, results, strict=True)
               for old, new in zip(r_old.findings, r_new.findings, strict=True)}
     return replace(

@@ -28,6 +28,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .cache import Cache
     from .data import Dataset
     from .findings import CheckResult, Finding
 
@@ -209,40 +210,37 @@ def _decisions(n: int, plan: Any) -> np.ndarray:
     return out
 
 
-def parquet_bytes(records: pd.DataFrame, mask: Callable[[str], str] | None = None) -> bytes:
-    """records.parquet's bytes; ``mask`` (the report masker) is applied to the ids and suggested labels."""
+def parquet_bytes(records: pd.DataFrame, mask: Callable[[str], str] | None = None,
+                  cache: Cache | None = None) -> bytes:
+    """records.parquet's bytes; ``mask`` (the report masker) is applied to the ids and suggested labels
+    (``cache``: the run's cache, where :func:`dqaudit.masking.changed_by` keeps what the masker does to each id)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if mask is not None:
-        def strict(value: str) -> str:
-            return _GLUED_EMAIL.sub("<EMAIL>", mask(value))
-
-        records = records.assign(**{c: _masked(records[c], strict) for c in ("id", "suggested_label")})
+        records = records.assign(**{c: _masked(records[c], mask, cache) for c in ("id", "suggested_label")})
     table = pa.Table.from_pandas(records, schema=schema(), preserve_index=False)
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
 
 
-def _masked(values: pd.Series, strict: Callable[[str], str]) -> pd.Series:
-    """``values`` (strings, nulls kept) through ``strict``, called only where the masker could change something.
+def _masked(values: pd.Series, mask: Callable[[str], str], cache: Cache | None = None) -> pd.Series:
+    """``values`` (strings, nulls kept) through ``mask`` plus a rule for an e-mail address glued to more of an id.
 
-    ``strict`` is the report masker (:func:`dqaudit.masking.masker_for`) plus a rule that also needs an "@":
-    :func:`dqaudit.masking.maybe_personal` finds the candidates in one pass, so a million ids
-    such as ``d123456`` are not masked one Python call at a time.
+    The masker is called only where it changes something (:func:`dqaudit.masking.changed_by`: one
+    vectorised pass, then the cache's verdicts), so a million ids such as ``d1234567`` are not masked
+    one Python call at a time every night; the glued-address rule runs where there is an "@".
     """
-    import pyarrow as pa
-
-    from .masking import maybe_personal
+    from .masking import changed_by
 
     values = values.astype("string")
-    try:
-        rows = np.flatnonzero(maybe_personal(pa.array(values, type=pa.string(), from_pandas=True)))
-    except (pa.ArrowException, UnicodeError):  # not valid UTF-8 (a lone surrogate): every value is a candidate
-        rows = np.flatnonzero(values.notna().to_numpy())
+    strings = values.tolist()
+    changed = changed_by(strings, mask, cache)
+    changed |= values.str.contains("@", regex=False).fillna(False).to_numpy(dtype=bool)
+    rows = np.flatnonzero(changed)
     if not len(rows):
         return values
     out = values.copy()
-    out.iloc[rows] = [strict(v) if isinstance(v, str) else v for v in values.iloc[rows].tolist()]
+    out.iloc[rows] = [_GLUED_EMAIL.sub("<EMAIL>", mask(strings[r])) for r in rows.tolist()]
     return out

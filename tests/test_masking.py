@@ -90,3 +90,92 @@ def test_mask_many_masks_what_one_call_per_value_masks() -> None:
     values = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(3000)]
     assert mask_many(values, mask) == [mask(v) for v in values]
     assert mask_many(["\udcff" * 70] * 70, mask) == [mask("\udcff" * 70)] * 70  # not UTF-8: each value masked
+
+
+def _mask_text_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every string the masking rules are run on, from now on."""
+    import dqaudit.masking as masking
+
+    calls: list[str] = []
+    real = masking.mask_text
+
+    def counted(text: str, types: tuple[str, ...]) -> str:
+        calls.append(text)
+        return real(text, types)
+
+    monkeypatch.setattr(masking, "mask_text", counted)
+    return calls
+
+
+def _fresh_masker():  # type: ignore[no-untyped-def]
+    """A masker as :func:`masker_for` makes it, without the memo another run in this process filled."""
+    from dqaudit.masking import masker_for
+
+    return masker_for.__wrapped__()
+
+
+def test_the_next_run_masks_only_ids_it_has_not_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verdicts kept in the cache give what one masker call per value gives; a re-run calls it for new ids only."""
+    import random
+
+    from dqaudit.cache import Cache
+    from dqaudit.masking import changed_by, mask_many
+
+    rng = random.Random(5)
+    pieces = ["b", "0", "1", "23", "4567", "-", " ", "@", "KZ", "86", "+7 701 555 12 34", "4111 1111 1111 1111",
+              "Ivan Petrov", "a.b@x.io", "é", "…"]
+    values = [f"b{i:07d}" for i in range(3000)] + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+                                                  for _ in range(2000)] + [None]
+    want = [v is not None and _fresh_masker()(v) != v for v in values]
+    calls = _mask_text_calls(monkeypatch)
+    got = changed_by(values, _fresh_masker(), Cache(tmp_path))
+    assert got.tolist() == want and len(calls) > 3000  # the ids with seven digits reach the rules
+    Cache(tmp_path).flush()
+    calls.clear()
+    grown = values + [f"b{i:07d}" for i in range(3000, 3100)]
+    assert changed_by(grown, _fresh_masker(), Cache(tmp_path)).tolist() == want + [False] * 100
+    assert sorted(calls) == sorted(f"b{i:07d}" for i in range(3000, 3100))
+    strings = [v for v in grown if v is not None]
+    mask = _fresh_masker()
+    assert mask_many(strings, mask, Cache(tmp_path)) == [_fresh_masker()(v) for v in strings]
+
+
+def test_a_verdict_is_used_only_for_the_string_it_was_computed_for(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored verdict whose second hash does not match (another string under the key) is recomputed,
+    and a damaged shard is ignored: neither leaves a value unmasked."""
+    import pandas as pd
+
+    import dqaudit.masking as masking
+    from dqaudit.cache import Cache
+
+    values = [f"+7 701 555 {i // 100:02d} {i % 100:02d}" for i in range(1500)]  # all phone numbers
+    mask = _fresh_masker()
+    assert masking.changed_by(values, mask, Cache(tmp_path)).all()
+    Cache(tmp_path).flush()
+    (folder,) = tmp_path.iterdir()
+    keys = pd.util.hash_array(np.array(values, dtype=object), hash_key=masking._HASH_KEYS[0], categorize=False)
+    lies = np.zeros((len(values), 2), dtype="<u8")  # "unchanged", under the right keys, with the wrong check
+    for shard in folder.iterdir():
+        shard.unlink()
+    Cache(tmp_path).per_key(folder.name, keys, lambda positions: lies[positions])
+    Cache(tmp_path).flush()
+    assert masking.changed_by(values, _fresh_masker(), Cache(tmp_path)).all()
+    for shard in folder.iterdir():  # damage: the checksum no longer holds
+        data = bytearray(shard.read_bytes())
+        data[-1] ^= 1
+        shard.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="unusable shard"):
+        assert masking.changed_by(values, _fresh_masker(), Cache(tmp_path)).all()
+
+
+def test_the_verdicts_change_namespace_with_the_types(tmp_path: Path) -> None:
+    """A masker for other types keeps its verdicts apart (an id a phone-only masker leaves may be an e-mail)."""
+    from dqaudit.cache import Cache
+    from dqaudit.masking import changed_by, masker_for
+
+    values = [f"user{i}@example.com" for i in range(1100)]
+    assert changed_by(values, masker_for(("phone",)), Cache(tmp_path)).sum() == 0
+    Cache(tmp_path).flush()
+    assert changed_by(values, masker_for(("email",)), Cache(tmp_path)).all()
+    assert len(list(tmp_path.iterdir())) == 2

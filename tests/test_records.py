@@ -177,7 +177,7 @@ def test_ids_are_masked_as_one_call_per_value_would_mask_them() -> None:
               "\u00e9", "\x0b", "\x1c", "\t", "+7 701 555 12 34", "4111 1111 1111 1111", "#12", "Мария Иванова"]
     values = [None, "", "d1", "ivan.petrov@example.com-7", "KZ86125KZT5004100100", "x\u2028y"]
     values += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
-    got = _masked(pd.Series(values, dtype="string"), strict).tolist()
+    got = _masked(pd.Series(values, dtype="string"), mask).tolist()
     want = [None if v is None else strict(v) for v in values]
     assert [None if pd.isna(v) else v for v in got] == want
     assert got[3] == "<EMAIL>-7" and got[2] == "d1"

@@ -52,8 +52,9 @@ def write_reports(result: AuditResult, directory: str | Path, formats: Iterable[
         from ..masking import report_masker
         from ..records import FILENAME, parquet_bytes
 
+        cache = result.context.cache if result.context is not None else None
         written["records"] = atomic_write(directory / FILENAME,
-                                          parquet_bytes(result.records, report_masker(result.config)))
+                                          parquet_bytes(result.records, report_masker(result.config), cache))
     marker = {"name": _folder_stem(result.name), "files": sorted(p.name for p in written.values())}
     atomic_write(directory / MARKER, json.dumps(marker) + "\n")
     return written
