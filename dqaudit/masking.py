@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from itertools import islice
@@ -184,12 +184,11 @@ def mask_lines(text: str, mask: Masker) -> str:
     return "".join(out)
 
 
-def mask_check(result: CheckResult, mask: Masker, cache: Cache | None = None) -> CheckResult:
+def mask_check(result: CheckResult, mask: Masker, ids: Iterator[str]) -> CheckResult:
     """One check's result with ids, messages, details, metrics, gates, charts and files masked
-    (``cache``: where :func:`changed_by` keeps what the masker did to each id)."""
+    (``ids``: its findings' record ids already masked, in order, as :func:`mask_result` masks them)."""
     from .findings import jsonable
 
-    ids = iter(mask_many([str(i) for f in result.findings for i in f.record_ids], mask, cache))  # one pass
     findings = tuple(replace(f, message=mask(f.message), record_ids=tuple(islice(ids, len(f.record_ids))),
                              details=mask_deep(jsonable(f.details), mask)) for f in result.findings)
     return replace(
@@ -209,7 +208,8 @@ def mask_result(result: AuditResult) -> AuditResult:
     if mask is None:
         return replace(result, source=replace(result.source, path=displayable(result.source.path)))
     cache = result.context.cache if result.context is not None else None
-    results = tuple(mask_check(r, mask, cache) for r in result.results)
+    ids = iter(mask_many([str(i) for r in result.results for f in r.findings for i in f.record_ids], mask, cache))
+    results = tuple(mask_check(r, mask, ids) for r in result.results)  # one pass (and one cache lookup) for all
     masked = {id(old): new for r_old, r_new in zip(result.results, results, strict=True)
               for old, new in zip(r_old.findings, r_new.findings, strict=True)}
     return replace(
