@@ -363,7 +363,10 @@ class _Builder:
             batch: dict[str, list[Any]] = {"text": texts}
             for name, field, kind in self._scalars:
                 values = field.column(objs, keys) if field else None
-                if values is not None and not set(map(type, values)) <= _PLAIN:
+                types = set(map(type, values)) if values is not None else _PLAIN
+                if types <= _INTEGRAL:  # integers (not booleans) read as _scalar reads them, without a call per row
+                    values = [str(v) if type(v) is int else v for v in values] if int in types else values
+                else:
                     values = [v if v is None or type(v) is str else _scalar(v, field.spec, kind) for v in values]
                 batch[name] = absent if values is None else values
             output = self._output.column(objs, keys) if self._output else None
@@ -476,6 +479,8 @@ _SAMPLES = 20
 _SCALAR_FIELDS = ("id", "label", "lang", "group", "created_at", "policy_version", "split")
 #: Value types a string field keeps as they are (an absent field reads as None).
 _PLAIN = {str, type(None)}
+#: Value types a string field takes in a batch without a check per row (an integer becomes its digits).
+_INTEGRAL = {int, str, type(None)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from itertools import islice
@@ -184,11 +184,11 @@ def mask_lines(text: str, mask: Masker) -> str:
     return "".join(out)
 
 
-def mask_check(result: CheckResult, mask: Masker, ids: Iterator[str]) -> CheckResult:
-    """One check's result with ids, messages, details, metrics, gates, charts and files masked
-    (``ids``: its findings' record ids already masked, in order, as :func:`mask_result` masks them)."""
+def mask_check(result: CheckResult, mask: Masker) -> CheckResult:
+    """One check's result with ids, messages, details, metrics, gates, charts and files masked."""
     from .findings import jsonable
 
+    ids = iter(mask_many([str(i) for f in result.findings for i in f.record_ids], mask))  # one pass for all
     findings = tuple(replace(f, message=mask(f.message), record_ids=tuple(islice(ids, len(f.record_ids))),
                              details=mask_deep(jsonable(f.details), mask)) for f in result.findings)
     return replace(
@@ -208,8 +208,8 @@ def mask_result(result: AuditResult) -> AuditResult:
     if mask is None:
         return replace(result, source=replace(result.source, path=displayable(result.source.path)))
     cache = result.context.cache if result.context is not None else None
-    ids = iter(mask_many([str(i) for r in result.results for f in r.findings for i in f.record_ids], mask, cache))
-    results = tuple(mask_check(r, mask, ids) for r in result.results)  # one pass (and one cache lookup) for all
+    findings = mask_known(_finding_strings(result), mask, cache)
+    results = tuple(mask_check(r, findings) for r in result.results)
     masked = {id(old): new for r_old, r_new in zip(result.results, results, strict=True)
               for old, new in zip(r_old.findings, r_new.findings, strict=True)}
     return replace(
@@ -219,3 +219,43 @@ def mask_result(result: AuditResult) -> AuditResult:
                         for item in result.fix_first),
         run_extras=mask_deep(result.run_extras, mask),
     )
+
+
+def mask_known(strings: list[str], mask: Masker, cache: Cache | None = None) -> Masker:
+    """``mask``, with ``strings`` masked up front in one :func:`mask_many` pass (through ``cache``).
+
+    A 1M-row audit's findings hold tens of thousands of messages and a million ids, most of them
+    unchanged by the masker but reaching its phone matcher; masked one call at a time they cost
+    more than the checks of a nightly re-run. Any other string goes to ``mask`` as before.
+    """
+    unique = list(dict.fromkeys(strings))
+    known = dict(zip(unique, mask_many(unique, mask, cache), strict=True))
+
+    def masked(text: str) -> str:
+        value = known.get(text)
+        return mask(text) if value is None else value
+
+    return masked
+
+
+def _finding_strings(result: AuditResult) -> list[str]:
+    """Every finding's record ids, message and the strings in its details (keys included), as masked."""
+    out: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    for check in result.results:
+        for finding in check.findings:
+            out.extend(str(i) for i in finding.record_ids)
+            out.append(finding.message)
+            walk(finding.details)
+    return out

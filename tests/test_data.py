@@ -3,11 +3,14 @@ import hashlib
 import json
 import random
 import re
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dqaudit import data
 from dqaudit.config import FieldsConfig, InputConfig
@@ -247,6 +250,45 @@ def test_batched_jsonl_matches_row_by_row(tmp_path, monkeypatch, block, fields):
         unique.append(rid if rid not in seen else f"{rid}#{number}")
         seen.add(rid)
     assert got.frame["id"].tolist() == unique
+
+
+_VALUE = st.one_of(
+    st.none(), st.booleans(), st.text(max_size=8), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False, width=64), st.sampled_from([2.0, -0.0, 1e20, 2**53 + 1.0]),
+    st.lists(st.integers(0, 3), max_size=2),
+)
+_NOTE = st.one_of(st.fixed_dictionaries({"annotator": _VALUE, "label": _VALUE}), _VALUE)
+_RECORD = st.fixed_dictionaries(
+    {"text": st.one_of(st.text(max_size=12), _VALUE)},
+    optional={name: _VALUE for name in ("id", "label", "lang", "group", "created_at", "policy_version", "split")}
+    | {"annotations": st.one_of(st.lists(_NOTE, max_size=3), _VALUE), "output": _VALUE},
+)
+_LINE = st.one_of(
+    _RECORD.map(json.dumps), _RECORD.map(json.dumps), _RECORD.map(json.dumps),
+    _RECORD.map(lambda r: json.dumps(r)[:-1] + ', "text": "dup"}'),  # a duplicate key: the last one wins
+    st.sampled_from([line for line, _ in _LINES]),
+    st.binary(max_size=12).filter(lambda b: b"\n" not in b),
+)
+
+
+@given(lines=st.lists(_LINE, min_size=1, max_size=60), block=st.sampled_from([1 << 20, 64, 9]))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_batched_loader_reads_any_file_as_the_row_by_row_rules_do(tmp_path, monkeypatch, lines, block):
+    """Generated files (every value type in every field, hostile lines, small blocks): the batches read
+    exactly what the per-row rules read, rows, problems and types alike."""
+    monkeypatch.setattr(data, "MAX_TEXT_CHARS", 10)
+    monkeypatch.setattr(data, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(data, "_CHUNK_ROWS", 4)
+    path = _write_lines(tmp_path / "generated.jsonl", lines)
+    first = [obj for _, _, obj in islice(data.iter_rows(path, "jsonl", InputConfig()), data._SAMPLES)]
+    try:  # with the fields the loader picks (chat records read as messages[user])
+        want = _row_by_row(path, data.chat_fields(FieldsConfig(), lambda: first))
+    except InputError as error:
+        with pytest.raises(InputError) as got:
+            load_dataset(path)
+        assert str(got.value) == str(error)
+        return
+    _assert_same(load_dataset(path), want)
 
 
 def test_batched_jsonl_values(tmp_path):
