@@ -190,3 +190,16 @@ def test_a_shard_that_could_not_be_written_is_a_warning_when_the_same_run_reads_
     with pytest.raises(OSError, match="No space left"):  # the recomputed rows' shard: the pipeline warns
         cache.flush()
     assert not list((tmp_path / "ns").glob("*.tmp")) and not list((tmp_path / "ns").glob("*.shard"))
+
+
+def test_gathering_from_parts_of_any_size_gives_the_rows_asked_for() -> None:
+    """Rows of several parts (the largest first, last or between; empty parts too) come back in the order asked."""
+    from dqaudit.cache import _gather
+
+    rng = np.random.default_rng(3)
+    for sizes in ([5, 900, 0, 40], [900, 3], [1, 2, 3], [0, 7]):
+        parts = [rng.integers(0, 1000, (size, 4)).astype("<u4") for size in sizes]
+        whole = np.concatenate(parts)
+        found = rng.integers(0, len(whole), 2000)
+        assert np.array_equal(_gather(parts, found), whole[found])
+        assert _gather(parts, found[:0]).shape == (0, 4)
