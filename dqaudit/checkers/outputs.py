@@ -24,6 +24,7 @@ from pydantic import Field
 from ..config import CheckParams
 from ..context import AuditContext
 from ..features.answers import DEFAULT_MIN_SIMILARITY, Answer, Disagreement, compare, parse_answer
+from ..features.lengths import output_lengths
 from ..findings import Action, CheckResult, Finding, Severity
 from ..pii import PiiSettings, mask_text
 from ..text import preview
@@ -83,6 +84,7 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
     cleaning = {"conflicting_outputs": "quarantine"}  # the records of the answers not kept (quarantine_ids)
     #: every row asking the question; a contradiction (facts, polarity) costs more than another wording
     points = {"contradicting": Points(3.0), "dissimilar": Points(1.0)}
+    reads_whole = frozenset()  # answer lengths (a per-record feature); the compared rows' texts through ctx.texts
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -90,18 +92,21 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
         n = len(frame)
         if n == 0:
             return self.skip("no records")
-        if not frame["output"].notna().any():
+        lengths = output_lengths(ctx)
+        if not (lengths > -2).any():
             return self.skip("no outputs: set fields.output (chat: messages[assistant]; prompt/completion: "
                              "completion)")
-        has_output = frame["output"].map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy()
+        has_output = lengths > 0
         groups = input_groups(ctx)
         sizes = np.bincount(groups[has_output], minlength=int(groups.max(initial=0)) + 1)
         candidates = np.flatnonzero(has_output & (sizes[groups] > 1))
-        superseded = _superseded(ctx)
+        # only the rows compared are read: their questions and answers, fetched at once
+        texts, outputs = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+        texts[candidates], outputs[candidates] = ctx.texts(candidates), ctx.texts(candidates, "output")
+        superseded = _superseded(ctx, candidates, outputs)
         mask = _masker(ctx)
         findings: list[Finding] = []
         penalties: list[float] = []
-        texts, outputs = frame["text"].to_numpy(), frame["output"].to_numpy()
         parsed: dict[str, Answer] = {}
 
         def parse(value: str) -> Answer:
@@ -118,7 +123,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                 answer_groups = _answer_groups(rows, outputs, parse, params.min_similarity)
                 if len(answer_groups) < 2:
                     continue
-                finding = self._finding(frame, rows, answer_groups, superseded, mask, params.min_similarity)
+                finding = self._finding(frame, texts[rows[0]], rows, answer_groups, superseded, mask,
+                                        params.min_similarity)
                 findings.append(finding)
                 penalties.append(self.penalty("contradicting" if finding.severity is Severity.HIGH else "dissimilar",
                                               len(rows), n))
@@ -140,8 +146,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
         }
         return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])
 
-    def _finding(self, frame: pd.DataFrame, rows: list[int], answer_groups: list[_AnswerGroup],
-                 superseded: list[bool] | None, mask: Callable[[str], str], min_similarity: float) -> Finding:
+    def _finding(self, frame: pd.DataFrame, question: str, rows: list[int], answer_groups: list[_AnswerGroup],
+                 superseded: np.ndarray | None, mask: Callable[[str], str], min_similarity: float) -> Finding:
         keep, rule = _choose(frame, answer_groups, superseded)
         kept = answer_groups[keep]
         ids = frame["id"].to_numpy()
@@ -160,7 +166,7 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                 "differing_spans": [[mask(a), mask(b)] for a, b in versus.spans] if versus else [],
             })
         others = [a for a in answers if not a["keep"]]
-        question = mask(preview(frame["text"].iat[rows[0]], 50))
+        question = mask(preview(question, 50))
         first = others[0]
         more = f" and {len(others) - 1} more" if len(others) > 1 else ""
         message = (f"{len(rows)} records of “{question}” get conflicting answers ({first['detail']}): keep "
@@ -202,7 +208,7 @@ def _answer_groups(rows: list[int], outputs: np.ndarray, parse: Callable[[str], 
 
 
 def _choose(frame: pd.DataFrame, groups: list[_AnswerGroup],
-            superseded: list[bool] | None) -> tuple[int, str]:
+            superseded: np.ndarray | None) -> tuple[int, str]:
     """Which answer to keep, and the rule that decided: current policy, majority, newest, first line."""
     candidates = list(range(len(groups)))
     rule = "first line"
@@ -227,15 +233,18 @@ def _choose(frame: pd.DataFrame, groups: list[_AnswerGroup],
     return min(candidates, key=lambda k: min(lines[r] for r in groups[k].rows)), rule
 
 
-def _superseded(ctx: AuditContext) -> list[bool] | None:
-    """Per row: does the output quote a superseded policy? None when no policies file is configured."""
+def _superseded(ctx: AuditContext, rows: np.ndarray, outputs: np.ndarray) -> np.ndarray | None:
+    """Per row: does the output quote a superseded policy (asked of ``rows``, whose ``outputs`` are
+    filled; the others say no)? None when no policies file is configured."""
     from ..policies import PolicySettings, load_policies
 
     path = PolicySettings.of(ctx.config, "stale_policy").policies
     if path is None or not Path(path).is_file():
         return None
     terms = [term.regex for policy in load_policies(Path(path)) for term in policy.terms]
-    return [isinstance(v, str) and any(t.search(v) for t in terms) for v in ctx.frame["output"].tolist()]
+    quotes = np.zeros(len(outputs), dtype=bool)
+    quotes[rows] = [isinstance(v, str) and any(t.search(v) for t in terms) for v in outputs[rows].tolist()]
+    return quotes
 
 
 def _masker(ctx: AuditContext) -> Callable[[str], str]:

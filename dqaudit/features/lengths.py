@@ -1,4 +1,5 @@
 """Text lengths per record: (characters after stripping, words), shared by ``text_quality`` and ``schema``;
+the answer's length (which rows have one: ``conflicting_outputs``);
 and the robust z-score that ``text_quality`` and ``output_style`` use for length outliers."""
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ def text_lengths(ctx: AuditContext) -> np.ndarray:
                                   dtype=np.int64).reshape(-1, 2))
 
     return ctx.memo(text_lengths, compute)
+
+
+def output_lengths(ctx: AuditContext) -> np.ndarray:
+    """Per row: the answer's length after stripping, -1 for a value that is not a string, -2 for none.
+
+    Which rows have an answer, without holding the answers: an engine that keeps the texts
+    elsewhere computes it there (Spark: on the executors). Memoised for the run.
+    """
+
+    def compute() -> np.ndarray:
+        column = ctx.frame["output"]
+        return np.where(column.notna().to_numpy(), [len(v.strip()) if isinstance(v, str) else -1
+                                                     for v in column.tolist()], -2).astype(np.int64)
+
+    return ctx.memo(output_lengths, compute)
 
 
 def robust_z(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

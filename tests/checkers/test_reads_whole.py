@@ -27,10 +27,11 @@ from dqaudit.registry import available_checkers, cleaning_rules, parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
 #: The checks that read no text column whole (the ones moved to ``ctx.texts`` or per-record features).
-MOVED = {"agreement", "balance", "duplicates", "label_noise", "label_variants", "language", "near_duplicates", "pii",
-         "schema", "text_quality"}
-CONFIG = {"cache": {"enabled": False},
-          "checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")}}}
+MOVED = {"agreement", "balance", "conflicting_outputs", "duplicates", "label_noise", "label_variants", "language",
+         "near_duplicates", "pii", "schema", "text_quality"}
+CONFIG = {"cache": {"enabled": False}, "fields": {"output": "answer"},
+          "checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")},
+                     "stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}}
 
 
 def test_the_moved_checks_are_declared() -> None:
@@ -38,7 +39,7 @@ def test_the_moved_checks_are_declared() -> None:
     assert moved == MOVED
     config = parse_config({})
     assert whole_text_columns(config, sorted(MOVED)) == frozenset()
-    assert whole_text_columns(config, ["near_duplicates", "conflicting_outputs"]) == TEXT_COLUMNS
+    assert whole_text_columns(config, ["near_duplicates", "output_style"]) == TEXT_COLUMNS
     assert whole_text_columns(config, None) == TEXT_COLUMNS  # the default audit still needs them
 
 
@@ -65,6 +66,7 @@ def test_moved_checks_give_the_same_results_without_the_texts(contexts, same_res
     expected, got = run_checks(full, checks=sorted(MOVED)), run_checks(slim, checks=sorted(MOVED))
     same_results(expected, got)
     assert len(got.check("near_duplicates").findings) > 10  # clusters were reported
+    assert len(got.check("conflicting_outputs").findings) > 3  # and answers compared
     asked.clear()
     run_checks(slim, checks=sorted(MOVED - {"label_noise"}))  # label_noise scores every model row's text
     fetched = np.unique(np.concatenate(asked))

@@ -23,7 +23,10 @@ from dqaudit.publish import MARKER
 from dqaudit.registry import available_checkers, parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
-ANNOTATIONS = {"checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")}}}
+#: The sample with its annotations, its answers and its policies: every check has something to read.
+SETTINGS = {"fields": {"output": "answer"},
+            "checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")},
+                       "stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}}
 CHECKS = ["duplicates", "near_duplicates"]
 #: The checks that read no text column whole: on Spark their texts stay on the executors.
 MOVED = sorted(name for name, cls in available_checkers().items() if not cls.reads_whole & TEXT_COLUMNS)
@@ -36,8 +39,8 @@ def spark_config(**updates: object) -> AuditConfig:
 @pytest.fixture(scope="session")
 def contexts(spark):
     """The sample data loaded and clustered on both engines (shared: clustering is the slow part)."""
-    local = open_context(SAMPLE, parse_config(ANNOTATIONS))
-    return local, open_context(str(SAMPLE), spark_config(**ANNOTATIONS))
+    local = open_context(SAMPLE, parse_config(SETTINGS))
+    return local, open_context(str(SAMPLE), spark_config(**SETTINGS))
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +164,7 @@ def test_agreement_from_spark_aggregates_equals_local(label_audits, contexts):
 @pytest.fixture(scope="module")
 def without_texts(spark):
     """The sample opened on Spark for the checks that read no text column whole (the texts stay there)."""
-    return open_context(str(SAMPLE), spark_config(**ANNOTATIONS), checks=MOVED)
+    return open_context(str(SAMPLE), spark_config(**SETTINGS), checks=MOVED)
 
 
 def test_the_texts_stay_on_the_executors_when_no_check_reads_them_whole(contexts, without_texts, same_results,

@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 def per_record_features() -> tuple[Callable[[AuditContext], Any], ...]:
     """The feature functions the engine computes on the executors (see the module docstring)."""
     from ...features.language import language_table
-    from ...features.lengths import text_lengths
+    from ...features.lengths import output_lengths, text_lengths
     from ...features.pii_counts import pii_counts
 
-    return text_lengths, language_table, pii_counts
+    return text_lengths, language_table, pii_counts, output_lengths
 
 
 def on_executors(
