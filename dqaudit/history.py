@@ -167,10 +167,13 @@ def dataset_key(path: str, fmt: str) -> str:
 
 def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     """What the history keeps of an audit: scores, metrics, and findings keyed by record content."""
-    from .masking import mask_deep, report_masker
+    from .masking import mask_deep, mask_known, report_masker
     from .regressions import tracked_kinds
 
-    mask = report_masker(result.config) or displayable
+    mask = report_masker(result.config)
+    cache = result.context.cache if result.context is not None else None
+    # a 1M-row audit's ten thousand messages in one pass, each verdict kept for the next night
+    mask = displayable if mask is None else mask_known([f.message for f in result.findings], mask, cache)
     frame = dataset.frame
     if not frame["id"].is_unique:  # ids a loader made unique need no order; otherwise the largest hash wins
         frame = frame.sort_values("text_hash", kind="stable")
