@@ -142,9 +142,9 @@ class Cache:
         stored = _native(np.concatenate([keys for keys, _ in shards])) if shards else np.empty(0, np.uint64)
         if not len(stored):
             return np.full(len(wanted), -1)
-        order = np.argsort(stored, kind="stable")
+        order = _stable_order(stored)
         ordered = stored[order]
-        queries = np.argsort(wanted)
+        queries = _stable_order(wanted)
         sought = wanted[queries]
         at = np.minimum(np.searchsorted(ordered, sought), len(ordered) - 1)
         found = np.empty(len(wanted), dtype=np.int64)
@@ -373,6 +373,23 @@ def _gather(parts: list[np.ndarray], found: np.ndarray) -> np.ndarray:
             rows = np.flatnonzero((found >= starts[k]) & (found < starts[k + 1]))
             out[rows] = np.take(part, found[rows] - starts[k], axis=0)
     return out
+
+
+#: The last key arrays sorted and their orders: the namespaces of one run look up the same text hashes
+#: in shards that hold the same keys, so each sort of a million keys would be repeated a dozen times.
+_ORDERS: list[tuple[np.ndarray, np.ndarray]] = []
+_ORDERS_KEPT = 2
+
+
+def _stable_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")``, remembered for the last :data:`_ORDERS_KEPT` arrays (compared by
+    content, which costs a thousandth of the sort)."""
+    for known, order in list(_ORDERS):
+        if np.array_equal(known, keys):
+            return order
+    order = np.argsort(keys, kind="stable")
+    _ORDERS[:] = [(keys.copy(), order), *_ORDERS[: _ORDERS_KEPT - 1]]
+    return order
 
 
 def _native(keys: np.ndarray) -> np.ndarray:

@@ -203,3 +203,16 @@ def test_gathering_from_parts_of_any_size_gives_the_rows_asked_for() -> None:
         found = rng.integers(0, len(whole), 2000)
         assert np.array_equal(_gather(parts, found), whole[found])
         assert _gather(parts, found[:0]).shape == (0, 4)
+
+
+def test_a_remembered_sort_is_used_only_for_the_same_keys() -> None:
+    """Sort orders are reused for arrays with the same content, never for other keys of the same length."""
+    from dqaudit.cache import _stable_order
+
+    rng = np.random.default_rng(4)
+    keys = rng.integers(0, 2**63, 5000, dtype=np.uint64)
+    other = keys.copy()
+    other[17] += 1
+    for array in (keys, keys.copy(), other, keys, other[::-1].copy()):
+        assert np.array_equal(_stable_order(array), np.argsort(array, kind="stable"))
+    assert _stable_order(keys.copy()) is _stable_order(keys)
