@@ -145,7 +145,8 @@ def _run_check(checker: Checker, ctx: AuditContext) -> CheckResult:
 def whole_text_columns(config: AuditConfig, checks: Sequence[str] | None) -> frozenset[str]:
     """The text columns the selected (or all enabled) checks read whole: what an engine must load
     into the frame; the others only ever reach the driver for the rows a check asks for."""
-    return frozenset().union(*(get_checker(name).reads_whole for name in _select(config, checks)))
+    return frozenset().union(*(get_checker(name)(check_params(config, name)).whole_columns(config)
+                               for name in _select(config, checks)))
 
 
 def _select(config: AuditConfig, checks: Sequence[str] | None) -> list[str]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
-from ..config import TEXT_COLUMNS, CheckParams, Decision
+from ..config import TEXT_COLUMNS, AuditConfig, CheckParams, Decision
 from ..errors import MissingDependency
 from ..findings import Chart, CheckResult, Finding, Gate, RegressionRule
 
@@ -114,6 +114,11 @@ class Checker(ABC, Generic[P]):
         for module, extra in cls.requires:
             if find_spec(module) is None:
                 raise MissingDependency(module, extra, f"the '{cls.name}' check")
+
+    def whole_columns(self, config: AuditConfig) -> frozenset[str]:
+        """The text columns this run of the check reads whole: :attr:`reads_whole`, or none when the
+        config makes it skip before reading (say, no policies file)."""
+        return self.reads_whole
 
     @abstractmethod
     def check(self, ctx: AuditContext) -> CheckResult:

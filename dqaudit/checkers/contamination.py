@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import CheckParams
+from ..config import AuditConfig, CheckParams
 from ..context import AuditContext
 from ..features.leakage import SPLITS, cross_split_matches, minhash_settings
 from ..features.near_dups import near_duplicates
@@ -30,6 +30,9 @@ class ContaminationChecker(Checker[CheckParams]):
     points = {"cross_split_copies": Points(3.0)}
     regression_rules = (RegressionRule("new_contamination", ("cross_split_pairs",), "rise",
                                        "exact/near-duplicate pairs across splits", "cross_split_pairs"),)
+
+    def whole_columns(self, config: AuditConfig) -> frozenset[str]:
+        return self.reads_whole if config.fields.split is not None else frozenset()  # else it skips at once
 
     def check(self, ctx: AuditContext) -> CheckResult:
         if ctx.dataset.fields.split is None:

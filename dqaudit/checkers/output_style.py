@@ -29,7 +29,7 @@ from ..features.language import (
     language_table,
     settings_from,
 )
-from ..features.lengths import robust_z
+from ..features.lengths import output_lengths, robust_z
 from ..findings import Action, CheckResult, Finding, Severity
 from ..text import normalize, preview, text_hash
 from .base import Checker, Points
@@ -69,6 +69,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
                    "template slots, empty or cut-off answers.")
     default_weight = 1.0
     order = 125
+    reads_whole = frozenset()  # every answer and the repeated answers' questions, fetched (ctx.texts)
     points = {
         "empty_outputs": Points(2.0),
         "mixed_styles": Points(0.5),
@@ -84,12 +85,13 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
         p = self.params
         frame = ctx.frame
         n = len(frame)
-        present = frame["output"].map(lambda v: isinstance(v, str)).to_numpy()
+        present = output_lengths(ctx) >= 0  # a string: the answers' lengths are known without the answers
         if not present.any():
             return self.skip("no outputs: set fields.output (chat: messages[assistant]; prompt/completion: "
                              "completion)")
         rows = np.flatnonzero(present)
-        outputs = frame["output"].to_numpy()
+        outputs = np.full(n, None, dtype=object)
+        outputs[rows] = ctx.texts(rows, "output")  # every answer is read, fetched at once
         ids = frame["id"].astype(str).to_numpy()
         empty = [r for r in rows.tolist() if not outputs[r].strip()]
         filled = np.array([r for r in rows.tolist() if outputs[r].strip()], dtype=np.int64)
@@ -137,12 +139,19 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
     def _repeats(self, ctx: AuditContext, p: OutputStyleParams, filled: np.ndarray, outputs: np.ndarray,
                  add: Add) -> None:
         """Auto-replies (one answer to many different questions) and shared opening/closing sentences."""
-        texts, labels = ctx.frame["text"].to_numpy(), ctx.frame["label"].to_numpy()
+        labels = ctx.frame["label"].to_numpy()
         by_answer: dict[str, list[int]] = {}
         for r in filled.tolist():
             by_answer.setdefault(normalize(outputs[r]), []).append(r)
+        # fewer copies than min_copies cannot ask min_copies different questions: only the others' are read
+        repeated = np.array([r for members in by_answer.values() if len(members) >= p.min_copies for r in members],
+                            dtype=np.int64)
+        texts = np.full(len(labels), None, dtype=object)
+        texts[repeated] = ctx.texts(repeated)
         replied: set[int] = set()
         for answer, members in by_answer.items():
+            if len(members) < p.min_copies:
+                continue
             questions = {normalize(texts[r]) for r in members}
             # one FAQ answer to many rewordings of one question is fine; one answer whatever was asked is not
             if len(questions) >= p.min_copies and (_scattered(members, labels) or AUTO_REPLY.search(answer)):

@@ -28,6 +28,7 @@ import pandas as pd
 from pydantic import Field
 
 from ..cache import Cache
+from ..config import AuditConfig
 from ..context import AuditContext
 from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
 from ..policies import CompiledPolicy, PolicySettings, Term, load_policies, parse_version
@@ -108,6 +109,9 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
     regression_rules = (RegressionRule("new_stale_records", tuple(kind for kind, _ in _KINDS.values()), "new_records",
                                        "new stale-policy records",
                                        "stale_records"),)
+
+    def whole_columns(self, config: AuditConfig) -> frozenset[str]:
+        return self.reads_whole if self.params.policies is not None else frozenset()  # else it skips at once
 
     def check(self, ctx: AuditContext) -> CheckResult:
         p = self.params

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from dqaudit.api import open_context
+from dqaudit.checkers.base import Checker
 from dqaudit.config import TEXT_COLUMNS
 from dqaudit.context import AuditContext
 from dqaudit.engines.spark.features import per_record_features
@@ -28,7 +29,7 @@ from dqaudit.registry import available_checkers, cleaning_rules, parse_config
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
 #: The checks that read no text column whole (the ones moved to ``ctx.texts`` or per-record features).
 MOVED = {"agreement", "balance", "conflicting_outputs", "duplicates", "label_noise", "label_variants", "language",
-         "near_duplicates", "pii", "schema", "text_quality"}
+         "near_duplicates", "output_style", "pii", "schema", "text_quality"}
 CONFIG = {"cache": {"enabled": False}, "fields": {"output": "answer"},
           "checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")},
                      "stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}}
@@ -37,10 +38,14 @@ CONFIG = {"cache": {"enabled": False}, "fields": {"output": "answer"},
 def test_the_moved_checks_are_declared() -> None:
     moved = {name for name, cls in available_checkers().items() if not cls.reads_whole & TEXT_COLUMNS}
     assert moved == MOVED
-    config = parse_config({})
-    assert whole_text_columns(config, sorted(MOVED)) == frozenset()
-    assert whole_text_columns(config, ["near_duplicates", "output_style"]) == TEXT_COLUMNS
-    assert whole_text_columns(config, None) == TEXT_COLUMNS  # the default audit still needs them
+    assert Checker.reads_whole == TEXT_COLUMNS  # a plug-in that says nothing gets the texts
+    assert whole_text_columns(parse_config({}), sorted(MOVED)) == frozenset()
+    # the two left read them whole, unless the config makes them skip at once (no policies, no split field)
+    assert whole_text_columns(parse_config({}), None) == frozenset()
+    policies = parse_config({"checks": {"stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}})
+    assert whole_text_columns(policies, ["near_duplicates", "stale_policy"]) == TEXT_COLUMNS
+    assert whole_text_columns(policies, ["near_duplicates"]) == frozenset()
+    assert whole_text_columns(parse_config({"fields": {"split": "split"}}), None) == TEXT_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +73,8 @@ def test_moved_checks_give_the_same_results_without_the_texts(contexts, same_res
     assert len(got.check("near_duplicates").findings) > 10  # clusters were reported
     assert len(got.check("conflicting_outputs").findings) > 3  # and answers compared
     asked.clear()
-    run_checks(slim, checks=sorted(MOVED - {"label_noise"}))  # label_noise scores every model row's text
+    # label_noise scores every model row's text, output_style reads every answer: the others ask for a few
+    run_checks(slim, checks=sorted(MOVED - {"label_noise", "output_style"}))
     fetched = np.unique(np.concatenate(asked))
     assert 0 < len(fetched) < len(full.frame) // 2  # a few rows' texts, not the column
 
