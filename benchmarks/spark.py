@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,8 +77,9 @@ def watch(profile: Path) -> None:
     threading.Thread(target=loop, daemon=True).start()
 
 
-def stage_totals() -> dict[str, dict[str, float]]:
-    """Per dqaudit stage (job description): task seconds, shuffle written and read, spill (MiB)."""
+def stage_totals() -> dict[str, dict[str, Any]]:
+    """Per dqaudit stage (job description): task seconds, shuffle written and read, spill (MiB), and its
+    Spark stages of 2 task-seconds or more (records in and out, shuffle, spill)."""
     import urllib.request
 
     from pyspark.sql import SparkSession
@@ -86,7 +88,7 @@ def stage_totals() -> dict[str, dict[str, float]]:
     url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages"
     with urllib.request.urlopen(url, timeout=30) as answer:
         stages = json.load(answer)
-    totals: dict[str, dict[str, float]] = {}
+    totals: dict[str, dict[str, Any]] = {}
     for s in stages:
         t = totals.setdefault(s.get("description", "?").removeprefix("dqaudit: "), dict.fromkeys(
             ("spark_stages", "task_s", "shuffle_write_mib", "shuffle_read_mib", "spill_disk_mib"), 0.0))
@@ -95,7 +97,14 @@ def stage_totals() -> dict[str, dict[str, float]]:
         t["shuffle_write_mib"] += s["shuffleWriteBytes"] / 2**20
         t["shuffle_read_mib"] += s["shuffleReadBytes"] / 2**20
         t["spill_disk_mib"] += s["diskBytesSpilled"] / 2**20
-    return {k: {m: round(v, 1) for m, v in t.items()} for k, t in totals.items()}
+        if s["executorRunTime"] >= 2000:  # the Spark stages that cost something, to tell them apart
+            t.setdefault("largest", []).append(
+                f"stage {s['stageId']}: {s['executorRunTime'] / 1000:.1f} task-s, {s['numTasks']} tasks, "
+                f"records in {s['inputRecords'] + s['shuffleReadRecords']:,} out "
+                f"{s['outputRecords'] + s['shuffleWriteRecords']:,}, shuffle written "
+                f"{s['shuffleWriteBytes'] >> 20} MiB, spilled {s['diskBytesSpilled'] >> 20} MiB")
+    return {k: {m: v if isinstance(v, list) else round(v, 1) for m, v in t.items()}
+            for k, t in totals.items()}
 
 
 def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],

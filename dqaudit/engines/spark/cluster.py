@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -67,22 +66,27 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
     return records.select("rid", "text", "label").mapInArrow(compute, schema)
 
 
-#: Representatives per chunk of the estimate pass (:class:`_Cells`): a cell task holds the low bytes of
-#: two chunks (2 x 250,000 x 128 bytes, 64 MB at 128 permutations), and each record's low bytes travel
-#: to as many cells as there are chunks.
+#: Records per chunk of the estimate pass (:class:`_Cells`): a cell task holds the low bytes of two chunks
+#: (2 x 250,000 x 128 bytes, 64 MB at 128 permutations), and each record's low bytes travel to as many
+#: cells as there are chunks.
 CHUNK_ROWS = 250_000
+#: Bucket members per task of the bucket pass (at least ``spark.sql.shuffle.partitions`` tasks): a task
+#: sorts and pairs its members in numpy, 25 bytes each, so its memory stays near 100 MB.
+MEMBERS_PER_TASK = 2_000_000
 
 
 def candidate_pairs(signed: DataFrame, params: MinHashParams) -> tuple[DataFrame, DataFrame, int]:
     """Identical-signature edges ``(a, b, sim)``, the LSH candidates passing the b-bit estimate ``(a, b)``
     (persisted) and the number of distinct candidates before that estimate.
 
-    Mirrors ``minhash.near_duplicate_pairs``: the representative of identical signatures is their first
-    record; bucket members are in record order and paired by the local rule
-    (:func:`~dqaudit.dedup.minhash.run_pairs`). The candidates are then sent, as bare ``(a, b)``, to
-    the cell of their two records' chunks (:class:`_Cells`), where the low bytes of those chunks
-    arrive too: there each pair is kept once, counted, and estimated by the local compiled estimate.
-    No candidate is joined with anything, and each record's low bytes travel once per chunk.
+    Mirrors ``minhash.near_duplicate_pairs``. Each live record's (band, key) members go, packed in
+    blocks, to the task of their bucket (:func:`_route_members`), which sorts them, keeps the first
+    record of each identical signature (all copies of a signature share every bucket, so this is
+    the local representative) and pairs each bucket by the local rule
+    (:func:`~dqaudit.dedup.minhash.run_pairs`). The pairs then go, packed as ``(a, b)``, to the cell
+    of their two records' chunks (:class:`_Cells`), where the low bytes of those chunks arrive too:
+    there each pair is kept once, counted, and estimated by the local compiled estimate. Nothing
+    is joined, and every shuffle moves a few large binary rows instead of millions of small ones.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -90,6 +94,7 @@ def candidate_pairs(signed: DataFrame, params: MinHashParams) -> tuple[DataFrame
     from ...dedup.minhash import estimate_floor
     from .session import keep
 
+    spark = signed.sparkSession
     live = signed.where("live")
     first = F.min("rid").over(Window.partitionBy("whole"))
     copies = (
@@ -97,33 +102,51 @@ def candidate_pairs(signed: DataFrame, params: MinHashParams) -> tuple[DataFrame
         .where(F.col("rid") != F.col("rep"))
         .select(F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim"))
     )
-    reps = keep(
-        live.select("rid", "keys", "low", first.alias("rep")).where(F.col("rid") == F.col("rep")).drop("rep")
+    records = live.count()
+    least = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    tasks = max(least, -(-records * params.bands // MEMBERS_PER_TASK))
+    buckets = _partition_tags(spark, tasks)
+    cells = _Cells.of(spark, records)
+    members = live.select("rid", "whole", "keys").mapInArrow(
+        lambda batches: _route_members(batches, buckets, params.bands), "part long, block binary"
     )
-    cells = _Cells.of(signed.sparkSession, reps.count())
-    members = (
-        reps.select(F.posexplode("keys").alias("band", "key"), "rid")
-        .repartition("band", "key")
-        .sortWithinPartitions("band", "key", "rid")
-    )
-    schema = "cell long, a long, b long, low binary"
-    pairs = members.mapInArrow(lambda batches: _bucket_pairs(batches, cells), schema)
-    lows = reps.select("rid", "low").mapInArrow(lambda batches: _low_rows(batches, cells), schema)
+    schema = "cell long, kind int, block binary"
+    bucketed = members.repartition(tasks, "part")
+    pairs = bucketed.mapInArrow(lambda batches: _bucket_pairs(batches, cells), schema)
+    lows = live.select("rid", "low").mapInArrow(lambda batches: _low_rows(batches, cells), schema)
     estimate = _close_pairs(params.num_perm, estimate_floor(params.threshold))
     met = pairs.unionByName(lows).repartition(cells.count, "cell")
     close = keep(met.mapInArrow(estimate, "a long, b long"))
     counted = close.where("a < 0").agg(F.sum("b")).first()[0]  # computes and stores ``close``
-    reps.unpersist()
     return copies, close.where("a >= 0"), int(counted or 0)
+
+
+def _partition_tags(spark: SparkSession, count: int) -> np.ndarray:
+    """For each partition ``p < count``, a value that Spark's hash partitioning (``pmod(hash(v), count)``,
+    which ``repartition(count, column)`` applies) sends to ``p``: a column of tags puts each block
+    where it was meant to go (found by asking Spark, so any version agrees; a partition no probe
+    reached keeps ``p`` itself, and some task then holds two parts, which is correct, only larger)."""
+    from pyspark.sql import functions as F
+
+    probe = spark.range(0, 64 * count).select("id", F.expr(f"pmod(hash(id), {count})").alias("p"))
+    first = dict(probe.groupBy("p").agg(F.min("id")).collect())
+    return np.array([first.get(p, p) for p in range(count)], np.int64)
+
+
+def _mix(values: np.ndarray, salt: np.ndarray | int = 0) -> np.ndarray:
+    """A multiplicative hash of int64 ``values`` (plus ``salt``), as uint64 with well-mixed high bits."""
+    with np.errstate(over="ignore"):
+        mixed = (values.astype(np.uint64) + np.asarray(salt, np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+    return mixed >> np.uint64(32)
 
 
 class _Cells:
     """Where a candidate pair meets its two records' low bytes.
 
-    Representatives fall into ``chunks`` chunks by a hash of their ``rid`` (about :data:`CHUNK_ROWS`
-    each); the cell of a pair is its unordered pair of chunks, one shuffle partition per cell. A
-    record's low bytes go to the ``chunks`` cells that hold its chunk, so a cell task holds at most
-    two chunks of low bytes and each candidate crosses the network once, as 24 bytes.
+    Records fall into ``chunks`` chunks by a hash of their ``rid`` (about :data:`CHUNK_ROWS` each);
+    the cell of a pair is its unordered pair of chunks, one shuffle partition per cell. A record's
+    low bytes go to the ``chunks`` cells that hold its chunk, so a cell task holds at most two
+    chunks of low bytes and each candidate crosses the network once, as 16 bytes.
     """
 
     def __init__(self, chunks: int, tags: np.ndarray) -> None:
@@ -131,123 +154,160 @@ class _Cells:
         self.count = chunks * (chunks + 1) // 2
 
     @classmethod
-    def of(cls, spark: SparkSession, representatives: int) -> _Cells:
-        """Cells for ``representatives`` records; each cell's tag is a value that Spark's hash partitioning
-        (``pmod(hash(tag), cells)``, which ``repartition(cells, "cell")`` applies) sends to a partition of
-        its own, so no task holds two cells (found by asking Spark, so any version agrees)."""
-        from pyspark.sql import functions as F
-
-        chunks = max(1, -(-representatives // CHUNK_ROWS))
+    def of(cls, spark: SparkSession, records: int) -> _Cells:
+        """Cells for ``records`` records, each its own partition (:func:`_partition_tags`)."""
+        chunks = max(1, -(-records // CHUNK_ROWS))
         count = chunks * (chunks + 1) // 2
-        probe = spark.range(0, 64 * count).select("id", F.expr(f"pmod(hash(id), {count})").alias("p"))
-        first = dict(probe.groupBy("p").agg(F.min("id")).collect())
+        partition = _partition_tags(spark, count)
         tags = np.empty((chunks, chunks), np.int64)
         pairs = [(i, j) for i in range(chunks) for j in range(i, chunks)]
         for p, (i, j) in enumerate(pairs):
-            tags[i, j] = tags[j, i] = first.get(p, p)  # a partition no probe reached: cells may share one
+            tags[i, j] = tags[j, i] = partition[p]
         return cls(chunks, tags)
 
     def chunk(self, rid: np.ndarray) -> np.ndarray:
-        """Each record's chunk (a multiplicative hash of its ``rid``)."""
-        mixed = rid.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        return ((mixed >> np.uint64(32)) % np.uint64(self.chunks)).astype(np.int64)
+        """Each record's chunk."""
+        return (_mix(rid) % np.uint64(self.chunks)).astype(np.int64)
 
     def of_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The cell tag of each pair ``(a[k], b[k])``."""
         return self.tags[self.chunk(a), self.chunk(b)]
 
 
-def _bucket_pairs(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
-    """The candidate pairs of each bucket in a partition sorted by (band, key, rid), as ``(cell, a, b)``,
-    ``a < b``, each with its cell (:class:`_Cells`) and no low bytes.
+def _pack(*columns: np.ndarray) -> bytes:
+    """Equal-length numpy columns as one block of bytes, column after column (:func:`_unpack` reads it)."""
+    return b"".join(np.ascontiguousarray(c).tobytes() for c in columns)
 
-    A bucket may span two batches: the last bucket of a batch waits for the next one. Sorting
-    and pairing here instead of collecting each bucket's members into a list (an object
-    aggregate) keeps the JVM's memory to Spark's external sort, which spills.
-    """
-    columns = ("band", "key", "rid")
-    held = [np.empty(0, np.int64)] * 3  # band, key, rid of the bucket still open
+
+def _unpack(blocks: list[bytes], *kinds: np.dtype | tuple[np.dtype, int]) -> list[np.ndarray]:
+    """The columns of every block written by :func:`_pack` with these dtypes (a ``(dtype, width)`` kind is a
+    ``(n, width)`` column), each concatenated over the blocks."""
+    widths = [np.dtype(k[0]).itemsize * k[1] if isinstance(k, tuple) else np.dtype(k).itemsize for k in kinds]
+    parts: list[list[np.ndarray]] = [[] for _ in kinds]
+    for block in blocks:
+        n, at = len(block) // sum(widths), 0
+        for part, kind, width in zip(parts, kinds, widths, strict=True):
+            raw = np.frombuffer(block, np.uint8, n * width, at)
+            part.append(raw.view(kind[0]).reshape(n, kind[1]) if isinstance(kind, tuple) else raw.view(kind))
+            at += n * width
+    return [np.concatenate(part) for part in parts]
+
+
+def _blocks(tags: np.ndarray, target: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    """Rows grouped by ``target`` (an index into ``tags``): each group's tag and its rows packed."""
+    order = np.argsort(target, kind="stable")
+    ordered = target[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
+    ends = np.r_[starts[1:], len(order)]
+    blocks = [_pack(*(c[order[s:e]] for c in columns)) for s, e in zip(starts, ends, strict=True)]
+    return tags[ordered[starts]], blocks
+
+
+def _route_members(batches: Iterator[Any], tags: np.ndarray, bands: int) -> Iterator[Any]:
+    """Each record's ``bands`` (band, key) members as ``(part, block)`` rows: ``block`` packs band (int8),
+    key, rid and whole-signature key of the members whose bucket belongs to partition ``part``."""
+    import pyarrow as pa
+
     for batch in batches:
-        band, key, rid = (
-            np.concatenate([h, batch.column(c).to_numpy().astype(np.int64, copy=False)])
-            for h, c in zip(held, columns, strict=True)
-        )
-        if not len(rid):
-            continue
-        new = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]
-        last = np.flatnonzero(new)[-1]
-        held = [band[last:], key[last:], rid[last:]]
-        yield _cell_rows(cells, rid[:last], new[:last])
-    tail = np.zeros(len(held[2]), bool)
-    tail[:1] = True  # the last bucket, whole
-    yield _cell_rows(cells, held[2], tail)
+        rid, whole = batch.column("rid").to_numpy(), batch.column("whole").to_numpy()
+        key = batch.column("keys").flatten().to_numpy()
+        band = np.tile(np.arange(bands, dtype=np.int8), len(rid))
+        target = (_mix(key, band) % np.uint64(len(tags))).astype(np.int64)
+        part, blocks = _blocks(tags, target, band, key, np.repeat(rid, bands), np.repeat(whole, bands))
+        yield pa.RecordBatch.from_arrays([pa.array(part), pa.array(blocks, pa.binary())], ["part", "block"])
 
 
-def _cell_rows(cells: _Cells, rid: np.ndarray, new: np.ndarray) -> Any:
-    """Pair rows ``(cell, a, b, null)`` of the buckets of ``rid`` (each bucket begins where ``new``)."""
+#: ``kind`` of the rows the cell pass receives: a block of low bytes, a block of candidate pairs.
+_LOWS, _PAIRS = 0, 1
+#: Pairs per emitted block of the bucket pass (16 bytes each).
+_PAIRS_PER_BATCH = 4_000_000
+
+
+def _bucket_pairs(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
+    """The candidate pairs ``a < b`` of every bucket whose members reached this task, packed by cell.
+
+    The members are sorted by (band, key, rid); within a bucket, a record whose whole signature
+    an earlier record has is dropped (its representative is that first record), and each bucket
+    is paired by the local rule. Buckets of one member pair with nothing and are dropped first.
+    """
     import pyarrow as pa
 
     from ...dedup.minhash import MAX_BUCKET_PAIRS, run_pairs
 
-    at = run_pairs(np.cumsum(new), MAX_BUCKET_PAIRS)
-    a, b = rid[at[:, 0]], rid[at[:, 1]]
-    return pa.RecordBatch.from_arrays(
-        [pa.array(cells.of_pairs(a, b)), pa.array(a), pa.array(b), pa.nulls(len(a), pa.binary())],
-        ["cell", "a", "b", "low"],
-    )
+    band, key, rid, whole = _unpack([b.as_py() for batch in batches for b in batch.column("block")],
+                                    np.int8, np.int64, np.int64, np.int64)
+    if len(rid) < 2:
+        return
+    order = np.lexsort((rid, key, band))
+    band, key, rid, whole = band[order], key[order], rid[order], whole[order]
+    new = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]
+    run = np.cumsum(new)
+    shared = np.r_[run[1:] == run[:-1], False] | ~new  # in a bucket of two or more
+    run, rid, whole = run[shared], rid[shared], whole[shared]
+    by_signature = np.lexsort((rid, whole, run))
+    copy = np.zeros(len(rid), bool)
+    in_run, signature = run[by_signature], whole[by_signature]
+    later = (in_run[1:] == in_run[:-1]) & (signature[1:] == signature[:-1])
+    copy[by_signature[1:][later]] = True
+    run, rid = run[~copy], rid[~copy]
+    at = run_pairs(run, MAX_BUCKET_PAIRS)
+    for start in range(0, len(at), _PAIRS_PER_BATCH):
+        a, b = rid[at[start:start + _PAIRS_PER_BATCH, 0]], rid[at[start:start + _PAIRS_PER_BATCH, 1]]
+        tag, blocks = _blocks(cells.tags.ravel(), cells.chunk(a) * cells.chunks + cells.chunk(b), a, b)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(tag), pa.array(np.full(len(tag), _PAIRS, np.int32)), pa.array(blocks, pa.binary())],
+            ["cell", "kind", "block"],
+        )
 
 
 def _low_rows(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
-    """Each representative's low bytes once per cell of its chunk, as ``(cell, -1, rid, low)``."""
+    """Each record's low bytes once per cell of its chunk, packed (rid, low) by cell."""
     import pyarrow as pa
 
     for batch in batches:
-        rid = batch.column("rid").to_numpy()
+        rid, low = batch.column("rid").to_numpy(), _rows_of(batch.column("low"))
         mine = cells.chunk(rid)
         for other in range(cells.chunks):
+            tag, blocks = _blocks(cells.tags.ravel(), mine * cells.chunks + other, rid, low)
             yield pa.RecordBatch.from_arrays(
-                [pa.array(cells.tags[mine, other]), pa.array(np.full(len(rid), -1, np.int64)), pa.array(rid),
-                 batch.column("low")],
-                ["cell", "a", "b", "low"],
+                [pa.array(tag), pa.array(np.full(len(tag), _LOWS, np.int32)), pa.array(blocks, pa.binary())],
+                ["cell", "kind", "block"],
             )
 
 
 def _close_pairs(width: int, floor: float) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """A ``mapInArrow`` function over one cell's rows: the distinct pairs whose local b-bit estimate
+    """A ``mapInArrow`` function over one cell's blocks: the distinct pairs whose local b-bit estimate
     (``kernels.pair_estimates``, the compiled function the local filter calls) reaches ``floor``, as
     ``(a, b)``, then one row ``(-1, count of distinct pairs)``.
 
-    Low-byte rows (``a == -1``, ``b`` the record) and pair rows arrive in any order; the cell holds
-    both until its input ends (a task may hold several cells if Spark placed them together).
+    Blocks of low bytes and of pairs arrive in any order; the cell holds both until its input ends
+    (a task may hold several cells if Spark placed them together).
     """
     import pyarrow as pa
 
     from ...dedup import kernels
 
     def close(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        rids, lows, firsts, seconds = [], [], [], []
+        lows, pairs = [], []
         for batch in batches:
-            a, b = batch.column("a").to_numpy(), batch.column("b").to_numpy()
-            low_row = a < 0
-            if low_row.any():
-                rids.append(b[low_row])
-                lows.append(_rows_of(batch.column("low").filter(pa.array(low_row))))
-            firsts.append(a[~low_row])
-            seconds.append(b[~low_row])
-        if not rids:
+            kinds = batch.column("kind").to_numpy()
+            for kind, block in zip(kinds, batch.column("block"), strict=True):
+                (lows if kind == _LOWS else pairs).append(block.as_py())
+        if not lows:
             return  # no record, so no pair either
+        rids, low_bytes = _unpack(lows, np.int64, (np.uint8, -(-width // 8) * 8))
         # each record once: cells that Spark placed in one task share rows
-        rid, once = np.unique(np.concatenate(rids), return_index=True)
-        low = np.ascontiguousarray(np.concatenate(lows)[once]).view(np.uint64)
-        a, b = np.concatenate(firsts), np.concatenate(seconds)
+        rid, once = np.unique(rids, return_index=True)
+        low = np.ascontiguousarray(low_bytes[once]).view(np.uint64)
+        a, b = _unpack(pairs, np.int64, np.int64) if pairs else (np.empty(0, np.int64),) * 2
         first, second = np.searchsorted(rid, a), np.searchsorted(rid, b)
         if len(a) and not (np.array_equal(rid[np.minimum(first, len(rid) - 1)], a)
                            and np.array_equal(rid[np.minimum(second, len(rid) - 1)], b)):
             raise RuntimeError("a candidate pair reached an LSH cell without its records' low bytes")
         ordered = np.sort(first * len(rid) + second)
         distinct = ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
-        pairs = np.stack([distinct // len(rid), distinct % len(rid)], axis=1)
-        kept = pairs[kernels.pair_estimates(low, pairs, width) >= floor]
+        pairs_at = np.stack([distinct // len(rid), distinct % len(rid)], axis=1)
+        kept = pairs_at[kernels.pair_estimates(low, pairs_at, width) >= floor]
         a, b = np.r_[rid[kept[:, 0]], -1], np.r_[rid[kept[:, 1]], len(distinct)]
         yield pa.RecordBatch.from_arrays([pa.array(a), pa.array(b)], ["a", "b"])
 
@@ -257,24 +317,31 @@ def _close_pairs(width: int, floor: float) -> Callable[[Iterator[Any]], Iterator
 def verify(candidates: DataFrame, records: DataFrame, params: MinHashParams) -> DataFrame:
     """Candidates (that passed the estimate) whose exact Jaccard reaches the threshold, as ``(a, b, sim)``.
 
-    The second step of ``minhash.near_duplicate_pairs``: the shingle sets decide
-    (:func:`~dqaudit.dedup.minhash.verified`), on the texts joined for the pairs.
+    The second step of ``minhash.near_duplicate_pairs``, with its functions: the texts joined for
+    the pairs, each distinct record of a batch shingled once (``shingle_table``; the join on ``b``
+    delivers a record's pairs together) and ``exact_jaccard_table``, whose merge stops as soon as a
+    pair cannot reach the threshold; :func:`~dqaudit.dedup.minhash.verified` decides.
     """
-    from ...dedup.minhash import exact_jaccard_pairs, shingle_sets, verified
+    import pyarrow as pa
+
+    from ...dedup.minhash import exact_jaccard_table, shingle_table, verified, verified_floor
 
     text = records.select("rid", "text")
     joined = candidates.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
 
-    def jaccard(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def jaccard(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            k = len(batch)
-            sets = shingle_sets(batch["ta"].tolist() + batch["tb"].tolist(), params)
-            sims = exact_jaccard_pairs(sets, np.stack([np.arange(k), np.arange(k) + k], axis=1))
+            a, b = batch.column("a").to_numpy(), batch.column("b").to_numpy()
+            rid, once, at = np.unique(np.r_[a, b], return_index=True, return_inverse=True)
+            texts = pa.concat_arrays([batch.column("ta"), batch.column("tb")]).take(pa.array(once))
+            flat, bounds = shingle_table(texts.to_pylist(), params)
+            pairs = at.reshape(2, -1).T
+            sims = exact_jaccard_table(flat, bounds, pairs, at_least=verified_floor(params.threshold))
             ok = verified(sims, params.threshold)
-            a, b = batch["a"].to_numpy(), batch["b"].to_numpy()
-            yield pd.DataFrame({"a": a[ok], "b": b[ok], "sim": sims[ok]})
+            found = [pa.array(a[ok]), pa.array(b[ok]), pa.array(sims[ok])]
+            yield pa.RecordBatch.from_arrays(found, ["a", "b", "sim"])
 
-    return joined.select("a", "b", "ta", "tb").mapInPandas(jaccard, "a long, b long, sim double")
+    return joined.select("a", "b", "ta", "tb").mapInArrow(jaccard, "a long, b long, sim double")
 
 
 def _as_binary(block: np.ndarray) -> Any:

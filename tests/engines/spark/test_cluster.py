@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, MinHashParams, _estimate_low_bits, estimate_floor
-from dqaudit.engines.spark.cluster import _as_binary, _bucket_pairs, _Cells, _close_pairs, _low_rows
+from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, _estimate_low_bits, estimate_floor
+from dqaudit.engines.spark.cluster import (
+    _as_binary,
+    _bucket_pairs,
+    _Cells,
+    _close_pairs,
+    _low_rows,
+    _pack,
+    _route_members,
+    _unpack,
+)
 from dqaudit.features.exact import exact_groups
 from dqaudit.features.near_dups import near_duplicates
 
@@ -54,46 +64,65 @@ def test_candidates_beyond_the_bucket_cap_are_the_local_ones(both_engines, tmp_p
     assert len(set(near_l.groups[: MAX_BUCKET_PAIRS + 9].tolist())) == 1
 
 
-def local_bucket_rule(rows: pd.DataFrame) -> set[tuple[int, int]]:
-    """The pairs of every (band, key) bucket by the local rule, written out plainly."""
-    expected = set()
+def local_bucket_rule(rows: pd.DataFrame) -> Counter[tuple[int, int]]:
+    """The pairs of every (band, key) bucket by the local rule, written out plainly (a pair found in
+    several buckets counts once per bucket)."""
+    expected: Counter[tuple[int, int]] = Counter()
     for _, bucket in rows.groupby(["band", "key"]):
         m = sorted(bucket["rid"].tolist())
         if len(m) <= MAX_BUCKET_PAIRS:
-            expected |= set(itertools.combinations(m, 2))
+            expected.update(itertools.combinations(m, 2))
         else:
-            expected |= {(m[0], x) for x in m[1:]} | set(itertools.pairwise(m[1:]))
+            expected.update([(m[0], x) for x in m[1:]] + list(itertools.pairwise(m[1:])))
     return expected
 
 
-def test_bucket_pairs_follow_the_local_rule_whatever_the_batches():
-    """Buckets read from a sorted partition in batches of any size give each bucket's pairs once, each with
-    the cell of its two records' chunks."""
+def blocks_of(batches, key: str = "part") -> dict[int, list]:
+    """The packed rows of ``mapInArrow`` output batches, by partition tag, as batches again (one per tag)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches(list(batches))
+    return {tag: table.filter(pa.compute.equal(table.column(key), tag)).to_batches()
+            for tag in set(table.column(key).to_pylist())}
+
+
+def test_bucket_pairs_follow_the_local_rule_on_representatives():
+    """Members routed by bucket and paired per task: every bucket's pairs by the local rule, among the first
+    record of each identical signature only, each pair with the cell of its two records' chunks."""
     import pyarrow as pa
 
     rng = np.random.default_rng(0)
-    n = 5_000
-    rows = pd.DataFrame(
-        {
-            "band": rng.integers(0, 3, n).astype("int32"),
-            "key": rng.integers(0, 800, n).astype("int64"),
-            "rid": rng.permutation(3 * n)[:n].astype("int64"),
-        }
-    )
-    rows.loc[: MAX_BUCKET_PAIRS + 20, ["band", "key"]] = [1, 7]  # one bucket over the cap: paired linearly
-    rows = rows.sort_values(["band", "key", "rid"], ignore_index=True)
-    expected = local_bucket_rule(rows)
-    assert len(expected) > n
+    n, bands = 3_000, 3
+    keys = rng.integers(0, 400, (n, bands))
+    keys[: MAX_BUCKET_PAIRS + 20, 1] = 7  # one bucket over the cap: paired linearly
+    whole = np.arange(n) + 10_000
+    copied = rng.choice(n, 300, replace=False)
+    keys[copied], whole[copied] = keys[copied[::-1]], whole[copied[::-1]]  # identical signatures, anywhere
+    rid = rng.permutation(3 * n)[:n].astype(np.int64)
+    first = pd.Series(rid).groupby(whole).transform("min").to_numpy()
+    reps = rid == first
+    rows = pd.DataFrame({"band": np.tile(np.arange(bands), n), "key": keys.ravel(),
+                         "rid": np.repeat(rid, bands), "rep": np.repeat(reps, bands)})
+    expected = local_bucket_rule(rows[rows["rep"]])
+    assert len(expected) > n and max(expected.values()) > 1  # some pairs share two buckets
+    tags = np.array([5, 9, 2, 7])
     cells = _Cells(3, np.array([[10, 11, 12], [11, 13, 14], [12, 14, 15]]))
-    table = pa.Table.from_pandas(rows, preserve_index=False)
-    for size in (1, 7, 1_000, n):
-        got = pa.Table.from_batches(list(_bucket_pairs(iter(table.to_batches(max_chunksize=size)), cells)))
-        a, b, cell = (got.column(c).to_numpy() for c in ("a", "b", "cell"))
-        assert len(a) == len(expected)  # within one band no pair repeats
-        assert set(zip(a.tolist(), b.tolist(), strict=True)) == expected
+    as_lists = pa.array(list(keys), pa.list_(pa.int64()))
+    records = pa.Table.from_arrays([pa.array(rid), pa.array(whole), as_lists], ["rid", "whole", "keys"])
+    for size in (1, 70, n):
+        routed = blocks_of(_route_members(iter(records.to_batches(max_chunksize=size)), tags, bands))
+        assert set(routed) <= set(tags.tolist())
+        got = pa.Table.from_batches([b for part in routed.values() for b in _bucket_pairs(iter(part), cells)])
+        assert set(got.column("kind").to_pylist()) == {1}
+        a, b = [], []
+        for tag, block in zip(got.column("cell").to_pylist(), got.column("block").to_pylist(), strict=True):
+            x, y = _unpack([block], np.int64, np.int64)
+            assert (cells.of_pairs(x, y) == tag).all()  # each pair in the cell of its two records' chunks
+            a.append(x)
+            b.append(y)
+        a, b = np.concatenate(a), np.concatenate(b)
+        assert Counter(zip(a.tolist(), b.tolist(), strict=True)) == expected
         assert (a < b).all()
-        assert np.array_equal(cell, cells.tags[cells.chunk(a), cells.chunk(b)])
-        assert got.column("low").null_count == len(a)
 
 
 def test_cells_meet_every_pair_with_both_records_low_bytes():
@@ -106,9 +135,14 @@ def test_cells_meet_every_pair_with_both_records_low_bytes():
     batch = pa.RecordBatch.from_arrays([pa.array(rid), _as_binary(np.zeros((len(rid), 8), np.uint8))],
                                        ["rid", "low"])
     sent = pa.Table.from_batches(list(_low_rows(iter([batch]), cells)))
-    reached = set(zip(sent.column("cell").to_pylist(), sent.column("b").to_pylist(), strict=True))
+    assert set(sent.column("kind").to_pylist()) == {0}
+    reached = set()
+    for tag, block in zip(sent.column("cell").to_pylist(), sent.column("block").to_pylist(), strict=True):
+        got, low = _unpack([block], np.int64, (np.uint8, 8))
+        assert low.shape == (len(got), 8)
+        reached |= {(tag, r) for r in got.tolist()}
     assert len(reached) == len(rid) * cells.chunks  # each record once per chunk
-    assert set(np.bincount(cells.chunk(rid), minlength=4).tolist()) != {0}
+    assert 0 not in np.bincount(cells.chunk(rid), minlength=4)
     a, b = rid[:1000], rid[1000:]
     for tag, x, y in zip(cells.of_pairs(a, b).tolist(), a.tolist(), b.tolist(), strict=True):
         assert (tag, x) in reached and (tag, y) in reached
@@ -116,13 +150,12 @@ def test_cells_meet_every_pair_with_both_records_low_bytes():
 
 @pytest.mark.parametrize(("threshold", "num_perm"), [(0.5, 64), (0.7, 128), (0.9, 100)])
 def test_cell_pass_keeps_and_counts_what_the_local_filter_does(threshold, num_perm):
-    """Pairs and low bytes arriving in any order and batching: the distinct pairs whose local b-bit estimate
+    """Blocks of pairs and low bytes arriving in any order: the distinct pairs whose local b-bit estimate
     reaches the floor, each once, and the count of distinct pairs (the local candidate count)."""
     import pyarrow as pa
 
     from dqaudit.dedup.minhash import _low_bytes
 
-    params = MinHashParams("char", threshold=threshold, num_perm=num_perm)  # 100: padded to 104 bytes
     rng = np.random.default_rng(2)
     sigs = rng.integers(0, 2**32, (400, num_perm), dtype=np.uint64).astype(np.uint32)
     sigs[200:] = sigs[:200]
@@ -132,16 +165,13 @@ def test_cell_pass_keeps_and_counts_what_the_local_filter_does(threshold, num_pe
     pairs = np.concatenate([np.stack([np.arange(200), np.arange(200, 400)], axis=1),
                             rng.integers(0, 200, (300, 2)) * [1, 0] + [0, 200]])  # more, some repeated
     distinct = np.unique(pairs, axis=0)
-    low_rows = pa.RecordBatch.from_arrays(
-        [pa.array(np.zeros(400, np.int64)), pa.array(np.full(400, -1, np.int64)), pa.array(rid),
-         _as_binary(_low_bytes(sigs).view(np.uint8))], ["cell", "a", "b", "low"])
-    pair_rows = pa.RecordBatch.from_arrays(
-        [pa.array(np.zeros(len(pairs), np.int64)), pa.array(rid[pairs[:, 0]]), pa.array(rid[pairs[:, 1]]),
-         pa.nulls(len(pairs), pa.binary())], ["cell", "a", "b", "low"])
-    mixed = pa.Table.from_batches([pair_rows.slice(0, 150), low_rows.slice(0, 123), pair_rows.slice(150),
-                                   low_rows.slice(123)]).combine_chunks()
-    order = rng.permutation(mixed.num_rows)
-    batches = mixed.take(order).to_batches(max_chunksize=97)
+    low = _low_bytes(sigs).view(np.uint8)  # 100 permutations: padded to 104 bytes, as locally
+    blocks = [(0, _pack(rid[s:s + 77], low[s:s + 77])) for s in range(0, 400, 77)]
+    blocks += [(1, _pack(*rid[pairs[s:s + 150]].T)) for s in range(0, len(pairs), 150)]
+    blocks = [blocks[i] for i in rng.permutation(len(blocks))]
+    kinds, data = pa.array([k for k, _ in blocks], pa.int32()), pa.array([d for _, d in blocks], pa.binary())
+    whole = pa.RecordBatch.from_arrays([kinds, data], ["kind", "block"])
+    batches = [whole.slice(0, 3), whole.slice(3)]
     got = pa.Table.from_batches(list(_close_pairs(num_perm, estimate_floor(threshold))(iter(batches))))
     a, b = got.column("a").to_numpy(), got.column("b").to_numpy()
     assert a[-1] == -1 and b[-1] == len(distinct)  # the count row: distinct candidates
@@ -157,6 +187,4 @@ def test_run_pairs_is_the_local_bucket_rule():
 
     runs = np.repeat(np.arange(4), [1, 5, MAX_BUCKET_PAIRS, MAX_BUCKET_PAIRS + 3])
     rows = pd.DataFrame({"band": 0, "key": runs, "rid": np.arange(len(runs))})
-    got = {tuple(p) for p in run_pairs(runs).tolist()}
-    assert got == local_bucket_rule(rows)
-    assert len(run_pairs(runs)) == len(got)  # no pair twice within a band
+    assert Counter(map(tuple, run_pairs(runs).tolist())) == local_bucket_rule(rows)
