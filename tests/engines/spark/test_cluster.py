@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dqaudit.config import TEXT_COLUMNS
 from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, _estimate_low_bits, estimate_floor
 from dqaudit.engines.spark.cluster import (
     _as_binary,
@@ -37,7 +38,8 @@ def test_exact_groups_are_the_local_ones_on_tricky_texts(both_engines, tmp_path)
     rows = [{"id": f"r{i}", "text": text, "label": "ab"[i % 2]} for i, text in enumerate(TRICKY * 2)]
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
     local, spark = both_engines(path)
-    assert spark.frame.equals(local.frame)
+    not_collected = TEXT_COLUMNS - set(spark.options["engine"]["texts_collected"])  # no check reads whole
+    assert spark.frame.equals(local.frame.drop(columns=sorted(not_collected)))
     mine, theirs = exact_groups(spark), exact_groups(local)
     assert mine.equals(theirs)  # the same groups, numbered the same way
     frame = local.frame.assign(group=theirs.to_numpy())
