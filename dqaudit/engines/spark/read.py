@@ -34,7 +34,7 @@ from ...data import (
     detect_format,
 )
 from ...errors import DqauditError, InputError
-from .session import collect_arrow, keep
+from .session import collect_arrow, java_errors, keep
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -287,8 +287,14 @@ def text_fetcher(records: DataFrame, rid: np.ndarray) -> TextFetcher:
         from pyspark.sql import functions as F
 
         wanted = rid[positions]
-        keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": np.unique(wanted)}))
-        found = collect_arrow(records.select("rid", column).join(F.broadcast(keys), "rid"))
+        distinct = np.unique(wanted)
+        keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": distinct}))
+        with java_errors(f"fetching {len(wanted):,} {column} values on Spark"):
+            found = collect_arrow(records.select("rid", column).join(F.broadcast(keys), "rid"))
+        if found.num_rows != len(distinct):  # the cached rows are the ones collected: never expected
+            raise DqauditError(
+                f"fetching {column} on Spark: {found.num_rows:,} of {len(distinct):,} records found"
+            )
         order = np.argsort(found.column("rid").to_numpy(), kind="stable")
         at = order[np.searchsorted(found.column("rid").to_numpy(), wanted, sorter=order)]
         return np.array(found.column(column).to_pylist(), dtype=object)[at]
