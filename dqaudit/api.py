@@ -24,7 +24,7 @@ from .engines import get_engine, with_engine_report
 from .errors import ConfigError
 from .export import cleaning_plan, settle_representatives
 from .masking import report_masker
-from .pipeline import AuditResult, run_checks, whole_text_columns
+from .pipeline import AuditResult, run_checks, selected_checks, whole_text_columns
 from .progress import NullProgress, Progress
 from .records import build_records, plan_clusters, rolled_up_rows
 from .registry import cleaning_rules, load_config, validate_checks
@@ -46,8 +46,9 @@ def open_context(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig 
                  checks: Sequence[str] | None = None) -> AuditContext:
     """Load ``data`` on the configured engine into the context the checkers run on (no check runs yet).
 
-    ``checks``: the checks that will run (None: every enabled one); an engine may keep the text
-    columns none of them reads whole off the driver (:func:`~dqaudit.pipeline.whole_text_columns`).
+    ``checks``: the checks that will run; an engine may keep the text columns none of them reads
+    whole off the driver (:func:`~dqaudit.pipeline.whole_text_columns`). None: not known, so every
+    column is loaded (what :func:`audit` runs it always knows).
     """
     config = resolve_config(config)
     progress = progress or NullProgress()
@@ -58,7 +59,7 @@ def open_context(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig 
         return AuditContext(dataset, config, progress=progress, cache=cache_of(config))
     with progress.task(f"loading {Path(str(data)).name}"):
         # the export writes every text; an audit loads the columns its checks read whole
-        texts = TEXT_COLUMNS if for_export else whole_text_columns(config, checks)
+        texts = TEXT_COLUMNS if for_export or checks is None else whole_text_columns(config, checks)
         return get_engine(config).open(data, config, progress=progress, cache=cache_of(config),
                                        for_export=for_export, texts=texts)
 
@@ -70,7 +71,9 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
 
     ``for_export``: the engine keeps what :func:`split`'s writer needs (Spark: the cached source rows).
     """
-    ctx = open_context(data, config, progress=progress, for_export=for_export, checks=checks)
+    config = resolve_config(config)
+    ctx = open_context(data, config, progress=progress, for_export=for_export,
+                       checks=selected_checks(config, checks))
     result = with_engine_report(run_checks(ctx, checks=checks), ctx)
     rules = {**cleaning_rules(), **ctx.config.export.rules}
     plan = cleaning_plan(ctx.frame, result.findings, rules, plan_clusters(result.results, len(ctx.frame)),

@@ -74,7 +74,7 @@ def run_checks(ctx: AuditContext, *, checks: Sequence[str] | None = None) -> Aud
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     dataset, config = ctx.dataset, ctx.config
     checkers = []
-    for name in _select(config, checks):
+    for name in selected_checks(config, checks):
         cls = get_checker(name)
         cls.check_requirements()
         checkers.append(cls(check_params(config, name)))
@@ -146,10 +146,11 @@ def whole_text_columns(config: AuditConfig, checks: Sequence[str] | None) -> fro
     """The text columns the selected (or all enabled) checks read whole: what an engine must load
     into the frame; the others only ever reach the driver for the rows a check asks for."""
     return frozenset().union(*(get_checker(name)(check_params(config, name)).whole_columns(config)
-                               for name in _select(config, checks)))
+                               for name in selected_checks(config, checks)))
 
 
-def _select(config: AuditConfig, checks: Sequence[str] | None) -> list[str]:
+def selected_checks(config: AuditConfig, checks: Sequence[str] | None) -> list[str]:
+    """The names of ``checks`` (validated), or of every enabled check when none are given, in run order."""
     known = available_checkers()
     if checks:
         unknown = [c for c in checks if c not in known]
@@ -177,4 +178,4 @@ def _mask_result(result: CheckResult, maskers: list[Callable[[str], str]]) -> Ch
     return replace(result, findings=findings)
 
 
-__all__ = ["AuditResult", "run_checks"]
+__all__ = ["AuditResult", "run_checks", "selected_checks", "whole_text_columns"]
