@@ -7,7 +7,6 @@ batch where the texts are (Spark: on the executors) and hand it over under :func
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..context import AuditContext
 from ..pii import PII_TYPES, find_pii
@@ -21,12 +20,15 @@ def pii_counts(ctx: AuditContext) -> np.ndarray:
     """``(rows, fields, types + 1)`` int32: matches per record, field (:data:`FIELDS`) and type
     (:data:`~dqaudit.pii.PII_TYPES` order), then 1 where the field has a value; cached by content
     hash and memoised for the run."""
-    return ctx.memo(pii_counts, lambda: np.stack([_counts(ctx, ctx.frame[name]) for name in FIELDS], axis=1))
+    return ctx.memo(pii_counts, lambda: np.stack([_counts(ctx, name) for name in FIELDS], axis=1))
 
 
-def _counts(ctx: AuditContext, column: pd.Series) -> np.ndarray:
+def _counts(ctx: AuditContext, name: str) -> np.ndarray:
+    column = ctx.frame[name]
     present = column.notna().to_numpy()
     values = column.fillna("").astype(str).tolist()
+    # the loader already hashed every text (the key of the other per-record caches); answers are hashed here
+    keys = ctx.frame["text_hash"].tolist() if name == "text" else [text_hash(t) for t in values]
 
     def compute(positions: np.ndarray) -> np.ndarray:
         out = np.zeros((len(positions), len(PII_TYPES)), dtype=np.int32)
@@ -39,6 +41,6 @@ def _counts(ctx: AuditContext, column: pd.Series) -> np.ndarray:
             advance(len(positions) % 1000)
         return out
 
-    counts = ctx.cache.per_record(ctx.cache.namespace("pii", v=1), [text_hash(t) for t in values], compute)
+    counts = ctx.cache.per_record(ctx.cache.namespace("pii", v=1), keys, compute)
     counts = np.asarray(counts, dtype=np.int32).reshape(len(values), len(PII_TYPES))
     return np.concatenate([counts, present[:, None].astype(np.int32)], axis=1)
