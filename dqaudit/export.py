@@ -36,7 +36,7 @@ from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
 from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_settings
 from .features.near_dups import near_duplicate_groups
-from .findings import Action, CheckResult, Finding, json_text
+from .findings import Action, CheckResult, Finding
 from .masking import Masker, mask_deep, report_masker
 from .publish import (
     MANIFEST,
@@ -572,10 +572,6 @@ def row_lines(render: Rendering, where: dict[str, Any], raw: str, record: Callab
         if example is not None:
             routed.append((f"{name}.chat.jsonl", example))
     return routed
-
-
-def manifest_text(manifest: dict[str, Any]) -> str:
-    return json_text(manifest) + "\n"
 
 
 def _manifest_parts(ctx: AuditContext, result: AuditResult, plan: CleaningPlan, outcome: SplitOutcome,
