@@ -461,3 +461,51 @@ def test_large_data_bootstrap_draws_fewer_rows_with_a_comparable_interval(monkey
     assert sub.rate == full.rate and sub.interval[0] <= sub.rate <= sub.interval[1]
     width, sub_width = full.interval[1] - full.interval[0], sub.interval[1] - sub.interval[0]
     assert 0.5 * width <= sub_width <= 2.0 * width, (full.interval, sub.interval)
+
+
+def test_confident_joint_and_estimate_equal_cleanlabs() -> None:
+    """The bincount confident joint is cleanlab's, resampled or not, with missing classes and tied
+    probabilities; the estimate and its bootstrap rates are what cleanlab's ``estimate_joint`` gives."""
+    import warnings
+
+    from cleanlab.count import compute_confident_joint, estimate_joint
+
+    rng = np.random.default_rng(11)
+    for trial in range(120):
+        n, k = int(rng.integers(1, 300)), int(rng.integers(2, 7))
+        labels = rng.integers(0, k, n)
+        if trial % 3 == 0:
+            labels[labels == k - 1] = 0  # a class with no given label
+        logits = rng.normal(size=(n, k)) * rng.uniform(0.0, 4.0)
+        if trial % 5 == 0:
+            logits = np.round(logits)  # ties between classes
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        pick = rng.integers(0, n, int(rng.integers(1, 2 * n + 1))) if trial % 2 else None
+        given, rows = (labels, probs) if pick is None else (labels[pick], probs[pick])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = compute_confident_joint(given, rows, calibrate=False)
+        assert np.array_equal(label_noise.confident_joint(labels, probs, pick), expected), trial
+    n, k = 3000, 5
+    labels = rng.integers(0, k, n)
+    logits = 2.0 * np.eye(k)[labels] + rng.normal(size=(n, k))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    for rows in (n, 1000):  # the whole bootstrap, and the m-out-of-n one
+        original = label_noise.BOOTSTRAP_ROWS
+        label_noise.BOOTSTRAP_ROWS = rows
+        try:
+            estimate = label_noise.estimate_noise(labels, probs, seed=4, resamples=20)
+        finally:
+            label_noise.BOOTSTRAP_ROWS = original
+        draw = np.random.default_rng(4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            joint = estimate_joint(labels, probs)
+            rates = [1.0 - float(np.trace(estimate_joint(labels[pick], probs[pick])))
+                     for pick in (draw.integers(0, n, rows) for _ in range(20))]
+        assert np.array_equal(estimate.joint, joint)
+        rate = 1.0 - float(np.trace(joint))
+        bounds = np.percentile(rates, [2.5, 97.5])
+        if rows < n:
+            bounds = rate + (bounds - np.mean(rates)) * np.sqrt(rows / n)
+        assert estimate.interval == (max(0.0, float(bounds[0])), max(0.0, float(bounds[1])))
