@@ -129,18 +129,21 @@ def class_pairs(classes: np.ndarray, params: ContainmentParams) -> list[tuple[in
 
 def partial_copies(texts: Sequence[str], params: ContainmentParams, base: MinHashParams,
                    signatures_of: Callable[[np.ndarray], np.ndarray] | None = None,
-                   workers: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+                   workers: int = 1, words_of: Callable[[np.ndarray], np.ndarray] | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, int]:
     """Directed pairs ``(contained, container)`` (rows of ``texts``) with containment >= ``params.threshold``,
     their containments, and the number of LSH candidates.
 
     Words are counted first (one pass over the texts); only texts with ``min_words`` words get
     signatures. ``signatures_of(rows)``, when given, returns those rows' signatures (the
-    near-duplicate ones, when they are word n-grams of the same size: no second pass).
+    near-duplicate ones, when they are word n-grams of the same size: no second pass);
+    ``words_of(rows)``, when given, those rows' :func:`word_counts` (the run's per-record cache).
     Texts with identical signatures are searched once (their copies are near-duplicates already).
     Of two sets, the smaller is the contained one (ties: the later row).
     """
     minhash = params.minhash(base)
-    words = _word_counts(texts, params.min_words, minhash, workers)
+    words = _word_counts(texts, params.min_words,
+                         words_of or (lambda rows: word_counts([texts[i] for i in rows], minhash, workers)))
     eligible = np.flatnonzero(words >= params.min_words)
     if len(eligible) < 2:
         return np.empty((0, 2), np.int64), np.empty(0), 0
@@ -156,16 +159,18 @@ def partial_copies(texts: Sequence[str], params: ContainmentParams, base: MinHas
     return eligible[directed], values, total
 
 
-def _word_counts(texts: Sequence[str], min_words: int, minhash: MinHashParams, workers: int) -> np.ndarray:
-    """Words per text as shingling counts them, or 0 for a text that cannot have ``min_words``: an ASCII
-    text (NFKC leaves it as it is) shorter than ``2 * min_words - 1`` characters (a word takes a character
-    and is separated from the next by another). Short support requests skip the counting pass."""
+def _word_counts(texts: Sequence[str], min_words: int,
+                 count: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Words per text as shingling counts them (``count(rows)``), or 0 for a text that cannot have
+    ``min_words``: an ASCII text (NFKC leaves it as it is) shorter than ``2 * min_words - 1`` characters
+    (a word takes a character and is separated from the next by another). Short support requests skip
+    the counting pass."""
     shortest = 2 * min_words - 1
     maybe = np.flatnonzero(np.fromiter((len(t) >= shortest or not t.isascii() for t in texts), bool,
                                        count=len(texts)))
     words = np.zeros(len(texts), np.int64)
     if len(maybe):
-        words[maybe] = word_counts([texts[i] for i in maybe], minhash, workers)
+        words[maybe] = count(maybe)
     return words
 
 

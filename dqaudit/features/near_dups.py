@@ -158,17 +158,28 @@ def _partial_copies(ctx: AuditContext, p: NearDupFeatureParams,
                     sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(contained, container)`` pairs and their containment (:mod:`dqaudit.dedup.containment`)."""
     from ..dedup.containment import ContainmentParams, partial_copies, same_shingles
-    from ..dedup.minhash import default_workers
+    from ..dedup.minhash import default_workers, word_counts
 
     if p.containment <= 0:
         return np.empty((0, 2), np.int64), np.empty(0)
     params = minhash_params(ctx)
     settings = ContainmentParams(p.containment, p.containment_min_words, p.containment_max_ratio)
-    reuse = same_shingles(params, settings.minhash(params))
+    minhash = settings.minhash(params)
+    reuse = same_shingles(params, minhash)
+    texts = ctx.frame["text"].tolist()
+    hashes = ctx.frame["text_hash"].to_numpy()
+    # words per text depend on the text and max_chars only (the normalisation is the kernels')
+    namespace = Cache.namespace("shingle_words", version=1, max_chars=minhash.max_chars)
+
+    def words_of(rows: np.ndarray) -> np.ndarray:
+        """Cached per text: every night would otherwise count the words of every long text again."""
+        return ctx.cache.per_record(namespace, hashes[rows].tolist(), lambda todo: word_counts(
+            [texts[i] for i in rows[todo]], minhash, default_workers()))
+
     with ctx.progress.task("Partial copies (containment)"):
-        contained, containment, _ = partial_copies(ctx.frame["text"].tolist(), settings, params,
+        contained, containment, _ = partial_copies(texts, settings, params,
                                                    (lambda rows: sigs[rows]) if reuse else None,
-                                                   default_workers())
+                                                   default_workers(), words_of)
     return contained, containment
 
 

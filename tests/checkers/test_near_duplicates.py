@@ -189,6 +189,35 @@ def test_partial_copies_join_the_cluster_of_their_container() -> None:
     assert by_kind(off, "contained_copies") == [] and off.metrics["contained_pairs"] == 0
 
 
+def test_warm_rerun_counts_only_new_long_texts_and_equals_cold_run(computed: dict[str, int]) -> None:
+    """The words per long text (partial-copy eligibility) come from the cache on a re-run; same result."""
+    import random
+
+    rng = random.Random(8)
+    vocabulary = [f"term{i}" for i in range(3000)]
+
+    def prose(words: int) -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(words))
+
+    source, other = prose(240), prose(200)
+    rows = [("src", source, "a"), ("own", prose(120), "a"), ("other", other, "b"),
+            ("short", "a short request about my card", "b")]
+    run(frame(rows))
+    assert computed["shingle_words"] == 3  # the three long texts
+    grown = rows + [("cut", " ".join(source.split()[60:160]), "a"), ("part", " ".join(other.split()[:150]), "c")]
+    computed.clear()
+    warm = run(frame(grown))
+    assert computed["shingle_words"] == 2  # only the new long texts
+    cold = run(frame(grown), AuditConfig(cache={"enabled": False}))
+    assert {frozenset(f.record_ids) for f in by_kind(warm, "contained_copies")} == {
+        frozenset({"src", "cut"}), frozenset({"other", "part"})}
+    assert (warm.findings, warm.metrics, warm.score, warm.gates) == (cold.findings, cold.metrics, cold.score,
+                                                                      cold.gates)
+    assert warm.records.keys() == cold.records.keys()
+    for name, column in warm.records.items():
+        pd.testing.assert_series_equal(pd.Series(column), pd.Series(cold.records[name]))
+
+
 def test_bad_config_is_a_clear_error() -> None:
     from dqaudit.errors import ConfigError
 
