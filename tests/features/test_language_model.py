@@ -36,3 +36,16 @@ def test_the_shipped_model_tells_the_three_languages_apart() -> None:
     assert model.posterior(["where", "is", "my", "card"], ("kk", "ru", "en"))[0] == "en"
     word, confidence = model.posterior(["рақмет"], ("kk", "ru"))
     assert word == "kk" and 0.5 < confidence < 1.0
+
+
+def test_load_gives_the_model_files_rows_scaled() -> None:
+    """The fast loader (orjson, rows as tuples) reads exactly the JSON file's rows, divided by its scale."""
+    import gzip
+    import json
+
+    with gzip.open(MODEL_PATH, "rt", encoding="utf-8") as handle:
+        data = json.load(handle)
+    model = load.__wrapped__(MODEL_PATH)
+    scale = data.get("scale", 1.0)
+    assert model.classes == tuple(data["classes"])
+    assert model.table == {k: tuple(v / scale for v in row) for k, row in data["table"].items()}
