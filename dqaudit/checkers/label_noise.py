@@ -301,7 +301,7 @@ def confident_joint(labels: np.ndarray, probs: np.ndarray, pick: np.ndarray | No
     ``confusion_matrix`` and a copy of ``probs`` per bootstrap resample: the estimate and its 50 resamples
     were 85 % of the check's time on a 100k-row nightly re-run. Each row's guessed true class depends only
     on the row and the thresholds, so it is found once per row of ``probs`` and gathered for ``pick``
-    (per drawn row when ``pick`` is shorter than ``probs``).
+    (per drawn row when ``pick`` is far shorter than ``probs``).
     ``labels`` are class indices below ``probs.shape[1]``; ``top``: ``probs.argmax(axis=1)`` if known.
     """
     from cleanlab.internal.constants import CONFIDENT_THRESHOLDS_LOWER_BOUND
@@ -315,8 +315,9 @@ def confident_joint(labels: np.ndarray, probs: np.ndarray, pick: np.ndarray | No
     thresholds = np.clip([np.mean(probs[pick[order[end - size:end]], k]) if size else 2
                           for k, (size, end) in enumerate(zip(np.diff(ends, prepend=0), ends, strict=True))],
                          a_min=CONFIDENT_THRESHOLDS_LOWER_BOUND, a_max=None)
-    # per row of probs, gathered for pick; per row of the resample where it draws fewer rows (m out of n)
-    rows, at = (pick, slice(None)) if len(pick) < len(probs) else (slice(None), pick)
+    # per row of probs, gathered for pick; per drawn row where the resample draws far fewer rows (m out of n):
+    # a random gather of rows costs several sequential comparisons of a row
+    rows, at = (pick, slice(None)) if 4 * len(pick) < len(probs) else (slice(None), pick)
     confident = probs[rows] >= thresholds - 1e-6
     count = confident.sum(axis=1)
     guess = np.where(count > 1, top[rows], confident.argmax(axis=1))[at]  # cleanlab's true-label guess
@@ -700,7 +701,8 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
             warnings.simplefilter("ignore")
             issues = flag_issues(y, probs, params.filter_by)
             quality = get_label_quality_scores(y, probs)
-            overlaps = find_overlapping_classes(labels=y, pred_probs=probs)
+            # the estimate's joint is estimate_joint(y, probs), which cleanlab would compute again
+            overlaps = find_overlapping_classes(labels=y, pred_probs=probs, joint=estimate.joint)
         suggested = probs.argmax(axis=1)
         flagged = np.flatnonzero(issues)
         flagged = flagged[np.lexsort((frame["id"].to_numpy()[flagged].astype(str), quality[flagged]))]

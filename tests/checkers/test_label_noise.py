@@ -490,7 +490,7 @@ def test_confident_joint_and_estimate_equal_cleanlabs() -> None:
     labels = rng.integers(0, k, n)
     logits = 2.0 * np.eye(k)[labels] + rng.normal(size=(n, k))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    for rows in (n, 1000):  # the whole bootstrap, and the m-out-of-n one
+    for rows in (n, 1000, 500):  # the whole bootstrap, m out of n (rows of probs, then drawn rows)
         original = label_noise.BOOTSTRAP_ROWS
         label_noise.BOOTSTRAP_ROWS = rows
         try:
