@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import Field
 
 from ..context import AuditContext
-from ..features.conflicts import conflicting_pair
+from ..features.conflicts import has_conflict
 from ..features.near_dups import NearDupFeatureParams, NearDuplicates, near_duplicates
 from ..features.representatives import RULE, Member, keepers
 from ..findings import Action, CheckResult, Finding, RegressionRule, Severity
@@ -247,7 +247,7 @@ def _asks_the_same(ctx: AuditContext, texts: np.ndarray, found: _Clusters) -> np
     for k in np.flatnonzero(table["labels"].to_numpy() > 1).tolist():
         start, size = int(table["start"].iat[k]), int(table["size"].iat[k])
         rows = found.pos[start:start + size]
-        out[k] = conflicting_pair(texts[rows].tolist(), labels[rows].tolist()) is not None
+        out[k] = has_conflict(texts[rows].tolist(), labels[rows].tolist())
     return out
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def words(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text).replace("'", "").replace("’", "")
     matches = list(_WORD.finditer(text))
     tokens = [m.group() for m in matches]
-    names_allowed = sum(w.istitle() for w in tokens) * 2 <= len(tokens)
+    names_allowed = sum(map(str.istitle, tokens)) * 2 <= len(tokens)
     ends = [m.start() for m in _SENTENCE_END.finditer(text)]  # a sentence end between two words: bisect
     out: list[str] = []
     previous_end = 0
@@ -186,29 +186,37 @@ def _same_words(wa: list[str], wb: list[str]) -> bool:
     return max(len(left), len(right)) <= allowed_differences(content)
 
 
-def conflicting_pair(
-    texts: Sequence[str], labels: Sequence[object], limit: int = 64
-) -> tuple[int, int] | None:
-    """Positions of two members with different labels that ask the same thing, or None.
+def has_conflict(texts: Sequence[str], labels: Sequence[object], limit: int = 64) -> bool:
+    """Do two members with different labels ask the same thing?
 
     Compares at most ``limit`` distinct texts per label, so a huge template cluster
-    costs at most ``limit``² comparisons per pair of labels.
+    costs at most ``limit``² comparisons per pair of labels. Texts are taken one label
+    after another in turn, each compared with the other labels' texts taken before it, so
+    a conflict is usually found after a few texts' words; texts whose content words (not
+    filler, numbers or names) are the same multiset ask the same thing without comparing.
     """
-    by_label: dict[object, dict[str, int]] = {}
-    for k, (text, label) in enumerate(zip(texts, labels, strict=True)):
+    by_label: dict[object, dict[str, None]] = {}  # each label's distinct texts, in order
+    for text, label in zip(texts, labels, strict=True):
         if label is None or label != label:  # unlabelled rows cannot conflict
             continue
         seen = by_label.setdefault(label, {})
         if len(seen) < limit:
-            seen.setdefault(text, k)
-    names = sorted(by_label, key=str)
-    canonical: dict[str, list[str]] = {}  # each text's words, computed once however often it is compared
-    for x, first in enumerate(names):
-        for second in names[x + 1 :]:
-            for text_a, i in by_label[first].items():
-                wa = canonical.get(text_a) or canonical.setdefault(text_a, words(text_a))
-                for text_b, j in by_label[second].items():
-                    wb = canonical.get(text_b) or canonical.setdefault(text_b, words(text_b))
-                    if _same_words(wa, wb):
-                        return (i, j) if i < j else (j, i)
-    return None
+            seen[text] = None
+    rank = {label: k for k, label in enumerate(sorted(by_label, key=str))}  # pairs compared in label order
+    label_of_key: dict[tuple[str, ...], object] = {}
+    taken: list[tuple[list[str], object]] = []
+    lists = {label: list(seen) for label, seen in by_label.items()}
+    for k in range(max(map(len, lists.values()), default=0)):
+        for label, items in lists.items():
+            if k >= len(items):
+                continue
+            mine = words(items[k])
+            key = tuple(sorted(w for w in mine if w not in FILLER and w[0] != "<"))
+            if label_of_key.setdefault(key, label) != label:
+                return True  # nothing but filler, numbers and names differ: differing_words finds none
+            for theirs, other in taken:
+                if other != label and (_same_words(theirs, mine) if rank[other] < rank[label]
+                                       else _same_words(mine, theirs)):
+                    return True
+            taken.append((mine, label))
+    return False

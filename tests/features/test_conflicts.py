@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dqaudit.features.conflicts import conflicting_pair, is_typo, same_request, words
+from dqaudit.features.conflicts import has_conflict, is_typo, same_request, words
 
 # banking77 train near-copies whose labels the differing words justify (judged by hand: not conflicts)
 DIFFERENT = [
@@ -38,18 +38,18 @@ SAME = [
 @pytest.mark.parametrize("a, b", DIFFERENT)
 def test_content_words_make_different_requests(a: str, b: str) -> None:
     assert not same_request(a, b) and not same_request(b, a)
-    assert conflicting_pair([a, b], ["x", "y"]) is None and conflicting_pair([b, a], ["y", "x"]) is None
+    assert not has_conflict([a, b], ["x", "y"]) and not has_conflict([b, a], ["y", "x"])
 
 
 @pytest.mark.parametrize("a, b", SAME)
 def test_form_differences_are_the_same_request(a: str, b: str) -> None:
     assert same_request(a, b) and same_request(b, a)
-    assert conflicting_pair([a, b], ["x", "y"]) == (0, 1) and conflicting_pair([b, a], ["y", "x"]) == (0, 1)
+    assert has_conflict([a, b], ["x", "y"]) and has_conflict([b, a], ["y", "x"])
 
 
 def test_same_label_or_unlabelled_members_never_conflict() -> None:
-    assert conflicting_pair(["Where is my card?", "where is my card"], ["a", "a"]) is None
-    assert conflicting_pair(["Where is my card?", "where is my card"], ["a", None]) is None
+    assert not has_conflict(["Where is my card?", "where is my card"], ["a", "a"])
+    assert not has_conflict(["Where is my card?", "where is my card"], ["a", None])
 
 
 def test_long_requests_may_differ_in_one_content_word_per_ten() -> None:
@@ -64,3 +64,21 @@ def test_words_and_typos() -> None:
     assert words("How Do I Activate My Card") == ["how", "do", "i", "activate", "my", "card"]
     assert is_typo("recognise", "recognize") and is_typo("awnt", "want")
     assert not is_typo("cant", "want") and not is_typo("reactivate", "activate") and not is_typo("pin", "pen")
+
+
+def test_has_conflict_is_any_pair_of_labels_asking_the_same() -> None:
+    """Early exits (shared content words, labels taken in turn) give the plain pairwise answer."""
+    import random
+
+    rng = random.Random(5)
+    pieces = ["please", "block", "blcok", "my", "card", "cards", "not", "pin", "2", "two", "John", "hi",
+              "Карта", "карту", "заблокируйте", "пожалуйста", "top", "up", "topup"]
+    for _ in range(600):
+        texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+                 for _ in range(rng.randint(2, 9))]
+        labels = [rng.choice(["a", "b", "c", None]) for _ in texts]
+        ranked = sorted({lab for lab in labels if lab is not None})
+        want = any(same_request(a, b) for x, la in enumerate(ranked) for lb in ranked[x + 1:]
+                   for a in dict.fromkeys(t for t, lab in zip(texts, labels, strict=True) if lab == la)
+                   for b in dict.fromkeys(t for t, lab in zip(texts, labels, strict=True) if lab == lb))
+        assert has_conflict(texts, labels) == want, (texts, labels)
