@@ -36,6 +36,7 @@ from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
 from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_settings
 from .features.near_dups import near_duplicate_groups
+from .features.representatives import Member, ShingleTable, keepers
 from .findings import Action, CheckResult, Finding
 from .masking import Masker, mask_deep, report_masker
 from .publish import (
@@ -138,8 +139,9 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     barred = set(plan.reasons)  # kept in step with plan.reasons (a set per finding was quadratic at 1M rows)
     members = np.unique(np.array([r for _, rows, _ in dedupes for r in rows], np.int64))
     columns = _member_columns(frame, members, texts)
+    shingles = ShingleTable([columns[4][r] for r in members.tolist()])
     for finding, rows, reason in dedupes:
-        for group, keep in _duplicates(columns, rows, finding, clusters, barred, flagged, kept):
+        for group, keep in _duplicates(columns, rows, finding, clusters, barred, flagged, kept, shingles):
             kept.update(m.row for m in keep)
             for row in group:
                 if all(row != m.row for m in keep) and row not in barred:
@@ -202,8 +204,8 @@ def _member_columns(frame: pd.DataFrame, members: np.ndarray,
 
 
 def _duplicates(columns: tuple[list[Any], ...], rows: list[int], finding: Finding, clusters: np.ndarray,
-                barred: set[int], flagged: set[int],
-                kept: set[int]) -> Iterator[tuple[list[int], list[Any]]]:
+                barred: set[int], flagged: set[int], kept: set[int],
+                shingles: ShingleTable) -> Iterator[tuple[list[int], list[Any]]]:
     """(group rows, members kept) for each duplicate group of a dedupe finding.
 
     Near-copies keep one member per label (labels that differ here differ in content:
@@ -211,8 +213,6 @@ def _duplicates(columns: tuple[list[Any], ...], rows: list[int], finding: Findin
     representative the check named is kept when it is clean (``conflicting_outputs``
     names the record whose answer stays); otherwise the shared rule picks another.
     """
-    from .features.representatives import Member, keepers
-
     per_label = finding.kind == "near_duplicates"
     named = {str(i) for i in (finding.details.get("representatives") or [finding.details.get("representative")])
              if i is not None}
@@ -225,7 +225,8 @@ def _duplicates(columns: tuple[list[Any], ...], rows: list[int], finding: Findin
         members = [Member(r, str(ids[r]), _missing(labels[r]), _missing(times[r]), int(lines[r]), str(texts[r]))
                    for r in group]
         prefer = _Either(kept, {m.row for m in members if m.id in named})  # no copy of ``kept`` per group
-        yield group, keepers(members, barred=barred, flagged=flagged, prefer=prefer, per_label=per_label)
+        yield group, keepers(members, barred=barred, flagged=flagged, prefer=prefer, per_label=per_label,
+                             shingles=shingles)
 
 
 def _by_cluster(rows: np.ndarray, clusters: np.ndarray) -> list[list[int]]:

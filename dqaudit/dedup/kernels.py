@@ -258,6 +258,30 @@ def intersections(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray, floor
 
 
 @nb.njit(nogil=True, cache=True)
+def held_scores(flat: np.ndarray, bounds: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Per set ``docs[a]``: the sum, over the others ``b`` in order, of the share of ``b``'s elements it
+    holds minus the share of its own ``b`` holds (sizes at least 1): which text contains the others."""
+    k = len(docs)
+    pairs = np.empty((k * (k - 1) // 2, 2), np.int64)
+    m = 0
+    for a in range(k):
+        for b in range(a + 1, k):
+            pairs[m, 0], pairs[m, 1] = docs[a], docs[b]
+            m += 1
+    common = intersections(flat, bounds, pairs, -1.0)
+    score = np.zeros(k)
+    m = 0
+    for a in range(k):  # score[b] gains its terms for a < b before those for a > b: the others in order
+        size_a = max(bounds[docs[a] + 1] - bounds[docs[a]], 1)
+        for b in range(a + 1, k):
+            size_b = max(bounds[docs[b] + 1] - bounds[docs[b]], 1)
+            score[a] += common[m] / size_b - common[m] / size_a
+            score[b] += common[m] / size_a - common[m] / size_b
+            m += 1
+    return score
+
+
+@nb.njit(nogil=True, cache=True)
 def band_key_rows(sigs: np.ndarray, which: np.ndarray, bands: int, rows: int, mult: np.ndarray,
                   out: np.ndarray) -> None:
     """``out[i, t] = fmix64(t + sum_k sigs[which[i], t * rows + k] * mult[k])`` (uint64 wrap-around)."""

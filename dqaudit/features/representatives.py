@@ -13,7 +13,8 @@ displaced with it. So the choice, made once every finding's decision is known, g
 3. **source, not copy**: the earliest ``created_at`` (a known time before an unknown
    one); among equal times, the text that contains the others (the largest sum, over the other members, of
    the share of their word 3-grams it holds minus the share of its own they hold, when
-   above 0.05: a Wikipedia source over the student answers pasted from it);
+   above 0.05: a Wikipedia source over the student answers pasted from it; word 3-grams
+   as the near-duplicate check reads words, :func:`dqaudit.dedup.minhash.shingle_table`);
 4. the first line.
 
 A member already kept by another group (an exact-copy group inside a near-duplicate
@@ -23,10 +24,14 @@ always keeps one.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+
+from ..dedup import kernels
+from ..dedup.minhash import MinHashParams, shingle_table
 
 RULE = (
     "not quarantined or flagged by another check, then the most common label (near-copies whose labels "
@@ -35,7 +40,8 @@ RULE = (
 )
 #: Above this many distinct texts the containment step is skipped (it compares every pair).
 MAX_CONTAINMENT_TEXTS = 20
-_WORD = re.compile(r"\w+")
+#: Word 3-grams, hashed as the near-duplicate check hashes them (the permutation settings are unused here).
+WORD_3GRAMS = MinHashParams("word", 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +63,13 @@ def keepers(
     flagged: Collection[int] = (),
     prefer: Container[int] = (),
     per_label: bool = False,
+    shingles: ShingleTable | None = None,
 ) -> list[Member]:
     """The members to keep (steps 1-4 of the module doc); empty only when every member is barred.
 
     ``barred``: rows quarantined for another reason; ``flagged``: rows kept but flagged;
-    ``prefer``: rows another group already keeps.
+    ``prefer``: rows another group already keeps; ``shingles``: a :class:`ShingleTable` of
+    the members' texts when many groups are settled (default: each group's own).
     """
     pool = [m for m in members if m.row not in barred]
     unflagged = [m for m in pool if m.row not in flagged]
@@ -72,48 +80,31 @@ def keepers(
     for m in pool:
         by_label.setdefault("" if m.label is None else str(m.label), []).append(m)
     if per_label:
-        return sorted((_pick(group, prefer) for group in by_label.values()), key=lambda m: m.line)
+        return sorted((_pick(group, prefer, shingles) for group in by_label.values()), key=lambda m: m.line)
     counts = Counter({label: len(group) for label, group in by_label.items()})
     top = min(counts, key=lambda label: (-counts[label], label))
-    return [_pick(by_label[top], prefer)]
+    return [_pick(by_label[top], prefer, shingles)]
 
 
-def _pick(group: list[Member], prefer: Container[int]) -> Member:
+def _pick(group: list[Member], prefer: Container[int], shingles: ShingleTable | None) -> Member:
     """One member of a single-label group: already kept elsewhere, earliest time, the source, first line."""
     group = [m for m in group if m.row in prefer] or group
     times = {m.created_at for m in group if m.created_at}
     if times:  # a known time beats an unknown one
         first = min(times)
         group = [m for m in group if m.created_at == first]
-    source = _source(group)
+    source = _source(group, shingles)
     return source if source is not None else min(group, key=lambda m: m.line)
 
 
-def _source(group: list[Member]) -> Member | None:
+def _source(group: list[Member], shingles: ShingleTable | None) -> Member | None:
     """The member whose text contains the others (module doc, step 3), or None when none clearly does."""
-    texts = {m.text for m in group}
+    texts = list(dict.fromkeys(m.text for m in group))
     if not 1 < len(texts) <= MAX_CONTAINMENT_TEXTS:
         return None
-    if len(texts) == 2:  # the common case, without the pair bookkeeping below (same arithmetic)
-        a, b = texts
-        one, two = _shingles(a), _shingles(b)
-        common_ab = len(one & two)
-        score_a = common_ab / max(len(two), 1) - common_ab / max(len(one), 1)  # score[b] is -score_a exactly
-        best = a if score_a > 0.05 else b if -score_a > 0.05 else None
-        return None if best is None else min((m for m in group if m.text == best), key=lambda m: m.line)
-    shingles = {t: _shingles(t) for t in texts}
-    sizes = {t: max(len(s), 1) for t, s in shingles.items()}
-    common: dict[tuple[str, str], int] = {}  # |A & B|, once per pair: held(a, b) and held(b, a) share it
-    for a in texts:
-        for b in texts:
-            if a != b and (b, a) not in common:
-                common[a, b] = len(shingles[a] & shingles[b])
-
-    def held(a: str, b: str) -> float:  # share of b's shingles that a holds
-        return common.get((a, b), common.get((b, a), 0)) / sizes[b]
-
-    score = {a: sum(held(a, b) - held(b, a) for b in texts if b != a) for a in texts}
-    first = {}
+    table = shingles if shingles is not None else ShingleTable(texts)
+    score = dict(zip(texts, table.held_scores(texts).tolist(), strict=True))
+    first: dict[str, int] = {}
     for m in group:
         first[m.text] = min(first.get(m.text, m.line), m.line)
     best = max(texts, key=lambda t: (score[t], -first[t]))
@@ -122,8 +113,15 @@ def _source(group: list[Member]) -> Member | None:
     return min((m for m in group if m.text == best), key=lambda m: m.line)
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = _WORD.findall(text.casefold())
-    if len(words) < 3:
-        return {tuple(words)}
-    return set(zip(words, words[1:], words[2:]))
+class ShingleTable:
+    """The word 3-gram hash sets of many texts, shingled in one compiled pass, compared per group."""
+
+    def __init__(self, texts: Sequence[str], workers: int = 1) -> None:
+        distinct = list(dict.fromkeys(texts))
+        self._flat, self._bounds = shingle_table(distinct, WORD_3GRAMS, workers)
+        self._at = {text: k for k, text in enumerate(distinct)}
+
+    def held_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Per text: the share of each other text's 3-grams it holds minus the share of its own they hold."""
+        docs = np.fromiter(map(self._at.__getitem__, texts), np.int64, len(texts))
+        return kernels.held_scores(self._flat, self._bounds, docs)

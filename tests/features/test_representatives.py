@@ -68,7 +68,7 @@ def _read(path: Path) -> str:
 
 
 def test_the_source_of_two_or_more_texts_is_the_one_containing_the_others() -> None:
-    """Two distinct texts take a shortcut; three or more the pairwise sums: both pick the containing text."""
+    """Two distinct texts or more: the pairwise sums pick the containing text."""
     source = "please block my card it was stolen at the station this morning"
     cut = "please block my card it was stolen"
     other = "my card it was stolen at the station"
@@ -76,3 +76,24 @@ def test_the_source_of_two_or_more_texts_is_the_one_containing_the_others() -> N
     assert ids(keepers([member(0, cut), member(1, other), member(2, source)])) == ["r2"]
     assert ids(keepers([member(0, "card blocked"), member(1, "blocked card")])) == ["r0"]  # no clear source
     assert ids(keepers([member(0, "a b"), member(1, source)])) == ["r0"]  # a 2-word text shares no 3-gram
+
+
+def test_held_scores_are_the_pairwise_sums_over_word_3gram_sets() -> None:
+    """The compiled scores equal the module doc's arithmetic on the texts' 3-gram sets, term by term."""
+    import random
+
+    from dqaudit.features.representatives import ShingleTable
+
+    rng = random.Random(11)
+    vocabulary = "card block stolen the at my station morning please pin app Карта заблокирована".split()
+    texts = list(dict.fromkeys(" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 14)))
+                               for _ in range(400)))
+    table = ShingleTable(texts)
+    for _ in range(200):
+        group = rng.sample(texts, rng.randint(2, 20))
+        flat, bounds = table._flat, table._bounds
+        sets = [set(flat[bounds[table._at[t]]:bounds[table._at[t] + 1]].tolist()) for t in group]
+        size = [max(len(s), 1) for s in sets]
+        want = [sum(len(sets[a] & sets[b]) / size[b] - len(sets[a] & sets[b]) / size[a]
+                    for b in range(len(group)) if b != a) for a in range(len(group))]
+        assert table.held_scores(group).tolist() == want
