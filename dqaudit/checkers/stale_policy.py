@@ -17,7 +17,6 @@ An answer (``output``) that teaches superseded content is dropped; everything el
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,22 +26,13 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..cache import Cache
-from ..config import AuditConfig
 from ..context import AuditContext
+from ..features.policy_matches import FIELDS, PolicyMatchSettings, policy_matches, read_matches
 from ..findings import Action, Chart, CheckResult, Finding, RegressionRule, Severity
-from ..policies import CompiledPolicy, PolicySettings, Term, load_policies, parse_version
-from ..text import preview, text_hash
+from ..policies import CompiledPolicy, Term, load_policies, parse_version
+from ..text import preview
 from .base import Checker, Points
 
-SPAN_CHARS = 60
-NUM_PERM = 128
-SHINGLE = 3
-#: MinHash candidates within this much of ``template_similarity`` are checked on exact shingle sets.
-CANDIDATE_MARGIN = 0.15
-_SEP = "\x00"
-_CHUNK_CHARS = 1 << 16
-_ANCHORS = ("^", "$", "\\A", "\\Z", "\\z", "\\G")
 _DOTTED = r"^(\d{1,2})\.(\d{1,2})\.(\d{4})"
 _OFFSET = r"(\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d\d:?\d\d)$"
 #: reason -> (finding kind, what the records do, for messages); request-text hits get ``_in_text``.
@@ -63,17 +53,7 @@ _WEIGHT = {
 }
 
 
-class StalePolicyParams(PolicySettings):
-    template_similarity: float = Field(
-        0.7, gt=0, le=1, description="Share of a deprecated template's word 3-grams a text must contain "
-                                     "(MinHash estimate) to count as a near-copy.")
-    pattern_timeout: float = Field(
-        0.05, gt=0, le=5, description="Seconds one pattern may spend on one field before it is abandoned "
-                                      "(guards against catastrophic backtracking).")
-    pattern_budget: float = Field(
-        10.0, gt=0, le=3600, description="Seconds one pattern may spend on the whole dataset in a run; past it "
-                                         "the pattern is abandoned with a finding (a pattern just under the "
-                                         "per-match timeout would otherwise cost hours on a large file).")
+class StalePolicyParams(PolicyMatchSettings):
     max_drop_share: float = Field(
         0.1, ge=0, le=1,
         description="Blocking gate: share of records whose answer teaches superseded content.")
@@ -106,12 +86,10 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
         "request_text": Points(0.5),
         "unreadable_metadata": Points(0.1),
     }
-    regression_rules = (RegressionRule("new_stale_records", tuple(kind for kind, _ in _KINDS.values()), "new_records",
-                                       "new stale-policy records",
-                                       "stale_records"),)
+    regression_rules = (RegressionRule("new_stale_records", tuple(kind for kind, _ in _KINDS.values()),
+                                       "new_records", "new stale-policy records", "stale_records"),)
 
-    def whole_columns(self, config: AuditConfig) -> frozenset[str]:
-        return self.reads_whole if self.params.policies is not None else frozenset()  # else it skips at once
+    reads_whole = frozenset()  # the rules' per-record matches (a feature) with their quoted spans
 
     def check(self, ctx: AuditContext) -> CheckResult:
         p = self.params
@@ -124,40 +102,37 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
         frame = ctx.frame
         if frame.empty:
             return self.skip("no records")
-        columns = {"text": Column.of(frame["text"]), "output": Column.of(frame["output"])}
+        matches = read_matches(policy_matches(ctx), len(policies))
         dates_raw = frame["created_at"]
         dates = parse_dates(dates_raw)
         bad_dates = _present(dates_raw) & dates.isna()
         versions = [parse_version(v) if isinstance(v, str) else None for v in frame["policy_version"]]
         hits: list[Hit] = []
         extra: list[Finding] = []
-        with ctx.progress.task("stale policies", total=len(policies)) as advance:
-            for policy in policies:
-                quotes_current = _quotes(policy.current, columns, p.pattern_timeout)
-                for term in policy.terms:
-                    if term.unsafe is not None:
-                        extra.append(self._unsafe_finding(policy, term))
-                        continue
-                    budget = _Budget(p.pattern_budget)
-                    for field, column in columns.items():
-                        found, stopped = _scan(term, column, p.pattern_timeout, budget)
-                        hits += [_content_hit(policy, term.reason, field, term.source, row, span,
-                                              quotes_current) for row, span in found.items()]
-                        if stopped is not None:
-                            extra.append(self._timeout_finding(policy, term, field, frame, stopped, p, budget))
-                            if budget.spent:
-                                break
-                for index, template in enumerate(policy.policy.superseded.templates, start=1):
-                    name = f"#{index} “{preview(template, 40)}”"
-                    for field, column in columns.items():
-                        copies = _near_copies(ctx, field, template, column.values, p.template_similarity)
-                        # a near-copy that quotes the current wording is the updated template itself
-                        hits += [_content_hit(policy, "template", field, name, row,
-                                              preview(column.values[row] or "", 50), quotes_current, score)
-                                 for row, score in copies.items() if not quotes_current[row]]
-                hits += _version_hits(policy, versions, frame)
-                hits += _date_hits(policy, frame["label"], dates, dates_raw, quotes_current)
-                advance(1)
+        for index, policy in enumerate(policies):
+            quotes_current = matches.quotes_current[index]
+            for t, term in enumerate(policy.terms):
+                if term.unsafe is not None:
+                    extra.append(self._unsafe_finding(policy, term))
+                    continue
+                for field in FIELDS:
+                    hits += [_content_hit(policy, term.reason, field, term.source, row, span, quotes_current)
+                             for row, span in matches.found.get((index, t, field), [])]
+                    stop = matches.stops.get((index, t, field))
+                    if stop is not None:
+                        extra.append(self._timeout_finding(policy, term, field, frame, stop.row, p,
+                                                           stop.budget_spent))
+                        if stop.budget_spent:
+                            break
+            for k, template in enumerate(policy.policy.superseded.templates):
+                name = f"#{k + 1} “{preview(template, 40)}”"
+                for field in FIELDS:
+                    # a near-copy that quotes the current wording is the updated template itself
+                    hits += [_content_hit(policy, "template", field, name, row, span, quotes_current, share)
+                             for row, share, span in matches.copies.get((index, k, field), [])
+                             if not quotes_current[row]]
+            hits += _version_hits(policy, versions, frame)
+            hits += _date_hits(policy, frame["label"], dates, dates_raw, quotes_current)
         n = len(frame)
         findings, penalties = self._findings(hits, {c.id: c for c in policies}, frame)
         extra += self._date_problems(policies, frame, bad_dates)
@@ -221,9 +196,9 @@ class StalePolicyChecker(Checker[StalePolicyParams]):
         return findings, penalties
 
     def _timeout_finding(self, policy: CompiledPolicy, term: Term, field: str, frame: pd.DataFrame,
-                         row: int, p: StalePolicyParams, budget: _Budget) -> Finding:
+                         row: int, p: StalePolicyParams, budget_spent: bool) -> Finding:
         skipped = len(frame) - row - 1
-        if budget.spent:
+        if budget_spent:
             kind, why = "pattern_budget", (f"used up its {p.pattern_budget:g}s budget for this run at the "
                                            f"{field} of this record")
         else:
@@ -303,117 +278,6 @@ def _present(column: pd.Series) -> pd.Series:
     return (column.astype("string").str.strip().fillna("") != "").astype(bool)
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A text column prepared once for every pattern: rows in chunks of ~64k characters joined by NUL."""
-
-    values: list[str | None]
-    rows: list[int]
-    chunks: list[tuple[list[int], str, np.ndarray]]
-
-    @classmethod
-    def of(cls, series: pd.Series) -> Column:
-        values = [v if isinstance(v, str) and v else None for v in series]
-        rows = [i for i, v in enumerate(values) if v is not None]
-        groups: list[list[int]] = [[]]
-        size = 0
-        for row in rows:
-            if size >= _CHUNK_CHARS:
-                groups.append([])
-                size = 0
-            groups[-1].append(row)
-            size += len(values[row] or "") + 1
-        chunks = [(g, _SEP.join(values[r] or "" for r in g),
-                   np.cumsum([0] + [len(values[r] or "") + 1 for r in g[:-1]])) for g in groups if g]
-        return cls(values, rows, chunks)
-
-
-class _Budget:
-    """The seconds one pattern has left in this run; each match gets the smaller of this and its timeout."""
-
-    def __init__(self, seconds: float) -> None:
-        self.deadline = time.monotonic() + seconds
-        self.spent = False
-        self.last_capped = False
-
-    def timeout(self, per_match: float) -> float:
-        """The timeout for the next call; raises TimeoutError (and marks the budget spent) when none is left."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            self.spent = True
-            raise TimeoutError
-        self.last_capped = left < per_match
-        return min(per_match, left)
-
-    def expired(self) -> bool:
-        """After a TimeoutError: was it the budget (rather than the per-match timeout) that ran out?
-
-        Decided by which limit the call was given, not by re-reading the clock: the regex
-        engine's timer can fire a hair before ``time.monotonic()`` reaches the deadline.
-        """
-        self.spent = self.spent or self.last_capped or time.monotonic() >= self.deadline
-        return self.spent
-
-
-def _scan(term: Term, column: Column, timeout: float,
-          budget: _Budget | None = None) -> tuple[dict[int, str], int | None]:
-    """First match per row as a short span, and the row where the pattern timed out (then abandoned).
-
-    One ``finditer`` per chunk is about 25 times faster than one ``search`` per row. A
-    match that crosses a row boundary, a chunk that times out, and patterns with anchors
-    (``^ $ \\A \\Z``, which mean the start or end of one text) fall back to one search per row.
-    """
-    budget = budget or _Budget(float("inf"))
-    found: dict[int, str] = {}
-    if any(anchor in term.regex.pattern for anchor in _ANCHORS):
-        return _scan_rows(term, column, column.rows, timeout, found, budget)
-    for rows, text, starts in column.chunks:
-        try:
-            matches = [(m.start(), m.end(), m.group())
-                       for m in term.regex.finditer(text, timeout=budget.timeout(timeout))]
-        except TimeoutError:
-            if budget.expired():
-                return found, rows[0]
-            found, stopped = _scan_rows(term, column, rows, timeout, found, budget)
-            if stopped is not None:
-                return found, stopped
-            continue
-        crossing: set[int] = set()
-        for start, end, span in matches:
-            first = int(np.searchsorted(starts, start, side="right")) - 1
-            last = int(np.searchsorted(starts, max(start, end - 1), side="right")) - 1
-            if first == last:
-                found.setdefault(rows[first], preview(span, SPAN_CHARS))
-            else:
-                crossing.update(rows[first:last + 1])
-        found, stopped = _scan_rows(term, column, sorted(crossing - set(found)), timeout, found, budget)
-        if stopped is not None:
-            return found, stopped
-    return found, None
-
-
-def _scan_rows(term: Term, column: Column, rows: list[int], timeout: float,
-               found: dict[int, str], budget: _Budget) -> tuple[dict[int, str], int | None]:
-    for row in rows:
-        try:
-            match = term.regex.search(column.values[row] or "", timeout=budget.timeout(timeout))
-        except TimeoutError:
-            budget.expired()
-            return found, row
-        if match:
-            found.setdefault(row, preview(match.group(), SPAN_CHARS))
-    return found, None
-
-
-def _quotes(terms: tuple[Term, ...], columns: dict[str, Column], timeout: float) -> np.ndarray:
-    """Rows whose text or answer quotes any of ``terms`` (the policy's current wording)."""
-    mask = np.zeros(len(columns["text"].values), dtype=bool)
-    for term in terms:
-        for column in columns.values():
-            mask[list(_scan(term, column, timeout)[0])] = True
-    return mask
-
-
 def _content_hit(policy: CompiledPolicy, reason: str, field: str, term: str, row: int, span: str,
                  quotes_current: np.ndarray, similarity: float | None = None) -> Hit:
     """Superseded content in an answer is dropped unless the answer also quotes the current rule."""
@@ -449,57 +313,6 @@ def _date_hits(policy: CompiledPolicy, labels: pd.Series, dates: pd.Series, raw:
     return [Hit(policy.id, "before_effective", "record", f"before {start}", int(row),
                 f"created_at {preview(str(raw.iloc[row]), 30)} < effective_from {start}", Action.REVIEW)
             for row in np.flatnonzero(mask)]
-
-
-def _near_copies(ctx: AuditContext, field: str, template: str, values: list[str | None],
-                 threshold: float) -> dict[int, float]:
-    """Rows containing at least ``threshold`` of the template's word 3-grams, with that share.
-
-    Containment, not Jaccard: an agent's answer often wraps the template in a greeting
-    and a sign-off, which lowers Jaccard but leaves containment near 1. MinHash finds
-    the candidates (containment derived from the Jaccard estimate J and the set sizes,
-    |A∩T| = J(|A|+|T|)/(1+J)); the exact shingle sets then confirm them.
-    """
-    from ..dedup.minhash import estimate_jaccard, shingle_sets, signatures
-
-    params = _minhash_params(ctx)
-    mine = shingle_sets([template], params)[0]
-    if len(mine) == 0:
-        return {}
-    sketches = _sketches(ctx, field, values)
-    jaccard = np.asarray(estimate_jaccard(sketches[:, :-1], signatures([template], params)[0]), dtype=float)
-    sizes = sketches[:, -1].astype(float)
-    estimate = jaccard * (sizes + len(mine)) / (1.0 + jaccard) / len(mine)
-    present = np.array([v is not None for v in values], dtype=bool)
-    candidates = np.flatnonzero(present & (estimate >= threshold - CANDIDATE_MARGIN))
-    sets = shingle_sets([values[r] or "" for r in candidates], params)
-    share = [len(np.intersect1d(s, mine, assume_unique=True)) / len(mine) for s in sets]
-    return {int(r): round(c, 2) for r, c in zip(candidates, share, strict=True) if c >= threshold}
-
-
-def _minhash_params(ctx: AuditContext) -> Any:
-    from ..dedup.minhash import MinHashParams
-
-    return MinHashParams(shingle="word", n=SHINGLE, num_perm=NUM_PERM, seed=ctx.seed)
-
-
-def _sketches(ctx: AuditContext, field: str, values: list[str | None]) -> np.ndarray:
-    """MinHash signature plus shingle count (last column) per row, cached by content hash."""
-    from ..dedup.minhash import shingle_sets, signatures
-
-    params = _minhash_params(ctx)
-    keys = [text_hash(v or "") for v in values]
-
-    def rows(texts: list[str]) -> np.ndarray:
-        sizes = np.array([len(s) for s in shingle_sets(texts, params)], dtype=np.uint32)
-        return np.column_stack([signatures(texts, params), sizes]).astype(np.uint32)
-
-    def compute() -> np.ndarray:
-        namespace = Cache.namespace("stale_policy.minhash", version=1, num_perm=NUM_PERM, n=SHINGLE,
-                                    seed=ctx.seed, max_chars=params.max_chars)
-        return ctx.cache.per_record(namespace, keys, lambda todo: rows([values[i] or "" for i in todo]))
-
-    return ctx.memo((_sketches, field), compute)
 
 
 def parse_dates(values: pd.Series) -> pd.Series:

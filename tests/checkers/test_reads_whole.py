@@ -28,8 +28,8 @@ from dqaudit.registry import available_checkers, cleaning_rules, parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
 #: The checks that read no text column whole (the ones moved to ``ctx.texts`` or per-record features).
-MOVED = {"agreement", "balance", "conflicting_outputs", "duplicates", "label_noise", "label_variants", "language",
-         "near_duplicates", "output_style", "pii", "schema", "text_quality"}
+MOVED = {"agreement", "balance", "conflicting_outputs", "duplicates", "label_noise", "label_variants",
+         "language", "near_duplicates", "output_style", "pii", "schema", "stale_policy", "text_quality"}
 CONFIG = {"cache": {"enabled": False}, "fields": {"output": "answer"},
           "checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")},
                      "stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}}
@@ -40,11 +40,10 @@ def test_the_moved_checks_are_declared() -> None:
     assert moved == MOVED
     assert Checker.reads_whole == TEXT_COLUMNS  # a plug-in that says nothing gets the texts
     assert whole_text_columns(parse_config({}), sorted(MOVED)) == frozenset()
-    # the two left read them whole, unless the config makes them skip at once (no policies, no split field)
+    # the one left reads them whole, unless the config makes it skip at once (no split field)
     assert whole_text_columns(parse_config({}), None) == frozenset()
     policies = parse_config({"checks": {"stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}})
-    assert whole_text_columns(policies, ["near_duplicates", "stale_policy"]) == TEXT_COLUMNS
-    assert whole_text_columns(policies, ["near_duplicates"]) == frozenset()
+    assert whole_text_columns(policies, ["near_duplicates", "stale_policy"]) == frozenset()
     assert whole_text_columns(parse_config({"fields": {"split": "split"}}), None) == TEXT_COLUMNS
 
 

@@ -15,11 +15,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import dqaudit
-from dqaudit.checkers import stale_policy
-from dqaudit.checkers.stale_policy import Column, parse_dates
+from dqaudit.checkers.stale_policy import parse_dates
 from dqaudit.cli import cli
 from dqaudit.config import AuditConfig, FieldsConfig
 from dqaudit.errors import ConfigError
+from dqaudit.features import policy_matches
+from dqaudit.features.policy_matches import Column
 from dqaudit.findings import Action, CheckResult, Severity
 from dqaudit.policies import FLAGS, Term
 
@@ -240,11 +241,43 @@ def test_catastrophic_pattern_times_out_into_a_finding(run: Callable[..., CheckR
     assert "next" in flagged(result)  # the other rules still ran
 
 
+def test_matches_found_batch_by_batch_read_as_one_pass(write_jsonl: Callable[..., Path]) -> None:
+    """What an engine computes per batch (Spark: on the executors) decodes to the whole table's matches:
+    the first stop in record order wins and what later batches found after it is dropped."""
+    from dataclasses import replace
+
+    from dqaudit.api import open_context
+    from dqaudit.context import AuditContext
+    from dqaudit.features.policy_matches import policy_matches as matches_of
+    from dqaudit.features.policy_matches import read_matches
+
+    policies = POLICIES.replace(r"'\b14[- ]day refund'", "'(a|aa)+$'")
+    Path("policies.yaml").write_text(policies, encoding="utf-8")
+    records = [rec("r0", answer="refund within 14 days"), rec("t0", answer=TEMPLATE),
+               rec("q0", answer=f"{TEMPLATE} refund within 30 days"), rec("aa0", text="aa"),
+               rec("evil", text="a" * 40 + "!"), rec("aa1", text="aaaa", answer="комиссия 1%"),
+               rec("evil2", text="a" * 40 + "!"), rec("aa2", text="aa", answer="refund within 14 days"),
+               rec("n0", answer="a 14-day refund, 14 days")]
+    config = AuditConfig(fields=FieldsConfig(output="answer"), cache={"enabled": False},
+                         checks={"stale_policy": {"policies": "policies.yaml", "pattern_timeout": 0.01}})
+    ctx = open_context(write_jsonl(records), config)
+    whole = read_matches(matches_of(ctx), 2)
+    parts = [matches_of(AuditContext(replace(ctx.dataset, frame=ctx.frame.iloc[a:b].reset_index(drop=True)),
+                                     config)) for a, b in ((0, 3), (3, 5), (5, 9))]
+    batched = read_matches(pd.concat(parts, ignore_index=True), 2)
+    assert batched.found == whole.found and batched.stops == whole.stops and batched.copies == whole.copies
+    assert (batched.quotes_current == whole.quotes_current).all()
+    evil = (0, 1, "text")  # the pattern is policy 0's second term; it stopped at "evil", not again at "evil2"
+    assert whole.stops[evil].row == 4 and not whole.stops[evil].budget_spent
+    assert [row for row, _ in whole.found[evil]] == [3]  # "aa1" and "aa2" come after the stop
+    assert whole.copies[(0, 0, "output")][0][0] == 1 and whole.quotes_current[0].tolist()[2]
+
+
 def test_a_timeout_given_the_budgets_remainder_counts_as_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     # the regex engine's timer may fire before time.monotonic() reaches the deadline (CI saw it)
     now = [100.0]
-    monkeypatch.setattr(stale_policy.time, "monotonic", lambda: now[0])
-    budget = stale_policy._Budget(1.0)
+    monkeypatch.setattr(policy_matches.time, "monotonic", lambda: now[0])
+    budget = policy_matches._Budget(1.0)
     now[0] = 100.2
     assert budget.timeout(0.5) == 0.5 and not budget.expired()  # a per-match timeout, budget left
     now[0] = 100.7
@@ -262,12 +295,12 @@ def test_a_timeout_given_the_budgets_remainder_counts_as_the_budget(monkeypatch:
 @example(["14", "days", "x 14 days"], r"14\W+days", 64)
 def test_chunked_scan_equals_one_search_per_row(values: list[str | None], pattern: str, chunk: int) -> None:
     term = Term("pattern", pattern, regex.compile(pattern, FLAGS))
-    original = stale_policy._CHUNK_CHARS
-    stale_policy._CHUNK_CHARS = chunk  # tiny chunks: many boundaries and crossing matches
+    original = policy_matches._CHUNK_CHARS
+    policy_matches._CHUNK_CHARS = chunk  # tiny chunks: many boundaries and crossing matches
     try:
-        found, stopped = stale_policy._scan(term, Column.of(pd.Series(values, dtype=object)), 1.0)
+        found, stopped = policy_matches._scan(term, Column.of(pd.Series(values, dtype=object)), 1.0)
     finally:
-        stale_policy._CHUNK_CHARS = original
+        policy_matches._CHUNK_CHARS = original
     expected = {i for i, v in enumerate(values) if v and term.regex.search(v)}
     assert stopped is None and set(found) == expected
 

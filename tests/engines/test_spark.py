@@ -97,17 +97,21 @@ def test_same_clusters_and_exact_groups(contexts):
 
 
 def test_per_record_features_come_from_the_executors_and_equal_local(contexts):
-    """Text lengths and the language table are computed on Spark batches, equal to the driver's values."""
+    """Text lengths, the language table and the policy matches are computed on Spark batches, equal to
+    the driver's values."""
     from dqaudit.features.language import language_table
     from dqaudit.features.lengths import text_lengths
+    from dqaudit.features.policy_matches import policy_matches
 
     local, spark = contexts
-    for feature in (text_lengths, language_table):
+    for feature in (text_lengths, language_table, policy_matches):
         assert spark.provided(feature) is not None
         assert spark.options["engine"]["stages"][f"per-record feature {feature.__name__}"] == "spark"
     assert np.array_equal(text_lengths(spark), text_lengths(local))
     assert text_lengths(spark).dtype == text_lengths(local).dtype
     pd.testing.assert_frame_equal(language_table(spark), language_table(local))
+    pd.testing.assert_frame_equal(policy_matches(spark), policy_matches(local))
+    assert (policy_matches(local)["events"] != "").sum() > 100  # the sample's planted stale records
 
 
 def test_spark_aggregates_match_the_checks(contexts):

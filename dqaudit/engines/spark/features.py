@@ -2,10 +2,11 @@
 :class:`~dqaudit.context.AuditContext` and the local feature function runs on it.
 
 A feature here is one whose value for a record depends on that record alone (its text
-lengths, its detected language), so evaluating it batch by batch and concatenating in
-record order gives the value the driver would compute on the whole table. The engine
-hands each one to the checkers lazily (:meth:`~dqaudit.context.AuditContext.provide_lazy`):
-the Spark job runs only if a check asks for it, and the driver never runs the detector.
+lengths, its detected language, what the policies file's rules find in it), so evaluating it
+batch by batch and concatenating in record order gives the value the driver would compute on
+the whole table. The engine hands each one to the checkers lazily
+(:meth:`~dqaudit.context.AuditContext.provide_lazy`): the Spark job runs only if a check asks
+for it, and the driver never runs the detector.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def per_record_features() -> tuple[Callable[[AuditContext], Any], ...]:
     from ...features.language import language_table
     from ...features.lengths import output_lengths, text_lengths
     from ...features.pii_counts import pii_counts
+    from ...features.policy_matches import policy_matches
 
-    return text_lengths, language_table, pii_counts, output_lengths
+    return text_lengths, language_table, pii_counts, output_lengths, policy_matches
 
 
 def on_executors(
