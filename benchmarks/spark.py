@@ -9,10 +9,13 @@ Both print the same cluster counts, or the run fails: the engines must agree.
 the language table and the PII counts are computed on the executors). The context is opened
 for those checks, so on Spark the texts stay on the executors when none of them reads a text
 column whole; ``--keep-texts`` opens it as a default audit would (texts collected) to compare.
+``--policies FILE`` gives ``stale_policy`` its policies file (else it skips); ``checks_sha`` in the
+worker's line is a hash of the checks' findings, metrics and scores, to compare runs.
 
     python benchmarks/spark.py                      # 100k and 1M
     python benchmarks/spark.py --sizes 100000 --master local[2]
     python benchmarks/spark.py --sizes 5000000 --driver-memory 1g   # Spark's default maxResultSize
+    python benchmarks/spark.py --sizes 100000 --checks stale_policy --policies sample_data/policies.yaml
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def stage_totals() -> dict[str, dict[str, Any]]:
 
 
 def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],
-           profile: Path | None = None, keep_texts: bool = False) -> None:
+           profile: Path | None = None, keep_texts: bool = False, policies: Path | None = None) -> None:
     """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
     from dqaudit.api import open_context
     from dqaudit.features.exact import exact_groups
@@ -126,6 +129,7 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
                     "spark.sql.shuffle.partitions": "16",
                 },
             },
+            "checks": {"stale_policy": {"policies": str(policies) if policies else None}},
         }
     )
     if engine == "spark" and profile:
@@ -138,13 +142,17 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
     groups = near_duplicates(ctx).groups
     exact = exact_groups(ctx).to_numpy()
     wall = time.perf_counter() - began
-    checks_s = 0.0
+    checks_s, checks_sha = 0.0, ""
     if checks:
         from dqaudit.pipeline import run_checks
 
         began = time.perf_counter()
-        run_checks(ctx, checks=checks)
+        result = run_checks(ctx, checks=checks)
         checks_s = time.perf_counter() - began
+        summary = [(r.check, r.score, r.error, r.metrics, [f.to_dict() for f in r.findings])
+                   for r in result.results]
+        checks_sha = hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode()).hexdigest()
+        checks_sha = checks_sha[:16]
     sizes = np.bincount(groups)
     jvm_peak = 0
     if engine == "spark":
@@ -161,6 +169,7 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
             {
                 "wall_s": round(wall, 1),
                 "checks_s": round(checks_s, 1),
+                "checks_sha": checks_sha,
                 "rows": len(ctx.frame),
                 "clusters": int((sizes > 1).sum()),
                 "rows_in_clusters": int(sizes[sizes > 1].sum()),
@@ -194,12 +203,14 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="Spark: log active stages and per-stage totals here")
     parser.add_argument("--keep-texts", action="store_true",
                         help="open as a default audit does (texts collected), whatever --checks reads")
+    parser.add_argument("--policies", type=Path, help="stale_policy's policies file (else it skips)")
     parser.add_argument("--worker", choices=["local", "spark"])
     parser.add_argument("--file", type=Path)
     args = parser.parse_args()
     if args.worker:
         checks = [c for c in args.checks.split(",") if c]
-        worker(args.worker, args.file, args.master, args.driver_memory, checks, args.profile, args.keep_texts)
+        worker(args.worker, args.file, args.master, args.driver_memory, checks, args.profile, args.keep_texts,
+               args.policies)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(
@@ -216,7 +227,8 @@ def main() -> None:
                 [sys.executable, __file__, "--worker", engine, "--file", str(path), "--master", args.master,
                  "--driver-memory", args.driver_memory, "--checks", args.checks,
                  *(["--profile", str(args.profile)] if args.profile else []),
-                 *(["--keep-texts"] if args.keep_texts else [])],
+                 *(["--keep-texts"] if args.keep_texts else []),
+                 *(["--policies", str(args.policies.resolve())] if args.policies else [])],
                 capture_output=True,
                 text=True,
             )
@@ -239,6 +251,8 @@ def main() -> None:
             if r["stages_s"]:
                 print(f"<!-- spark stages at {size:,}: {json.dumps(r['stages_s'])}; "
                       f"texts collected: {r['texts_collected']} -->", flush=True)
+            if r["checks_sha"]:
+                print(f"<!-- {engine} checks at {size:,}: sha {r['checks_sha']} -->", flush=True)
         same = len(found) < 2 or all(
             found["local"][k] == found["spark"][k]
             for k in ("clusters", "rows_in_clusters", "exact_groups", "groups_sha")
