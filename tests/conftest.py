@@ -71,6 +71,25 @@ def truth_chat() -> tuple[Path, dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
+def sample_with_splits(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sample_data/bank_support.jsonl with a ``split`` field (train, train, train, val, test by line):
+    its planted copies and near-copies then cross splits (the ``contamination`` check's input)."""
+    path = tmp_path_factory.mktemp("splits") / "bank_support_split.jsonl"
+    lines = (REPO / "sample_data" / "bank_support.jsonl").read_text(encoding="utf-8").splitlines()
+    with path.open("w", encoding="utf-8") as out:
+        for i, line in enumerate(lines):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # the sample's malformed lines stay as they are
+                record = None
+            if isinstance(record, dict):
+                line = json.dumps({**record, "split": ("train", "train", "train", "val", "test")[i % 5]},
+                                  ensure_ascii=False)
+            out.write(line + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
 def same_results() -> Callable[[Any, Any], None]:
     """``same_results(a, b)``: two audits (AuditResult) concluded the same, check by check: score,
     findings, metrics, gates, charts, files and per-record columns; and the same readiness and verdict."""

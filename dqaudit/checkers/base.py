@@ -116,8 +116,8 @@ class Checker(ABC, Generic[P]):
                 raise MissingDependency(module, extra, f"the '{cls.name}' check")
 
     def whole_columns(self, config: AuditConfig) -> frozenset[str]:
-        """The text columns this run of the check reads whole: :attr:`reads_whole`, or none when the
-        config makes it skip before reading (say, no policies file)."""
+        """The text columns this run of the check reads whole: :attr:`reads_whole`; a check whose config
+        can make it skip before reading (a plug-in's missing setting) returns none for such a run."""
         return self.reads_whole
 
     @abstractmethod

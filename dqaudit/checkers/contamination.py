@@ -4,8 +4,9 @@ A test example whose copy is in train measures memory, not generalisation. When 
 records carry their split (``fields.split``: train, val or test), this check counts exact
 and near-duplicate pairs across splits with the pass ``dqaudit check-split`` runs on split
 files, fed with the audit's own near-duplicate edges (signatures cached per record, so a
-nightly re-run pays only for the new rows). The nightly ``new_contamination`` regression
-rule watches the pair count.
+nightly re-run pays only for the new rows) and each record's normalised-text key (a per-record
+feature: on Spark computed on the executors), so it reads only the examples' texts. The nightly
+``new_contamination`` regression rule watches the pair count.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import AuditConfig, CheckParams
+from ..config import CheckParams
 from ..context import AuditContext
-from ..features.leakage import SPLITS, cross_split_matches, minhash_settings
+from ..features.exact import normalized_keys
+from ..features.leakage import SPLITS, leaks_by_key, minhash_settings
 from ..features.near_dups import near_duplicates
 from ..findings import Action, CheckResult, RegressionRule, Severity
 from .base import Checker, Points
@@ -31,8 +33,7 @@ class ContaminationChecker(Checker[CheckParams]):
     regression_rules = (RegressionRule("new_contamination", ("cross_split_pairs",), "rise",
                                        "exact/near-duplicate pairs across splits", "cross_split_pairs"),)
 
-    def whole_columns(self, config: AuditConfig) -> frozenset[str]:
-        return self.reads_whole if config.fields.split is not None else frozenset()  # else it skips at once
+    reads_whole = frozenset()  # the normalised-text keys (a per-record feature) and the examples' texts
 
     def check(self, ctx: AuditContext) -> CheckResult:
         if ctx.dataset.fields.split is None:
@@ -49,9 +50,10 @@ class ContaminationChecker(Checker[CheckParams]):
         position[kept] = np.arange(len(kept))
         inside = (position[found.pairs] >= 0).all(axis=1)
         edges = (position[found.pairs[inside]], found.similarity[inside])
-        texts, ids = frame["text"].iloc[kept].tolist(), frame["id"].iloc[kept].astype(str).tolist()
-        report = cross_split_matches(texts, ids, parts[kept], SPLITS, params=minhash_settings(ctx.config),
-                                     edges=edges)
+        ids = frame["id"].iloc[kept].astype(str).tolist()
+        report = leaks_by_key(normalized_keys(ctx)[kept], ids, parts[kept], SPLITS,
+                              threshold=minhash_settings(ctx.config).threshold, edges=edges,
+                              texts=lambda rows: ctx.texts(kept[rows]))
         findings, penalties = [], []
         for pair in report.exact_pairs:
             exact, near = report.exact_pairs[pair], report.near_pairs[pair]

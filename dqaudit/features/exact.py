@@ -26,13 +26,27 @@ def exact_groups(ctx: AuditContext) -> pd.Series:
     """
 
     def compute() -> pd.Series:
+        keys = normalized_keys(ctx)
+        return number_groups(keys, keys == EMPTY_KEY.view(np.int64), ctx.frame.index)
+
+    return ctx.memo(exact_groups, compute)
+
+
+def normalized_keys(ctx: AuditContext) -> np.ndarray:
+    """Each row's :func:`exact_keys` as int64 (empty texts included), cached per record; memoised for the run.
+
+    One record's key depends on its text alone, so an engine computes it where the texts are
+    (Spark: on the executors) for a check that compares rows by normalised text without them.
+    """
+
+    def compute() -> np.ndarray:
         texts = ctx.frame["text"].to_numpy()
         keys = ctx.cache.per_record(
             Cache.namespace("normalized_key", version=1), ctx.frame["text_hash"].tolist(),
             lambda rows: exact_keys([texts[i] for i in rows]))
-        return number_groups(keys, keys == EMPTY_KEY, ctx.frame.index)
+        return np.asarray(keys, dtype=np.uint64).view(np.int64)
 
-    return ctx.memo(exact_groups, compute)
+    return ctx.memo(normalized_keys, compute)
 
 
 def exact_key(normalized: str) -> int:

@@ -28,8 +28,9 @@ from dqaudit.registry import available_checkers, cleaning_rules, parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
 #: The checks that read no text column whole (the ones moved to ``ctx.texts`` or per-record features).
-MOVED = {"agreement", "balance", "conflicting_outputs", "duplicates", "label_noise", "label_variants",
-         "language", "near_duplicates", "output_style", "pii", "schema", "stale_policy", "text_quality"}
+MOVED = {"agreement", "balance", "conflicting_outputs", "contamination", "duplicates", "label_noise",
+         "label_variants", "language", "near_duplicates", "output_style", "pii", "schema", "stale_policy",
+         "text_quality"}
 CONFIG = {"cache": {"enabled": False}, "fields": {"output": "answer"},
           "checks": {"agreement": {"annotations_file": str(SAMPLE.parent / "annotations_long.csv")},
                      "stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}}
@@ -40,17 +41,22 @@ def test_the_moved_checks_are_declared() -> None:
     assert moved == MOVED
     assert Checker.reads_whole == TEXT_COLUMNS  # a plug-in that says nothing gets the texts
     assert whole_text_columns(parse_config({}), sorted(MOVED)) == frozenset()
-    # the one left reads them whole, unless the config makes it skip at once (no split field)
+    # a policies file and a split field no longer make a check read them whole
     assert whole_text_columns(parse_config({}), None) == frozenset()
     policies = parse_config({"checks": {"stale_policy": {"policies": str(SAMPLE.parent / "policies.yaml")}}})
     assert whole_text_columns(policies, ["near_duplicates", "stale_policy"]) == frozenset()
-    assert whole_text_columns(parse_config({"fields": {"split": "split"}}), None) == TEXT_COLUMNS
+    assert whole_text_columns(parse_config({"fields": {"split": "split"}}), None) == frozenset()
 
 
 @pytest.fixture(scope="module")
 def contexts() -> tuple[AuditContext, AuditContext, list[np.ndarray]]:
     """The sample on the local engine, and the same data without its text columns (fetches counted)."""
     full = open_context(SAMPLE, parse_config(CONFIG))
+    return full, *without_texts(full)
+
+
+def without_texts(full: AuditContext) -> tuple[AuditContext, list[np.ndarray]]:
+    """``full`` as the Spark engine hands it over without the texts, and the rows each fetch asked for."""
     frame = full.frame.drop(columns=sorted(TEXT_COLUMNS))
     slim = AuditContext(replace(full.dataset, frame=frame), full.config, cache=full.cache)
     asked: list[np.ndarray] = []
@@ -62,7 +68,21 @@ def contexts() -> tuple[AuditContext, AuditContext, list[np.ndarray]]:
     slim.fetch_texts_with(fetch)
     for feature in (near_duplicates, exact_groups, *per_record_features()):  # what the Spark engine provides
         slim.provide(feature, feature(full))
-    return full, slim, asked
+    return slim, asked
+
+
+def test_contamination_fetches_only_its_examples(sample_with_splits: Path, same_results) -> None:
+    """With a split field the check compares normalised-text keys (a per-record feature) and the
+    near-duplicate edges: the texts it fetches are its examples' (at most 5 pairs)."""
+    config = parse_config({**CONFIG, "fields": {"output": "answer", "split": "split"}})
+    full = open_context(sample_with_splits, config)
+    slim, asked = without_texts(full)
+    expected, got = run_checks(full, checks=["contamination"]), run_checks(slim, checks=["contamination"])
+    same_results(expected, got)
+    metrics = got.check("contamination").metrics
+    assert sum(metrics["exact_pairs"].values()) > 10 and sum(metrics["near_pairs"].values()) > 10
+    assert len(metrics["examples"]) == 5  # at most five pairs
+    assert len(asked) == 1 and len(np.unique(asked[0])) <= 10
 
 
 def test_moved_checks_give_the_same_results_without_the_texts(contexts, same_results) -> None:

@@ -196,6 +196,27 @@ def test_the_texts_stay_on_the_executors_when_no_check_reads_them_whole(contexts
     same_results(run_checks(local, checks=alike), run_checks(slim, checks=alike))
 
 
+def test_contamination_on_spark_reads_keys_not_texts(spark, sample_with_splits, same_results):
+    """With a split field, the normalised-text keys come from the executors and only the examples'
+    texts reach the driver; the result is the one Spark gives with the texts collected."""
+    from dqaudit.features.exact import normalized_keys
+    from dqaudit.pipeline import run_checks
+
+    settings = {"cache": {"enabled": False}, "fields": {"output": "answer", "split": "split"}}
+    config = spark_config(**settings)
+    slim = open_context(str(sample_with_splits), config, checks=["contamination"])
+    assert slim.options["engine"]["texts_collected"] == []
+    full = open_context(str(sample_with_splits), config)
+    assert full.options["engine"]["texts_collected"] == ["output", "text"]
+    got, expected = run_checks(slim, checks=["contamination"]), run_checks(full, checks=["contamination"])
+    same_results(expected, got)
+    assert slim.options["engine"]["stages"]["per-record feature normalized_keys"] == "spark"
+    local = open_context(sample_with_splits, parse_config(settings))
+    assert np.array_equal(normalized_keys(slim), normalized_keys(local))
+    same_results(run_checks(local, checks=["contamination"]), got)
+    assert sum(got.check("contamination").metrics["exact_pairs"].values()) > 10
+
+
 def test_connected_components_roots_are_component_minima(spark):
     from dqaudit.engines.spark.cluster import connected_components
 

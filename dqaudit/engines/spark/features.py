@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 
 def per_record_features() -> tuple[Callable[[AuditContext], Any], ...]:
     """The feature functions the engine computes on the executors (see the module docstring)."""
+    from ...features.exact import normalized_keys
     from ...features.language import language_table
     from ...features.lengths import output_lengths, text_lengths
     from ...features.pii_counts import pii_counts
     from ...features.policy_matches import policy_matches
 
-    return text_lengths, language_table, pii_counts, output_lengths, policy_matches
+    return text_lengths, language_table, pii_counts, output_lengths, policy_matches, normalized_keys
 
 
 def on_executors(
