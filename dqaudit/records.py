@@ -78,16 +78,25 @@ def schema() -> pa.Schema:
     """The Parquet schema of records.parquet (the same whatever checks ran)."""
     import pyarrow as pa
 
-    types = {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_(), "float64": pa.float64(),
-             "list<string>": pa.list_(pa.string())}
+    types = _arrow_types()
     return pa.schema([pa.field(name, types[kind], nullable=name not in ("line", "loaded", "decision", REASONS),
                                metadata={"description": meaning})
                       for name, (kind, _, meaning) in COLUMNS.items()])
 
 
+def _arrow_types() -> dict[str, pa.DataType]:
+    """The arrow type of each column kind of :data:`COLUMNS`."""
+    import pyarrow as pa
+
+    return {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_(), "float64": pa.float64(),
+            "list<string>": pa.list_(pa.string())}
+
+
 def build_records(dataset: Dataset, results: Sequence[CheckResult], plan: Any) -> pd.DataFrame:
     """The per-record table of an audit of ``dataset``; ``plan`` is the export's cleaning plan for its findings
     (:func:`dqaudit.export.cleaning_plan`: rows quarantined with their reasons, masked, relabelled)."""
+    import pyarrow as pa
+
     frame = dataset.frame
     n = len(frame)
     table = pd.DataFrame({"id": frame["id"].astype("string").to_numpy(),
@@ -119,8 +128,8 @@ def build_records(dataset: Dataset, results: Sequence[CheckResult], plan: Any) -
             values = out[name] if name in out else [None] * len(out)
             out[name] = pd.Series([v if isinstance(v, list) else None for v in values], dtype=object,
                                   index=out.index)
-        elif name not in out:
-            out[name] = _typed([None] * len(out), kind)
+        elif name not in out:  # all null, built by arrow (a list of a million Nones costs ~1 s per column)
+            out[name] = pd.array(pa.nulls(len(out), _arrow_types()[kind]), dtype=_DTYPES[kind])
     return out[list(COLUMNS)]
 
 
@@ -169,12 +178,15 @@ def plan_clusters(results: Sequence[CheckResult], n: int) -> np.ndarray:
     return np.arange(n)
 
 
+#: The pandas dtype of each scalar column kind of :data:`COLUMNS` (nullable integers, booleans and strings).
+_DTYPES = {"string": "string", "int64": "Int64", "bool": "boolean", "float64": "Float64"}
+
+
 def _typed(values: Any, kind: str) -> Any:
     """Values as the pandas dtype of an arrow type (nullable integers, booleans and strings)."""
     if kind == "list<string>":
         return pd.Series(list(values), dtype=object).to_numpy()
-    dtype = {"string": "string", "int64": "Int64", "bool": "boolean", "float64": "Float64"}[kind]
-    return pd.array(values.array if isinstance(values, pd.Series) else values, dtype=dtype)
+    return pd.array(values.array if isinstance(values, pd.Series) else values, dtype=_DTYPES[kind])
 
 
 def _reasons(frame: pd.DataFrame, findings: Sequence[Finding], contributed: Mapping[str, list[int]]) -> np.ndarray:

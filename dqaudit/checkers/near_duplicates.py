@@ -244,9 +244,9 @@ def _asks_the_same(ctx: AuditContext, texts: np.ndarray, found: _Clusters) -> np
     mixed = table[table["labels"].to_numpy() > 1]
     _fill(ctx, texts, found.members(mixed))
     labels = ctx.frame["label"].to_numpy()
+    starts, sizes = table["start"].to_numpy(np.int64), table["size"].to_numpy(np.int64)
     for k in np.flatnonzero(table["labels"].to_numpy() > 1).tolist():
-        start, size = int(table["start"].iat[k]), int(table["size"].iat[k])
-        rows = found.pos[start:start + size]
+        rows = found.pos[starts[k]:starts[k] + sizes[k]]
         out[k] = has_conflict(texts[rows].tolist(), labels[rows].tolist())
     return out
 
