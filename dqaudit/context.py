@@ -30,6 +30,10 @@ from .progress import NullProgress, Progress
 T = TypeVar("T")
 #: ``fetch(rows, column)``: ``column``'s values for row positions ``rows`` (an engine's, e.g. a Spark join).
 TextFetcher = Callable[[np.ndarray, str], np.ndarray]
+#: ``fn(texts)``: one row of numbers per text (a 2-D array), e.g. a fitted model's class probabilities.
+TextFunction = Callable[[list[str]], np.ndarray]
+#: ``apply(rows, column, fn)``: ``fn`` on ``column``'s values of row positions ``rows``, where the texts are.
+TextMapper = Callable[[np.ndarray, str, TextFunction], np.ndarray]
 
 
 class AuditContext:
@@ -45,6 +49,7 @@ class AuditContext:
         self._memo: dict[Hashable, Any] = {}
         self._lazy: dict[Hashable, Callable[[], Any]] = {}
         self._fetch: TextFetcher | None = None
+        self._apply: TextMapper | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -73,6 +78,23 @@ class AuditContext:
         """How :meth:`texts` gets the text columns the engine left out of the frame."""
         self._fetch = fetch
 
+    def map_texts(self, rows: Sequence[int] | np.ndarray, column: str, fn: TextFunction) -> np.ndarray:
+        """``fn`` applied to ``column``'s values of the row positions ``rows``: one output row each, in order.
+
+        Locally ``fn`` on a slice of the frame. Where the engine left the column out of the frame
+        and can run ``fn`` where the texts are (Spark: on the executors, ``fn`` and what it holds
+        shipped there), only ``fn``'s output reaches the driver, not the texts: for per-text work
+        on many rows (scoring them with a fitted model). ``fn`` must depend on each text alone.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if column in self.frame.columns or self._apply is None or len(rows) == 0:
+            return np.asarray(fn(self.texts(rows, column).tolist()))
+        return self._apply(rows, column, fn)
+
+    def map_texts_with(self, apply: TextMapper) -> None:
+        """How :meth:`map_texts` runs a function on the text columns the engine left out of the frame."""
+        self._apply = apply
+
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()`` once per run for ``key``; a value an engine provided wins."""
         if key not in self._memo:
@@ -95,4 +117,4 @@ class AuditContext:
         return None
 
 
-__all__ = ["AuditContext", "TextFetcher"]
+__all__ = ["AuditContext", "TextFetcher", "TextFunction", "TextMapper"]

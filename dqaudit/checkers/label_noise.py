@@ -36,6 +36,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -485,11 +486,10 @@ def tfidf_probs(
         digest = hashlib.blake2b(sample_keys.tobytes() + stored["coef"].tobytes(), digest_size=16).hexdigest()
         scores_ns = Cache.namespace("label_noise_scores", model=digest, version=_OOF_VERSION)
         with ctx.progress.task(f"Scoring {len(scored):,} labels (tfidf)", total=None):
-            raw = ctx.cache.per_record(  # the texts of the rows not scored before, fetched at once
+            raw = ctx.cache.per_record(  # the rows not scored before, scored where their texts are
                 scores_ns,
                 hashes[scored].tolist(),
-                lambda todo: score_texts(ctx.texts(rows[scored][todo]).tolist(), model,
-                                         default_workers()).astype(np.float16),
+                lambda todo: ctx.map_texts(rows[scored][todo], "text", partial(_scores, model=model)),
             )
         probs[scored] = sharpen(raw, float(stored["temperature"]))
     metrics = {
@@ -501,6 +501,11 @@ def tfidf_probs(
         "temperature": round(float(stored["temperature"]), 3),
     }
     return probs, metrics
+
+
+def _scores(texts: list[str], model: SoftmaxModel) -> np.ndarray:
+    """The model's raw class probabilities of ``texts`` (float16, as cached); run where the texts are."""
+    return score_texts(texts, model, default_workers()).astype(np.float16)
 
 
 def _row_keys(hashes: np.ndarray, labels: np.ndarray | None) -> np.ndarray:

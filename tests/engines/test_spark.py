@@ -196,6 +196,37 @@ def test_the_texts_stay_on_the_executors_when_no_check_reads_them_whole(contexts
     same_results(run_checks(local, checks=alike), run_checks(slim, checks=alike))
 
 
+def test_label_noise_scores_rows_outside_its_sample_on_the_executors(contexts, without_texts, same_results,
+                                                                     tmp_path, monkeypatch):
+    """With a fit sample smaller than the model rows, the others are scored on the executors (the fitted
+    model shipped there): only the sample's texts reach the driver, and the result is the driver's."""
+    from dqaudit.checkers import label_noise
+    from dqaudit.pipeline import run_checks
+
+    monkeypatch.setattr(label_noise, "FIT_ROWS", 600)
+    monkeypatch.setattr(label_noise, "MIN_SAMPLE_PER_CLASS", 10)
+    slim, full = without_texts, contexts[1]
+    fetched: list[int] = []
+    fetch = slim._fetch
+
+    def counted(rows, column):
+        fetched.append(len(rows))
+        return fetch(rows, column)
+
+    results = []
+    for name, ctx in (("full", full), ("slim", slim)):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)  # a cache of its own: the second run would reuse the model
+        if ctx is slim:
+            ctx.fetch_texts_with(counted)
+        results.append(run_checks(ctx, checks=["label_noise"]))
+    slim.fetch_texts_with(fetch)
+    same_results(*results)
+    metrics = results[1].check("label_noise").metrics["tfidf"]
+    assert metrics["fit_rows"] <= 1000 and metrics["scored_rows"] > 1000
+    assert sum(fetched) < metrics["fit_rows"] + metrics["scored_rows"] // 2  # the sample, examples, flagged
+
+
 def test_contamination_on_spark_reads_keys_not_texts(spark, sample_with_splits, same_results):
     """With a split field, the normalised-text keys come from the executors and only the examples'
     texts reach the driver; the result is the one Spark gives with the texts collected."""

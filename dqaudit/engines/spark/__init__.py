@@ -29,7 +29,7 @@ from ...errors import DqauditError
 from .aggregates import agreement_tally, conflict_counts, representatives
 from .cluster import candidate_pairs, connected_components, sign_and_key, verify
 from .features import on_executors, per_record_features
-from .read import collect_dataset, list_files, read_rows, text_fetcher
+from .read import collect_dataset, list_files, read_rows, text_fetcher, text_mapper
 from .session import Stages, collect_arrow, java_errors, keep, refuse_semantic, spark_session
 from .write import target, write_outputs
 
@@ -153,6 +153,7 @@ def _cluster(
         annotated.count()
     ctx = AuditContext(dataset, config, progress=progress, cache=cache, options={"engine": log.info})
     ctx.fetch_texts_with(text_fetcher(record_rows, rid))
+    ctx.map_texts_with(text_mapper(record_rows, rid))
     records = record_rows.select("rid", "text", "label")
     params = minhash_params(ctx)  # ``auto`` shingles resolved on a sample of the texts, as locally
     with log.stage("normalise, MinHash signatures and band keys", "spark"):

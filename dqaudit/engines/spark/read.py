@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from ...config import AuditConfig, FieldsConfig, InputConfig
-    from ...context import TextFetcher
+    from ...context import TextFetcher, TextFunction, TextMapper
 
 #: ``rid = file_index << FILE_SHIFT | line``: a record's identity on every executor.
 FILE_SHIFT = 40
@@ -300,3 +300,38 @@ def text_fetcher(records: DataFrame, rid: np.ndarray) -> TextFetcher:
         return np.array(found.column(column).to_pylist(), dtype=object)[at]
 
     return fetch
+
+
+def text_mapper(records: DataFrame, rid: np.ndarray) -> TextMapper:
+    """``apply(rows, column, fn)`` for :meth:`AuditContext.map_texts`: the rows asked for joined with the
+    cached ``records`` as in :func:`text_fetcher`, ``fn`` run on each batch of their texts on the executors,
+    and only its numbers collected (as doubles, then cast back to the dtype ``fn`` returns)."""
+
+    def apply(positions: np.ndarray, column: str, fn: TextFunction) -> np.ndarray:
+        from pyspark.sql import functions as F
+
+        sample = np.asarray(fn([""]))  # the output's width and dtype, from one empty text on the driver
+        names = [f"c{k}" for k in range(sample.shape[1])]
+
+        def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for batch in batches:
+                out = np.asarray(fn(batch[column].tolist()), dtype=np.float64).reshape(len(batch), len(names))
+                columns = {c: out[:, k] for k, c in enumerate(names)}
+                yield pd.DataFrame({"rid": batch["rid"].to_numpy(), **columns})
+
+        wanted = rid[positions]
+        distinct = np.unique(wanted)
+        keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": distinct}))
+        schema = ", ".join(["rid long", *(f"{c} double" for c in names)])
+        with java_errors(f"running a function on {len(wanted):,} {column} values on Spark"):
+            joined = records.select("rid", column).join(F.broadcast(keys), "rid")
+            found = collect_arrow(joined.mapInPandas(compute, schema))
+        if found.num_rows != len(distinct):  # the cached rows are the ones collected: never expected
+            raise DqauditError(f"running a function on {column} on Spark: {found.num_rows:,} of "
+                               f"{len(distinct):,} records found")
+        order = np.argsort(found.column("rid").to_numpy(), kind="stable")
+        at = order[np.searchsorted(found.column("rid").to_numpy(), wanted, sorter=order)]
+        values = np.stack([found.column(c).to_numpy() for c in names], axis=1)
+        return values[at].astype(sample.dtype)
+
+    return apply
