@@ -509,3 +509,26 @@ def test_confident_joint_and_estimate_equal_cleanlabs() -> None:
         if rows < n:
             bounds = rate + (bounds - np.mean(rates)) * np.sqrt(rows / n)
         assert estimate.interval == (max(0.0, float(bounds[0])), max(0.0, float(bounds[1])))
+
+
+def test_self_confidence_or_margin_is_the_union_of_cleanlabs_two_rules() -> None:
+    """The flagged records are what cleanlab's find_label_issues flags under either rule, ties included."""
+    import warnings
+
+    from cleanlab.filter import find_label_issues
+
+    rng = np.random.default_rng(12)
+    for trial in range(40):
+        n, k = int(rng.integers(30, 400)), int(rng.integers(2, 6))
+        labels = np.arange(n) % k  # every class present, as the check guarantees
+        logits = rng.normal(size=(n, k)) * rng.uniform(0.5, 4.0) + 2.0 * np.eye(k)[rng.permutation(labels)]
+        if trial % 4 == 0:
+            logits = np.round(logits)  # tied scores
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = (find_label_issues(labels, probs, filter_by="low_self_confidence")
+                        | find_label_issues(labels, probs, filter_by="low_normalized_margin"))
+            flagged = label_noise.flag_issues(labels, probs, "self_confidence_or_margin")
+        assert np.array_equal(flagged, expected), trial
+        assert flagged.any() or not expected.any()
