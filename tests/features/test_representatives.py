@@ -82,7 +82,8 @@ def test_held_scores_are_the_pairwise_sums_over_word_3gram_sets() -> None:
     """The compiled scores equal the module doc's arithmetic on the texts' 3-gram sets, term by term."""
     import random
 
-    from dqaudit.features.representatives import ShingleTable
+    from dqaudit.dedup.minhash import shingle_sets
+    from dqaudit.features.representatives import WORD_3GRAMS, ShingleTable
 
     rng = random.Random(11)
     vocabulary = "card block stolen the at my station morning please pin app Карта заблокирована".split()
@@ -91,8 +92,7 @@ def test_held_scores_are_the_pairwise_sums_over_word_3gram_sets() -> None:
     table = ShingleTable(texts)
     for _ in range(200):
         group = rng.sample(texts, rng.randint(2, 20))
-        flat, bounds = table._flat, table._bounds
-        sets = [set(flat[bounds[table._at[t]]:bounds[table._at[t] + 1]].tolist()) for t in group]
+        sets = [set(hashes.tolist()) for hashes in shingle_sets(group, WORD_3GRAMS)]
         size = [max(len(s), 1) for s in sets]
         want = [sum(len(sets[a] & sets[b]) / size[b] - len(sets[a] & sets[b]) / size[a]
                     for b in range(len(group)) if b != a) for a in range(len(group))]
