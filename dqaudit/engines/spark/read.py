@@ -12,7 +12,7 @@ such a line as ``bad_encoding``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from ...errors import DqauditError, InputError
 from .session import collect_arrow, java_errors, keep
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
     from ...config import AuditConfig, FieldsConfig, InputConfig
@@ -284,19 +285,7 @@ def text_fetcher(records: DataFrame, rid: np.ndarray) -> TextFetcher:
     """
 
     def fetch(positions: np.ndarray, column: str) -> np.ndarray:
-        from pyspark.sql import functions as F
-
-        wanted = rid[positions]
-        distinct = np.unique(wanted)
-        keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": distinct}))
-        with java_errors(f"fetching {len(wanted):,} {column} values on Spark"):
-            found = collect_arrow(records.select("rid", column).join(F.broadcast(keys), "rid"))
-        if found.num_rows != len(distinct):  # the cached rows are the ones collected: never expected
-            raise DqauditError(
-                f"fetching {column} on Spark: {found.num_rows:,} of {len(distinct):,} records found"
-            )
-        order = np.argsort(found.column("rid").to_numpy(), kind="stable")
-        at = order[np.searchsorted(found.column("rid").to_numpy(), wanted, sorter=order)]
+        found, at = _joined_rows(records, rid[positions], column, "fetching")
         return np.array(found.column(column).to_pylist(), dtype=object)[at]
 
     return fetch
@@ -308,8 +297,6 @@ def text_mapper(records: DataFrame, rid: np.ndarray) -> TextMapper:
     and only its numbers collected (as doubles, then cast back to the dtype ``fn`` returns)."""
 
     def apply(positions: np.ndarray, column: str, fn: TextFunction) -> np.ndarray:
-        from pyspark.sql import functions as F
-
         sample = np.asarray(fn([""]))  # the output's width and dtype, from one empty text on the driver
         names = [f"c{k}" for k in range(sample.shape[1])]
 
@@ -319,19 +306,29 @@ def text_mapper(records: DataFrame, rid: np.ndarray) -> TextMapper:
                 columns = {c: out[:, k] for k, c in enumerate(names)}
                 yield pd.DataFrame({"rid": batch["rid"].to_numpy(), **columns})
 
-        wanted = rid[positions]
-        distinct = np.unique(wanted)
-        keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": distinct}))
         schema = ", ".join(["rid long", *(f"{c} double" for c in names)])
-        with java_errors(f"running a function on {len(wanted):,} {column} values on Spark"):
-            joined = records.select("rid", column).join(F.broadcast(keys), "rid")
-            found = collect_arrow(joined.mapInPandas(compute, schema))
-        if found.num_rows != len(distinct):  # the cached rows are the ones collected: never expected
-            raise DqauditError(f"running a function on {column} on Spark: {found.num_rows:,} of "
-                               f"{len(distinct):,} records found")
-        order = np.argsort(found.column("rid").to_numpy(), kind="stable")
-        at = order[np.searchsorted(found.column("rid").to_numpy(), wanted, sorter=order)]
+        found, at = _joined_rows(records, rid[positions], column, "running a function on",
+                                 lambda joined: joined.mapInPandas(compute, schema))
         values = np.stack([found.column(c).to_numpy() for c in names], axis=1)
         return values[at].astype(sample.dtype)
 
     return apply
+
+
+def _joined_rows(records: DataFrame, wanted: np.ndarray, column: str, action: str,
+                 then: Callable[[DataFrame], DataFrame] | None = None) -> tuple[pa.Table, np.ndarray]:
+    """The cached ``records`` rows (``rid`` and ``column``) of the record ids ``wanted``, joined with their
+    broadcast distinct ids, passed through ``then`` and collected; and the row of each wanted id in it."""
+    from pyspark.sql import functions as F
+
+    distinct = np.unique(wanted)
+    keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": distinct}))
+    with java_errors(f"{action} {len(wanted):,} {column} values on Spark"):
+        joined = records.select("rid", column).join(F.broadcast(keys), "rid")
+        found = collect_arrow(joined if then is None else then(joined))
+    if found.num_rows != len(distinct):  # the cached rows are the ones collected: never expected
+        raise DqauditError(f"{action} {column} on Spark: {found.num_rows:,} of {len(distinct):,} records "
+                           "found")
+    ids = found.column("rid").to_numpy()
+    order = np.argsort(ids, kind="stable")
+    return found, order[np.searchsorted(ids, wanted, sorter=order)]
