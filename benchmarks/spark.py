@@ -11,11 +11,15 @@ for those checks, so on Spark the texts stay on the executors when none of them 
 column whole; ``--keep-texts`` opens it as a default audit would (texts collected) to compare.
 ``--policies FILE`` gives ``stale_policy`` its policies file (else it skips); ``checks_sha`` in the
 worker's line is a hash of the checks' findings, metrics and scores, to compare runs.
+``--split`` times ``dqaudit.split`` instead (audit with ``--checks``, clean, split, leakage re-check, write
+the files under the work folder): wall time, peak RSS, the text columns the driver collected, and a hash of
+the manifest's rows, counts, leakage and output hashes (equal between engines, or the run fails).
 
     python benchmarks/spark.py                      # 100k and 1M
     python benchmarks/spark.py --sizes 100000 --master local[2]
     python benchmarks/spark.py --sizes 5000000 --driver-memory 1g   # Spark's default maxResultSize
     python benchmarks/spark.py --sizes 100000 --checks stale_policy --policies sample_data/policies.yaml
+    python benchmarks/spark.py --sizes 100000 --engines spark --split --checks duplicates,near_duplicates,pii
 """
 
 from __future__ import annotations
@@ -110,15 +114,11 @@ def stage_totals() -> dict[str, dict[str, Any]]:
             for k, t in totals.items()}
 
 
-def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],
-           profile: Path | None = None, keep_texts: bool = False, policies: Path | None = None) -> None:
-    """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
-    from dqaudit.api import open_context
-    from dqaudit.features.exact import exact_groups
-    from dqaudit.features.near_dups import near_duplicates
+def bench_config(engine: str, master: str, driver_memory: str, policies: Path | None) -> Any:
+    """The benchmark's config: no cache (every run computes), Spark's heap and shuffle partitions set."""
     from dqaudit.registry import parse_config
 
-    config = parse_config(
+    return parse_config(
         {
             "cache": {"enabled": False},
             "engine": {
@@ -132,6 +132,16 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
             "checks": {"stale_policy": {"policies": str(policies) if policies else None}},
         }
     )
+
+
+def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],
+           profile: Path | None = None, keep_texts: bool = False, policies: Path | None = None) -> None:
+    """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
+    from dqaudit.api import open_context
+    from dqaudit.features.exact import exact_groups
+    from dqaudit.features.near_dups import near_duplicates
+
+    config = bench_config(engine, master, driver_memory, policies)
     if engine == "spark" and profile:
         from dqaudit.engines.spark.session import spark_session
 
@@ -184,6 +194,36 @@ def worker(engine: str, path: Path, master: str, driver_memory: str, checks: lis
     )
 
 
+def split_worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],
+                 policies: Path | None = None) -> None:
+    """``dqaudit.split`` of ``path`` on ``engine`` into ``<path>.<engine>.split/``; print one JSON line."""
+    from dqaudit.api import split
+
+    config = bench_config(engine, master, driver_memory, policies)
+    began = time.perf_counter()
+    manifest = split(path, path.with_suffix(f".{engine}.split"), config, checks=checks or None)
+    wall = time.perf_counter() - began
+    same = {k: manifest[k] for k in ("rows", "counts", "quarantine_reasons", "leakage", "outputs", "records")}
+    jvm_peak = 0
+    if engine == "spark":
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
+
+        jvm_peak = _peak_mib(SparkContext._gateway.proc.pid)
+        SparkSession.getActiveSession().stop()
+    engine_info = manifest.get("engine", {})
+    print(json.dumps({
+        "wall_s": round(wall, 1),
+        "rows": manifest["input"]["rows"],
+        "manifest_sha": hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:16],
+        "leaks": sum(sum(manifest["leakage"][kind].values()) for kind in ("exact_pairs", "near_pairs")),
+        "driver_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "jvm_peak_mib": jvm_peak,
+        "stages_s": engine_info.get("seconds", {}),
+        "texts_collected": engine_info.get("texts_collected"),
+    }))
+
+
 def _peak_mib(pid: int) -> int:
     """Peak resident memory (VmHWM) of a running process, e.g. Spark's JVM (driver + local executors)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -204,20 +244,29 @@ def main() -> None:
     parser.add_argument("--keep-texts", action="store_true",
                         help="open as a default audit does (texts collected), whatever --checks reads")
     parser.add_argument("--policies", type=Path, help="stale_policy's policies file (else it skips)")
+    parser.add_argument("--split", action="store_true", help="time dqaudit.split (with --checks) instead")
     parser.add_argument("--worker", choices=["local", "spark"])
     parser.add_argument("--file", type=Path)
     args = parser.parse_args()
     if args.worker:
         checks = [c for c in args.checks.split(",") if c]
+        if args.split:
+            split_worker(args.worker, args.file, args.master, args.driver_memory, checks, args.policies)
+            return
         worker(args.worker, args.file, args.master, args.driver_memory, checks, args.profile, args.keep_texts,
                args.policies)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print(
-        "| rows | engine | wall | checks | driver peak RSS | JVM peak RSS | clusters | rows in clusters "
-        "| exact groups |"
-    )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    if args.split:
+        print("| rows | engine | split wall | driver peak RSS | JVM peak RSS | texts collected "
+              "| cross-split pairs |")
+        print("|---:|---|---:|---:|---:|---|---:|")
+    else:
+        print(
+            "| rows | engine | wall | checks | driver peak RSS | JVM peak RSS | clusters | rows in clusters "
+            "| exact groups |"
+        )
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",")):
         path = write_corpus(size, args.workdir)
         found = {}
@@ -227,7 +276,7 @@ def main() -> None:
                 [sys.executable, __file__, "--worker", engine, "--file", str(path), "--master", args.master,
                  "--driver-memory", args.driver_memory, "--checks", args.checks,
                  *(["--profile", str(args.profile)] if args.profile else []),
-                 *(["--keep-texts"] if args.keep_texts else []),
+                 *(["--keep-texts"] if args.keep_texts else []), *(["--split"] if args.split else []),
                  *(["--policies", str(args.policies.resolve())] if args.policies else [])],
                 capture_output=True,
                 text=True,
@@ -242,6 +291,12 @@ def main() -> None:
             found[engine] = r
             jvm = f"{r['jvm_peak_mib']:,} MiB" if engine == "spark" else "-"
             label = "local (2 processes)" if engine == "local" else f"spark {args.master}"
+            if args.split:
+                print(f"| {size:,} | {label} | {r['wall_s']:,.1f} s | {r['driver_peak_mib']:,} MiB | {jvm} | "
+                      f"{r['texts_collected']} | {r['leaks']:,} |", flush=True)
+                print(f"<!-- {engine} split at {size:,}: manifest sha {r['manifest_sha']}; "
+                      f"stages: {json.dumps(r['stages_s'])} -->", flush=True)
+                continue
             print(
                 f"| {size:,} | {label} | {r['wall_s']:,.1f} s | {r['checks_s']:,.1f} s | "
                 f"{r['driver_peak_mib']:,} MiB | {jvm} | "
@@ -253,10 +308,9 @@ def main() -> None:
                       f"texts collected: {r['texts_collected']} -->", flush=True)
             if r["checks_sha"]:
                 print(f"<!-- {engine} checks at {size:,}: sha {r['checks_sha']} -->", flush=True)
-        same = len(found) < 2 or all(
-            found["local"][k] == found["spark"][k]
-            for k in ("clusters", "rows_in_clusters", "exact_groups", "groups_sha")
-        )
+        compared = ["manifest_sha"] if args.split else ["clusters", "rows_in_clusters", "exact_groups",
+                                                        "groups_sha"]
+        same = len(found) < 2 or all(found["local"][k] == found["spark"][k] for k in compared)
         if not same:
             sys.exit(f"engines disagree at {size:,} rows: {found}")
 
