@@ -58,8 +58,8 @@ def open_context(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig 
         dataset = data if isinstance(data, Dataset) else dataset_from_frame(data, config.fields)
         return AuditContext(dataset, config, progress=progress, cache=cache_of(config))
     with progress.task(f"loading {Path(str(data)).name}"):
-        # the export writes every text; an audit loads the columns its checks read whole
-        texts = TEXT_COLUMNS if for_export or checks is None else whole_text_columns(config, checks)
+        # the columns the checks read whole: the export reads the others where the engine keeps them
+        texts = TEXT_COLUMNS if checks is None else whole_text_columns(config, checks)
         return get_engine(config).open(data, config, progress=progress, cache=cache_of(config),
                                        for_export=for_export, texts=texts)
 

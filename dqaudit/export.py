@@ -34,7 +34,7 @@ import pandas as pd
 from . import __version__
 from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
-from .features.leakage import SPLITS, LeakReport, cross_split_matches, minhash_settings
+from .features.leakage import SPLITS, LeakReport, minhash_settings, written_leaks
 from .features.near_dups import near_duplicate_groups
 from .features.representatives import Member, ShingleTable, keepers
 from .findings import Action, CheckResult, Finding
@@ -295,11 +295,16 @@ def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
 
 
 def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | None = None) -> PreparedExport:
-    """Cleaning plan, group-aware split and the independent leakage check: all but the writing."""
+    """Cleaning plan, group-aware split and the independent leakage check: all but the writing.
+
+    The texts are read through ``ctx.texts`` and the engine's copy search (:func:`written_leaks`), never
+    from the frame: on Spark they stay on the executors (the writer renders them there too).
+    """
     config, frame = ctx.config, ctx.frame
     masking = masking_state(result, len(frame))  # fails closed before any work
     rules = {**cleaning_rules(), **config.export.rules}
-    plan = cleaning_plan(frame, result.findings, rules, near_duplicate_groups(ctx), rolled_up_rows(result.results))
+    plan = cleaning_plan(frame, result.findings, rules, near_duplicate_groups(ctx),
+                         rolled_up_rows(result.results), texts=ctx.texts)
     labels = frame["label"].copy()
     for row, label in plan.relabel.items():
         labels.iat[row] = label
@@ -323,10 +328,9 @@ def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | Non
     rendering = Rendering(ctx.dataset.source.format, config.fields.label or "label",
                           tuple(check_params(config, "pii").types) if masking == "on" else None,
                           config.export.system_prompt, chat_key(ctx.dataset.fields.text))
-    texts = [rendering.mask(t) if r in plan.mask else t
-             for r, t in zip(kept_rows.tolist(), frame["text"].iloc[kept_rows].tolist(), strict=True)]
-    leaks = cross_split_matches(texts, frame["id"].iloc[kept_rows].astype(str).tolist(), outcome.assignment,
-                                SPLITS, params=minhash_settings(config))
+    masked = np.isin(kept_rows, np.fromiter(plan.mask, np.int64, len(plan.mask)))
+    leaks = written_leaks(ctx, kept_rows, masked, rendering.mask, outcome.assignment, SPLITS,
+                          params=minhash_settings(config))
     manifest = _manifest_parts(ctx, result, plan, outcome, leaks, labels, split_of, rules, by_time)
     manifest["cleaning"]["masking"] = masking
     manifest = mask_deep(manifest, report_masker(config))  # labels, ids and the file name are data too

@@ -160,3 +160,26 @@ def test_listed_pairs_are_every_counted_pair():
     assert near and all(NEAR.threshold <= p["similarity"] < 1.0 and p["a"]["part"] != p["b"]["part"] for p in near)
     assert "pairs" in report.to_dict()
     assert cross_split_matches(texts, [f"r{i}" for i in range(6)], parts, SPLITS, params=NEAR).pairs is None
+
+
+def test_leak_counts_and_examples_do_not_depend_on_the_edges_order():
+    """Each engine finds the near-duplicate edges in its own order (Spark: as its partitions come back), and
+    both engines' manifests must agree: the edges are taken in row order."""
+    from dqaudit.features.leakage import leaks_by_key
+
+    rng = np.random.default_rng(0)
+    parts = rng.integers(0, 3, 40)
+    keys = np.arange(40, dtype=np.int64)
+    pairs = np.unique(np.sort(rng.integers(0, 40, size=(30, 2)), axis=1), axis=0)  # distinct, as found
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    sims = rng.uniform(0.7, 0.99, len(pairs))
+    ids = [f"r{i}" for i in range(40)]
+
+    def report(order: np.ndarray) -> dict:
+        edges = (pairs[order][:, ::-1], sims[order])  # and each pair the other way round
+        return leaks_by_key(keys, ids, parts, SPLITS, threshold=0.7, edges=edges, list_pairs=True,
+                            texts=lambda rows: [f"text {r}" for r in rows]).to_dict()
+
+    first = report(np.arange(len(pairs)))
+    assert sum(first["near_pairs"].values()) > 5 and len(first["examples"]) == 5
+    assert report(rng.permutation(len(pairs))) == first

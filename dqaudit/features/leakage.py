@@ -2,8 +2,9 @@
 
 :func:`cross_split_matches` sees only texts and part numbers: it recomputes exact and MinHash
 near-duplicate pairs (with the near-duplicate check's settings, so "no leak" means what the audit
-means by a near duplicate) and counts those that cross parts. The ``contamination`` check, the
-exporter's leakage re-check and ``dqaudit check-split`` all run it.
+means by a near duplicate) and counts those that cross parts. ``dqaudit check-split`` runs it; the
+``contamination`` check and the exporter's leakage re-check (:func:`written_leaks`) count with the
+same :func:`leaks_by_key`, from keys and edges found where the texts are.
 """
 
 from __future__ import annotations
@@ -21,9 +22,18 @@ from .exact import exact_keys
 from .near_dups import NearDupFeatureParams
 
 if TYPE_CHECKING:
+    from ..context import AuditContext
     from ..dedup.minhash import MinHashParams
 
 SPLITS = ("train", "val", "test")
+#: Near-duplicate edges: row pairs ``(m, 2)`` and their verified Jaccard ``(m,)``.
+Edges = tuple[np.ndarray, np.ndarray]
+#: ``search(rows, masked, mask, params)``: each row's exact key (int64) and, unless ``params`` is None, the
+#: verified near-duplicate edges among ``rows`` (as positions in it), on their texts as written (``mask``
+#: applied where ``masked``). :func:`written_copies` gives the run's.
+CopySearch = Callable[[np.ndarray, np.ndarray, Callable[[str], str], "MinHashParams | None"],
+                      tuple[np.ndarray, Edges]]
+_NO_EDGES: Edges = (np.empty((0, 2), np.int64), np.empty(0))
 
 
 @dataclass(frozen=True)
@@ -69,14 +79,58 @@ def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndar
     """
     parts = np.asarray(parts, dtype=np.int64)
     if edges is None:
-        edges = _near_edges(texts, parts, params)
+        edges = _near_edges(texts, params) if _crossable(len(texts), parts) else _NO_EDGES
     return leaks_by_key(exact_keys(texts).view(np.int64), ids, parts, names, threshold=params.threshold,
                         edges=edges, texts=lambda rows: [texts[r] for r in rows], max_examples=max_examples,
                         list_pairs=list_pairs)
 
 
+def written_leaks(ctx: AuditContext, rows: np.ndarray, masked: np.ndarray, mask: Callable[[str], str],
+                  parts: np.ndarray, names: Sequence[str], *, params: MinHashParams) -> LeakReport:
+    """The export's leakage re-check: :func:`cross_split_matches` on the kept ``rows`` (``parts``: their
+    split) as they are written, ``mask`` applied where ``masked`` says.
+
+    The keys and edges come from :func:`written_copies` (on Spark: from the executors); ``auto``
+    shingles are resolved on the sample rows alone and the examples' texts fetched, so the driver
+    reads only those texts wherever the engine keeps them.
+    """
+    from ..dedup.minhash import auto_sample
+
+    rows, masked = np.asarray(rows, dtype=np.int64), np.asarray(masked, dtype=bool)
+
+    def written(at: Sequence[int] | np.ndarray) -> list[str]:
+        at = np.asarray(at, dtype=np.int64)
+        return _written(ctx, rows[at], masked[at], mask)
+
+    near = _crossable(len(rows), parts)
+    if near and params.shingle == "auto":
+        params = params.resolve(written(auto_sample(len(rows))))
+    keys, edges = written_copies(ctx)(rows, masked, mask, params if near else None)
+    ids = ctx.frame["id"].iloc[rows].astype(str).tolist()
+    return leaks_by_key(keys, ids, parts, names, threshold=params.threshold, edges=edges, texts=written)
+
+
+def written_copies(ctx: AuditContext) -> CopySearch:
+    """The run's :data:`CopySearch`: here, on the texts from ``ctx.texts``; an engine that keeps the texts
+    elsewhere provides its own under this function (Spark: on the executors; only keys and edges return)."""
+
+    def search(rows: np.ndarray, masked: np.ndarray, mask: Callable[[str], str],
+               params: MinHashParams | None) -> tuple[np.ndarray, Edges]:
+        texts = _written(ctx, rows, masked, mask)
+        return exact_keys(texts).view(np.int64), _NO_EDGES if params is None else _near_edges(texts, params)
+
+    return ctx.memo(written_copies, lambda: search)
+
+
+def _written(ctx: AuditContext, rows: np.ndarray, masked: np.ndarray,
+             mask: Callable[[str], str]) -> list[str]:
+    """The texts of ``rows`` as the export writes them: ``mask`` applied where ``masked``."""
+    texts = ctx.texts(rows).tolist()
+    return [mask(t) if m else t for t, m in zip(texts, masked.tolist(), strict=True)]
+
+
 def leaks_by_key(keys: np.ndarray, ids: Sequence[str], parts: np.ndarray, names: Sequence[str], *,
-                 threshold: float, edges: tuple[np.ndarray, np.ndarray],
+                 threshold: float, edges: Edges,
                  texts: Callable[[np.ndarray], Sequence[str]], max_examples: int = 5,
                  list_pairs: bool = False) -> LeakReport:
     """The pairs across parts from each row's exact key (:func:`~dqaudit.features.exact.exact_keys`) and
@@ -86,7 +140,8 @@ def leaks_by_key(keys: np.ndarray, ids: Sequence[str], parts: np.ndarray, names:
     in another part. Near-duplicate search links thousands of copies of one text to a
     single representative, so near pair counts are a lower bound; whether any pair
     crosses is exact (every cluster stays connected). ``list_pairs`` lists every counted pair
-    (exact pairs: every cross-part pair of copies, as counted).
+    (exact pairs: every cross-part pair of copies, as counted). The edges' order does not
+    matter (each engine finds them in its own): near pairs are taken in row order.
     """
     parts = np.asarray(parts, dtype=np.int64)
     keys = pd.factorize(np.asarray(keys, dtype=np.int64))[0]  # numbered by first row: the examples' order
@@ -151,26 +206,29 @@ def _exact_pairs(keys: np.ndarray, parts: np.ndarray, leaking: np.ndarray) -> li
     return list(zip(both["row_a"].tolist(), both["row_b"].tolist(), strict=True))
 
 
-def _near_edges(texts: Sequence[str], parts: np.ndarray,
-                params: MinHashParams) -> tuple[np.ndarray, np.ndarray]:
-    """Verified near-duplicate edges (row pairs, Jaccard) among ``texts``, when the parts are at least two."""
+def _crossable(rows: int, parts: np.ndarray) -> bool:
+    """Whether a near-duplicate pair could cross parts: two rows at least, in two parts at least."""
+    return rows >= 2 and len(np.unique(parts)) >= 2
+
+
+def _near_edges(texts: Sequence[str], params: MinHashParams) -> Edges:
+    """Verified near-duplicate edges (row pairs, Jaccard) among ``texts``."""
     from ..dedup.minhash import default_workers, near_duplicate_pairs, signatures
 
-    if len(texts) < 2 or len(np.unique(parts)) < 2:
-        return np.empty((0, 2), np.int64), np.empty(0)
     params = params.resolve(texts)
     sigs = signatures(texts, params, workers=default_workers())
     pairs, sims, _ = near_duplicate_pairs(texts, sigs, params)
     return pairs, sims
 
 
-def _crossing(parts: np.ndarray, keys: np.ndarray,
-              edges: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, float]]:
-    """The edges between different parts that are not exact copies."""
+def _crossing(parts: np.ndarray, keys: np.ndarray, edges: Edges) -> list[tuple[int, int, float]]:
+    """The edges between different parts that are not exact copies, in row order."""
     pairs, sims = edges
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    pairs = np.sort(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), axis=1)
     crossing = (parts[pairs[:, 0]] != parts[pairs[:, 1]]) & (keys[pairs[:, 0]] != keys[pairs[:, 1]])
-    found = zip(pairs[crossing].tolist(), np.asarray(sims)[crossing].tolist(), strict=True)
+    pairs, sims = pairs[crossing], np.asarray(sims)[crossing]
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    found = zip(pairs[order].tolist(), sims[order].tolist(), strict=True)
     return [(int(i), int(j), float(sim)) for (i, j), sim in found]
 
 

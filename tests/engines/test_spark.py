@@ -337,6 +337,47 @@ def test_spark_writes_the_same_split_files_from_a_glob(spark, tmp_path):
     assert_each_row_once(outputs, inputs)
 
 
+def write_masked_copies(path: Path) -> Path:
+    """Rows that differ by a long e-mail address: apart before masking (so the split may part them), exact
+    and near copies once masked, as written: the leakage re-check has exact and near pairs to find."""
+    import random
+
+    rng = random.Random(4)
+    templates = ["{e} my card limit was lowered without notice yesterday",
+                 "{e} my card limit was lowered without any notice yesterday",
+                 "{e} how do I close the deposit I opened for my daughter",
+                 "{e} how can I close the deposit I opened for my daughter"]
+    rows = []
+    for i in range(120):
+        email = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(30)) + "@example.com"
+        label = ["card", "deposit"][i % 4 // 2]
+        rows.append({"id": f"r{i}", "text": templates[i % 4].format(e=email), "label": label})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
+    """``split`` collects no text column: the leakage re-check renders, masks, keys and verifies the kept texts
+    on the executors, and the driver gets only keys, edges and the examples' texts. The files, the leakage
+    counts and examples, and the manifest are the local engine's."""
+    data = write_masked_copies(tmp_path / "masked.jsonl")
+    settings = {"seed": 7, "cache": {"enabled": False}}
+    checks = [*CHECKS, "pii"]
+    local = split_data(data, tmp_path / "local", parse_config(settings), checks=checks)
+    manifest = split_data(str(data), tmp_path / "spark", spark_config(**settings), checks=checks)
+    engine = manifest.pop("engine")
+    assert engine["texts_collected"] == []
+    assert engine["stages"]["leakage re-check: keys and near-duplicate edges of the written texts"] == "spark"
+    leaks = manifest["leakage"]
+    assert sum(leaks["exact_pairs"].values()) > 0 and sum(leaks["near_pairs"].values()) > 0
+    assert {e["kind"] for e in leaks["examples"]} == {"exact", "near"} and manifest["cleaning"]["masked"] == 120
+    for written in (manifest, local):  # a random token, the input (named by its files on Spark), the engine
+        del written["export_token"], written["input"], written["config"]["engine"]
+    assert manifest == local
+    for name in ("train.jsonl", "val.jsonl", "test.jsonl", "quarantine.jsonl"):
+        assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+
+
 def test_many_files_each_row_once_with_its_file(spark, tmp_path):
     """A folder of files: malformed and blank lines too, every row lands once, quarantine names the file."""
     folder = tmp_path / "in"

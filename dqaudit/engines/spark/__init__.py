@@ -27,7 +27,7 @@ import numpy as np
 
 from ...errors import DqauditError
 from .aggregates import agreement_tally, conflict_counts, representatives
-from .cluster import candidate_pairs, connected_components, sign_and_key, verify
+from .cluster import candidate_pairs, connected_components, copy_search, sign_and_key, verify
 from .features import on_executors, per_record_features
 from .read import collect_dataset, list_files, read_rows, text_fetcher, text_mapper
 from .session import Stages, collect_arrow, java_errors, keep, refuse_semantic, spark_session
@@ -97,7 +97,7 @@ class SparkEngine:
         log = source.log
         try:
             log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")
-            with log.stage("cleaning plan, group-aware split assignment, leakage re-check", "driver"):
+            with log.stage("cleaning plan, group-aware split assignment, leakage counts", "driver"):
                 prepared = prepare_export(ctx, result, by_time=by_time)
             spark = spark_session(ctx.config.engine)
             where = target(spark, str(out), owned_names(ctx.config.export.chat))
@@ -132,6 +132,7 @@ def _cluster(
     from ...context import AuditContext
     from ...features.consensus import annotation_tally
     from ...features.exact import exact_groups, number_groups
+    from ...features.leakage import written_copies
     from ...features.near_dups import NearDuplicates, Representatives, minhash_params, near_duplicates
     from ...progress import NullProgress
 
@@ -154,6 +155,7 @@ def _cluster(
     ctx = AuditContext(dataset, config, progress=progress, cache=cache, options={"engine": log.info})
     ctx.fetch_texts_with(text_fetcher(record_rows, rid))
     ctx.map_texts_with(text_mapper(record_rows, rid))
+    ctx.provide(written_copies, copy_search(record_rows, rid, log))  # the export's leakage re-check
     records = record_rows.select("rid", "text", "label")
     params = minhash_params(ctx)  # ``auto`` shingles resolved on a sample of the texts, as locally
     with log.stage("normalise, MinHash signatures and band keys", "spark"):

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from ...dedup.minhash import MinHashParams
+    from ...features.leakage import CopySearch, Edges
+    from .session import Stages
 
 
 def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
@@ -342,6 +344,70 @@ def verify(candidates: DataFrame, records: DataFrame, params: MinHashParams) -> 
             yield pa.RecordBatch.from_arrays(found, ["a", "b", "sim"])
 
     return joined.select("a", "b", "ta", "tb").mapInArrow(jaccard, "a long, b long, sim double")
+
+
+def copy_search(records: DataFrame, rid: np.ndarray, log: Stages) -> CopySearch:
+    """:func:`~dqaudit.features.leakage.written_copies` on the executors, for the export's leakage re-check.
+
+    The rows' texts are rendered where they are cached, masked by the export's own function where
+    asked, and keyed by ``exact_keys``; the near-duplicate edges among them come from the jobs that
+    cluster the audit (:func:`sign_and_key`, :func:`candidate_pairs`, :func:`verify`). Only each
+    row's key and the verified edges reach the driver, never a text.
+    """
+    from pyspark.sql import functions as F
+
+    from .read import located, wanted_rows
+    from .session import collect_arrow, java_errors, keep
+
+    def search(rows: np.ndarray, masked: np.ndarray, mask: Callable[[str], str],
+               params: MinHashParams | None) -> tuple[np.ndarray, Edges]:
+        wanted = rid[rows]
+        render = _written_texts(np.unique(wanted[masked]), mask)
+        with log.stage("leakage re-check: keys and near-duplicate edges of the written texts", "spark"), \
+                java_errors(f"checking {len(rows):,} written texts for copies across splits on Spark"):
+            schema = "rid long, text string, key long"
+            written = keep(wanted_rows(records, wanted, "text").mapInArrow(render, schema))
+            written.count()  # rendered on every core here: the collect below fetches one partition per job
+            found = collect_arrow(written.select("rid", "key"))
+            keys = found.column("key").to_numpy()[located(found, wanted, "keying written texts")]
+            pairs, sims = np.empty((0, 2), np.int64), np.empty(0)
+            if params is not None:
+                signed = keep(sign_and_key(written.withColumn("label", F.lit(None).cast("string")), params))
+                copies, candidates, _ = candidate_pairs(signed, params)
+                verified = keep(copies.union(verify(candidates, written, params)))
+                verified.count()
+                edges = collect_arrow(verified)
+                for data in (signed, verified):
+                    data.unpersist()
+                order = np.argsort(wanted, kind="stable")
+                ends = [order[np.searchsorted(wanted, edges.column(end).to_numpy(), sorter=order)]
+                        for end in ("a", "b")]
+                pairs, sims = np.stack(ends, axis=1).astype(np.int64), edges.column("sim").to_numpy()
+            written.unpersist()
+        return keys, (pairs, sims)
+
+    return search
+
+
+def _written_texts(masked: np.ndarray,
+                   mask: Callable[[str], str]) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """A ``mapInArrow`` function: each ``(rid, text)`` row's text as written (``mask`` applied to the sorted
+    record ids ``masked``) and its exact-duplicate key, as ``(rid, text, key)``."""
+    import pyarrow as pa
+
+    from ...features.exact import exact_keys
+
+    def render(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            rids = batch.column("rid")
+            flags = np.isin(rids.to_numpy(), masked).tolist()
+            texts = batch.column("text").to_pylist()
+            texts = [mask(t) if m else t for t, m in zip(texts, flags, strict=True)]
+            keys = pa.array(exact_keys(texts).view(np.int64))
+            columns = [rids, pa.array(texts, pa.string()), keys]
+            yield pa.RecordBatch.from_arrays(columns, ["rid", "text", "key"])
+
+    return render
 
 
 def _as_binary(block: np.ndarray) -> Any:

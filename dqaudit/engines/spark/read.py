@@ -317,18 +317,28 @@ def text_mapper(records: DataFrame, rid: np.ndarray) -> TextMapper:
 
 def _joined_rows(records: DataFrame, wanted: np.ndarray, column: str, action: str,
                  then: Callable[[DataFrame], DataFrame] | None = None) -> tuple[pa.Table, np.ndarray]:
-    """The cached ``records`` rows (``rid`` and ``column``) of the record ids ``wanted``, joined with their
-    broadcast distinct ids, passed through ``then`` and collected; and the row of each wanted id in it."""
+    """The cached ``records`` rows (``rid`` and ``column``) of the record ids ``wanted``
+    (:func:`wanted_rows`), passed through ``then`` and collected; and the row of each wanted id in it."""
+    with java_errors(f"{action} {len(wanted):,} {column} values on Spark"):
+        joined = wanted_rows(records, wanted, column)
+        found = collect_arrow(joined if then is None else then(joined))
+    return found, located(found, wanted, f"{action} {column}")
+
+
+def wanted_rows(records: DataFrame, wanted: np.ndarray, column: str) -> DataFrame:
+    """The ``records`` rows (``rid`` and ``column``) of the record ids ``wanted``, joined with their distinct
+    ids broadcast (8 bytes a row), so the job reads each cached partition once."""
     from pyspark.sql import functions as F
 
-    distinct = np.unique(wanted)
-    keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": distinct}))
-    with java_errors(f"{action} {len(wanted):,} {column} values on Spark"):
-        joined = records.select("rid", column).join(F.broadcast(keys), "rid")
-        found = collect_arrow(joined if then is None else then(joined))
-    if found.num_rows != len(distinct):  # the cached rows are the ones collected: never expected
-        raise DqauditError(f"{action} {column} on Spark: {found.num_rows:,} of {len(distinct):,} records "
-                           "found")
+    keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": np.unique(wanted)}))
+    return records.select("rid", column).join(F.broadcast(keys), "rid")
+
+
+def located(found: pa.Table, wanted: np.ndarray, what: str) -> np.ndarray:
+    """The row of ``found`` (one per distinct record id, any order) holding each id of ``wanted``."""
+    distinct = len(np.unique(wanted))
+    if found.num_rows != distinct:  # the cached rows are the ones collected: never expected
+        raise DqauditError(f"{what} on Spark: {found.num_rows:,} of {distinct:,} records found")
     ids = found.column("rid").to_numpy()
     order = np.argsort(ids, kind="stable")
-    return found, order[np.searchsorted(ids, wanted, sorter=order)]
+    return order[np.searchsorted(ids, wanted, sorter=order)]
