@@ -361,6 +361,9 @@ def copy_search(records: DataFrame, rid: np.ndarray, log: Stages) -> CopySearch:
 
     def search(rows: np.ndarray, masked: np.ndarray, mask: Callable[[str], str],
                params: MinHashParams | None) -> tuple[np.ndarray, Edges]:
+        pairs, sims = np.empty((0, 2), np.int64), np.empty(0)
+        if not len(rows):  # every row quarantined
+            return np.empty(0, np.int64), (pairs, sims)
         wanted = rid[rows]
         render = _written_texts(np.unique(wanted[masked]), mask)
         with log.stage("leakage re-check: keys and near-duplicate edges of the written texts", "spark"), \
@@ -370,7 +373,6 @@ def copy_search(records: DataFrame, rid: np.ndarray, log: Stages) -> CopySearch:
             written.count()  # rendered on every core here: the collect below fetches one partition per job
             found = collect_arrow(written.select("rid", "key"))
             keys = found.column("key").to_numpy()[located(found, wanted, "keying written texts")]
-            pairs, sims = np.empty((0, 2), np.int64), np.empty(0)
             if params is not None:
                 signed = keep(sign_and_key(written.withColumn("label", F.lit(None).cast("string")), params))
                 copies, candidates, _ = candidate_pairs(signed, params)
