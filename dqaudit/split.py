@@ -7,9 +7,10 @@ Three steps, each a pure function over arrays so they scale to millions of rows:
    component with a union-find (scipy's connected components).
 2. :func:`stratified_split` or :func:`time_split` sends each component wholly to
    train, val or test.
-3. :func:`cross_split_matches` checks the result *independently*: it recomputes
-   exact and MinHash near-duplicate pairs on the texts as written and counts those
-   that cross splits. ``dqaudit check-split`` runs the same pass on existing files.
+3. :func:`~dqaudit.features.leakage.written_leaks` checks the result *independently*:
+   it recomputes exact and MinHash near-duplicate pairs on the texts as written (on
+   Spark, on the executors) and counts those that cross splits. ``dqaudit check-split``
+   counts the same way on existing files (:func:`cross_split_matches`).
 """
 
 from __future__ import annotations

@@ -357,9 +357,9 @@ def write_masked_copies(path: Path) -> Path:
 
 
 def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
-    """``split`` collects no text column: the leakage re-check renders, masks, keys and verifies the kept texts
-    on the executors, and the driver gets only keys, edges and the examples' texts. The files, the leakage
-    counts and examples, and the manifest are the local engine's."""
+    """``split`` collects no text column: the leakage re-check renders, masks, keys and verifies the kept
+    texts on the executors, and the driver gets only keys, edges and the examples' texts. The files, the
+    leakage counts and examples, and the manifest are the local engine's."""
     data = write_masked_copies(tmp_path / "masked.jsonl")
     settings = {"seed": 7, "cache": {"enabled": False}}
     checks = [*CHECKS, "pii"]
@@ -370,7 +370,8 @@ def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
     assert engine["stages"]["leakage re-check: keys and near-duplicate edges of the written texts"] == "spark"
     leaks = manifest["leakage"]
     assert sum(leaks["exact_pairs"].values()) > 0 and sum(leaks["near_pairs"].values()) > 0
-    assert {e["kind"] for e in leaks["examples"]} == {"exact", "near"} and manifest["cleaning"]["masked"] == 120
+    assert {e["kind"] for e in leaks["examples"]} == {"exact", "near"}
+    assert manifest["cleaning"]["masked"] == 120  # every row: masking makes the copies
     for written in (manifest, local):  # a random token, the input (named by its files on Spark), the engine
         del written["export_token"], written["input"], written["config"]["engine"]
     assert manifest == local

@@ -14,7 +14,8 @@ cluster and exact-duplicate roots) and runs the checkers on what the engine prov
 (:meth:`~dqaudit.context.AuditContext.provide`): the clusters, the exact groups, each cluster's
 label counts (``label_noise`` fits its model on one representative per cluster) and, when a
 check first asks, the annotation count tables aggregated on the executors and the per-record
-features (text lengths, the language table) computed there.
+features (text lengths, the language table) computed there. For ``split``, it also provides the
+leakage re-check's search (:func:`.cluster.copy_search`), so the export collects no text either.
 """
 
 from __future__ import annotations
