@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
 from .features.leakage import SPLITS, LeakReport, minhash_settings, written_leaks
 from .features.near_dups import near_duplicate_groups
-from .features.representatives import Member, ShingleTable, keepers
+from .features.representatives import kept_entries
 from .findings import Action, CheckResult, Finding
 from .masking import Masker, mask_deep, report_masker
 from .publish import (
@@ -135,20 +135,102 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
         elif decision == "relabel":
             for row, label in zip(rows, _suggested(finding, rows), strict=True):
                 plan.relabel[row] = label
-    kept: set[int] = set()
-    barred = set(plan.reasons)  # kept in step with plan.reasons (a set per finding was quadratic at 1M rows)
-    members = np.unique(np.array([r for _, rows, _ in dedupes for r in rows], np.int64))
-    columns = _member_columns(frame, members, texts)
-    shingles = ShingleTable([columns[4][r] for r in members.tolist()])
-    for finding, rows, reason in dedupes:
-        for group, keep in _duplicates(columns, rows, finding, clusters, barred, flagged, kept, shingles):
-            kept.update(m.row for m in keep)
-            for row in group:
-                if all(row != m.row for m in keep) and row not in barred:
-                    same = [m for m in keep if m.label == _missing(columns[1][row])] or keep
-                    plan.quarantine(row, {**reason, "kept": same[0].id})
-                    barred.add(row)
+    _settle_duplicates(plan, frame, dedupes, clusters, flagged, texts)
     return plan
+
+
+def _settle_duplicates(plan: CleaningPlan, frame: pd.DataFrame,
+                       dedupes: list[tuple[Finding, list[int], dict[str, Any]]], clusters: np.ndarray,
+                       flagged: set[int], texts: Callable[[np.ndarray], np.ndarray] | None) -> None:
+    """Quarantine every copy of each duplicate group but the ones :func:`kept_entries` keeps.
+
+    Findings are settled in order: an earlier one's choices bar or prefer rows of a later one. Only
+    findings that share rows depend on each other, so each finding joins the wave after the last one
+    holding any of its rows, and a wave settles all its groups in one columnar call.
+    """
+    parts = [_groups(found, rows, clusters) for found, rows, _ in dedupes]
+    rows = np.array([r for groups in parts for group in groups for r in group], np.int64)
+    group = np.repeat(np.arange(sum(map(len, parts))), [len(g) for groups in parts for g in groups])
+    finding = np.repeat(np.arange(len(parts)), [sum(map(len, groups)) for groups in parts])
+    entry = _entries(frame, rows, group, texts)
+    named = np.zeros(len(rows), bool)
+    wave = np.zeros(len(parts), np.int64)
+    last = np.zeros(len(frame), np.int64)  # per row: the last wave holding it
+    bounds = np.searchsorted(finding, np.arange(len(parts) + 1))
+    for k, (found, _, _) in enumerate(dedupes):
+        at = rows[bounds[k]:bounds[k + 1]]
+        wave[k] = int(last[at].max(initial=0)) + 1
+        last[at] = wave[k]
+        names = found.details.get("representatives") or [found.details.get("representative")]
+        keep = {str(i) for i in names if i is not None}
+        named[bounds[k]:bounds[k + 1]] = [i in keep for i in entry.ids[bounds[k]:bounds[k + 1]]]
+    per_label = np.array([found.kind == "near_duplicates" for found, _, _ in dedupes], bool)[finding]
+    barred = np.zeros(len(frame), bool)
+    barred[list(plan.reasons)] = True
+    is_flagged = np.zeros(len(frame), bool)
+    is_flagged[list(flagged)] = True
+    kept = np.zeros(len(frame), bool)
+    chosen = np.zeros(len(rows), bool)
+    copies = np.zeros(len(rows), bool)
+    for w in range(1, int(wave.max(initial=0)) + 1):
+        in_wave = wave[finding] == w
+        for by_label in (False, True):
+            at = np.flatnonzero(in_wave & (per_label == by_label))
+            r = rows[at]
+            chosen[at] = kept_entries(
+                group[at], [entry.labels[k] for k in at.tolist()], [entry.times[k] for k in at.tolist()],
+                entry.lines[at], [entry.texts[k] for k in at.tolist()], barred=barred[r], flagged=is_flagged[r],
+                prefer=kept[r] | named[at], per_label=by_label)
+        at = np.flatnonzero(in_wave)
+        copies[at] = _copies(rows[at], group[at], chosen[at], barred[rows[at]])
+        kept[rows[at[chosen[at]]]] = True
+        barred[rows[at[copies[at]]]] = True
+    _quarantine_copies(plan, [reason for _, _, reason in dedupes], entry, finding, chosen, copies)
+
+
+@dataclass(frozen=True)
+class _Entries:
+    """The members of every duplicate group, one entry per (group, row), in finding and group order."""
+
+    rows: np.ndarray
+    group: np.ndarray
+    ids: list[str]
+    labels: list[str | None]
+    times: list[str | None]
+    lines: np.ndarray
+    texts: list[str]
+
+
+def _groups(finding: Finding, rows: list[int], clusters: np.ndarray) -> list[list[int]]:
+    """A finding's duplicate groups: its rows when it names a representative, else its rows per cluster."""
+    if finding.details.get("representative") is not None:
+        return [rows]
+    return _by_cluster(np.asarray(rows, dtype=np.int64), clusters)
+
+
+def _copies(rows: np.ndarray, group: np.ndarray, chosen: np.ndarray, barred: np.ndarray) -> np.ndarray:
+    """Entries to quarantine: the first entry of each (group, row) whose row is neither kept in its group
+    nor already barred (a repeated id lists its rows twice)."""
+    pair = group * (int(rows.max(initial=0)) + 1) + rows
+    return ~pd.Series(pair).duplicated().to_numpy() & ~barred & ~np.isin(pair, pair[chosen])
+
+
+def _quarantine_copies(plan: CleaningPlan, reasons: list[dict[str, Any]], entry: _Entries,
+                       finding: np.ndarray, chosen: np.ndarray, copies: np.ndarray) -> None:
+    """Quarantine the copies in finding and group order, each naming its group's first kept line with
+    the copy's own label (the group's first kept line when no kept copy has it)."""
+    label = pd.factorize(np.array(entry.labels, dtype=object))[0] + 1  # 0: no label
+    key = entry.group * (int(label.max(initial=0)) + 1) + label
+    kept = np.flatnonzero(chosen)
+    kept = kept[np.lexsort((kept, entry.lines[kept], entry.group[kept]))]
+    by_label, by_group = pd.Series(kept, index=key[kept]), pd.Series(kept, index=entry.group[kept])
+    by_label = by_label[~by_label.index.duplicated()]
+    by_group = by_group[~by_group.index.duplicated()]
+    at = np.flatnonzero(copies)
+    same = by_label.reindex(key[at]).to_numpy()
+    which = np.where(np.isnan(same), by_group.reindex(entry.group[at]).to_numpy(), same).astype(np.int64)
+    for row, f, k in zip(entry.rows[at].tolist(), finding[at].tolist(), which.tolist(), strict=True):
+        plan.quarantine(row, {**reasons[f], "kept": entry.ids[k]})
 
 
 def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, frame: pd.DataFrame,
@@ -187,46 +269,25 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     return out
 
 
-def _member_columns(frame: pd.DataFrame, members: np.ndarray,
-                   texts: Callable[[np.ndarray], np.ndarray] | None) -> tuple[list[Any], ...]:
-    """id, label, created_at, line and text as arrays, built once per plan (what a group's choice reads);
-    the text only of the ``members`` rows (the others are never read), from ``texts`` when given."""
-    fallback = {"line": np.arange(1, len(frame) + 1)}
-    text = np.full(len(frame), "", dtype=object)
+def _entries(frame: pd.DataFrame, rows: np.ndarray, group: np.ndarray,
+             texts: Callable[[np.ndarray], np.ndarray] | None) -> _Entries:
+    """What the choice reads, for the groups' rows only; the texts asked once, for the distinct rows
+    (``texts``: :meth:`~dqaudit.context.AuditContext.texts`; default: the frame's)."""
+    distinct, back = np.unique(rows, return_inverse=True)
     if texts is not None:
-        text[members] = texts(members)
+        text = np.asarray(texts(distinct), dtype=object)[back]
     elif "text" in frame.columns:
-        text[members] = frame["text"].to_numpy()[members]
-    columns = tuple(
-        (frame[c].to_numpy() if c in frame.columns else fallback.get(c, np.full(len(frame), None, dtype=object)))
-        for c in ("id", "label", "created_at", "line"))
-    return tuple(c.tolist() for c in (*columns, text))  # lists: faster to index than an object array
-
-
-def _duplicates(columns: tuple[list[Any], ...], rows: list[int], finding: Finding, clusters: np.ndarray,
-                barred: set[int], flagged: set[int], kept: set[int],
-                shingles: ShingleTable) -> Iterator[tuple[list[int], list[Any]]]:
-    """(group rows, members kept) for each duplicate group of a dedupe finding.
-
-    Near-copies keep one member per label (labels that differ here differ in content:
-    a real conflict is its own finding); exact copies and conflicts keep one. The
-    representative the check named is kept when it is clean (``conflicting_outputs``
-    names the record whose answer stays); otherwise the shared rule picks another.
-    """
-    per_label = finding.kind == "near_duplicates"
-    named = {str(i) for i in (finding.details.get("representatives") or [finding.details.get("representative")])
-             if i is not None}
-    if finding.details.get("representative") is not None:
-        groups = [rows]
+        text = frame["text"].to_numpy()[rows]
     else:
-        groups = _by_cluster(np.asarray(rows, dtype=np.int64), clusters)
-    ids, labels, times, lines, texts = columns
-    for group in groups:
-        members = [Member(r, str(ids[r]), _missing(labels[r]), _missing(times[r]), int(lines[r]), str(texts[r]))
-                   for r in group]
-        prefer = _Either(kept, {m.row for m in members if m.id in named})  # no copy of ``kept`` per group
-        yield group, keepers(members, barred=barred, flagged=flagged, prefer=prefer, per_label=per_label,
-                             shingles=shingles)
+        text = np.full(len(rows), "", dtype=object)
+
+    def column(name: str) -> list[Any]:
+        return frame[name].to_numpy()[rows].tolist() if name in frame.columns else [None] * len(rows)
+
+    lines = frame["line"].to_numpy()[rows] if "line" in frame.columns else rows + 1
+    return _Entries(rows, group, [str(i) for i in column("id")], [_missing(x) for x in column("label")],
+                    [_missing(x) for x in column("created_at")], np.asarray(lines, np.int64),
+                    [str(t) for t in text.tolist()])
 
 
 def _by_cluster(rows: np.ndarray, clusters: np.ndarray) -> list[list[int]]:
@@ -235,18 +296,7 @@ def _by_cluster(rows: np.ndarray, clusters: np.ndarray) -> list[list[int]]:
     order = np.argsort(keys, kind="stable")
     keys, ordered = keys[order], rows[order].tolist()
     cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(ordered)]
-    return [ordered[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
-
-
-@dataclass(frozen=True)
-class _Either:
-    """Membership in either of two sets, without building their union."""
-
-    first: Container[int]
-    second: Container[int]
-
-    def __contains__(self, row: object) -> bool:
-        return row in self.first or row in self.second
+    return [ordered[a:b] for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def _missing(value: Any) -> str | None:

@@ -15,7 +15,8 @@ from pydantic import Field
 
 from ..config import CheckParams
 from ..context import AuditContext
-from ..features.exact import RULE, exact_groups, keep
+from ..features.exact import exact_groups
+from ..features.representatives import RULE, kept_entries
 from ..findings import Action, CheckResult, RegressionRule, Severity
 from ..text import preview
 from .base import Checker, Points
@@ -57,7 +58,10 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
         starts, ends = bounds[:-1], bounds[1:]
         ids, lines = dup["id"].tolist(), dup["line"].tolist()
         texts = ctx.texts(dup["_row"].to_numpy()[starts])  # each group's first text, for its message
-        labels, times = dup["label"].tolist(), dup["created_at"].fillna("~").tolist()
+        labels = dup["label"].tolist()
+        times = [None if t is None or t != t else str(t) for t in dup["created_at"].tolist()]
+        kept = np.asarray(ids, dtype=object)[kept_entries(g, [label or None for label in labels], times,
+                                                          np.asarray(lines, np.int64), [""] * len(ids))]
         findings, penalties = [], []
         conflicting_rows = redundant = 0
         for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
@@ -74,12 +78,10 @@ class DuplicatesChecker(Checker[DuplicatesParams]):
                 penalties.append(self.penalty("conflicting_labels", size, n))
             else:
                 redundant += size - 1
-                kept = keep(["" if label is None else label for label in group_labels], times[start:end],
-                            lines[start:end], members)
                 findings.append(self.finding(
                     "exact_duplicates", Severity.MEDIUM,
-                    f"{size} identical copies of “{text}”; keep {kept}", Action.DROP, members,
-                    representative=kept, rule=RULE, size=size))
+                    f"{size} identical copies of “{text}”; keep {kept[k]}", Action.DROP, members,
+                    representative=kept[k], rule=RULE, size=size))
                 penalties.append(self.penalty("exact_duplicates", size - 1, n))
         share = conflicting_rows / n
         gate = self.gate("conflicting_labels", share > params.max_conflicting_share,

@@ -258,26 +258,33 @@ def intersections(flat: np.ndarray, bounds: np.ndarray, pairs: np.ndarray, floor
 
 
 @nb.njit(nogil=True, cache=True)
-def held_scores(flat: np.ndarray, bounds: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """Per set ``docs[a]``: the sum, over the others ``b`` in order, of the share of ``b``'s elements it
-    holds minus the share of its own ``b`` holds (sizes at least 1): which text contains the others."""
-    k = len(docs)
-    pairs = np.empty((k * (k - 1) // 2, 2), np.int64)
+def held_scores(flat: np.ndarray, bounds: np.ndarray, docs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per set ``docs[a]`` of a segment ``docs[offsets[s]:offsets[s + 1]]``: the sum, over the segment's
+    others ``b`` in order, of the share of ``b``'s elements it holds minus the share of its own ``b``
+    holds (sizes at least 1): which text of a duplicate group contains the others, for many groups."""
+    total = 0
+    for s in range(len(offsets) - 1):
+        k = offsets[s + 1] - offsets[s]
+        total += k * (k - 1) // 2
+    pairs = np.empty((total, 2), np.int64)
     m = 0
-    for a in range(k):
-        for b in range(a + 1, k):
-            pairs[m, 0], pairs[m, 1] = docs[a], docs[b]
-            m += 1
+    for s in range(len(offsets) - 1):
+        for a in range(offsets[s], offsets[s + 1]):
+            for b in range(a + 1, offsets[s + 1]):
+                pairs[m, 0], pairs[m, 1] = docs[a], docs[b]
+                m += 1
     common = intersections(flat, bounds, pairs, -1.0)
-    score = np.zeros(k)
+    score = np.zeros(len(docs))
     m = 0
-    for a in range(k):  # score[b] gains its terms for a < b before those for a > b: the others in order
-        size_a = max(bounds[docs[a] + 1] - bounds[docs[a]], 1)
-        for b in range(a + 1, k):
-            size_b = max(bounds[docs[b] + 1] - bounds[docs[b]], 1)
-            score[a] += common[m] / size_b - common[m] / size_a
-            score[b] += common[m] / size_a - common[m] / size_b
-            m += 1
+    for s in range(len(offsets) - 1):
+        # score[b] gains its terms for a < b before those for a > b: the others in order
+        for a in range(offsets[s], offsets[s + 1]):
+            size_a = max(bounds[docs[a] + 1] - bounds[docs[a]], 1)
+            for b in range(a + 1, offsets[s + 1]):
+                size_b = max(bounds[docs[b] + 1] - bounds[docs[b]], 1)
+                score[a] += common[m] / size_b - common[m] / size_a
+                score[b] += common[m] / size_a - common[m] / size_b
+                m += 1
     return score
 
 

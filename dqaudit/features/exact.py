@@ -1,4 +1,4 @@
-"""Exact copies: one group per normalised text, and the record a group keeps.
+"""Exact copies: one group per normalised text (the copy a group keeps: :mod:`.representatives`).
 
 The key is a 64-bit blake2b of the Unicode/whitespace/case-normalised text (:func:`exact_key`);
 both engines use it, so their groups agree.
@@ -15,7 +15,6 @@ import pandas as pd
 from ..cache import Cache
 from ..context import AuditContext
 from ..text import normalize
-from .representatives import RULE, Member, keepers
 
 
 def exact_groups(ctx: AuditContext) -> pd.Series:
@@ -74,17 +73,3 @@ def number_groups(values: np.ndarray, empty: np.ndarray, index: pd.Index) -> pd.
     codes = pd.factorize(values)[0]
     codes[empty] = codes.max(initial=-1) + 1 + np.arange(int(empty.sum()))
     return pd.Series(codes, index=index, name="exact_group")
-
-
-def keep(labels: list[str], times: list[str], lines: list[int], ids: list[str]) -> str:
-    """The copy kept from a group of identical texts (missing labels as "", missing times as "~").
-
-    The rule of :mod:`dqaudit.features.representatives` (most common label, ties to the first
-    in label order; then earliest time, then first line), on plain lists: groups are small,
-    and pandas costs milliseconds per call.
-    """
-    members = [Member(k, i, label or None, None if t == "~" else t, line, "")
-               for k, (label, t, line, i) in enumerate(zip(labels, times, lines, ids, strict=True))]
-    return keepers(members)[0].id
-
-

@@ -24,11 +24,11 @@ always keeps one.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..dedup import kernels
 from ..dedup.minhash import MinHashParams, shingle_table
@@ -63,54 +63,102 @@ def keepers(
     flagged: Collection[int] = (),
     prefer: Container[int] = (),
     per_label: bool = False,
-    shingles: ShingleTable | None = None,
 ) -> list[Member]:
-    """The members to keep (steps 1-4 of the module doc); empty only when every member is barred.
+    """The members of one group to keep, in line order (:func:`kept_entries` on one group).
 
     ``barred``: rows quarantined for another reason; ``flagged``: rows kept but flagged;
-    ``prefer``: rows another group already keeps; ``shingles``: a :class:`ShingleTable` of
-    the members' texts when many groups are settled (default: each group's own).
+    ``prefer``: rows another group already keeps.
     """
-    pool = [m for m in members if m.row not in barred]
-    unflagged = [m for m in pool if m.row not in flagged]
-    pool = unflagged or pool
-    if not pool:
-        return []
-    by_label: dict[str, list[Member]] = {}
-    for m in pool:
-        by_label.setdefault("" if m.label is None else str(m.label), []).append(m)
-    if per_label:
-        return sorted((_pick(group, prefer, shingles) for group in by_label.values()), key=lambda m: m.line)
-    counts = Counter({label: len(group) for label, group in by_label.items()})
-    top = min(counts, key=lambda label: (-counts[label], label))
-    return [_pick(by_label[top], prefer, shingles)]
+    rows = [m.row for m in members]
+    kept = kept_entries(
+        np.zeros(len(members), np.int64), [m.label for m in members], [m.created_at for m in members],
+        np.array([m.line for m in members], np.int64), [m.text for m in members],
+        barred=np.array([r in barred for r in rows], bool), flagged=np.array([r in flagged for r in rows], bool),
+        prefer=np.array([r in prefer for r in rows], bool), per_label=per_label)
+    return sorted((members[k] for k in np.flatnonzero(kept).tolist()), key=lambda m: m.line)
 
 
-def _pick(group: list[Member], prefer: Container[int], shingles: ShingleTable | None) -> Member:
-    """One member of a single-label group: already kept elsewhere, earliest time, the source, first line."""
-    group = [m for m in group if m.row in prefer] or group
-    times = {m.created_at for m in group if m.created_at}
-    if times:  # a known time beats an unknown one
-        first = min(times)
-        group = [m for m in group if m.created_at == first]
-    source = _source(group, shingles)
-    return source if source is not None else min(group, key=lambda m: m.line)
+def kept_entries(
+    group: np.ndarray,
+    labels: Sequence[str | None],
+    times: Sequence[str | None],
+    lines: np.ndarray,
+    texts: Sequence[str],
+    *,
+    barred: np.ndarray | None = None,
+    flagged: np.ndarray | None = None,
+    prefer: np.ndarray | None = None,
+    per_label: bool = False,
+) -> np.ndarray:
+    """Which entries of many duplicate groups are kept (steps 1-4 of the module doc), all groups at once.
+
+    Entry ``k`` is a member of group ``group[k]``, in entry order (ties go to the earlier entry);
+    ``barred`` (quarantined for another reason), ``flagged`` (kept but flagged) and ``prefer`` (kept
+    by another group) are per entry. Columnar, so settling 100,000s of groups costs no Python loop per
+    group. Returns a boolean per entry: one kept per group (per label with ``per_label``), none where
+    every member is barred.
+    """
+    n = len(group)
+    none = np.zeros(n, bool)
+    barred, flagged, prefer = (none if a is None else np.asarray(a, bool) for a in (barred, flagged, prefer))
+    g = pd.factorize(np.asarray(group, np.int64))[0]
+    pool = ~barred
+    clean = pool & ~flagged
+    pool = np.where(np.bincount(g[clean], minlength=n).astype(bool)[g], clean, pool)  # step 1
+    label = _codes(["" if x is None else str(x) for x in labels])  # step 2
+    if not per_label:
+        at = np.flatnonzero(pool)
+        counts = pd.DataFrame({"g": g[at], "label": label[at]}).value_counts(sort=False).reset_index(name="n")
+        top = counts.sort_values(["g", "n", "label"], ascending=[True, False, True]).drop_duplicates("g")
+        best = np.full(n, -1, np.int64)
+        best[top["g"].to_numpy()] = top["label"].to_numpy()
+        pool &= label == best[g]
+    sub = pd.factorize(g * (int(label.max(initial=0)) + 1) + label)[0]  # one choice per (group, label)
+    cand = pool & (prefer | ~np.bincount(sub[pool & prefer], minlength=n).astype(bool)[sub])
+    known = cand & np.array([bool(t) for t in times], bool)  # step 3: a known time beats an unknown one
+    when = _codes([t or "" for t in times])
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, sub[known], when[known])
+    cand &= (first[sub] == np.iinfo(np.int64).max) | (known & (when == first[sub]))
+    cand &= _sources(sub, cand, lines, texts)
+    at = np.flatnonzero(cand)  # step 4: the first line (then the first entry) of what is left
+    order = at[np.lexsort((at, np.asarray(lines)[at], sub[at]))]
+    chosen = order[np.flatnonzero(np.diff(sub[order], prepend=-1))]
+    kept = np.zeros(n, bool)
+    kept[chosen] = True
+    return kept
 
 
-def _source(group: list[Member], shingles: ShingleTable | None) -> Member | None:
-    """The member whose text contains the others (module doc, step 3), or None when none clearly does."""
-    texts = list(dict.fromkeys(m.text for m in group))
-    if not 1 < len(texts) <= MAX_CONTAINMENT_TEXTS:
-        return None
-    table = shingles if shingles is not None else ShingleTable(texts)
-    score = dict(zip(texts, table.held_scores(texts).tolist(), strict=True))
-    first: dict[str, int] = {}
-    for m in group:
-        first[m.text] = min(first.get(m.text, m.line), m.line)
-    best = max(texts, key=lambda t: (score[t], -first[t]))
-    if score[best] <= 0.05:
-        return None
-    return min((m for m in group if m.text == best), key=lambda m: m.line)
+def _codes(values: list[str]) -> np.ndarray:
+    """Codes in the strings' sorted order, so comparing codes compares the strings."""
+    return pd.factorize(np.array(values, dtype=object), sort=True)[0].astype(np.int64)
+
+
+def _sources(sub: np.ndarray, cand: np.ndarray, lines: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Per entry: False where its group has a text containing the others (module doc, step 3) and this
+    entry holds another text; True elsewhere. Only groups of 2 to :data:`MAX_CONTAINMENT_TEXTS` distinct
+    texts are shingled."""
+    at = np.flatnonzero(cand)
+    out = np.ones(len(sub), bool)
+    doc, distinct_texts = pd.factorize(np.array([texts[k] for k in at.tolist()], dtype=object))
+    entries = pd.DataFrame({"sub": sub[at], "doc": doc, "line": np.asarray(lines)[at]})
+    first_line = entries.groupby(["sub", "doc"], sort=False)["line"].min()
+    distinct = first_line.reset_index().sort_values("sub", kind="stable")  # each group's texts, in entry order
+    size = distinct.groupby("sub", sort=False)["doc"].transform("size").to_numpy()
+    distinct = distinct[(size > 1) & (size <= MAX_CONTAINMENT_TEXTS)]
+    if not len(distinct):
+        return out
+    compared = distinct_texts[distinct["doc"].to_numpy()]
+    table = ShingleTable(compared)
+    offsets = np.flatnonzero(np.diff(distinct["sub"].to_numpy(), prepend=-1, append=-1))
+    distinct = distinct.assign(score=table.held_scores(table.docs(compared), offsets))
+    best = distinct.sort_values(["sub", "score", "line"], ascending=[True, False, True]).drop_duplicates("sub")
+    best = best[best["score"] > 0.05]
+    source = np.full(len(sub), -1, np.int64)
+    source[best["sub"].to_numpy()] = best["doc"].to_numpy()
+    holder = np.full(len(sub), -1, np.int64)
+    holder[at] = doc
+    return (source[sub] < 0) | (holder == source[sub])
 
 
 class ShingleTable:
@@ -121,7 +169,11 @@ class ShingleTable:
         self._flat, self._bounds = shingle_table(distinct, WORD_3GRAMS, workers)
         self._at = {text: k for k, text in enumerate(distinct)}
 
-    def held_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Per text: the share of each other text's 3-grams it holds minus the share of its own they hold."""
-        docs = np.fromiter(map(self._at.__getitem__, texts), np.int64, len(texts))
-        return kernels.held_scores(self._flat, self._bounds, docs)
+    def docs(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's number in the table."""
+        return np.fromiter(map(self._at.__getitem__, texts), np.int64, len(texts))
+
+    def held_scores(self, docs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Per text of each group ``docs[offsets[s]:offsets[s + 1]]``: the share of each other text's
+        3-grams it holds minus the share of its own they hold."""
+        return kernels.held_scores(self._flat, self._bounds, docs, np.asarray(offsets, np.int64))

@@ -1,3 +1,5 @@
+import numpy as np
+
 from dqaudit import AuditConfig, Severity, audit
 
 
@@ -59,10 +61,11 @@ def test_warm_rerun_equals_cold_run_and_links_new_rows_to_old(write_jsonl, compu
 
 
 def test_representative_rule():
-    from dqaudit.features.exact import keep
+    """Most common label wins; ties go to the first label in order; then earliest time, then first line."""
+    from dqaudit.features.representatives import kept_entries
 
-    # most common label wins; ties go to the first label in order; then earliest time, then first line
-    assert keep(["b", "a", "b"], ["2", "1", "3"], [1, 2, 3], ["x", "y", "z"]) == "x"
-    assert keep(["b", "a"], ["1", "2"], [1, 2], ["x", "y"]) == "y"
-    assert keep(["a", "a"], ["~", "2025"], [1, 2], ["x", "y"]) == "y"
-    assert keep(["a", "a"], ["2025", "2025"], [7, 3], ["x", "y"]) == "y"
+    group = np.array([0, 0, 0, 1, 1, 2, 2, 3, 3])
+    labels = ["b", "a", "b", "b", "a", "a", "a", "a", "a"]
+    times = ["2", "1", "3", "1", "2", None, "2025", "2025", "2025"]
+    lines = np.array([1, 2, 3, 1, 2, 1, 2, 7, 3])
+    assert np.flatnonzero(kept_entries(group, labels, times, lines, [""] * 9)).tolist() == [0, 4, 6, 8]
