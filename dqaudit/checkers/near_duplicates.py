@@ -22,7 +22,7 @@ from pydantic import Field
 from ..context import AuditContext
 from ..features.conflicts import has_conflict
 from ..features.near_dups import NearDupFeatureParams, NearDuplicates, near_duplicates
-from ..features.representatives import RULE, Member, keepers
+from ..features.representatives import RULE, kept_entries
 from ..findings import Action, CheckResult, Finding, RegressionRule, Severity
 from ..text import normalize, preview
 from .base import Checker, Points
@@ -88,6 +88,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
             if kind == "contained_copies":
                 containment = _edge_ranges(found.groups, found.contained_pairs, found.containment,
                                            shown.index.to_numpy())
+            kept_ids = _kept_ids(frame, texts, found_clusters, shown) if kind == "near_duplicates" else {}
             for g, start, size in zip(shown.index, shown["start"], shown["size"], strict=True):
                 rows = found_clusters.pos[start:start + size]
                 members = frame.iloc[rows].assign(text=texts[rows])
@@ -102,7 +103,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                                                             (low, high)))
                     penalties.append(self.penalty("contained_copies", len(rows) - 1, n))
                 else:
-                    finding = self._cluster_finding(basis, members, low, high, found, int(g))
+                    finding = self._cluster_finding(basis, members, low, high, found, int(g), kept_ids[int(g)])
                     findings.append(finding)
                     kept = len(finding.details["representatives"])
                     penalties.append(self.penalty("near_duplicates", len(rows) - kept, n))
@@ -173,9 +174,8 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
             Action.REVIEW, ids, label_split=split, size=len(ids), similarity_range=[low, high], basis=basis)
 
     def _cluster_finding(self, kind: str, members: pd.DataFrame, low: float | None,
-                         high: float | None, found: NearDuplicates, group: int) -> Finding:
+                         high: float | None, found: NearDuplicates, group: int, keep: list[str]) -> Finding:
         ids = members["id"].tolist()
-        keep = [m.id for m in keepers(group_members(members), per_label=True)]
         text = preview(members["text"].iloc[0])
         split = members["label"].dropna().value_counts().sort_index().to_dict()
         labels = (f"; their labels differ in words that can carry them ({', '.join(split)}), so one per label"
@@ -217,13 +217,24 @@ def _container(members: pd.DataFrame, rows: np.ndarray, contained_pairs: np.ndar
 
 
 
-def group_members(members: pd.DataFrame) -> list[Member]:
-    """The rows of a duplicate group as :class:`Member` (``row``: position in ``members``)."""
-    return [Member(k, str(i), None if lab is None or lab != lab else str(lab),
-                   None if t is None or t != t else str(t), int(line), str(text))
-            for k, (i, lab, t, line, text) in enumerate(zip(
-                members["id"], members["label"], members["created_at"], members["line"], members["text"],
-                strict=True))]
+def _kept_ids(frame: pd.DataFrame, texts: np.ndarray, found: _Clusters,
+              shown: pd.DataFrame) -> dict[int, list[str]]:
+    """Each shown cluster's kept ids (one per label, in line order), all clusters in one
+    :func:`~dqaudit.features.representatives.kept_entries` call."""
+    rows = found.members(shown)
+    group = np.repeat(shown.index.to_numpy(np.int64), shown["size"].to_numpy(np.int64))
+
+    def strings(name: str) -> list[str | None]:
+        return [None if v is None or v != v else str(v) for v in frame[name].to_numpy()[rows].tolist()]
+
+    kept = np.flatnonzero(kept_entries(group, strings("label"), strings("created_at"),
+                                       frame["line"].to_numpy(np.int64)[rows], [str(t) for t in texts[rows]],
+                                       per_label=True))
+    kept = kept[np.lexsort((frame["line"].to_numpy()[rows[kept]], group[kept]))]
+    out: dict[int, list[str]] = {}
+    for g, i in zip(group[kept].tolist(), frame["id"].to_numpy()[rows[kept]].tolist(), strict=True):
+        out.setdefault(g, []).append(str(i))
+    return out
 
 
 def _fill(ctx: AuditContext, texts: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -24,14 +24,13 @@ always keeps one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..dedup import kernels
-from ..dedup.minhash import MinHashParams, shingle_table
+from ..dedup.minhash import MinHashParams, default_workers, shingle_table
 
 RULE = (
     "not quarantined or flagged by another check, then the most common label (near-copies whose labels "
@@ -42,40 +41,6 @@ RULE = (
 MAX_CONTAINMENT_TEXTS = 20
 #: Word 3-grams, hashed as the near-duplicate check hashes them (the permutation settings are unused here).
 WORD_3GRAMS = MinHashParams("word", 3)
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One row of a duplicate group: its frame position and what the choice looks at."""
-
-    row: int
-    id: str
-    label: str | None
-    created_at: str | None
-    line: int
-    text: str
-
-
-def keepers(
-    members: Sequence[Member],
-    *,
-    barred: Collection[int] = (),
-    flagged: Collection[int] = (),
-    prefer: Container[int] = (),
-    per_label: bool = False,
-) -> list[Member]:
-    """The members of one group to keep, in line order (:func:`kept_entries` on one group).
-
-    ``barred``: rows quarantined for another reason; ``flagged``: rows kept but flagged;
-    ``prefer``: rows another group already keeps.
-    """
-    rows = [m.row for m in members]
-    kept = kept_entries(
-        np.zeros(len(members), np.int64), [m.label for m in members], [m.created_at for m in members],
-        np.array([m.line for m in members], np.int64), [m.text for m in members],
-        barred=np.array([r in barred for r in rows], bool), flagged=np.array([r in flagged for r in rows], bool),
-        prefer=np.array([r in prefer for r in rows], bool), per_label=per_label)
-    return sorted((members[k] for k in np.flatnonzero(kept).tolist()), key=lambda m: m.line)
 
 
 def kept_entries(
@@ -149,7 +114,7 @@ def _sources(sub: np.ndarray, cand: np.ndarray, lines: np.ndarray, texts: Sequen
     if not len(distinct):
         return out
     compared = distinct_texts[distinct["doc"].to_numpy()]
-    table = ShingleTable(compared)
+    table = ShingleTable(compared, workers=default_workers())
     offsets = np.flatnonzero(np.diff(distinct["sub"].to_numpy(), prepend=-1, append=-1))
     distinct = distinct.assign(score=table.held_scores(table.docs(compared), offsets))
     best = distinct.sort_values(["sub", "score", "line"], ascending=[True, False, True]).drop_duplicates("sub")

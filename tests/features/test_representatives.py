@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dqaudit.config import AuditConfig
-from dqaudit.features.representatives import Member, keepers
 from dqaudit.api import audit
+from dqaudit.config import AuditConfig
+from dqaudit.features.representatives import kept_entries
+
+
+class Member(NamedTuple):
+    row: int
+    id: str
+    label: str | None
+    created_at: str | None
+    line: int
+    text: str
 
 
 def member(row: int, text: str = "same text", label: str | None = "x", created_at: str | None = None,
            ) -> Member:
     return Member(row, f"r{row}", label, created_at, row + 1, text)
+
+
+def keepers(group: list[Member], *, barred: Collection[int] = (), flagged: Collection[int] = (),
+            prefer: Collection[int] = (), per_label: bool = False) -> list[Member]:
+    """One group through :func:`kept_entries`: its kept members, in line order."""
+    kept = kept_entries(np.zeros(len(group), np.int64), [m.label for m in group], [m.created_at for m in group],
+                        np.array([m.line for m in group]), [m.text for m in group],
+                        barred=np.array([m.row in barred for m in group], bool),
+                        flagged=np.array([m.row in flagged for m in group], bool),
+                        prefer=np.array([m.row in prefer for m in group], bool), per_label=per_label)
+    return sorted((m for m, k in zip(group, kept, strict=True) if k), key=lambda m: m.line)
 
 
 def ids(kept: list[Member]) -> list[str]:
@@ -141,8 +163,6 @@ def test_all_groups_at_once_match_each_group_settled_alone(per_label: bool) -> N
     """Randomised groups (labels, times, texts that contain each other, barred, flagged, preferred
     members) settled in one call agree with the plain rule applied group by group."""
     import random
-
-    from dqaudit.features.representatives import kept_entries
 
     rng = random.Random(5)
     words = "please block my card it was stolen at the station this morning".split()
