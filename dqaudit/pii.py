@@ -21,10 +21,9 @@ names without either is knowingly low; the benchmark measures it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 
 from pydantic import Field, field_validator
 
@@ -333,11 +332,6 @@ def mask_text(text: str, types: Iterable[str] = PII_TYPES) -> str:
     if masked.endswith("…"):
         masked = _TRUNCATED.sub("<…>", masked)
     return masked
-
-
-def masker(types: Iterable[str] = PII_TYPES) -> Callable[[str], str]:
-    """A one-argument masking function for ``types`` (what the checker hands the pipeline)."""
-    return partial(mask_text, types=tuple(types))
 
 
 class PiiSettings(CheckParams):

@@ -179,3 +179,46 @@ def test_the_verdicts_change_namespace_with_the_types(tmp_path: Path) -> None:
     Cache(tmp_path).flush()
     assert changed_by(values, masker_for(("email",)), Cache(tmp_path)).all()
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_the_pipeline_masks_messages_and_details_once_per_new_string(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Findings' messages and detail strings come out as the masking rules make them (keys and ids untouched),
+    and a re-run with the cache runs the rules only on the strings it has not seen and those they change."""
+    from dqaudit.cache import Cache
+    from dqaudit.findings import Action, CheckResult, Finding, Severity
+    from dqaudit.pii import mask_text
+    from dqaudit.pipeline import _mask_results
+
+    def results(n: int) -> list[CheckResult]:
+        ids = [f"b{i:07d}" for i in range(n)]
+        finding = Finding("duplicates", "copies", Severity.LOW, "call +7 701 555 12 34", Action.REVIEW,
+                          ("a.b@x.io",), details={"groups": [{"ids": ids, "a.b@x.io": "4111 1111 1111 1111"}]})
+        return [CheckResult("duplicates", 90.0, findings=(finding,)), CheckResult("balance", 100.0)]
+
+    def expected(result: list[CheckResult]) -> list[CheckResult]:
+        from dataclasses import replace
+
+        from dqaudit.masking import mask_deep
+
+        def strings(value: object) -> object:  # values, not keys: what the report masker does to keys is later
+            if isinstance(value, dict):
+                return {k: strings(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [strings(v) for v in value]
+            return mask_deep(value, mask_text)
+
+        return [replace(r, findings=tuple(replace(f, message=mask_text(f.message), details=strings(f.details))
+                                          for f in r.findings)) for r in result]
+
+    calls = _mask_text_calls(monkeypatch)
+    first = _mask_results(results(1500), [_fresh_masker()], Cache(tmp_path))
+    assert len(calls) >= 1500
+    assert first == expected(results(1500))
+    assert first[0].findings[0].message == "call <PHONE>" and first[0].findings[0].record_ids == ("a.b@x.io",)
+    Cache(tmp_path).flush()
+    calls.clear()
+    again = _mask_results(results(1600), [_fresh_masker()], Cache(tmp_path))
+    personal = ["4111 1111 1111 1111", "call +7 701 555 12 34"]
+    assert sorted(calls) == sorted([f"b{i:07d}" for i in range(1500, 1600)] + personal)
+    assert again == expected(results(1600))

@@ -304,11 +304,14 @@ class AgreementChecker(Checker[AgreementParams]):
 
     @staticmethod
     def _review_file(ctx: AuditContext, ratings: agr.Ratings, review: pd.DataFrame) -> str:
-        first = ~ctx.frame["id"].duplicated().to_numpy()  # an id's first record stands for the item
-        record_of = dict(zip(ctx.frame["id"][first].astype(str), np.flatnonzero(first).tolist(), strict=True))
-        rows = np.array([record_of[item] for item in review.index if item in record_of], dtype=np.int64)
+        ids = ctx.frame["id"].astype(str)
+        first = np.flatnonzero(~ids.duplicated().to_numpy())  # an id's first record stands for the item
+        # looked up for the reviewed items only, in one pass: a dict over every id cost a Python step per row
+        at = pd.Index(ids.to_numpy()[first]).get_indexer(review.index)
+        record_of = {item: int(first[k]) for item, k in zip(review.index, at.tolist(), strict=True) if k >= 0}
+        rows = np.array(list(record_of.values()), dtype=np.int64)
         text_of = dict(zip(rows.tolist(), ctx.texts(rows).tolist(), strict=True))
-        label_of = ctx.frame["label"].to_numpy()
+        label_of = dict(zip(rows.tolist(), ctx.frame["label"].iloc[rows].to_numpy(), strict=True))
         row_of = {item: n for n, item in enumerate(ratings.items)}
         lines = []
         for item, info in review.iterrows():

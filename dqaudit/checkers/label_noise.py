@@ -311,7 +311,9 @@ def confident_joint(labels: np.ndarray, probs: np.ndarray, pick: np.ndarray | No
     pick = np.arange(len(labels)) if pick is None else pick
     top = probs.argmax(axis=1) if top is None else top
     given = labels[pick]
-    order = np.argsort(given, kind="stable")  # each class's rows in resample order, as a mask gives them
+    # each class's rows in resample order, as a mask gives them; as the narrowest integer type (uint8 below
+    # 256 classes) the stable sort is numpy's radix sort, a third of the time on 100k rows, 51 times a run
+    order = np.argsort(given.astype(np.min_scalar_type(n_classes - 1), copy=False), kind="stable")
     ends = np.cumsum(np.bincount(given, minlength=n_classes))
     thresholds = np.clip([np.mean(probs[pick[order[end - size:end]], k]) if size else 2
                           for k, (size, end) in enumerate(zip(np.diff(ends, prepend=0), ends, strict=True))],

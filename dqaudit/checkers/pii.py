@@ -18,7 +18,8 @@ from pydantic import Field
 from ..context import AuditContext
 from ..features.pii_counts import FIELDS, pii_counts
 from ..findings import Action, CheckResult, Finding, Severity
-from ..pii import PII_TYPES, PiiSettings, mask_text, masker
+from ..masking import masker_for
+from ..pii import PII_TYPES, PiiSettings, mask_text
 from ..text import preview
 from .base import Checker, Points
 
@@ -59,7 +60,8 @@ class PiiChecker(Checker[PiiParams]):
     reads_whole = frozenset()  # per-record counts (a feature) and a few example texts, through ctx.texts
 
     def masker(self, ctx: AuditContext) -> Callable[[str], str] | None:
-        return masker(self.params.types)
+        """The report masker (:func:`~dqaudit.masking.masker_for`): its verdicts are kept in the cache."""
+        return masker_for(tuple(self.params.types))
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params

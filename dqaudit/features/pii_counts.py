@@ -24,23 +24,31 @@ def pii_counts(ctx: AuditContext) -> np.ndarray:
 
 
 def _counts(ctx: AuditContext, name: str) -> np.ndarray:
+    """One field's rows of the table. A row without a value matches nothing, so only the others are looked up
+    (a dataset without answers costs nothing here), and only the texts the cache lacks are read."""
     column = ctx.frame[name]
     present = column.notna().to_numpy()
-    values = column.fillna("").astype(str).tolist()
+    out = np.zeros((len(column), len(PII_TYPES) + 1), dtype=np.int32)
+    out[:, -1] = present
+    rows = np.flatnonzero(present)
+    if not len(rows):
+        return out
     # the loader already hashed every text (the key of the other per-record caches); answers are hashed here
-    keys = ctx.frame["text_hash"].tolist() if name == "text" else [text_hash(t) for t in values]
+    keys = (ctx.frame["text_hash"].iloc[rows].tolist() if name == "text"
+            else [text_hash(t) for t in column.iloc[rows].astype(str).tolist()])
 
     def compute(positions: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(positions), len(PII_TYPES)), dtype=np.int32)
+        values = column.iloc[rows[positions]].astype(str).tolist()
+        found = np.zeros((len(positions), len(PII_TYPES)), dtype=np.int32)
         with ctx.progress.task("looking for personal data", total=len(positions)) as advance:
-            for row, pos in enumerate(positions):
-                for match in find_pii(values[pos]):
-                    out[row, PII_TYPES.index(match.type)] += 1
+            for row, value in enumerate(values):
+                for match in find_pii(value):
+                    found[row, PII_TYPES.index(match.type)] += 1
                 if row % 1000 == 999:
                     advance(1000)
             advance(len(positions) % 1000)
-        return out
+        return found
 
     counts = ctx.cache.per_record(ctx.cache.namespace("pii", v=1), keys, compute)
-    counts = np.asarray(counts, dtype=np.int32).reshape(len(values), len(PII_TYPES))
-    return np.concatenate([counts, present[:, None].astype(np.int32)], axis=1)
+    out[rows, :-1] = np.asarray(counts, dtype=np.int32).reshape(len(rows), len(PII_TYPES))
+    return out

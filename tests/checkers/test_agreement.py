@@ -74,6 +74,18 @@ def test_finds_poor_annotator_split_pair_and_exports_disputed(write_jsonl: Calla
     assert result.score == pytest.approx(alpha_score(m["krippendorff_alpha"], 0.8, 0.667), abs=0.05)
 
 
+def test_review_lines_carry_the_first_record_of_their_id(write_jsonl: Callable[..., Path]) -> None:
+    """A reviewed item's text and label are its id's first record's, also when later rows repeat the id."""
+    records = make_records()
+    copies = [{"id": r["id"], "text": "a later copy", "label": "loan"} for r in records[::-1]]
+    result = run(write_jsonl([{"id": "r-none", "text": "no annotations", "label": "card"}, *records, *copies]))
+    review = [json.loads(line) for line in result.files["review_disputed.jsonl"].splitlines()]
+    first = {r["id"]: r for r in records}
+    assert len(review) > 10
+    assert [(r["text"], r["label"]) for r in review] == [(first[r["id"]]["text"], first[r["id"]]["label"])
+                                                         for r in review]
+
+
 def test_good_agreement_scores_100_and_low_agreement_blocks(write_jsonl: Callable[..., Path]) -> None:
     good = run(write_jsonl(make_records(poor=0.0, confuse=0.0), "good.jsonl"))
     assert good.score == 100.0 and not any(g.triggered for g in good.gates)

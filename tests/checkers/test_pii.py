@@ -103,6 +103,38 @@ def test_bad_input_gives_no_findings(write_jsonl: Callable[..., Path]) -> None:
     assert check.error is None and check.findings == () and check.score == 100.0
 
 
+def test_only_values_are_scanned_and_a_night_scans_only_new_ones(
+    planted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows without an answer are not scanned (nor hashed) for one, and a re-run with the cache scans only
+    the values it has not seen; the findings are those of a run without the cache."""
+    from dqaudit.features import pii_counts
+
+    scanned: list[str] = []
+
+    def counting(text: str) -> Any:
+        scanned.append(text)
+        return find_pii(text)
+
+    monkeypatch.setattr(pii_counts, "find_pii", counting)
+    lines = planted.read_text(encoding="utf-8").splitlines()
+    config = _config().model_copy(update={"cache": AuditConfig().cache.model_copy(
+        update={"dir": str(tmp_path / "cache")})})
+    first = dqaudit.audit(planted, config, checks=["pii"]).check("pii")
+    assert len(scanned) == len(lines)  # the distinct texts (two cards alike: one fewer) and the one answer
+    assert "" not in scanned
+    grown = tmp_path / "grown.jsonl"
+    grown.write_text("\n".join([*lines, json.dumps({"id": "new", "text": f"Пишите {RAW['email']}",
+                                                     "label": "card"})]) + "\n", encoding="utf-8")
+    scanned.clear()
+    again = dqaudit.audit(grown, config, checks=["pii"]).check("pii")
+    assert scanned == [f"Пишите {RAW['email']}"]
+    cold = dqaudit.audit(grown, _config(), checks=["pii"]).check("pii")
+    assert again.findings == cold.findings and again.metrics == cold.metrics
+    assert [f.record_ids for f in again.findings if f.kind == "email"] == [("p-email", "new")]
+    assert first.metrics["fields_scanned"] == ["text", "output"]
+
+
 def test_sample_planted_pii(sample_path: Path, truth: dict[str, Any]) -> None:
     check = dqaudit.audit(sample_path, AuditConfig(cache={"enabled": False}), checks=["pii"]).check("pii")
     found = {(rid, f.kind) for f in check.findings for rid in f.record_ids}
