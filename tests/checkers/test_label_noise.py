@@ -468,7 +468,7 @@ def test_confident_joint_and_estimate_equal_cleanlabs() -> None:
     probabilities; the estimate and its bootstrap rates are what cleanlab's ``estimate_joint`` gives."""
     import warnings
 
-    from cleanlab.count import compute_confident_joint, estimate_joint
+    from cleanlab.count import calibrate_confident_joint, compute_confident_joint, estimate_joint
 
     rng = np.random.default_rng(11)
     for trial in range(120):
@@ -485,7 +485,18 @@ def test_confident_joint_and_estimate_equal_cleanlabs() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             expected = compute_confident_joint(given, rows, calibrate=False)
-        assert np.array_equal(label_noise.confident_joint(labels, probs, pick), expected), trial
+            calibrated = compute_confident_joint(given, rows)
+            ours = label_noise.confident_joint(labels, probs, pick)
+            assert np.array_equal(calibrate_confident_joint(ours, given), calibrated), trial  # ties alike
+        assert np.array_equal(ours, expected), trial
+    n, k = 4000, 300  # more classes than uint8 holds: the labels are sorted as uint16
+    labels = rng.integers(0, k, n)
+    probs = np.exp(3.0 * np.eye(k)[labels] + rng.normal(size=(n, k)))
+    probs /= probs.sum(axis=1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = compute_confident_joint(labels, probs, calibrate=False)
+    assert np.array_equal(label_noise.confident_joint(labels, probs), expected)
     n, k = 3000, 5
     labels = rng.integers(0, k, n)
     logits = 2.0 * np.eye(k)[labels] + rng.normal(size=(n, k))
