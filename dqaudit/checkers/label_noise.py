@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
 
+import numba as nb
 import numpy as np
 import orjson
 import pandas as pd
@@ -321,11 +322,9 @@ def confident_joint(labels: np.ndarray, probs: np.ndarray, pick: np.ndarray | No
                          a_min=CONFIDENT_THRESHOLDS_LOWER_BOUND, a_max=None)
     # per row of probs, gathered for pick; per drawn row where the resample draws far fewer rows (m out of n):
     # a random gather of rows costs several sequential comparisons of a row
-    rows, at = (pick, slice(None)) if 4 * len(pick) < len(probs) else (slice(None), pick)
-    confident = probs[rows] >= thresholds - 1e-6
-    count = np.count_nonzero(confident, axis=1)
-    guess = np.where(count > 1, top[rows], confident.argmax(axis=1))[at]  # cleanlab's true-label guess
-    kept = count[at] > 0
+    rows, at = (pick, slice(None)) if 4 * len(pick) < len(probs) else (np.arange(len(probs)), pick)
+    guess = _true_guesses(probs, thresholds - 1e-6, top, rows)[at]
+    kept = guess >= 0
     joint = np.bincount(given[kept] * n_classes + guess[kept], minlength=n_classes * n_classes)
     # in column-major order, as scikit-learn's confusion_matrix gives cleanlab its joint: calibrating sums the
     # counts in memory order, and another order can round a tie the other way (one count in 20 resamples)
@@ -898,6 +897,24 @@ def flag_issues(labels: np.ndarray, probs: np.ndarray, rule: str) -> np.ndarray:
         scores = get_label_quality_scores(labels, probs, method=method, adjust_pred_probs=False)
         flagged[np.argsort(scores)[:count]] = True
     return flagged
+
+
+@nb.njit(nogil=True, cache=True)
+def _true_guesses(probs: np.ndarray, floor: np.ndarray, top: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """cleanlab's true-label guess for ``probs[rows]``: the class at or above its ``floor`` when one is, the
+    row's ``top`` class when several are, -1 when none is. One pass over each row, where numpy's boolean
+    matrix, its count and its argmax took three (half the bootstrap's time)."""
+    out = np.empty(len(rows), np.int64)
+    for k in range(len(rows)):
+        row = rows[k]
+        count, first = 0, -1
+        for j in range(probs.shape[1]):
+            if probs[row, j] >= floor[j]:
+                count += 1
+                if count == 1:
+                    first = j
+        out[k] = top[row] if count > 1 else first
+    return out
 
 
 def noise_pairs(estimate: NoiseEstimate, classes: list[str], n: int) -> list[dict[str, Any]]:
