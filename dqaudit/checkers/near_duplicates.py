@@ -80,6 +80,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                  ("contained_copies", contained))
         cap = params.max_cluster_findings
         _fill(ctx, texts, found_clusters.members(pd.concat([table.iloc[:cap] for _, table in kinds])))
+        described = frame[["id", "label"]]  # what the findings read besides the text, copied per cluster
         for kind, table in kinds:
             limit = len(table) if cap is None else cap
             listed = len(findings)
@@ -91,7 +92,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
             kept_ids = _kept_ids(frame, texts, found_clusters, shown) if kind == "near_duplicates" else {}
             for g, start, size in zip(shown.index, shown["start"], shown["size"], strict=True):
                 rows = found_clusters.pos[start:start + size]
-                members = frame.iloc[rows].assign(text=texts[rows])
+                members = described.iloc[rows].assign(text=texts[rows])
                 low, high = edge_range.get(int(g), (None, None))
                 basis = ("semantic_duplicates" if g in semantic_only
                          else "contained_copies" if g in partial_groups else "near_duplicates")
