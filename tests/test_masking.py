@@ -192,8 +192,9 @@ def test_the_pipeline_masks_messages_and_details_once_per_new_string(tmp_path: P
 
     def results(n: int) -> list[CheckResult]:
         ids = [f"b{i:07d}" for i in range(n)]
+        details = {"groups": [{"ids": ids, "a.b@x.io": "4111 1111 1111 1111"}]}
         finding = Finding("duplicates", "copies", Severity.LOW, "call +7 701 555 12 34", Action.REVIEW,
-                          ("a.b@x.io",), details={"groups": [{"ids": ids, "a.b@x.io": "4111 1111 1111 1111"}]})
+                          ("a.b@x.io",), details=details)
         return [CheckResult("duplicates", 90.0, findings=(finding,)), CheckResult("balance", 100.0)]
 
     def expected(result: list[CheckResult]) -> list[CheckResult]:
@@ -201,7 +202,7 @@ def test_the_pipeline_masks_messages_and_details_once_per_new_string(tmp_path: P
 
         from dqaudit.masking import mask_deep
 
-        def strings(value: object) -> object:  # values, not keys: what the report masker does to keys is later
+        def strings(value: object) -> object:  # values, not keys (the report masker masks keys later)
             if isinstance(value, dict):
                 return {k: strings(v) for k, v in value.items()}
             if isinstance(value, list):

@@ -78,7 +78,8 @@ def test_review_lines_carry_the_first_record_of_their_id(write_jsonl: Callable[.
     """A reviewed item's text and label are its id's first record's, also when later rows repeat the id."""
     records = make_records()
     copies = [{"id": r["id"], "text": "a later copy", "label": "loan"} for r in records[::-1]]
-    result = run(write_jsonl([{"id": "r-none", "text": "no annotations", "label": "card"}, *records, *copies]))
+    alone = {"id": "r-none", "text": "no annotations", "label": "card"}
+    result = run(write_jsonl([alone, *records, *copies]))
     review = [json.loads(line) for line in result.files["review_disputed.jsonl"].splitlines()]
     first = {r["id"]: r for r in records}
     assert len(review) > 10
