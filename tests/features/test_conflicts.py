@@ -62,6 +62,11 @@ def test_words_and_typos() -> None:
     assert words("Hi, send 500 EUR to Anna Lee!") == ["hi", "send", "<num>", "<name>", "to", "<name>"]
     # a text mostly in Title Case has no names
     assert words("How Do I Activate My Card") == ["how", "do", "i", "activate", "my", "card"]
+    # a Title-case word after a sentence end starts a sentence; number words beat names; codes are names
+    assert words("the card failed. Then ivan said Petrov paid twenty USD") == [
+        "the", "card", "failed", "then", "ivan", "said", "<name>", "paid", "<num>", "<name>"]
+    assert words("мне нужен перевод для Асель Нурлановой. Спасибо") == [
+        "мне", "нужен", "перевод", "для", "<name>", "спасибо"]
     assert is_typo("recognise", "recognize") and is_typo("awnt", "want")
     assert not is_typo("cant", "want") and not is_typo("reactivate", "activate") and not is_typo("pin", "pen")
 
