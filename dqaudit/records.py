@@ -124,9 +124,10 @@ def build_records(dataset: Dataset, results: Sequence[CheckResult], plan: Any) -
     if table["line"].is_monotonic_increasing:  # one input file: rows that did not load go back in their place
         out = out.sort_values("line", kind="stable", ignore_index=True)
     for name, (kind, _, _) in COLUMNS.items():
-        if kind == "list<string>":  # rows that did not load (or a column no check gave): None, not NaN
-            values = out[name] if name in out else [None] * len(out)
-            out[name] = pd.Series([v if isinstance(v, list) else None for v in values], dtype=object,
+        if kind == "list<string>" and name not in out:  # a column no check gave: None, not NaN
+            out[name] = pd.Series(np.full(len(out), None, dtype=object), index=out.index)
+        elif kind == "list<string>":  # rows that did not load: None, not NaN
+            out[name] = pd.Series([v if isinstance(v, list) else None for v in out[name]], dtype=object,
                                   index=out.index)
         elif name not in out:  # all null, built by arrow (a list of a million Nones costs ~1 s per column)
             out[name] = pd.array(pa.nulls(len(out), _arrow_types()[kind]), dtype=_DTYPES[kind])
@@ -162,9 +163,9 @@ def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
     (the clusters it summed up beyond its cap)."""
     out: dict[str, list[int]] = {}
     for result in results:
-        for row, kinds in enumerate(result.records.get("reasons", ())):
-            for kind in kinds or ():
-                out.setdefault(f"{result.check}.{kind}", []).append(row)
+        kinds = pd.Series(result.records.get(REASONS, ()), dtype=object).dropna().explode().dropna()
+        for kind, rows in kinds.groupby(kinds, sort=False):  # kinds in order of their first row
+            out[f"{result.check}.{kind}"] = rows.index.tolist()
     return out
 
 
@@ -238,8 +239,10 @@ def _decisions(n: int, plan: Any) -> np.ndarray:
         out[row] = "mask"
     for row in plan.relabel:
         out[row] = "relabel"
-    for row, why in plan.reasons.items():
-        out[row] = "drop" if all(r["decision"] == "dedupe" for r in why) else "quarantine"
+    rows = np.fromiter(plan.reasons, np.int64, len(plan.reasons))
+    drop = np.fromiter((all(r["decision"] == "dedupe" for r in why) for why in plan.reasons.values()), bool,
+                       len(rows))
+    out[rows] = np.where(drop, "drop", "quarantine")
     return out
 
 
