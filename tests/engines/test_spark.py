@@ -356,6 +356,11 @@ def write_masked_copies(path: Path) -> Path:
     return path
 
 
+def persisted(spark) -> set[int]:
+    """The ids of the RDDs the session holds persisted (a cached DataFrame's blocks among them)."""
+    return {int(i) for i in spark.sparkContext._jsc.getPersistentRDDs().keySet().toArray()}
+
+
 def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
     """``split`` collects no text column: the leakage re-check renders, masks, keys and verifies the kept
     texts on the executors, and the driver gets only keys, edges and the examples' texts. The files, the
@@ -364,7 +369,9 @@ def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
     settings = {"seed": 7, "cache": {"enabled": False}}
     checks = [*CHECKS, "pii"]
     local = split_data(data, tmp_path / "local", parse_config(settings), checks=checks)
+    before = persisted(spark)
     manifest = split_data(str(data), tmp_path / "spark", spark_config(**settings), checks=checks)
+    assert persisted(spark) <= before  # the audit's and the re-check's frames, the source rows once written
     engine = manifest.pop("engine")
     assert engine["texts_collected"] == []
     assert engine["stages"]["leakage re-check: keys and near-duplicate edges of the written texts"] == "spark"

@@ -163,7 +163,7 @@ def _cluster(
         signed = keep(sign_and_key(records, params))
         signed.count()  # signed here, once: the two LSH jobs below would otherwise both compute it
     with log.stage("LSH candidates and exact-Jaccard verification", "spark"):
-        copies, candidates, candidate_count = candidate_pairs(signed, params)
+        copies, candidates, candidate_count, estimated = candidate_pairs(signed, params)
         edges = keep(copies.union(verify(candidates, records, params)))
         edges.count()  # verify here, so its time is not charged to the connected components below
     with log.stage("connected components (large-star/small-star)", "spark"):
@@ -228,7 +228,7 @@ def _cluster(
         ctx.provide_lazy(feature, lambda f=feature: on_executors(f, record_rows, ctx, rid, log))
     log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")
     log.ran("label_noise model on one representative per cluster", "driver")
-    for data in (signed, candidates, edges, per_row):
+    for data in (signed, estimated, edges, per_row):
         data.unpersist()
     return ctx, log, rows, rid
 

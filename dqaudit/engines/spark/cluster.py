@@ -77,9 +77,12 @@ CHUNK_ROWS = 250_000
 MEMBERS_PER_TASK = 2_000_000
 
 
-def candidate_pairs(signed: DataFrame, params: MinHashParams) -> tuple[DataFrame, DataFrame, int]:
-    """Identical-signature edges ``(a, b, sim)``, the LSH candidates passing the b-bit estimate ``(a, b)``
-    (persisted) and the number of distinct candidates before that estimate.
+def candidate_pairs(signed: DataFrame,
+                    params: MinHashParams) -> tuple[DataFrame, DataFrame, int, DataFrame]:
+    """Identical-signature edges ``(a, b, sim)``, the LSH candidates passing the b-bit estimate ``(a, b)``,
+    the number of distinct candidates before that estimate, and the persisted frame the candidates
+    are read from: the caller unpersists it once it has verified them (unpersisting the candidates,
+    a filtered view of it, frees nothing).
 
     Mirrors ``minhash.near_duplicate_pairs``. Each live record's (band, key) members go, packed in
     blocks, to the task of their bucket (:func:`_route_members`), which sorts them, keeps the first
@@ -120,7 +123,7 @@ def candidate_pairs(signed: DataFrame, params: MinHashParams) -> tuple[DataFrame
     met = pairs.unionByName(lows).repartition(cells.count, "cell")
     close = keep(met.mapInArrow(estimate, "a long, b long"))
     counted = close.where("a < 0").agg(F.sum("b")).first()[0]  # computes and stores ``close``
-    return copies, close.where("a >= 0"), int(counted or 0)
+    return copies, close.where("a >= 0"), int(counted or 0), close
 
 
 def _partition_tags(spark: SparkSession, count: int) -> np.ndarray:
@@ -375,11 +378,11 @@ def copy_search(records: DataFrame, rid: np.ndarray, log: Stages) -> CopySearch:
             keys = found.column("key").to_numpy()[located(found, wanted, "keying written texts")]
             if params is not None:
                 signed = keep(sign_and_key(written.withColumn("label", F.lit(None).cast("string")), params))
-                copies, candidates, _ = candidate_pairs(signed, params)
+                copies, candidates, _, estimated = candidate_pairs(signed, params)
                 verified = keep(copies.union(verify(candidates, written, params)))
                 verified.count()
                 edges = collect_arrow(verified)
-                for data in (signed, verified):
+                for data in (signed, estimated, verified):
                     data.unpersist()
                 order = np.argsort(wanted, kind="stable")
                 ends = [order[np.searchsorted(wanted, edges.column(end).to_numpy(), sorter=order)]
