@@ -23,10 +23,11 @@ from .data import Dataset, dataset_from_frame
 from .engines import get_engine, with_engine_report
 from .errors import ConfigError
 from .export import cleaning_plan, settle_representatives
+from .features.near_dups import near_duplicate_groups
 from .masking import report_masker
 from .pipeline import AuditResult, run_checks, selected_checks, whole_text_columns
 from .progress import NullProgress, Progress
-from .records import build_records, plan_clusters, rolled_up_rows
+from .records import build_records, rolled_up_rows
 from .registry import cleaning_rules, load_config, validate_checks
 from .scoring import fix_first
 
@@ -76,11 +77,11 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
                        checks=selected_checks(config, checks))
     result = with_engine_report(run_checks(ctx, checks=checks), ctx)
     rules = {**cleaning_rules(), **ctx.config.export.rules}
-    plan = cleaning_plan(ctx.frame, result.findings, rules, plan_clusters(result.results, len(ctx.frame)),
+    plan = cleaning_plan(ctx.frame, result.findings, rules, lambda: near_duplicate_groups(ctx),
                          rolled_up_rows(result.results), texts=ctx.texts)
     results = settle_representatives(result.results, plan, ctx.frame, rules, report_masker(ctx.config))
     return replace(result, results=tuple(results), fix_first=tuple(fix_first(results, result.weights)),
-                   records=build_records(ctx.dataset, results, plan))
+                   records=build_records(ctx.dataset, results, plan), plan=plan)
 
 
 def split(data: str | Path, out: str | Path, config: AuditConfig | str | Path | None = None, *,
@@ -88,7 +89,8 @@ def split(data: str | Path, out: str | Path, config: AuditConfig | str | Path | 
           progress: Progress | None = None) -> dict[str, Any]:
     """Audit ``data``, clean it by the findings, split it and write ``out/``; returns the manifest.
 
-    The destination is checked before any work starts; the export writes the audited context itself.
+    The destination is checked before any work starts; the export writes the audited context itself,
+    cleaned by the audit's own cleaning plan (``result.plan``: made once per split).
     """
     config = resolve_config(config)
     engine = get_engine(config)

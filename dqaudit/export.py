@@ -35,7 +35,6 @@ from . import __version__
 from .data import LoadProblem, chat_key, iter_rows
 from .errors import ConfigError, InputError
 from .features.leakage import SPLITS, LeakReport, minhash_settings, written_leaks
-from .features.near_dups import near_duplicate_groups
 from .features.representatives import kept_entries
 from .findings import Action, CheckResult, Finding
 from .masking import Masker, mask_deep, report_masker
@@ -48,7 +47,7 @@ from .publish import (
     write_manifest,
 )
 from .records import FILENAME as RECORDS
-from .records import id_rows, parquet_bytes, rolled_up_rows
+from .records import id_rows, parquet_bytes
 from .registry import check_params, cleaning_rules
 from .split import SplitOutcome, leakage_groups, stratified_split, time_split
 from .text import displayable
@@ -86,13 +85,24 @@ class CleaningPlan:
     mask: set[int] = field(default_factory=set)
     relabel: dict[int, str] = field(default_factory=dict)
     decisions: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Per position in the findings list: the reasons of the copies its dedupe removed, so that
+    #: :func:`settle_representatives` can give them the settled message the report shows.
+    copies: dict[int, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def quarantine(self, row: int, reason: dict[str, Any]) -> None:
         self.reasons.setdefault(row, []).append(reason)
 
+    def also_quarantining(self, rows: np.ndarray, reason: dict[str, Any]) -> CleaningPlan:
+        """A copy of the plan that quarantines ``rows`` too (``split --by-time``: rows with no date),
+        leaving this one, the audit's (records.parquet), as it was."""
+        reasons = dict(self.reasons)
+        for row in rows.tolist():
+            reasons[row] = [*reasons.get(row, ()), reason]
+        return replace(self, reasons=reasons)
+
 
 def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[str, Decision],
-                  clusters: np.ndarray, rolled_up: Mapping[str, list[int]] | None = None,
+                  clusters: Callable[[], np.ndarray], rolled_up: Mapping[str, list[int]] | None = None,
                   texts: Callable[[np.ndarray], np.ndarray] | None = None) -> CleaningPlan:
     """Turn the audit findings into row decisions (quarantine wins over mask and relabel).
 
@@ -100,22 +110,26 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     kept is one the cleaning keeps anyway (:mod:`dqaudit.features.representatives`): two
     findings about one cluster never remove all of it. A quarantine finding may narrow the
     records it removes (``details["quarantine_ids"]``: a question's answers that are not
-    kept). ``clusters`` (a duplicate cluster id per row) splits a dedupe finding that sums
-    up many clusters into its clusters. Such a finding names no records: it applies to the rows
-    ``rolled_up`` lists for its ``check.kind`` (:func:`dqaudit.records.rolled_up_rows`).
+    kept). ``clusters()`` (a near-duplicate cluster id per row, the split's groups:
+    :func:`~dqaudit.features.near_dups.near_duplicate_groups`) splits a dedupe finding that names
+    no representative into its clusters; it is called only for such a finding, as those clusters
+    may cost a near-duplicate search. A finding that sums up many clusters names no records: it
+    applies to the rows ``rolled_up`` lists for its ``check.kind`` (:func:`dqaudit.records.rolled_up_rows`).
     ``texts`` gives the texts of row positions (``AuditContext.texts``; default: the frame's):
     only the duplicate groups' members are asked for, once.
     """
     plan = CleaningPlan()
     index = pd.Index(frame["id"].astype(str))
     dedupes: list[tuple[Finding, list[int], dict[str, Any]]] = []
+    at: list[int] = []  # each dedupe's position in ``findings``
     flagged: set[int] = set()
     decisions = [decision_for(finding, rules) for finding in findings]
     named = [finding.details.get("quarantine_ids") if decision == "quarantine" else None
              for finding, decision in zip(findings, decisions, strict=True)]
     id_lists = [finding.record_ids if ids is None else ids for finding, ids in zip(findings, named, strict=True)]
     found = id_rows(index, id_lists)  # one lookup for every finding
-    for finding, decision, ids, hit in zip(findings, decisions, id_lists, found, strict=True):
+    for k, (finding, decision, ids, hit) in enumerate(zip(findings, decisions, id_lists, found,
+                                                          strict=True)):
         rows = (hit.tolist() if ids
                 else list((rolled_up or {}).get(f"{finding.check}.{finding.kind}", ())))
         if not rows:
@@ -130,17 +144,20 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
                 plan.quarantine(row, reason)
         elif decision == "dedupe":
             dedupes.append((finding, rows, reason))
+            at.append(k)
         elif decision == "mask":
             plan.mask.update(rows)
         elif decision == "relabel":
             for row, label in zip(rows, _suggested(finding, rows), strict=True):
                 plan.relabel[row] = label
-    _settle_duplicates(plan, frame, dedupes, clusters, flagged, texts)
+    _settle_duplicates(plan, frame, dedupes, functools.cache(clusters), flagged, texts)
+    plan.copies = {at[f]: copies for f, copies in plan.copies.items()}  # by dedupe until here
     return plan
 
 
 def _settle_duplicates(plan: CleaningPlan, frame: pd.DataFrame,
-                       dedupes: list[tuple[Finding, list[int], dict[str, Any]]], clusters: np.ndarray,
+                       dedupes: list[tuple[Finding, list[int], dict[str, Any]]],
+                       clusters: Callable[[], np.ndarray],
                        flagged: set[int], texts: Callable[[np.ndarray], np.ndarray] | None) -> None:
     """Quarantine every copy of each duplicate group but the ones :func:`kept_entries` keeps.
 
@@ -201,11 +218,11 @@ class _Entries:
     texts: list[str]
 
 
-def _groups(finding: Finding, rows: list[int], clusters: np.ndarray) -> list[list[int]]:
+def _groups(finding: Finding, rows: list[int], clusters: Callable[[], np.ndarray]) -> list[list[int]]:
     """A finding's duplicate groups: its rows when it names a representative, else its rows per cluster."""
     if finding.details.get("representative") is not None:
         return [rows]
-    return _by_cluster(np.asarray(rows, dtype=np.int64), clusters)
+    return _by_cluster(np.asarray(rows, dtype=np.int64), clusters())
 
 
 def _copies(rows: np.ndarray, group: np.ndarray, chosen: np.ndarray, barred: np.ndarray) -> np.ndarray:
@@ -230,7 +247,9 @@ def _quarantine_copies(plan: CleaningPlan, reasons: list[dict[str, Any]], entry:
     same = by_label.reindex(key[at]).to_numpy()
     which = np.where(np.isnan(same), by_group.reindex(entry.group[at]).to_numpy(), same).astype(np.int64)
     for row, f, k in zip(entry.rows[at].tolist(), finding[at].tolist(), which.tolist(), strict=True):
-        plan.quarantine(row, {**reasons[f], "kept": entry.ids[k]})
+        reason = {**reasons[f], "kept": entry.ids[k]}
+        plan.quarantine(row, reason)
+        plan.copies.setdefault(f, []).append(reason)
 
 
 def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, frame: pd.DataFrame,
@@ -241,11 +260,13 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     plan settles it once they have (a first copy quarantined as stale gives way to a clean
     one). So the report, records.parquet and ``split`` name the same kept copies: the
     finding's ``representative(s)`` and its "keep …" become the members the plan keeps
-    (``none`` when another check quarantines every copy).
+    (``none`` when another check quarantines every copy), and the plan's reasons for the copies
+    the finding removes carry that message (quarantine.jsonl and the report say the same).
     """
     ids = frame["id"].astype(str)
     index, id_of = pd.Index(ids), ids.to_numpy()
     out = []
+    start = 0  # the result's first finding's position in the plan's findings
     for result in results:
         findings = list(result.findings)
         settled = [k for k, finding in enumerate(findings)
@@ -265,7 +286,10 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
                 shown = ", ".join(kept) if kept else "none (another check quarantines every copy)"
                 message = message[: message.rindex("; keep ")] + "; keep " + (mask(shown) if mask else shown)
             findings[k] = replace(finding, message=message, details=details)
+            for reason in plan.copies.get(start + k, ()):
+                reason["message"] = message
         out.append(replace(result, findings=tuple(findings)))
+        start += len(findings)
     return out
 
 
@@ -347,22 +371,25 @@ def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
 def prepare_export(ctx: AuditContext, result: AuditResult, *, by_time: str | None = None) -> PreparedExport:
     """Cleaning plan, group-aware split and the independent leakage check: all but the writing.
 
+    The cleaning plan is the audit's own (``result.plan``, made by :func:`dqaudit.api.audit`), not
+    made again: a result from :func:`~dqaudit.pipeline.run_checks` alone has none and is refused.
     The texts are read through ``ctx.texts`` and the engine's copy search (:func:`written_leaks`), never
     from the frame: on Spark they stay on the executors (the writer renders them there too).
     """
     config, frame = ctx.config, ctx.frame
+    if result.plan is None:
+        raise ValueError("export needs the cleaning plan of dqaudit.audit's result (run_checks makes none)")
     masking = masking_state(result, len(frame))  # fails closed before any work
     rules = {**cleaning_rules(), **config.export.rules}
-    plan = cleaning_plan(frame, result.findings, rules, near_duplicate_groups(ctx),
-                         rolled_up_rows(result.results), texts=ctx.texts)
+    plan = result.plan
     labels = frame["label"].copy()
     for row, label in plan.relabel.items():
         labels.iat[row] = label
     if by_time is not None:
         times = _times(frame, config, by_time)
-        for row in np.flatnonzero(times.isna().to_numpy()):
-            plan.quarantine(int(row), {"check": "split", "kind": "missing_time", "decision": "quarantine",
-                                       "message": f"--by-time {by_time}: no parseable date"})
+        plan = plan.also_quarantining(np.flatnonzero(times.isna().to_numpy()), {
+            "check": "split", "kind": "missing_time", "decision": "quarantine",
+            "message": f"--by-time {by_time}: no parseable date"})
     kept = np.ones(len(frame), dtype=bool)
     kept[list(plan.reasons)] = False
     kept_rows = np.flatnonzero(kept)

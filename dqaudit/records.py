@@ -169,16 +169,6 @@ def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
     return out
 
 
-def plan_clusters(results: Sequence[CheckResult], n: int) -> np.ndarray:
-    """A near-duplicate cluster number per row for :func:`dqaudit.export.cleaning_plan` (rolled-up clusters are
-    settled cluster by cluster): the near_duplicates check's column, else each row alone."""
-    for result in results:
-        if "near_duplicate_cluster" in result.records:
-            column = pd.array(result.records["near_duplicate_cluster"], dtype="Int64")
-            return np.where(pd.isna(column), -1 - np.arange(n), column.fillna(0).to_numpy(np.int64))
-    return np.arange(n)
-
-
 #: The pandas dtype of each scalar column kind of :data:`COLUMNS` (nullable integers, booleans and strings).
 _DTYPES = {"string": "string", "int64": "Int64", "bool": "boolean", "float64": "Float64"}
 

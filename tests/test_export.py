@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_cleaning_plan_applies_each_decision():
         finding("text_quality", "fragment", ["e"], Action.REVIEW),
     ]
     plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe",
-                                           "label_noise.suspected_mislabel": "relabel"}, np.arange(5))
+                                           "label_noise.suspected_mislabel": "relabel"}, lambda: np.arange(5))
     assert sorted(plan.reasons) == [0, 2]  # the check's named representative is clean: it stays
     assert plan.reasons[0][0]["kept"] == "b"
     assert plan.relabel == {3: "loan"} and plan.mask == {4}
@@ -82,11 +83,12 @@ def test_dedupe_without_representative_keeps_one_per_cluster_and_label():
     frame = plan_frame("abcde", label=["x", "y", "y", "x", "x"],
                        created_at=[None, "2024-02-01", "2024-01-01", None, None])
     summed = finding("near_duplicates", "near_duplicates", list("abcde"))
-    plan = cleaning_plan(frame, [summed], {"near_duplicates": "dedupe"}, np.array([0, 0, 0, 1, 1]))
+    plan = cleaning_plan(frame, [summed], {"near_duplicates": "dedupe"},
+                         lambda: np.array([0, 0, 0, 1, 1]))
     assert {row: reasons[0]["kept"] for row, reasons in plan.reasons.items()} == {1: "c", 4: "d"}
     conflict = finding("near_duplicates", "conflicting_labels", list("abc"))  # deduped if asked: the majority
     rules = {"near_duplicates.conflicting_labels": "dedupe"}
-    plan = cleaning_plan(frame, [conflict], rules, np.zeros(5, int))
+    plan = cleaning_plan(frame, [conflict], rules, lambda: np.zeros(5, int))
     assert {row: reasons[0]["kept"] for row, reasons in plan.reasons.items()} == {0: "c", 1: "c"}
 
 
@@ -103,15 +105,18 @@ def test_a_question_never_vanishes_with_its_stale_copy():
         finding("stale_policy", "outdated_answer", ["a"], Action.DROP),
         finding("pii", "phone", ["c"], Action.MASK),
     ]
-    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"}, np.array([0, 0, 1]))
+    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"},
+                         lambda: np.array([0, 0, 1]))
     assert list(plan.reasons) == [0] and [r["check"] for r in plan.reasons[0]] == ["stale_policy"]
     # a copy quarantined for being a copy keeps a masked or suspect copy only when nothing cleaner exists
     findings = [finding("duplicates", "exact_duplicates", ["a", "b"], representative="a"),
                 finding("pii", "phone", ["a"], Action.MASK)]
-    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"}, np.array([0, 0, 1]))
+    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"},
+                         lambda: np.array([0, 0, 1]))
     assert plan.reasons[0][0]["kept"] == "b" and plan.mask == {0}
     findings.append(finding("stale_policy", "outdated_answer", ["b"], Action.DROP))
-    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"}, np.array([0, 0, 1]))
+    plan = cleaning_plan(frame, findings, {"duplicates.exact_duplicates": "dedupe"},
+                         lambda: np.array([0, 0, 1]))
     assert list(plan.reasons) == [1]  # the group's only clean member stays
 
 
@@ -123,7 +128,7 @@ def test_a_dedupe_keeps_a_copy_no_quarantine_removed():
                         quarantine_ids=["a"]),
                 finding("duplicates", "exact_duplicates", ["d"], representative="d")]
     plan = cleaning_plan(frame, findings, {"near_duplicates": "dedupe", "conflicting_outputs": "quarantine",
-                                           "duplicates": "dedupe"}, np.array([0, 0, 0, 1]))
+                                           "duplicates": "dedupe"}, lambda: np.array([0, 0, 0, 1]))
     assert sorted(plan.reasons) == [0, 2]  # a: its answer is not kept; c: a copy of b, which is kept
     assert plan.reasons[2][0]["kept"] == "b"
     assert plan.decisions["conflicting_outputs.conflicting_outputs"] == {"quarantine": 1}
@@ -132,7 +137,7 @@ def test_a_dedupe_keeps_a_copy_no_quarantine_removed():
 def test_a_rolled_up_finding_applies_to_the_rows_its_check_lists_per_record():
     frame = plan_frame("abcde", label=["x", "y", "y", "x", "x"],
                        created_at=[None, "2024-02-01", "2024-01-01", None, None])
-    clusters, rules = np.array([0, 0, 0, 1, 1]), {"near_duplicates": "dedupe"}
+    clusters, rules = lambda: np.array([0, 0, 0, 1, 1]), {"near_duplicates": "dedupe"}
     named = cleaning_plan(frame, [finding("near_duplicates", "near_duplicates", list("abcde"))], rules, clusters)
     summed = finding("near_duplicates", "near_duplicates", [], clusters=2, rolled_up=True)  # counts only
     rolled = cleaning_plan(frame, [summed], rules, clusters, {"near_duplicates.near_duplicates": [0, 1, 2, 3, 4]})
@@ -163,7 +168,7 @@ def test_relabel_without_suggestion_is_a_config_error():
     frame = pd.DataFrame({"id": ["a"]})
     with pytest.raises(ConfigError, match="suggests no label"):
         cleaning_plan(frame, [finding("schema", "missing_label", ["a"], Action.RELABEL)],
-                      {"schema.missing_label": "relabel"}, np.zeros(1, int))
+                      {"schema.missing_label": "relabel"}, lambda: np.zeros(1, int))
 
 
 def dataset_rows():
@@ -297,6 +302,71 @@ def test_by_time_quarantines_undated_rows(write_jsonl, tmp_path):
         split_dataset(source, tmp_path / "out2", config(), by_time="updated_at", checks=FAST)
 
 
+def test_a_split_makes_the_cleaning_plan_once(write_jsonl, tmp_path, monkeypatch):
+    """The export cleans by the audit's plan (records.parquet's): making it again cost ~8 s CPU at 1M rows."""
+    import dqaudit.api
+    import dqaudit.export
+
+    made = []
+
+    def counted(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+
+    real = dqaudit.export.cleaning_plan
+    monkeypatch.setattr(dqaudit.api, "cleaning_plan", counted)
+    monkeypatch.setattr(dqaudit.export, "cleaning_plan", counted)
+    source = write_jsonl([{"id": f"r{i}", "text": f"text number {i % 20} is here", "label": "a"}
+                          for i in range(40)])
+    manifest = split_dataset(source, tmp_path / "out", config(), checks=FAST)
+    assert manifest["quarantine_reasons"] == {"duplicates.exact_duplicates": 20}
+    assert len(made) == 1
+
+
+def test_by_time_quarantines_undated_rows_in_the_export_only(write_jsonl):
+    """``--by-time`` adds its reasons to a copy of the audit's plan: records.parquet stays the audit's."""
+    from dqaudit.export import prepare_export
+
+    rows = [{"id": f"r{i}", "text": f"text number {i} is here", "label": "a",
+             "created_at": f"2024-01-{1 + i:02d}"} for i in range(20)]
+    rows += [{"id": f"nodate{k}", "text": "a record without a date", "label": "a"} for k in range(2)]
+    result = audit(write_jsonl(rows), config(), checks=FAST, for_export=True)
+    audited = {row: list(reasons) for row, reasons in result.plan.reasons.items()}
+    assert [r["kind"] for r in audited[21]] == ["exact_duplicates"] and 20 not in audited
+    prepared = prepare_export(result.context, result, by_time="created_at")
+    assert [r["kind"] for r in prepared.plan.reasons[20]] == ["missing_time"]
+    assert [r["kind"] for r in prepared.plan.reasons[21]] == ["exact_duplicates", "missing_time"]
+    reasons = {"duplicates.exact_duplicates": 1, "split.missing_time": 2}
+    assert prepared.manifest["quarantine_reasons"] == reasons
+    assert result.plan.reasons == audited
+    assert result.records["decision"].tolist()[20:] == ["keep", "drop"]
+
+
+def test_an_export_needs_the_audits_plan(write_jsonl):
+    from dqaudit.export import prepare_export
+
+    result = audit(write_jsonl([{"id": "a", "text": "one text here", "label": "a"}]), config(), checks=FAST)
+    with pytest.raises(ValueError, match="cleaning plan"):
+        prepare_export(result.context, replace(result, plan=None))
+
+
+def test_the_copies_reasons_carry_the_settled_message():
+    """quarantine.jsonl names the copy the report names, once another check has moved the kept copy."""
+    frame = plan_frame("abc")
+    rules = {"duplicates.exact_duplicates": "dedupe"}
+    stale = finding("stale_policy", "outdated_answer", ["a"])
+    dup = Finding("duplicates", "exact_duplicates", Severity.MEDIUM, "3 identical copies of “x”; keep a",
+                  Action.DROP, ("a", "b", "c"), 0.0, {"representative": "a"})
+    plan = cleaning_plan(frame, [stale, dup], rules, lambda: np.zeros(3, int))
+    results = [CheckResult("stale_policy", 90.0, (stale,)), CheckResult("duplicates", 90.0, (dup,))]
+    (settled,) = settle_representatives(results, plan, frame, rules, None)[1].findings
+    kept = settled.details["representative"]
+    assert kept != "a" and settled.message == f"3 identical copies of “x”; keep {kept}"
+    (copy,) = [row for row, reasons in plan.reasons.items() if reasons[0]["check"] == "duplicates"]
+    assert plan.reasons[copy] == [{"check": "duplicates", "kind": "exact_duplicates", "decision": "dedupe",
+                                   "message": settled.message, "kept": kept}]
+
+
 records = st.one_of(
     st.builds(lambda i, t, lab, g: {"id": f"x{i}", "text": t, "label": lab, "group": g},
               st.integers(0, 10_000), st.sampled_from(["alpha beta", "gamma delta", "  ", "alpha  beta", "zeta"]),
@@ -420,7 +490,7 @@ def test_the_report_names_the_copy_the_split_keeps(write_jsonl, tmp_path):
                      finding("stale_policy", "outdated_answer", ["a", "b"])]
     frame = plan_frame("ab")
     rules = {"duplicates.exact_duplicates": "dedupe"}
-    plan = cleaning_plan(frame, plan_findings, rules, np.array([0, 0]))
+    plan = cleaning_plan(frame, plan_findings, rules, lambda: np.array([0, 0]))
     dup_result = CheckResult("duplicates", 90.0, (Finding("duplicates", "exact_duplicates", Severity.MEDIUM,
                                                           "2 identical copies of “x”; keep a", Action.DROP,
                                                           ("a", "b"), 0.0, {"representative": "a"}),))

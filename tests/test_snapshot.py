@@ -5,15 +5,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from dqaudit.api import audit
 from dqaudit.api import split as split_dataset
-from dqaudit.cache import Cache
 from dqaudit.cli import cli
 from dqaudit.config import AuditConfig
-from dqaudit.context import AuditContext
 from dqaudit.data import load_dataset
 from dqaudit.errors import DqauditError, InputError
 from dqaudit.export import export_splits
-from dqaudit.pipeline import run_checks
 
 CHECKS = ["duplicates", "pii"]
 
@@ -24,9 +22,8 @@ def rows(n: int = 40, start: int = 0) -> list[dict]:
 
 
 def audited(source, config):
-    dataset = load_dataset(source, config.fields, config.input)
-    ctx = AuditContext(dataset, config, cache=Cache(None))
-    return ctx, run_checks(ctx, checks=CHECKS)
+    result = audit(load_dataset(source, config.fields, config.input), config, checks=CHECKS)
+    return result.context, result
 
 
 def write(path, records):

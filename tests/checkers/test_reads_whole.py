@@ -8,6 +8,7 @@ and a fetcher for the rows asked for (here a slice of the full frame, counted).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from dqaudit.context import AuditContext
 from dqaudit.engines.spark.features import per_record_features
 from dqaudit.export import cleaning_plan
 from dqaudit.features.exact import exact_groups
-from dqaudit.features.near_dups import near_duplicates
+from dqaudit.features.near_dups import near_duplicate_groups, near_duplicates
 from dqaudit.pipeline import run_checks, whole_text_columns
-from dqaudit.records import plan_clusters, rolled_up_rows
+from dqaudit.records import rolled_up_rows
 from dqaudit.registry import available_checkers, cleaning_rules, parse_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bank_support.jsonl"
@@ -102,7 +103,7 @@ def test_the_cleaning_plan_fetches_only_duplicate_members(contexts) -> None:
     full, slim, asked = contexts
     result = run_checks(full, checks=["duplicates", "near_duplicates", "pii"])
     rules = cleaning_rules()
-    clusters = plan_clusters(result.results, len(full.frame))
+    clusters = functools.partial(near_duplicate_groups, full)
     before = len(asked)
     plan = cleaning_plan(full.frame, result.findings, rules, clusters, rolled_up_rows(result.results))
     fetched = cleaning_plan(slim.frame, result.findings, rules, clusters, rolled_up_rows(result.results),
