@@ -68,18 +68,14 @@ class LeakReport:
 
 def cross_split_matches(texts: Sequence[str], ids: Sequence[str], parts: np.ndarray, names: Sequence[str],
                         *, params: MinHashParams, max_examples: int = 5,
-                        edges: tuple[np.ndarray, np.ndarray] | None = None,
                         list_pairs: bool = False) -> LeakReport:
     """Count exact (normalised text) and near (MinHash, verified Jaccard >= threshold) pairs across parts.
 
-    Independent of how the split was made: it sees only texts and part numbers. ``edges`` (row
-    pairs, Jaccard) are verified near-duplicate edges already found for these texts with ``params``
-    (the audit's, from cached signatures); without them the search runs here. The counting is
-    :func:`leaks_by_key`'s.
+    Independent of how the split was made: it sees only texts and part numbers, and searches the
+    near-duplicate edges among them here. The counting is :func:`leaks_by_key`'s.
     """
     parts = np.asarray(parts, dtype=np.int64)
-    if edges is None:
-        edges = _near_edges(texts, params) if _crossable(len(texts), parts) else _NO_EDGES
+    edges = _near_edges(texts, params) if _crossable(len(texts), parts) else _NO_EDGES
     return leaks_by_key(exact_keys(texts).view(np.int64), ids, parts, names, threshold=params.threshold,
                         edges=edges, texts=lambda rows: [texts[r] for r in rows], max_examples=max_examples,
                         list_pairs=list_pairs)
