@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -339,7 +341,8 @@ def test_spark_writes_the_same_split_files_from_a_glob(spark, tmp_path):
 
 def write_masked_copies(path: Path) -> Path:
     """Rows that differ by a long e-mail address: apart before masking (so the split may part them), exact
-    and near copies once masked, as written: the leakage re-check has exact and near pairs to find."""
+    and near copies once masked, as written: the leakage re-check has exact and near pairs to find. Inline
+    annotations make the engine cache the annotated rows too, which the split must release."""
     import random
 
     rng = random.Random(4)
@@ -351,7 +354,9 @@ def write_masked_copies(path: Path) -> Path:
     for i in range(120):
         email = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(30)) + "@example.com"
         label = ["card", "deposit"][i % 4 // 2]
-        rows.append({"id": f"r{i}", "text": templates[i % 4].format(e=email), "label": label})
+        annotations = [{"annotator": a, "label": label} for a in ("a1", "a2")]
+        rows.append({"id": f"r{i}", "text": templates[i % 4].format(e=email), "label": label,
+                     "annotations": annotations})
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
 
@@ -359,6 +364,22 @@ def write_masked_copies(path: Path) -> Path:
 def persisted(spark) -> set[int]:
     """The ids of the RDDs the session holds persisted (a cached DataFrame's blocks among them)."""
     return {int(i) for i in spark.sparkContext._jsc.getPersistentRDDs().keySet().toArray()}
+
+
+def released(spark, before: set[int], *, seconds: float = 30.0) -> bool:
+    """Whether every RDD persisted since ``before`` is gone once nothing references it.
+
+    The connected-components rounds' local checkpoints are persisted RDDs that Spark holds weakly and
+    frees when the JVM collects them (its ContextCleaner), so they linger until a GC: collect in Python
+    (dropping py4j's references) and in the JVM, and wait. A frame the engine persisted and never
+    unpersisted is held by Spark's cache manager and never goes, so this stays false for it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        gc.collect()
+        spark.sparkContext._jvm.System.gc()
+        if persisted(spark) <= before or time.monotonic() > deadline:
+            return persisted(spark) <= before
+        time.sleep(0.5)
 
 
 def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
@@ -371,7 +392,7 @@ def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
     local = split_data(data, tmp_path / "local", parse_config(settings), checks=checks)
     before = persisted(spark)
     manifest = split_data(str(data), tmp_path / "spark", spark_config(**settings), checks=checks)
-    assert persisted(spark) <= before  # the audit's and the re-check's frames, the source rows once written
+    assert released(spark, before)  # the audit's and the re-check's frames, the source rows once written
     engine = manifest.pop("engine")
     assert engine["texts_collected"] == []
     assert engine["stages"]["leakage re-check: keys and near-duplicate edges of the written texts"] == "spark"

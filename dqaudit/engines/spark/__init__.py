@@ -46,12 +46,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SparkSource:
-    """What the Spark export needs from the audit: the cached source rows, their ``rid``, files, stage log."""
+    """What the Spark export needs from the audit: the cached source rows, their ``rid``, files, stage log,
+    and the cached annotated rows (``None`` without inline annotations), which the export also releases."""
 
     rows: DataFrame
     rid: np.ndarray
     uris: list[str]
     log: Stages
+    annotated: DataFrame | None
 
 
 class SparkEngine:
@@ -67,11 +69,13 @@ class SparkEngine:
             with java_errors(f"reading {path}"):
                 files = list_files(spark, path)
         with java_errors(f"auditing {path} on Spark"):
-            ctx, log, rows, rid = _cluster(spark, path, config, progress=progress, cache=cache,
-                                           keep_source=for_export, files=files, texts=texts)
+            ctx, log, rows, rid, annotated = _cluster(spark, path, config, progress=progress, cache=cache,
+                                                      keep_source=for_export, files=files, texts=texts)
         if for_export:
-            ctx.provide(SparkSource, SparkSource(rows, rid, [uri for uri, _, _ in files or []], log))
-        # the rows stay cached (until the session stops): the per-record features read them when a check asks.
+            uris = [uri for uri, _, _ in files or []]
+            ctx.provide(SparkSource, SparkSource(rows, rid, uris, log, annotated))
+        # after an audit the rows (and annotated rows) stay cached until the session stops: the per-record
+        # features and the agreement tally read them when a check asks.
         # Not released from a finalizer: garbage collection can run it inside another py4j call.
         return ctx
 
@@ -109,7 +113,9 @@ class SparkEngine:
 
                 return where.publish(write, prepared.manifest, log, records)
         finally:
-            source.rows.unpersist()
+            for data in (source.rows, source.annotated):
+                if data is not None:
+                    data.unpersist()
 
 
 def _cluster(
@@ -122,8 +128,9 @@ def _cluster(
     keep_source: bool = False,
     files: list[tuple[str, int, int]] | None,
     texts: frozenset[str],
-) -> tuple[AuditContext, Stages, DataFrame, np.ndarray]:
-    """The context, its stage log, the cached input rows (for the split writer) and each record's ``rid``.
+) -> tuple[AuditContext, Stages, DataFrame, np.ndarray, DataFrame | None]:
+    """The context, its stage log, the cached input rows (for the split writer), each record's ``rid`` and
+    the cached annotated rows (``None`` without inline annotations).
 
     Only the ``texts`` columns are collected into the frame (the others stay in the cached rows and
     reach the driver through ``ctx.texts`` for the rows a check asks for)."""
@@ -230,7 +237,7 @@ def _cluster(
     log.ran("label_noise model on one representative per cluster", "driver")
     for data in (signed, estimated, edges, per_row):
         data.unpersist()
-    return ctx, log, rows, rid
+    return ctx, log, rows, rid, annotated
 
 
 __all__ = ["SparkEngine", "SparkSource"]
