@@ -106,7 +106,7 @@ print(f"{sum(calls)} of {len(v)} rows recomputed; re-run {time.perf_counter() - 
 def run(name: str) -> dict[str, object]:
     what, code = SHAPES[name]
     with tempfile.TemporaryDirectory(prefix="dqaudit-patho-") as tmp:
-        script = "from pathlib import Path\nd = Path(%r)\n" % tmp + code
+        script = f"from pathlib import Path\nd = Path({tmp!r})\n" + code
         began = time.perf_counter()
         try:
             done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any, Literal
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042 StrEnum would make str() and f-strings give the bare value
     """How much a finding matters for training; ``high`` findings sort first."""
 
     INFO = "info"
@@ -26,7 +26,7 @@ class Severity(str, Enum):
         return ["info", "low", "medium", "high"].index(self.value)
 
 
-class Action(str, Enum):
+class Action(str, Enum):  # noqa: UP042 StrEnum would make str() and f-strings give the bare value
     """What a person (or the exporter) should do about a finding."""
 
     DROP = "drop"
@@ -37,7 +37,7 @@ class Action(str, Enum):
     NONE = "none"
 
 
-class Verdict(str, Enum):
+class Verdict(str, Enum):  # noqa: UP042 StrEnum would make str() and f-strings give the bare value
     READY = "READY"
     NEEDS_WORK = "NEEDS WORK"
     NOT_READY = "NOT READY"

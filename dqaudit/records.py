@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -155,7 +154,7 @@ def id_rows(index: pd.Index, id_lists: Sequence[Sequence[Any]]) -> list[np.ndarr
     found = index.get_indexer(pd.Index(ids, dtype=object)) if ids else np.zeros(0, dtype=np.int64)
     bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
     found = found.astype(np.int64)
-    return [part[part >= 0] for part in (found[a:b] for a, b in zip(bounds, bounds[1:]))]
+    return [part[part >= 0] for part in (found[a:b] for a, b in zip(bounds, bounds[1:], strict=False))]
 
 
 def rolled_up_rows(results: Sequence[CheckResult]) -> dict[str, list[int]]:
@@ -201,7 +200,7 @@ def _reasons(frame: pd.DataFrame, findings: Sequence[Finding], contributed: Mapp
             labels = np.array(names, dtype=object)[code].tolist()
             cuts = [0, *(np.flatnonzero(hit[1:] != hit[:-1]) + 1).tolist(), len(pairs)]
             starts = hit[cuts[:-1]].tolist()
-            for row, a, b in zip(starts, cuts, cuts[1:]):
+            for row, a, b in zip(starts, cuts, cuts[1:], strict=False):
                 out[row] = labels[a:b]
         return pd.Series(out, dtype=object).to_numpy()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+from dqaudit.api import audit
+from dqaudit.api import split as split_dataset
 from dqaudit.config import AuditConfig
 from dqaudit.data import load_dataset
-from dqaudit.api import split as split_dataset
-from dqaudit.api import audit
 
 WORDS = "card loan fee limit deposit pin atm branch refund salary cash rate payment login balance".split()
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from dqaudit import data
-from dqaudit.config import AuditConfig
 from dqaudit.api import audit
+from dqaudit.config import AuditConfig
 
 
 class _CountingLines(list):

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import dqaudit
-from dqaudit.config import AuditConfig
 from dqaudit.api import split
+from dqaudit.config import AuditConfig
 from dqaudit.records import COLUMNS, FILENAME, schema
 from dqaudit.reports import write_reports
 

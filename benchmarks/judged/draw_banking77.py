@@ -36,6 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from cleanlab.filter import find_label_issues
+    from dqaudit.embeddings import embed_texts
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
@@ -43,7 +44,6 @@ def main() -> None:
     from dqaudit.cache import Cache
     from dqaudit.config import AuditConfig, parse_config
     from dqaudit.data import dataset_from_frame
-    from dqaudit.embeddings import embed_texts
     from dqaudit.pipeline import AuditContext, audit
 
     base = pd.read_csv(args.data)

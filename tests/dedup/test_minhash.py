@@ -159,7 +159,8 @@ def _reference_candidates(sigs: np.ndarray, params: MinHashParams, cap: int) -> 
             if len(rows) <= cap:
                 pairs |= {(a, b) for k, a in enumerate(rows) for b in rows[k + 1:]}
             else:
-                pairs |= {(rows[0], b) for b in rows[1:]} | {(a, b) for a, b in zip(rows[1:], rows[2:])}
+                pairs |= ({(rows[0], b) for b in rows[1:]}
+                          | {(a, b) for a, b in zip(rows[1:], rows[2:], strict=False)})
     return pairs
 
 
