@@ -66,7 +66,8 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, 
 @click.argument("data", type=click.Path())
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml to use "
               "(default: ./dqaudit.yaml when present).")
-@click.option("--out", type=click.Path(path_type=Path), help="Base folder for reports (default: output.dir, 'reports').")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Base folder for reports (default: output.dir, 'reports').")
 @click.option("--fail-under", type=FiniteRange(0, 100), help="Exit 1 when readiness is below this.")
 @click.option("--checks", callback=split_list, help="Comma-separated checks to run (default: all enabled).")
 @click.option("--json", "as_json", is_flag=True, help="Print only report.json on stdout.")
@@ -78,12 +79,14 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, 
 @click.option("--policies", "policies_path", type=click.Path(path_type=Path),
               help="policies.yaml for the stale_policy check (overrides checks.stale_policy.policies).")
 @click.option("--annotations", "annotations_path", type=click.Path(path_type=Path),
-              help="Long-format annotations (item_id, annotator, label; CSV or JSONL) for the agreement check.")
+              help="Long-format annotations (item_id, annotator, label; CSV or JSONL) "
+              "for the agreement check.")
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="Record the run in this SQLite history (created if missing; its folder must exist).")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when the run regressed since the previous "
               "recorded run of this dataset name (needs --history; thresholds: regression: in dqaudit.yaml).")
-@click.option("--name", callback=dataset_name, help="The dataset's name in the history and report folders; runs "
+@click.option("--name", callback=dataset_name,
+              help="The dataset's name in the history and report folders; runs "
               "of one name are compared (default: dataset.name, else DATA's stem: dated files need --name).")
 @click.option("--keep", type=click.IntRange(1), help="Keep the newest N report folders of this dataset and "
               "remove older ones dqaudit wrote (default: output.keep, else keep all).")
@@ -169,7 +172,8 @@ def audit(data: str, config_path: Path | None, out: Path | None, fail_under: flo
 
 @cli.command()
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dqaudit.yaml"), show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dqaudit.yaml"),
+              show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), help="Pin input.format "
               "(default: auto, by file extension, so the config also reads files of another format).")

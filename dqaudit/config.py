@@ -1,6 +1,7 @@
 """``dqaudit.yaml``: validated configuration with errors that name the key and what was expected.
 
-Sections: ``dataset`` (its name in history and reports), ``input``, ``fields``, ``checks`` (one block per checker, validated by that
+Sections: ``dataset`` (its name in history and reports), ``input``, ``fields``,
+``checks`` (one block per checker, validated by that
 checker's own ``Params`` model), ``score`` (verdict bands), ``output``, ``cache``,
 ``regression`` (nightly thresholds), ``engine`` (local or Spark).
 Unknown keys are errors everywhere, so a typo never silently falls back to a default.
@@ -59,7 +60,8 @@ class CheckParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="Run this check.")
-    weight: float | None = Field(None, ge=0, description="Weight in the readiness mean (default: the checker's).")
+    weight: float | None = Field(None, ge=0,
+                                 description="Weight in the readiness mean (default: the checker's).")
     max_seconds: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="Time budget: a check still running after this many "
         "seconds is abandoned and reported as an error, and the audit goes on (`--max-seconds` sets it for "
@@ -103,7 +105,8 @@ class EngineConfig(BaseModel):
 
 
 class RegressionConfig(BaseModel):
-    """Thresholds, one per regression rule (same names, see :mod:`dqaudit.regressions`); ``null`` turns a rule off."""
+    """Thresholds, one per regression rule (same names, see :mod:`dqaudit.regressions`);
+    ``null`` turns a rule off."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -170,9 +173,11 @@ class ScoreConfig(_Strict):
 class OutputConfig(_Strict):
     dir: str = Field("reports", description="Reports go to <dir>/<dataset>-<UTC timestamp>/.")
     formats: tuple[Literal["json", "md", "html"], ...] = ("json", "md", "html")
-    max_record_ids: int = Field(50, ge=1, description="Record ids shown per finding in report.html (JSON lists all).")
-    keep: int | None = Field(None, ge=1, description="Keep the newest N report folders of this dataset under dir "
-                                                     "and remove older ones dqaudit wrote (default: keep all).")
+    max_record_ids: int = Field(
+        50, ge=1, description="Record ids shown per finding in report.html (JSON lists all).")
+    keep: int | None = Field(None, ge=1,
+                             description="Keep the newest N report folders of this dataset under dir "
+                                         "and remove older ones dqaudit wrote (default: keep all).")
 
 
 class CacheConfig(_Strict):
@@ -187,8 +192,10 @@ Decision = Literal["keep", "dedupe", "quarantine", "mask", "relabel"]
 class ExportConfig(_Strict):
     """``dqaudit split``: split shares and the cleaning rule for each kind of finding."""
 
-    ratios: tuple[float, float, float] = Field((0.8, 0.1, 0.1), description="train, val, test shares (sum 1).")
-    rules: dict[str, Decision] = Field(default_factory=dict, description="'check.kind' or 'check' -> decision; "
+    ratios: tuple[float, float, float] = Field((0.8, 0.1, 0.1),
+                                               description="train, val, test shares (sum 1).")
+    rules: dict[str, Decision] = Field(default_factory=dict,
+                                       description="'check.kind' or 'check' -> decision; "
                                        "merged over the built-in table.")
     chat: bool = Field(False, description="Also write <split>.chat.jsonl in OpenAI chat fine-tuning format.")
     system_prompt: str | None = Field(None, description="System message of every chat example.")
@@ -223,7 +230,8 @@ class AuditConfig(_Strict):
     @classmethod
     def _empty_blocks(cls, checks: Any) -> Any:
         """``schema:`` with every key commented out is an empty block, not an error."""
-        return {k: ({} if v is None else v) for k, v in checks.items()} if isinstance(checks, dict) else checks
+        return {k: ({} if v is None else v) for k, v in checks.items()} if isinstance(checks, dict) \
+            else checks
 
     def with_check(self, name: str, **settings: Any) -> AuditConfig:
         """A copy with ``settings`` merged into one checker's block (used by CLI overrides)."""

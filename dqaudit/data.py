@@ -364,10 +364,12 @@ class _Builder:
             for name, field, kind in self._scalars:
                 values = field.column(objs, keys) if field else None
                 types = set(map(type, values)) if values is not None else _PLAIN
-                if types <= _INTEGRAL:  # integers (not booleans) read as _scalar reads them, without a call per row
+                # integers (not booleans) read as _scalar reads them, without a call per row
+                if types <= _INTEGRAL:
                     values = [str(v) if type(v) is int else v for v in values] if int in types else values
                 else:
-                    values = [v if v is None or type(v) is str else _scalar(v, field.spec, kind) for v in values]
+                    values = [v if v is None or type(v) is str else _scalar(v, field.spec, kind)
+                              for v in values]
                 batch[name] = absent if values is None else values
             output = self._output.column(objs, keys) if self._output else None
             if output is not None and not set(map(type, output)) <= _PLAIN:
@@ -432,7 +434,8 @@ class _Builder:
 
 
     def _unmatched(self, name: str) -> InputError:
-        """A mapped field no record has: name the key and what the records hold (keys, or a chat field's roles)."""
+        """A mapped field no record has:
+        name the key and what the records hold (keys, or a chat field's roles)."""
         spec = getattr(self.fields, name)
         seen = sorted({str(k) for obj in self.samples for k in obj})
         what = f"keys seen: {', '.join(seen[:20]) or 'none'}"
@@ -541,7 +544,8 @@ def _field(spec: str) -> _Field:
 
 
 def chat_key(spec: str) -> str | None:
-    """The key holding the turns of a chat selector (``messages`` for ``messages[user]``); None for a plain key."""
+    """The key holding the turns of a chat selector (``messages`` for ``messages[user]``);
+    None for a plain key."""
     match = _SELECTOR.match(spec)
     return match["key"] if match and "." not in match["key"] else None
 

@@ -126,7 +126,8 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     decisions = [decision_for(finding, rules) for finding in findings]
     named = [finding.details.get("quarantine_ids") if decision == "quarantine" else None
              for finding, decision in zip(findings, decisions, strict=True)]
-    id_lists = [finding.record_ids if ids is None else ids for finding, ids in zip(findings, named, strict=True)]
+    id_lists = [finding.record_ids if ids is None else ids
+                for finding, ids in zip(findings, named, strict=True)]
     found = id_rows(index, id_lists)  # one lookup for every finding
     for k, (finding, decision, ids, hit) in enumerate(zip(findings, decisions, id_lists, found,
                                                           strict=True)):
@@ -134,7 +135,8 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
                 else list((rolled_up or {}).get(f"{finding.check}.{finding.kind}", ())))
         if not rows:
             continue
-        reason = {"check": finding.check, "kind": finding.kind, "decision": decision, "message": finding.message}
+        reason = {"check": finding.check, "kind": finding.kind, "decision": decision,
+                  "message": finding.message}
         tally = plan.decisions.setdefault(f"{finding.check}.{finding.kind}", {})
         tally[decision] = tally.get(decision, 0) + len(rows)
         if finding.action in (Action.RELABEL, Action.MASK):
@@ -196,8 +198,8 @@ def _settle_duplicates(plan: CleaningPlan, frame: pd.DataFrame,
             r = rows[at]
             chosen[at] = kept_entries(
                 group[at], [entry.labels[k] for k in at.tolist()], [entry.times[k] for k in at.tolist()],
-                entry.lines[at], [entry.texts[k] for k in at.tolist()], barred=barred[r], flagged=is_flagged[r],
-                prefer=kept[r] | named[at], per_label=by_label)
+                entry.lines[at], [entry.texts[k] for k in at.tolist()], barred=barred[r],
+                flagged=is_flagged[r], prefer=kept[r] | named[at], per_label=by_label)
         at = np.flatnonzero(in_wave)
         copies[at] = _copies(rows[at], group[at], chosen[at], barred[rows[at]])
         kept[rows[at[chosen[at]]]] = True
@@ -315,7 +317,8 @@ def _entries(frame: pd.DataFrame, rows: np.ndarray, group: np.ndarray,
 
 
 def _by_cluster(rows: np.ndarray, clusters: np.ndarray) -> list[list[int]]:
-    """``rows`` grouped by their cluster, clusters in ascending order, rows in their given order within one."""
+    """``rows`` grouped by their cluster, clusters in ascending order,
+    rows in their given order within one."""
     keys = clusters[rows]
     order = np.argsort(keys, kind="stable")
     keys, ordered = keys[order], rows[order].tolist()
@@ -364,7 +367,8 @@ def export_splits(ctx: AuditContext, result: AuditResult, out: str | Path, *,
         raise InputError(source, "export needs the input file the dataset was loaded from")
     target = check_destination(source, Path(out), owned_names(ctx.config.export.chat))
     prepared = prepare_export(ctx, result, by_time=by_time)
-    records = None if result.records is None else parquet_bytes(result.records, report_masker(ctx.config), ctx.cache)
+    records = None if result.records is None else parquet_bytes(result.records, report_masker(ctx.config),
+                                                                ctx.cache)
     return _Writer(ctx, prepared).publish(source, target, prepared.manifest, records)
 
 
@@ -582,7 +586,8 @@ class _Writer:
         self.problems = {p.line: p for p in ctx.dataset.problems}
         self.chat = ctx.config.export.chat
 
-    def publish(self, source: Path, out: Path, manifest: dict[str, Any], records: bytes | None = None) -> dict[str, Any]:
+    def publish(self, source: Path, out: Path, manifest: dict[str, Any],
+                records: bytes | None = None) -> dict[str, Any]:
         """Write into a hidden sibling folder, then swap it into place: old outputs or new, never half.
 
         ``records`` (records.parquet's bytes) goes beside the splits: why each row went where it went.
@@ -679,8 +684,8 @@ def _manifest_parts(ctx: AuditContext, result: AuditResult, plan: CleaningPlan, 
         quarantine[key] = quarantine.get(key, 0) + 1
     return {
         "dqaudit_version": __version__,
-        "input": {"file": displayable(Path(ctx.dataset.source.path).name), "sha256": ctx.dataset.source.fingerprint,
-                  "rows": ctx.dataset.source.rows},
+        "input": {"file": displayable(Path(ctx.dataset.source.path).name),
+                  "sha256": ctx.dataset.source.fingerprint, "rows": ctx.dataset.source.rows},
         "seed": config.seed,
         "strategy": outcome.strategy + (f" ({by_time})" if by_time else ""),
         "ratios": {"asked": dict(zip(SPLITS, config.export.ratios, strict=True)),

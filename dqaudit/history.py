@@ -86,8 +86,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-_RUN_COLUMNS = ("id", "started_at", "dataset", "fingerprint", "rows", "loaded", "config_hash", "dqaudit_version",
-                "readiness", "verdict", "gates", "name")
+_RUN_COLUMNS = ("id", "started_at", "dataset", "fingerprint", "rows", "loaded", "config_hash",
+                "dqaudit_version", "readiness", "verdict", "gates", "name")
 _COLUMNS = ", ".join(_RUN_COLUMNS)
 
 
@@ -316,7 +316,8 @@ class HistoryStore:
             [(run_id, i, h) for i, f in enumerate(findings) for h in sorted(f.hashes)])
 
     # --- reading ----------------------------------------------------------------
-    def runs(self, dataset: str | None = None, limit: int | None = None, *, name: str | None = None) -> list[Run]:
+    def runs(self, dataset: str | None = None, limit: int | None = None, *,
+             name: str | None = None) -> list[Run]:
         """Runs oldest first (the last ``limit`` of them): of one dataset path, of one name, or all;
         without findings."""
         with self._errors():

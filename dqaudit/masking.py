@@ -97,8 +97,8 @@ def changed_by(values: Sequence[str | None], mask: Masker, cache: Cache | None =
         picked = np.array([isinstance(v, str) for v in values], dtype=bool)
     rows = np.flatnonzero(picked)
     todo = [values[r] for r in rows.tolist()]
-    verdicts = _verdicts(todo, mask, cache) if cache is not None and mask in _TYPES and len(todo) >= _CACHED_MIN \
-        else None
+    verdicts = _verdicts(todo, mask, cache) \
+        if cache is not None and mask in _TYPES and len(todo) >= _CACHED_MIN else None
     out[rows] = verdicts if verdicts is not None else [mask(v) != v for v in todo]
     return out
 
@@ -122,7 +122,8 @@ def _verdicts(values: list[str], mask: Masker, cache: Cache) -> np.ndarray | Non
     namespace = Cache.namespace("masked", types=list(_TYPES[mask]), rules=_rules_fingerprint())
     stored = cache.per_key(namespace, keys, compute)
     verdicts = stored[:, 1] == 1
-    for p in np.flatnonzero(stored[:, 0] != check).tolist():  # another string under the same key: never trusted
+    # another string under the same key: never trusted
+    for p in np.flatnonzero(stored[:, 0] != check).tolist():
         verdicts[p] = mask(values[p]) != values[p]
     return verdicts
 

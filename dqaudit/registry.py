@@ -44,7 +44,8 @@ def register(cls: type[Checker]) -> type[Checker]:
     """Make a checker available by its ``name`` (plug-ins, tests); a duplicate name is an error."""
     name = cls.name
     if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise RegistryError(f"two checkers are named '{name}': {_REGISTRY[name].__module__} and {cls.__module__}")
+        raise RegistryError(f"two checkers are named '{name}': "
+                            f"{_REGISTRY[name].__module__} and {cls.__module__}")
     _REGISTRY[name] = cls
     return cls
 
@@ -56,7 +57,8 @@ def unregister(name: str) -> None:
 
 def builtin_modules() -> list[str]:
     """Every module of :mod:`dqaudit.checkers` that can hold checkers (all but ``base``)."""
-    return sorted(f"{builtin_checkers.__name__}.{info.name}" for info in pkgutil.iter_modules(builtin_checkers.__path__)
+    return sorted(f"{builtin_checkers.__name__}.{info.name}"
+                  for info in pkgutil.iter_modules(builtin_checkers.__path__)
                   if info.name != "base" and not info.name.startswith("_"))
 
 
@@ -71,7 +73,8 @@ def _load_plugins() -> None:
         try:
             register(entry.load())
         except Exception as exc:
-            raise RegistryError(f"checker plug-in '{entry.name}' ({entry.value}) failed to load: {exc}") from None
+            raise RegistryError(
+                f"checker plug-in '{entry.name}' ({entry.value}) failed to load: {exc}") from None
 
 
 def available_checkers() -> dict[str, type[Checker]]:
@@ -96,7 +99,8 @@ def check_params(config: AuditConfig, name: str, doc: YamlDoc | None = None) -> 
 
 
 def validate_checks(config: AuditConfig, doc: YamlDoc | None = None) -> AuditConfig:
-    """Every ``checks:`` block names an installed checker and fits its ``Params``; errors point at the line."""
+    """Every ``checks:`` block names an installed checker and fits its ``Params``;
+    errors point at the line."""
     known = available_checkers()
     for name in config.checks:
         if name not in known:

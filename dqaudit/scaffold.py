@@ -16,12 +16,14 @@ from .errors import ConfigError, InputError
 from .io import atomic_write
 from .registry import available_checkers
 
-#: Keys ending so name a record's id when their values are unique in the sample (``ticket_id``, ``request_id``).
+#: Keys ending so name a record's id when their values are unique in the sample
+#: (``ticket_id``, ``request_id``).
 ID_SUFFIX = "_id"
 #: Candidate keys per logical field, most likely first.
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "id": ("id", "uuid", "uid", "guid", "key", "_id"),  # then any unique-valued *_id key (ID_SUFFIX)
-    "text": ("text", "messages[user]", "prompt", "query", "question", "utterance", "input", "content", "sentence"),
+    "text": ("text", "messages[user]", "prompt", "query", "question", "utterance", "input", "content",
+             "sentence"),
     "label": ("label", "intent", "category", "class", "labels", "target"),
     "annotations": ("annotations", "annotator_labels", "ratings"),
     "lang": ("lang", "language", "locale"),
@@ -33,7 +35,8 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 
 
 def guess_fields(path: Path, sample: int = 200, fmt: str | None = None) -> tuple[FieldsConfig, str]:
-    """Pick, for each logical field, the first candidate present in the sampled records; and the format read."""
+    """Pick, for each logical field, the first candidate present in the sampled records;
+    and the format read."""
     fmt = detect_format(path, InputConfig(format=fmt or "auto"))
     seen: Counter[str] = Counter()
     values: dict[str, set[str]] = {}
@@ -95,7 +98,8 @@ def starter_yaml(fields: FieldsConfig, fmt: str, detected: str | None = None,
                 cls.default_weight if key == "weight" else field.get_default(call_default_factory=True))
             comment = f"  # {field.description}" if field.description else ""
             if name == "stale_policy" and key == "policies" and policies is not None:
-                default, comment = policies, "  # uncomment to check answers against the example policies file"
+                default, comment = (policies,
+                                    "  # uncomment to check answers against the example policies file")
             out.append(f"    # {key}: {_scalar(default)}{comment}")
     out += [
         "",
@@ -121,14 +125,15 @@ def starter_yaml(fields: FieldsConfig, fmt: str, detected: str | None = None,
 
 def write_starter_config(data: Path, output: Path, *, force: bool = False,
                          fmt: str | None = None) -> list[Path]:
-    """dqaudit.yaml for ``data`` (``input.format: auto`` unless ``fmt`` pins one), and an example policies.yaml
-    beside it unless one exists."""
+    """dqaudit.yaml for ``data`` (``input.format: auto`` unless ``fmt`` pins one),
+    and an example policies.yaml beside it unless one exists."""
     if output.exists() and not force:
         raise ConfigError(f"{output}: already exists (use --force to overwrite)")
     fields, detected = guess_fields(data, fmt=fmt)
     policies = output.parent / "policies.yaml"
     try:
-        wired = os.path.relpath(policies)  # checks.stale_policy.policies is read relative to the current folder
+        # checks.stale_policy.policies is read relative to the current folder
+        wired = os.path.relpath(policies)
     except ValueError:  # another drive on Windows
         wired = str(policies.resolve())
     text = starter_yaml(fields, fmt or "auto", detected, wired)

@@ -47,7 +47,8 @@ def union_groups(n: int, *labelings: np.ndarray) -> np.ndarray:
 
 
 def leakage_groups(ctx: AuditContext) -> np.ndarray:
-    """Rows that must share a split: near-duplicate clusters (exact copies included) joined with the group key."""
+    """Rows that must share a split:
+    near-duplicate clusters (exact copies included) joined with the group key."""
     from .features.near_dups import near_duplicate_groups
 
     frame = ctx.frame
@@ -166,7 +167,8 @@ def _rare_classes(labels: np.ndarray, assignment: np.ndarray, group_index: np.nd
 
 def check_split(paths: Sequence[Path], config: AuditConfig, *, threshold: float | None = None,
                 max_examples: int = 5, list_pairs: bool = False) -> LeakReport:
-    """Contamination between existing split files (the last one is the test set); ``list_pairs``: every pair."""
+    """Contamination between existing split files (the last one is the test set);
+    ``list_pairs``: every pair."""
     from .data import load_dataset
 
     texts: list[str] = []

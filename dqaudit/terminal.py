@@ -53,7 +53,8 @@ class RichProgress:
             self._progress.remove_task(task_id)
 
 
-def print_summary(result: AuditResult, console: Console, top: int = 8, fail_under: float | None = None) -> None:
+def print_summary(result: AuditResult, console: Console, top: int = 8,
+                  fail_under: float | None = None) -> None:
     """The verdict, the check table and what to fix first; ``fail_under`` is the run's threshold, if any."""
     from .masking import mask_result
 
@@ -68,7 +69,8 @@ def print_summary(result: AuditResult, console: Console, top: int = 8, fail_unde
     for gate in r.gates:
         console.print(Text.assemble(("BLOCKING ", "bold red"), f"{gate.check}: ", preview(gate.message, 160)))
     for reason, checks in not_run(r.results):
-        console.print(Text.assemble(("NOT RUN ", "bold yellow"), f"{', '.join(checks)}: ", preview(reason, 160)))
+        console.print(Text.assemble(("NOT RUN ", "bold yellow"), f"{', '.join(checks)}: ",
+                                    preview(reason, 160)))
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("check")
     table.add_column("score", justify="right")
@@ -79,12 +81,14 @@ def print_summary(result: AuditResult, console: Console, top: int = 8, fail_unde
         score = "—" if c.score is None else f"{c.score:.1f}"
         note = preview(c.error or c.skipped or "", 60)
         style = "red" if c.error else "dim" if c.skipped else ""
-        table.add_row(c.check, score, f"{r.weights[c.check]:g}", str(len(c.findings)), Text(note, style=style))
+        table.add_row(c.check, score, f"{r.weights[c.check]:g}", str(len(c.findings)),
+                      Text(note, style=style))
     console.print(table)
     if r.fix_first:
         console.print(Text("What to fix first", style="bold"))
         for i, item in enumerate(r.fix_first[:top], 1):
             f = item.finding
-            console.print(Text.assemble(f"{i:>2}. ", (f"+{item.gain:.2f} ", "green"), (f"[{f.check}] ", "cyan"),
-                                        (f"{f.action.value}: ", "bold"), preview(f.message, 140),
+            console.print(Text.assemble(f"{i:>2}. ", (f"+{item.gain:.2f} ", "green"),
+                                        (f"[{f.check}] ", "cyan"), (f"{f.action.value}: ", "bold"),
+                                        preview(f.message, 140),
                                         (" (blocking)", "red") if item.blocking else ""))

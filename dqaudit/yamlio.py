@@ -26,7 +26,8 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed")
+            raise ConfigError(
+                f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed")
         if self._depth >= MAX_DEPTH:
             line = self.peek_event().start_mark.line + 1
             raise ConfigError(f"line {line}: lists and mappings nested deeper than {MAX_DEPTH} levels")

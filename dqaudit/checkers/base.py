@@ -137,7 +137,8 @@ class Checker(ABC, Generic[P]):
                score: float | None = None, metrics: dict[str, Any] | None = None,
                gates: Sequence[Gate] = (), charts: Sequence[Chart] = (),
                files: dict[str, str] | None = None, records: Mapping[str, Any] | None = None) -> CheckResult:
-        """Assemble a result; with ``penalties`` (points per finding) the score comes from :func:`penalty_score`;
+        """Assemble a result;
+        with ``penalties`` (points per finding) the score comes from :func:`penalty_score`;
         ``records`` are this check's columns of records.parquet (:data:`dqaudit.records.COLUMNS`)."""
         if penalties is not None:
             score, findings = penalty_score(findings, penalties)
@@ -145,7 +146,8 @@ class Checker(ABC, Generic[P]):
                            files=files or {}, records=records or {})
 
     def penalty(self, charge: str, affected: int, total: int) -> float:
-        """Points for a finding of ``charge`` (a key of :attr:`points`) touching ``affected`` of ``total`` rows."""
+        """Points for a finding of ``charge`` (a key of :attr:`points`)
+        touching ``affected`` of ``total`` rows."""
         return self.points[charge].share(affected, total)
 
     def gate(self, name: str, triggered: bool, message: str) -> Gate:

@@ -857,9 +857,11 @@ class LabelNoiseChecker(Checker[LabelNoiseParams]):
         label_issue[rows] = np.asarray(issues, dtype=bool)
         label_quality[rows] = np.round(quality.astype(float), 4)
         suggested_label[rows] = np.asarray(classes, dtype=object)[suggested]
-        records = {"label_issue": label_issue, "label_quality": label_quality, "suggested_label": suggested_label}
+        records = {"label_issue": label_issue, "label_quality": label_quality,
+                   "suggested_label": suggested_label}
         return self.result(
-            findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart], files=files, records=records
+            findings, penalties=penalties, metrics=metrics, gates=[gate], charts=[chart], files=files,
+            records=records
         )
 
     @staticmethod

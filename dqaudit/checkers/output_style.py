@@ -39,7 +39,8 @@ UNLABELLED = "(all answers)"
 Add = Callable[..., None]
 #: Words of an answer that says it is automatic (English, Russian, Kazakh).
 AUTO_REPLY = re.compile(r"automatic (?:reply|message|response)|auto-?reply|do not (?:reply|answer)|"
-                        r"автоматическ(?:ое сообщение|ий ответ)|автоответ|не отвечайте на (?:него|это|данное)|"
+                        r"автоматическ(?:ое сообщение|ий ответ)|автоответ|"
+                        r"не отвечайте на (?:него|это|данное)|"
                         r"автожауап|автоматты хабарлама|жауап бермеңіз")
 
 
@@ -47,19 +48,25 @@ class OutputStyleParams(CheckParams):
     max_minority_share: float = Field(
         0.2, gt=0, lt=1, description="A style other than the dominant one used by at most this share of the "
                                      "answers is reported (a larger share is a deliberate mix).")
-    outlier_z: float = Field(3.5, gt=0, description="Robust z-score of an answer's log length, within its label, "
-                                                   "beyond which it is a length outlier...")
-    min_length_ratio: float = Field(3.0, ge=1, description="...and at least this many times longer or shorter "
-                                                          "than the label's median answer.")
-    min_group: int = Field(10, ge=3, description="Fewest answers of a label for its length outliers to be judged.")
-    min_copies: int = Field(5, ge=2, description="The same answer to at least this many different questions, saying "
-                                                "it is automatic or scattered over 3+ labels, is an auto-reply; an "
-                                                "opening or closing sentence shared by this many answers of 3+ "
-                                                "labels is boilerplate.")
-    min_boilerplate_words: int = Field(6, ge=2, description="Shortest shared opening/closing sentence (in words) "
-                                                           "reported as boilerplate.")
-    language: bool = Field(True, description="Compare each answer's language with its question's (the language "
-                                             "check's settings).")
+    outlier_z: float = Field(
+        3.5, gt=0, description="Robust z-score of an answer's log length, within its label, "
+                               "beyond which it is a length outlier...")
+    min_length_ratio: float = Field(
+        3.0, ge=1, description="...and at least this many times longer or shorter "
+                               "than the label's median answer.")
+    min_group: int = Field(
+        10, ge=3, description="Fewest answers of a label for its length outliers to be judged.")
+    min_copies: int = Field(
+        5, ge=2, description="The same answer to at least this many different questions, saying "
+                             "it is automatic or scattered over 3+ labels, is an auto-reply; an "
+                             "opening or closing sentence shared by this many answers of 3+ "
+                             "labels is boilerplate.")
+    min_boilerplate_words: int = Field(
+        6, ge=2, description="Shortest shared opening/closing sentence (in words) "
+                             "reported as boilerplate.")
+    language: bool = Field(
+        True, description="Compare each answer's language with its question's (the language "
+                          "check's settings).")
 
 
 class OutputStyleChecker(Checker[OutputStyleParams]):
@@ -115,7 +122,8 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
                 add("mixed_styles", Severity.MEDIUM, f"{count} answers are {style} while {counts[dominant]} "
                     f"({counts[dominant] / len(filled):.0%}) are {dominant}", Action.REVIEW, members,
                     style=style, styles=counts.to_dict())
-        truncated = [r for r in filled.tolist() if styles[r] in ("prose", "json") and is_truncated(outputs[r])]
+        truncated = [r for r in filled.tolist() if styles[r] in ("prose", "json")
+                     and is_truncated(outputs[r])]
         if truncated:
             add("truncated_outputs", Severity.MEDIUM, f"{len(truncated)} answers stop mid-sentence, e.g. "
                 f"“…{outputs[truncated[0]].strip()[-40:]}”", Action.REVIEW, truncated)
@@ -123,7 +131,8 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
         slotted = [r for r, found_slots in slots.items() if found_slots]
         if slotted:
             names = Counter(s for r in slotted for s in slots[r])
-            add("template_fragments", Severity.MEDIUM, f"{len(slotted)} answers hold unfilled template slots: "
+            add("template_fragments", Severity.MEDIUM,
+                f"{len(slotted)} answers hold unfilled template slots: "
                 + ", ".join(f"{s} ×{c}" for s, c in names.most_common(5)), Action.REVIEW, slotted,
                 slots=dict(names.most_common(20)))
         self._repeats(ctx, p, filled, outputs, add)
@@ -144,7 +153,8 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
         for r in filled.tolist():
             by_answer.setdefault(normalize(outputs[r]), []).append(r)
         # fewer copies than min_copies cannot ask min_copies different questions: only the others' are read
-        repeated = np.array([r for members in by_answer.values() if len(members) >= p.min_copies for r in members],
+        repeated = np.array([r for members in by_answer.values() if len(members) >= p.min_copies
+                             for r in members],
                             dtype=np.int64)
         texts = np.full(len(labels), None, dtype=object)
         texts[repeated] = ctx.texts(repeated)
@@ -156,7 +166,8 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
             # one FAQ answer to many rewordings of one question is fine; one answer whatever was asked is not
             if len(questions) >= p.min_copies and (_scattered(members, labels) or AUTO_REPLY.search(answer)):
                 replied.update(members)
-                add("auto_replies", Severity.MEDIUM, f"{len(questions)} different questions get the same answer "
+                add("auto_replies", Severity.MEDIUM,
+                    f"{len(questions)} different questions get the same answer "
                     f"“{preview(outputs[members[0]], 70)}”", Action.REVIEW, members,
                     answer=preview(outputs[members[0]], 200))
         for position, kind in ((0, "opening"), (1, "closing")):
@@ -184,7 +195,8 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
                 continue
             z = robust_z(lengths, inside)
             centre = np.median(lengths[inside])
-            far = np.abs(lengths - centre) >= np.log(p.min_length_ratio)  # log1p: close enough past a few chars
+            # log1p: close enough past a few chars
+            far = np.abs(lengths - centre) >= np.log(p.min_length_ratio)
             members = filled[inside & (z > p.outlier_z) & far].tolist()
             if members:
                 where = "" if label == UNLABELLED else f" of label '{label}'"
@@ -206,7 +218,8 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
             return out
 
         # cached per answer text, like the questions' table: a nightly re-run detects only new answers
-        namespace = ctx.cache.namespace("answer-langid", v=DETECTOR_VERSION, **{k: getattr(settings, k) for k in settings.__slots__})
+        namespace = ctx.cache.namespace("answer-langid", v=DETECTOR_VERSION,
+                                        **{k: getattr(settings, k) for k in settings.__slots__})
         answered = ctx.cache.per_record(namespace, [text_hash(a) for a in answers], run)
         pairs: Counter[tuple[str, str]] = Counter()
         members = []
@@ -223,6 +236,7 @@ class OutputStyleChecker(Checker[OutputStyleParams]):
 
 
 def _scattered(members: list[int], labels: np.ndarray) -> bool:
-    """Text shared across topics, not one topic's content: three or more labels, none holding half the records."""
+    """Text shared across topics, not one topic's content:
+    three or more labels, none holding half the records."""
     spread = Counter(labels[r] for r in members if labels[r] is not None)
     return len(spread) >= 3 and max(spread.values()) < len(members) / 2

@@ -84,7 +84,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
     cleaning = {"conflicting_outputs": "quarantine"}  # the records of the answers not kept (quarantine_ids)
     #: every row asking the question; a contradiction (facts, polarity) costs more than another wording
     points = {"contradicting": Points(3.0), "dissimilar": Points(1.0)}
-    reads_whole = frozenset()  # answer lengths (a per-record feature); the compared rows' texts through ctx.texts
+    # answer lengths (a per-record feature); the compared rows' texts through ctx.texts
+    reads_whole = frozenset()
 
     def check(self, ctx: AuditContext) -> CheckResult:
         params = self.params
@@ -126,15 +127,16 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                 finding = self._finding(frame, texts[rows[0]], rows, answer_groups, superseded, mask,
                                         params.min_similarity)
                 findings.append(finding)
-                penalties.append(self.penalty("contradicting" if finding.severity is Severity.HIGH else "dissimilar",
-                                              len(rows), n))
+                penalties.append(self.penalty(
+                    "contradicting" if finding.severity is Severity.HIGH else "dissimilar", len(rows), n))
         conflicting_rows = sum(len(f.record_ids) for f in findings)
         # only factual contradictions block: other wordings of an answer are worth a review, not a verdict
         contradicting_rows = sum(len(f.record_ids) for f in findings if f.severity is Severity.HIGH)
         share = contradicting_rows / n
         gate = self.gate("conflicting_outputs", share > params.max_conflicting_share,
                          f"{share:.1%} of rows ask the same question with contradicting answers (other "
-                         f"numbers, periods or dates, or a negation; limit {params.max_conflicting_share:.0%})")
+                         f"numbers, periods or dates, or a negation; "
+                         f"limit {params.max_conflicting_share:.0%})")
         reasons = Counter(g["reason"] for f in findings for g in f.details["answers"] if g["reason"])
         metrics = {
             "rows_with_output": int(has_output.sum()),
@@ -170,7 +172,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
         first = others[0]
         more = f" and {len(others) - 1} more" if len(others) > 1 else ""
         message = (f"{len(rows)} records of “{question}” get conflicting answers ({first['detail']}): keep "
-                   f"“{mask(preview(kept.text, 50))}” ×{len(kept.rows)} ({rule}), not “{preview(first['answer'], 50)}”"
+                   f"“{mask(preview(kept.text, 50))}” ×{len(kept.rows)} ({rule}), "
+                   f"not “{preview(first['answer'], 50)}”"
                    f" ×{first['count']}{more}")
         representative = min(kept.rows, key=lambda r: frame["line"].iat[r])
         # facts or polarity: the answers contradict each other; only "dissimilar": another wording or another
@@ -180,7 +183,8 @@ class ConflictingOutputsChecker(Checker[ConflictingOutputsParams]):
                             Action.REVIEW,
                             [str(ids[r]) for r in sorted(rows)], answers=answers, keep_rule=rule,
                             rule=KEEP_RULE, representative=str(ids[representative]), size=len(rows),
-                            quarantine_ids=[str(ids[r]) for g in answer_groups if g is not kept for r in g.rows])
+                            quarantine_ids=[str(ids[r]) for g in answer_groups if g is not kept
+                                            for r in g.rows])
 
 
 def _answer_groups(rows: list[int], outputs: np.ndarray, parse: Callable[[str], Answer],

@@ -126,4 +126,5 @@ class PiiChecker(Checker[PiiParams]):
         for col in wanted:
             for row in np.flatnonzero(total[:, col] > 0).tolist():
                 kinds[row].append(PII_TYPES[col])
-        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate], records={"pii": kinds})
+        return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate],
+                           records={"pii": kinds})

@@ -80,7 +80,8 @@ class SchemaChecker(Checker[SchemaParams]):
             field = f" field '{first.field}'" if first.field else ""
             findings.append(self.finding(
                 kind, Severity.HIGH,
-                f"{len(problems)} input rows could not be loaded ({kind}); first at {path}:{first.line}{field}: "
+                f"{len(problems)} input rows could not be loaded ({kind}); "
+                f"first at {path}:{first.line}{field}: "
                 f"{first.message}", Action.DROP,
                 lines=[p.line for p in problems], reasons=sorted({p.message for p in problems})[:5]))
             penalties.append(self.penalty("unreadable", len(problems), total))
@@ -88,11 +89,12 @@ class SchemaChecker(Checker[SchemaParams]):
             for finding in self._expectations(ctx, params):
                 findings.append(finding)
                 penalties.append(self.penalty(finding.kind, len(finding.record_ids), total))
-        unusable = len(ctx.dataset.problems) + int(frame["label"].isna().sum()) if ctx.dataset.has_labels else \
-            len(ctx.dataset.problems)
+        unusable = len(ctx.dataset.problems) + int(frame["label"].isna().sum()) \
+            if ctx.dataset.has_labels else len(ctx.dataset.problems)
         share = unusable / total if total else 0.0
         gate = self.gate("unusable_rows", share > params.max_gated_share,
-                         f"{share:.1%} of rows are unreadable or unlabelled (limit {params.max_gated_share:.0%})")
+                         f"{share:.1%} of rows are unreadable or unlabelled "
+                         f"(limit {params.max_gated_share:.0%})")
         metrics = {"rows": total, "loaded": len(frame), "quarantined": len(ctx.dataset.problems),
                    "unusable_share": round(share, 4)}
         return self.result(findings, penalties=penalties, metrics=metrics, gates=[gate])

@@ -18,15 +18,19 @@ from .base import Checker, Points
 
 class TextQualityParams(CheckParams):
     min_words: int = Field(2, ge=1, description="Fewer words than this (and under min_chars) is a fragment.")
-    min_chars: int = Field(8, ge=1, description="Texts shorter than this (and under min_words) are fragments.")
-    max_chars: int = Field(2000, ge=1, description="Texts longer than this are overlong (support requests rarely pass 1,000).")
-    outlier_z: float = Field(3.5, gt=0, description="Robust z-score of log length beyond which a text is an outlier.")
+    min_chars: int = Field(
+        8, ge=1, description="Texts shorter than this (and under min_words) are fragments.")
+    max_chars: int = Field(
+        2000, ge=1, description="Texts longer than this are overlong (support requests rarely pass 1,000).")
+    outlier_z: float = Field(
+        3.5, gt=0, description="Robust z-score of log length beyond which a text is an outlier.")
 
 
 #: kind -> (severity, action, message)
 _KINDS = {
     "empty_text": (Severity.HIGH, Action.DROP, "{n} texts are empty or whitespace only"),
-    "fragment": (Severity.MEDIUM, Action.REVIEW, "{n} texts are fragments (under {w} words and {c} characters)"),
+    "fragment": (Severity.MEDIUM, Action.REVIEW,
+                 "{n} texts are fragments (under {w} words and {c} characters)"),
     "overlong": (Severity.MEDIUM, Action.REVIEW, "{n} texts are longer than {m} characters"),
     "length_outlier": (Severity.LOW, Action.REVIEW, "{n} texts have an unusual length (robust z > {z})"),
 }

@@ -68,7 +68,8 @@ def track_run(path: Path, result: AuditResult, dataset: Dataset, config: Regress
 
 @click.command("history")
 @click.argument("database", type=click.Path(path_type=Path))
-@click.option("--name", help="Only runs of this dataset name (audit --name, dataset.name, else the file's stem).")
+@click.option("--name", help="Only runs of this dataset name "
+              "(audit --name, dataset.name, else the file's stem).")
 @click.option("--dataset", type=click.Path(path_type=Path), help="Only runs of this dataset file.")
 @click.option("--limit", "-n", type=click.IntRange(1), default=20, show_default=True,
               help="Most recent runs shown.")
@@ -121,7 +122,8 @@ def history(database: Path, name: str | None, dataset: Path | None, limit: int, 
 @handle_errors
 def diff(database: Path, runs: tuple[int, ...], last: int | None, name: str | None, dataset: Path | None,
          config_path: Path | None, as_json: bool) -> None:
-    """What changed between two runs in DATABASE: the last two of a dataset name, or RUNS (BEFORE AFTER) by id.
+    """What changed between two runs in DATABASE:
+    the last two of a dataset name, or RUNS (BEFORE AFTER) by id.
 
     Exits 1 when the later run regressed beyond the thresholds of the regression: config section.
     """

@@ -42,7 +42,8 @@ def handle_errors(func: F) -> F:
         except OSError as exc:
             if _debug():
                 raise
-            raise CliError(safe_message(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))) from None
+            raise CliError(
+                safe_message(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,4 +1,5 @@
-"""``dqaudit split`` and ``dqaudit check-split``: thin commands over :mod:`dqaudit.export` and :mod:`dqaudit.split`."""
+"""``dqaudit split`` and ``dqaudit check-split``:
+thin commands over :mod:`dqaudit.export` and :mod:`dqaudit.split`."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | 
 @click.argument("data")  # a str, not a Path: with --engine spark also a glob or an s3a://, hdfs://... URI
 @click.option("--out", required=True, help="Folder for the splits (replaced atomically; must not hold DATA). "
               "With --engine spark also an hdfs://, s3a://... URI.")
-@click.option("--ratios", callback=_ratios, help="train,val,test shares (default: export.ratios, 0.8,0.1,0.1).")
+@click.option("--ratios", callback=_ratios,
+              help="train,val,test shares (default: export.ratios, 0.8,0.1,0.1).")
 @click.option("--max-seconds", type=FiniteRange(0, min_open=True), help="Time budget per check (see audit).")
 @click.option("--seed", type=SEED, help="Override the config seed (0 <= seed < 2**32).")
 @click.option("--by-time", "by_time", metavar="FIELD", help="Split by date: oldest rows train, newest test.")
@@ -44,8 +46,9 @@ def _ratios(_: Any, __: Any, value: str | None) -> tuple[float, float, float] | 
 @engine_options
 @handle_errors
 def split(data: str, out: str, ratios: tuple[float, float, float] | None, max_seconds: float | None,
-          seed: int | None, by_time: str | None, chat: bool, config_path: Path | None, checks: list[str] | None,
-          no_cache: bool, as_json: bool, quiet: bool, engine: str | None, spark_master: str | None) -> None:
+          seed: int | None, by_time: str | None, chat: bool, config_path: Path | None,
+          checks: list[str] | None, no_cache: bool, as_json: bool, quiet: bool, engine: str | None,
+          spark_master: str | None) -> None:
     """Audit DATA, clean it by the findings and write leakage-safe train/val/test splits to OUT.
 
     DATA is a file; with --engine spark also a folder, a glob or any path Spark reads.
@@ -100,18 +103,24 @@ def _summary(manifest: dict[str, Any], out: str) -> str:
 @click.command("check-split")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--max-contamination", type=FiniteRange(0, 1), default=0.0, show_default=True,
-              help="Exit 1 when the share of test rows (the last file) with a duplicate elsewhere exceeds this.")
+              help="Exit 1 when the share of test rows (the last file) "
+              "with a duplicate elsewhere exceeds this.")
 @click.option("--threshold", type=FiniteRange(0, 1, min_open=True), help="Near-duplicate Jaccard "
               "threshold (default: the near_duplicates check's).")
-@click.option("--examples", type=click.IntRange(0), default=5, show_default=True, help="Example pairs to show.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="dqaudit.yaml (field mapping).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result, with every contaminated pair.")
-@click.option("--out", type=click.Path(path_type=Path), help="Write every contaminated pair to this JSONL file "
+@click.option("--examples", type=click.IntRange(0), default=5, show_default=True,
+              help="Example pairs to show.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="dqaudit.yaml (field mapping).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable result, with every contaminated pair.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Write every contaminated pair to this JSONL file "
               "(kind, similarity, a and b with part and id).")
 @handle_errors
 def check_split(files: tuple[Path, ...], max_contamination: float, threshold: float | None, examples: int,
                 config_path: Path | None, as_json: bool, out: Path | None) -> None:
-    """Exact and near-duplicate contamination between split FILES (train val test; the last is the test set)."""
+    """Exact and near-duplicate contamination between split FILES
+    (train val test; the last is the test set)."""
     from ..registry import load_config
     from ..split import check_split as run
 
@@ -122,7 +131,8 @@ def check_split(files: tuple[Path, ...], max_contamination: float, threshold: fl
     from ..masking import mask_deep, masker_for, report_masker
 
     config = load_config(config_path)
-    report = run(files, config, threshold=threshold, max_examples=examples, list_pairs=as_json or out is not None)
+    report = run(files, config, threshold=threshold, max_examples=examples,
+                 list_pairs=as_json or out is not None)
     mask = report_masker(config) or masker_for()
     report = replace(report, examples=mask_deep(report.examples, mask),
                      pairs=None if report.pairs is None else mask_deep(report.pairs, mask))

@@ -307,7 +307,8 @@ def band_key_rows(sigs: np.ndarray, which: np.ndarray, bands: int, rows: int, mu
 
 @nb.njit(nogil=True, cache=True)
 def sort_by_prefix(keys: np.ndarray, order: np.ndarray) -> None:
-    """Sort ``keys`` in place by their high 32 bits (ties in position order); the permutation goes to ``order``.
+    """Sort ``keys`` in place by their high 32 bits (ties in position order);
+    the permutation goes to ``order``.
 
     Three stable 11-bit counting passes (least significant first) starting from position order:
     several times faster than a comparison sort of the keys, and the ties come out by position.
@@ -389,7 +390,8 @@ def _push(buf: np.ndarray, count: int, i: int, j: int) -> np.ndarray:
 
 @nb.njit(inline="always")
 def _share_a_small_bucket(ids: np.ndarray, i: int, j: int, upto: int) -> bool:
-    """Whether rows ``i`` and ``j`` of ``ids`` (:func:`bucket_ids`) share a small bucket before band ``upto``."""
+    """Whether rows ``i`` and ``j`` of ``ids`` (:func:`bucket_ids`)
+    share a small bucket before band ``upto``."""
     shared = False
     for s in range(upto):
         shared |= ids[i, s] == ids[j, s]

@@ -16,7 +16,8 @@ from ..publish import check_destination
 
 
 class LocalEngine:
-    """Loads with :func:`~dqaudit.data.load_dataset`; features compute on demand; the exporter writes locally."""
+    """Loads with :func:`~dqaudit.data.load_dataset`; features compute on demand;
+    the exporter writes locally."""
 
     def open(self, data: str | Path, config: AuditConfig, *, progress: Progress | None, cache: Cache,
              for_export: bool, texts: frozenset[str]) -> AuditContext:

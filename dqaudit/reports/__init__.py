@@ -107,5 +107,5 @@ def _written_files(folder: Path, name: str) -> list[str] | None:
     return files
 
 
-__all__ = ["MARKER", "RENDERERS", "prune_reports", "render_html", "render_json", "render_markdown", "report_dir",
-           "write_reports"]
+__all__ = ["MARKER", "RENDERERS", "prune_reports", "render_html", "render_json", "render_markdown",
+           "report_dir", "write_reports"]

@@ -40,10 +40,12 @@ def bar_chart(data: Mapping[str, Any], max_bars: int = 60) -> Markup:
              f"xmlns='http://www.w3.org/2000/svg'>"]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = i * row + 3
-        parts.append(f"<text x='{label_w - 6}' y='{y + 12}' text-anchor='end'>{escape(_clip(str(label)))}</text>")
+        parts.append(f"<text x='{label_w - 6}' y='{y + 12}' text-anchor='end'>"
+                     f"{escape(_clip(str(label)))}</text>")
         if value is None:
             note = notes.get(label, "no value")
-            parts.append(f"<text x='{label_w + 4}' y='{y + 12}' fill='#6b7280'>{escape(_clip(str(note), 60))}</text>")
+            parts.append(f"<text x='{label_w + 4}' y='{y + 12}' fill='#6b7280'>"
+                         f"{escape(_clip(str(note), 60))}</text>")
             continue
         width = max(1.0, bar_w * value / top) if value > 0 else 0
         color = data.get("colors", [PALETTE[0]] * len(values))[i]
@@ -65,7 +67,8 @@ def bar_chart(data: Mapping[str, Any], max_bars: int = 60) -> Markup:
 
 
 def heatmap(data: Mapping[str, Any]) -> Markup:
-    """``{"rows": [...], "columns": [...], "values": [[...]], "flags": optional [[bool]]}``: counts per cell."""
+    """``{"rows": [...], "columns": [...], "values": [[...]], "flags": optional [[bool]]}``:
+    counts per cell."""
     rows, cols, values = list(data["rows"]), list(data["columns"]), data["values"]
     flags = data.get("flags")
     if not rows or not cols:
@@ -86,7 +89,8 @@ def heatmap(data: Mapping[str, Any]) -> Markup:
                      f"{escape(_clip(str(col), 8))}</text>")
     for i, name in enumerate(rows):
         y = head_h + i * 22
-        parts.append(f"<text x='{label_w - 6}' y='{y + 15}' text-anchor='end'>{escape(_clip(str(name)))}</text>")
+        parts.append(f"<text x='{label_w - 6}' y='{y + 15}' text-anchor='end'>"
+                     f"{escape(_clip(str(name)))}</text>")
         for j, _ in enumerate(cols):
             value = values[i][j]
             alpha = 0.08 + 0.85 * (value / top)
@@ -101,7 +105,8 @@ def heatmap(data: Mapping[str, Any]) -> Markup:
 
 
 def line_chart(data: Mapping[str, Any]) -> Markup:
-    """``{"x": [...], "series": {name: [values or None]}, "max": optional, "x_title"/"y_title": optional}``."""
+    """``{"x": [...], "series": {name: [values or None]}, "max": optional,
+    "x_title"/"y_title": optional}``."""
     xs: Sequence[Any] = list(data["x"])
     series: Mapping[str, Sequence[float | None]] = data["series"]
     points = [v for s in series.values() for v in s if v is not None]
@@ -116,13 +121,16 @@ def line_chart(data: Mapping[str, Any]) -> Markup:
     for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = height - (height - pad) * fraction
         parts.append(f"<line x1='{left - 4}' y1='{y:.1f}' x2='{width - pad}' y2='{y:.1f}' stroke='#e5e7eb'/>"
-                     f"<text x='{left - 7}' y='{y + 4:.1f}' text-anchor='end' fill='#4b5563'>{_tick(top * fraction)}</text>")
+                     f"<text x='{left - 7}' y='{y + 4:.1f}' text-anchor='end' fill='#4b5563'>"
+                     f"{_tick(top * fraction)}</text>")
     if data.get("y_title"):
         parts.append(f"<text x='12' y='{(height + pad) / 2:.0f}' text-anchor='middle' fill='#4b5563' "
-                     f"transform='rotate(-90 12 {(height + pad) / 2:.0f})'>{escape(str(data['y_title']))}</text>")
+                     f"transform='rotate(-90 12 {(height + pad) / 2:.0f})'>"
+                     f"{escape(str(data['y_title']))}</text>")
     for k, (name, values) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
-        coords = [(left + i * step, height - (height - pad) * (v / top)) for i, v in enumerate(values) if v is not None]
+        coords = [(left + i * step, height - (height - pad) * (v / top)) for i, v in enumerate(values)
+                  if v is not None]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{path}'/>")
         parts += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{color}'/>" for x, y in coords]

@@ -60,9 +60,11 @@ def render_html(result: AuditResult, extra_sections: Sequence[HtmlSection] = (),
                                             for ch in c.charts) if chart["svg"]]
               for c in result.results}
     metrics = {c.check: json_text(jsonable(c.metrics)) for c in result.results}
-    ranked = {c.check: sorted(c.findings, key=lambda f: (-f.severity.rank, -f.impact)) for c in result.results}
+    ranked = {c.check: sorted(c.findings, key=lambda f: (-f.severity.rank, -f.impact))
+              for c in result.results}
     opened = {c.check for c in result.results
-              if c.error or any(g.triggered for g in c.gates) or (c.score is not None and c.score < bands.ready)}
+              if c.error or any(g.triggered for g in c.gates)
+              or (c.score is not None and c.score < bands.ready)}
     return _ENV.get_template("report.html.j2").render(
         r=result, score_chart=score_chart, charts=charts, metrics=metrics, opened=opened, ranked=ranked,
         not_run=[c for c in result.results if c.status != "ok"],

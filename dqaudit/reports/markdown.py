@@ -36,7 +36,8 @@ def render_markdown(result: AuditResult) -> str:
     lines += _regression(r.run_extras.get("regression"))
     skipped = not_run(r.results)
     if skipped:
-        lines += ["**Not run:**", *[f"- {', '.join(checks)}: {md_cell(reason, 200)}" for reason, checks in skipped],
+        lines += ["**Not run:**", *[f"- {', '.join(checks)}: {md_cell(reason, 200)}"
+                                    for reason, checks in skipped],
                   ""]
     lines += ["| check | score | weight | findings | status |", "|---|---:|---:|---:|---|"]
     for c in r.results:
@@ -44,12 +45,14 @@ def render_markdown(result: AuditResult) -> str:
         status = c.status if c.status == "ok" else f"{c.status}: {md_cell(c.error or c.skipped or '', 80)}"
         lines.append(f"| {c.check} | {score} | {r.weights[c.check]:g} | {len(c.findings)} | {status} |")
     if r.fix_first:
-        lines += ["", "### What to fix first", "", "| # | gain | check | action | finding |", "|---:|---:|---|---|---|"]
+        lines += ["", "### What to fix first", "", "| # | gain | check | action | finding |",
+                  "|---:|---:|---|---|---|"]
         for i, item in enumerate(r.fix_first, 1):
             flag = " **(blocking)**" if item.blocking else ""
             lines.append(f"| {i} | +{item.gain:.2f} | {item.finding.check} | {item.finding.action.value} | "
                          f"{md_cell(item.finding.message, 160)}{flag} |")
-    lines += ["", f"<sub>dqaudit {_version()} · config {r.config.fingerprint()} · seed {r.config.seed}</sub>", ""]
+    lines += ["", f"<sub>dqaudit {_version()} · config {r.config.fingerprint()} · seed {r.config.seed}</sub>",
+              ""]
     return "\n".join(lines)
 
 
@@ -67,5 +70,6 @@ def _regression(diff: dict[str, Any] | None) -> list[str]:
     since = f"since run {before['id']} ({before['started_at']})"
     if not diff["regressions"]:
         return [f"No regression {since}.", ""]
-    return [f"**Regressed {since}:**", *[f"- {md_cell((o['check'] + ': ' if o['check'] else '') + o['message'], 300)}"
-                                         for o in diff["regressions"]], ""]
+    return [f"**Regressed {since}:**",
+            *[f"- {md_cell((o['check'] + ': ' if o['check'] else '') + o['message'], 300)}"
+              for o in diff["regressions"]], ""]
