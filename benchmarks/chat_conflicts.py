@@ -87,7 +87,8 @@ def clough_false_alarms(shared: Path) -> None:
         verdicts = [compare(sources[row.label], parse_answer(row.text)) for row in rows.itertuples()]
         reasons = Counter(v.reason for v in verdicts if v is not None)
         flagged = sum(v is not None for v in verdicts)
-        print(f"{category:<10}{len(rows):>9}{flagged / len(rows):>10.1%}{1.0:>12.1%}  {dict(sorted(reasons.items()))}")
+        print(f"{category:<10}{len(rows):>9}{flagged / len(rows):>10.1%}{1.0:>12.1%}  "
+              f"{dict(sorted(reasons.items()))}")
 
 
 def main() -> None:

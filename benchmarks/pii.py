@@ -3,7 +3,8 @@
     python benchmarks/pii.py [--docs N] [--seed S]
 
 Each document is a short ru/kk/en support sentence carrying either one planted
-value (e-mail, KZ/RU phone in several formats, +7 and +998 numbers outside the assigned ranges, Luhn-valid card, KZ/DE/GB IBAN with
+value (e-mail, KZ/RU phone in several formats, +7 and +998 numbers outside the assigned ranges,
+Luhn-valid card, KZ/DE/GB IBAN with
 a valid mod-97, IIN with a valid check digit and birth date, a person's name), or a
 look-alike that must not be flagged (order numbers, dates, amounts, signed amounts, Luhn-failing
 card numbers, IBANs with a wrong checksum, 12-digit contract numbers with a wrong

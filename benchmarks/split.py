@@ -24,7 +24,8 @@ WORDS = ("card blocked transfer loan fee limit account deposit pin atm branch mo
 
 
 def make_rows(n: int, seed: int = 0) -> tuple[list[str], np.ndarray, list[str], list[str]]:
-    """Short support requests (9 random words + a serial number): 5% exact copies, conversation groups of up to 4, skewed labels, 3 languages."""
+    """Short support requests (9 random words + a serial number):
+    5% exact copies, conversation groups of up to 4, skewed labels, 3 languages."""
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(WORDS), size=(n, 9))
     texts = [" ".join(WORDS[w] for w in row) + f" {i}" for i, row in enumerate(picks)]
@@ -67,7 +68,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(run_one(args.rows[0])))
         return
-    print("| rows | groups | grouping s | assignment s | leakage check s | total s | crossing pairs | peak RSS MiB |")
+    print("| rows | groups | grouping s | assignment s | leakage check s | total s | crossing pairs "
+          "| peak RSS MiB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.rows:
         done = subprocess.run([sys.executable, __file__, "--worker", "--rows", str(n)], check=True,

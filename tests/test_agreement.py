@@ -363,7 +363,8 @@ def test_count_table_from_counts_is_the_ratings_table():
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), items=st.integers(1, 400), classes=st.integers(2, 12),
        most=st.integers(2, 6))
-def test_sparse_nominal_alpha_is_the_package_bit_for_bit(seed: int, items: int, classes: int, most: int) -> None:
+def test_sparse_nominal_alpha_is_the_package_bit_for_bit(seed: int, items: int, classes: int,
+                                                         most: int) -> None:
     """The large-table path adds the same coincidences in the same order as ``krippendorff.alpha``."""
     import krippendorff
 

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from dqaudit.cli import cli
 
-CLEAN = [{"id": str(i), "text": f"please check the status of my request number {i}", "label": ["a", "b"][i % 2]}
+CLEAN = [{"id": str(i), "text": f"please check the status of my request number {i}",
+          "label": ["a", "b"][i % 2]}
          for i in range(40)]
 CONFLICT = [{"id": "x", "text": "same text", "label": "a"}, {"id": "y", "text": "same text", "label": "b"}]
 
@@ -21,7 +22,8 @@ def test_fail_under_prints_the_threshold_under_quiet(write_jsonl) -> None:
     assert result.exit_code == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0].startswith("dqaudit: data is ")
-    assert any(line.startswith("- readiness ") and line.endswith(" is under --fail-under 99.5") for line in lines)
+    assert any(line.startswith("- readiness ") and line.endswith(" is under --fail-under 99.5")
+               for line in lines)
     assert lines[-1].startswith("report: reports/data-")
 
 

@@ -1,4 +1,5 @@
-"""Bounded work and validated arguments: nothing hangs, nothing runs unbounded, bad values are exit 2 (issue 20)."""
+"""Bounded work and validated arguments:
+nothing hangs, nothing runs unbounded, bad values are exit 2 (issue 20)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def _policies(tmp_path: Path, pattern: str, budget: float | None = None) -> Audi
     path = tmp_path / "policies.yaml"
     path.write_text("policies:\n  - id: p1\n    effective_from: 2024-01-01\n    superseded:\n"
                     f"      patterns: [{json.dumps(pattern)}]\n")
-    settings = {"policies": str(path), **({"pattern_budget": budget, "pattern_timeout": 0.5} if budget else {})}
+    settings = {"policies": str(path), **({"pattern_budget": budget, "pattern_timeout": 0.5}
+                                          if budget else {})}
     return AuditConfig(cache={"enabled": False}).with_check("stale_policy", **settings)
 
 
@@ -51,7 +53,8 @@ def test_ordinary_patterns_pass_the_pre_check(pattern):
 
 def test_an_unsafe_pattern_is_reported_and_not_run(write_jsonl, tmp_path, monkeypatch):
     rows = [{"id": "a", "text": "a" * 30 + "!", "label": "x"}, {"id": "b", "text": "fine", "label": "y"}]
-    result = audit(write_jsonl(rows), _policies(tmp_path, "(a+)+$"), checks=["stale_policy"]).check("stale_policy")
+    result = audit(write_jsonl(rows), _policies(tmp_path, "(a+)+$"),
+                   checks=["stale_policy"]).check("stale_policy")
     unsafe = [f for f in result.findings if f.kind == "pattern_unsafe"]
     assert unsafe and "nested quantifier" in unsafe[0].message
 
@@ -88,11 +91,13 @@ def test_a_check_over_its_time_budget_becomes_a_check_error(write_jsonl, tmp_pat
     (tmp_path / "p.yaml").write_text("policies: []\n")
     began = time.perf_counter()
     result = CliRunner().invoke(cli, ["audit", str(source), "--checks", "stale_policy,balance", "--no-cache",
-                                      "--max-seconds", "3", "--json", "-q", "--policies", str(tmp_path / "p.yaml")])
+                                      "--max-seconds", "3", "--json", "-q", "--policies",
+                                      str(tmp_path / "p.yaml")])
     assert time.perf_counter() - began < 25
     report = json.loads(result.stdout)
     assert report["checks"]["stale_policy"]["status"] == "error"
-    assert "3s" in report["checks"]["stale_policy"]["error"] and report["checks"]["balance"]["status"] != "error"
+    assert ("3s" in report["checks"]["stale_policy"]["error"]
+            and report["checks"]["balance"]["status"] != "error")
 
 
 @pytest.mark.parametrize("args", [
@@ -111,7 +116,8 @@ def test_bad_seeds_and_ratios_are_one_line_exit_2(write_jsonl, tmp_path, args):
 @pytest.mark.parametrize("args", [["--seed", "-5"], ["--fail-under", "nan"], ["--seed", "99999999999"]])
 def test_bad_audit_arguments_are_one_line_exit_2(write_jsonl, tmp_path, args):
     source = write_jsonl([{"id": str(i), "text": f"text {i}", "label": "a"} for i in range(10)])
-    result = CliRunner().invoke(cli, ["audit", str(source), "--out", str(tmp_path / "r"), "--no-cache", *args])
+    result = CliRunner().invoke(cli, ["audit", str(source), "--out", str(tmp_path / "r"), "--no-cache",
+                                      *args])
     assert result.exit_code == 2, result.output
     assert len(result.stderr.strip().splitlines()) == 1
 

@@ -193,7 +193,8 @@ def test_a_shard_that_could_not_be_written_is_a_warning_when_the_same_run_reads_
 
 
 def test_gathering_from_parts_of_any_size_gives_the_rows_asked_for() -> None:
-    """Rows of several parts (the largest first, last or between; empty parts too) come back in the order asked."""
+    """Rows of several parts (the largest first, last or between; empty parts too)
+    come back in the order asked."""
     from dqaudit.cache import _gather
 
     rng = np.random.default_rng(3)

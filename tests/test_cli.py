@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from dqaudit.cli import cli
 from dqaudit.registry import load_config
 
-CLEAN = [{"id": str(i), "text": f"please check the status of my request number {i}", "label": ["a", "b"][i % 2]}
+CLEAN = [{"id": str(i), "text": f"please check the status of my request number {i}",
+          "label": ["a", "b"][i % 2]}
          for i in range(40)]
 
 
@@ -26,8 +27,8 @@ def test_audit_writes_reports_and_exits_0(write_jsonl, tmp_path):
     assert "Readiness" in result.output and "READY" in result.output
     (folder,) = (tmp_path / "reports").iterdir()
     assert folder.name.startswith("data-") and folder.name.endswith("Z")
-    assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html", "records.parquet",
-                                                  ".dqaudit-report.json"}
+    assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html",
+                                                  "records.parquet", ".dqaudit-report.json"}
 
 
 def test_empty_dataset_has_no_readiness_and_is_not_ready(tmp_path):
@@ -52,9 +53,11 @@ def test_json_flag_prints_only_json(write_jsonl):
 
 def test_fail_under_and_gate_exit_1(write_jsonl):
     path = write_jsonl(CLEAN)
-    assert run("audit", path, "--fail-under", "100.1", "--checks", "balance", "-q").exit_code == 2  # out of range
+    assert run("audit", path, "--fail-under", "100.1",
+               "--checks", "balance", "-q").exit_code == 2  # out of range
     assert run("audit", path, "--fail-under", "99", "--checks", "balance", "-q").exit_code == 0
-    conflicted = write_jsonl([{"text": "same text", "label": "a"}, {"text": "same text", "label": "b"}], "c.jsonl")
+    conflicted = write_jsonl([{"text": "same text", "label": "a"}, {"text": "same text", "label": "b"}],
+                             "c.jsonl")
     result = run("audit", conflicted, "--checks", "duplicates")
     assert result.exit_code == 1 and "BLOCKING" in result.output
 
@@ -81,7 +84,8 @@ def test_debug_shows_the_exception(write_jsonl):
 
 
 def test_init_writes_a_valid_commented_config(write_jsonl, tmp_path):
-    path = write_jsonl([{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    path = write_jsonl([{"messages": [{"role": "user", "content": "hi"},
+                                      {"role": "assistant", "content": "yo"}],
                          "intent": "greet", "uid": "1"}])
     result = run("init", path)
     assert result.exit_code == 0, result.output
@@ -110,16 +114,19 @@ def test_installed_entry_point_runs(write_jsonl, tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["verdict"] == "READY"
-    missing = subprocess.run([exe, "audit", "nope.jsonl"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    missing = subprocess.run([exe, "audit", "nope.jsonl"], capture_output=True, text=True, cwd=tmp_path,
+                             timeout=60)
     assert missing.returncode == 2 and missing.stderr.strip() == "Error: nope.jsonl: no such file"
 
 
 def test_a_chat_role_typo_is_one_line_and_exit_2(write_jsonl, tmp_path):
-    data = write_jsonl([{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}])
+    data = write_jsonl([{"messages": [{"role": "user", "content": "hi"},
+                                      {"role": "assistant", "content": "hello"}]}])
     config = tmp_path / "typo.yaml"
     config.write_text("fields: {text: 'messages[usr]', output: 'messages[assistant]'}\n", encoding="utf-8")
     result = run("audit", data, "--config", config)
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"Error: {data}: field 'messages[usr]': no record has this field (roles seen in 'messages': assistant, user); "
+        f"Error: {data}: field 'messages[usr]': no record has this field "
+        "(roles seen in 'messages': assistant, user); "
         "map it with fields.text in dqaudit.yaml"]

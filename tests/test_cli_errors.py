@@ -32,7 +32,8 @@ def test_a_file_name_that_is_not_utf8_is_audited_and_shown_safely(tmp_path):
     path.write_text("".join(json.dumps({"id": str(i), "text": f"hello number {i} here", "label": "ab"[i % 2]})
                             + "\n" for i in range(20)))
     result = CliRunner().invoke(cli, ["audit", str(path), "--no-cache", "--checks", "schema,duplicates",
-                                      "--out", str(tmp_path / "r"), "--json", "--history", str(tmp_path / "h.db")])
+                                      "--out", str(tmp_path / "r"), "--json", "--history",
+                                      str(tmp_path / "h.db")])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert "\ufffd" in report["dataset"]["path"] and "\x1b" not in result.output

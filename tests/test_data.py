@@ -254,13 +254,14 @@ def test_batched_jsonl_matches_row_by_row(tmp_path, monkeypatch, block, fields):
 
 _VALUE = st.one_of(
     st.none(), st.booleans(), st.text(max_size=8), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False, width=64), st.sampled_from([2.0, -0.0, 1e20, 2**53 + 1.0]),
-    st.lists(st.integers(0, 3), max_size=2),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([2.0, -0.0, 1e20, 2**53 + 1.0]), st.lists(st.integers(0, 3), max_size=2),
 )
 _NOTE = st.one_of(st.fixed_dictionaries({"annotator": _VALUE, "label": _VALUE}), _VALUE)
 _RECORD = st.fixed_dictionaries(
     {"text": st.one_of(st.text(max_size=12), _VALUE)},
-    optional={name: _VALUE for name in ("id", "label", "lang", "group", "created_at", "policy_version", "split")}
+    optional={name: _VALUE for name in ("id", "label", "lang", "group", "created_at", "policy_version",
+                                        "split")}
     | {"annotations": st.one_of(st.lists(_NOTE, max_size=3), _VALUE), "output": _VALUE},
 )
 _LINE = st.one_of(
@@ -333,7 +334,8 @@ CHAT_ROWS = ['{"messages": [{"role": "system", "content": "be brief"}, {"role": 
 @pytest.mark.parametrize(("fields", "named", "seen"), [
     ({"text": "messages[usr]"}, "messages[usr]", "roles seen in 'messages': assistant, system, user"),
     ({"text": "messages[user]", "output": "messages[bot]"}, "messages[bot]", "roles seen in 'messages'"),
-    ({"text": "messages[user]", "label": "label_name"}, "label_name", "keys seen: intent, messages, ticket_id"),
+    ({"text": "messages[user]", "label": "label_name"}, "label_name",
+     "keys seen: intent, messages, ticket_id"),
     ({"text": "messages[user]", "id": "uuid"}, "uuid", "keys seen: intent"),
     ({"text": "messages[user]", "output": "answer"}, "answer", "keys seen: intent"),
 ])

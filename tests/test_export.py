@@ -121,8 +121,10 @@ def test_a_question_never_vanishes_with_its_stale_copy():
 
 
 def test_a_dedupe_keeps_a_copy_no_quarantine_removed():
-    """A cluster's representative holds an answer that is not kept: the dedupe keeps another copy, not none."""
-    frame = pd.DataFrame({"id": list("abcd"), "label": ["x"] * 4, "created_at": [None] * 4, "line": [1, 2, 3, 4]})
+    """A cluster's representative holds an answer that is not kept:
+    the dedupe keeps another copy, not none."""
+    frame = pd.DataFrame({"id": list("abcd"), "label": ["x"] * 4, "created_at": [None] * 4,
+                          "line": [1, 2, 3, 4]})
     findings = [finding("near_duplicates", "near_duplicates", list("abc"), representative="a"),
                 finding("conflicting_outputs", "conflicting_outputs", list("abc"), Action.REVIEW,
                         quarantine_ids=["a"]),
@@ -138,9 +140,11 @@ def test_a_rolled_up_finding_applies_to_the_rows_its_check_lists_per_record():
     frame = plan_frame("abcde", label=["x", "y", "y", "x", "x"],
                        created_at=[None, "2024-02-01", "2024-01-01", None, None])
     clusters, rules = lambda: np.array([0, 0, 0, 1, 1]), {"near_duplicates": "dedupe"}
-    named = cleaning_plan(frame, [finding("near_duplicates", "near_duplicates", list("abcde"))], rules, clusters)
+    named = cleaning_plan(frame, [finding("near_duplicates", "near_duplicates", list("abcde"))], rules,
+                          clusters)
     summed = finding("near_duplicates", "near_duplicates", [], clusters=2, rolled_up=True)  # counts only
-    rolled = cleaning_plan(frame, [summed], rules, clusters, {"near_duplicates.near_duplicates": [0, 1, 2, 3, 4]})
+    rolled = cleaning_plan(frame, [summed], rules, clusters,
+                           {"near_duplicates.near_duplicates": [0, 1, 2, 3, 4]})
     assert rolled.reasons.keys() == named.reasons.keys() == {1, 4}
     assert [r[0]["kept"] for r in rolled.reasons.values()] == [r[0]["kept"] for r in named.reasons.values()]
     assert cleaning_plan(frame, [summed], rules, clusters).reasons == {}
@@ -152,7 +156,8 @@ def test_the_cluster_cap_does_not_change_what_the_export_keeps(write_jsonl, tmp_
         base = f"please block my stolen debit card number {k} at the branch on main street today"
         rows += [{"id": f"{k}a", "text": base, "label": "card"},
                  {"id": f"{k}b", "text": base + " thanks", "label": "card"}]
-    rows += [{"id": f"u{i}", "text": f"unrelated question {i} about {['loans', 'fees'][i % 2]}", "label": "loan"}
+    rows += [{"id": f"u{i}", "text": f"unrelated question {i} about {['loans', 'fees'][i % 2]}",
+              "label": "loan"}
              for i in range(20)]
     source = write_jsonl(rows)
     outputs = []
@@ -369,7 +374,8 @@ def test_the_copies_reasons_carry_the_settled_message():
 
 records = st.one_of(
     st.builds(lambda i, t, lab, g: {"id": f"x{i}", "text": t, "label": lab, "group": g},
-              st.integers(0, 10_000), st.sampled_from(["alpha beta", "gamma delta", "  ", "alpha  beta", "zeta"]),
+              st.integers(0, 10_000),
+              st.sampled_from(["alpha beta", "gamma delta", "  ", "alpha  beta", "zeta"]),
               st.sampled_from(["a", "b", None]), st.sampled_from([None, "g1", "g2"])),
     st.sampled_from(['{"truncated', "42", '{"id": "nt"}', "[]"]),
 )
@@ -386,13 +392,14 @@ def test_invariant_holds_for_generated_data(tmp_path_factory, rows):
     source.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in unique))
     # the loader's whole-file rule: no record has a text field, and no row is unreadable JSON
     if not any(isinstance(r, dict) for r in rows) and '{"id": "nt"}' in rows and '{"truncated' not in rows:
-        with pytest.raises(InputError, match="no record has this field"):   # a whole-file problem, not a row's
+        with pytest.raises(InputError, match="no record has this field"):  # a whole-file problem, not a row's
             split_dataset(source, folder / "out", config(), checks=FAST)
         return
     split_dataset(source, folder / "out", config(), checks=FAST)
     total = sum(len((folder / "out" / n).read_text().splitlines()) for n in OUTPUTS)
     assert total == len(rows)
-    quarantined = [orjson.loads(x)["line"] for x in (folder / "out" / "quarantine.jsonl").read_text().splitlines()]
+    quarantined = [orjson.loads(x)["line"]
+                   for x in (folder / "out" / "quarantine.jsonl").read_text().splitlines()]
     assert len(set(quarantined)) == len(quarantined)
 
 
@@ -449,14 +456,17 @@ def test_row_lines_routes_and_renders_each_kind_of_row():
     [(name, line)] = row_lines(render, where, raw, record, split=-1, record_id="r1",
                                reasons=[{"check": "schema", "kind": "missing_label"}])
     assert name == QUARANTINE and json.loads(line)["record"]["id"] == "r1"
-    assert row_lines(render, where, raw, record, split=1, text="hi", label="greet") == [("val.jsonl", raw.encode())]
-    routed = row_lines(render, where, raw, record, split=2, text="hi", label="greet", relabel="hello", chat=True)
+    assert row_lines(render, where, raw, record, split=1, text="hi",
+                     label="greet") == [("val.jsonl", raw.encode())]
+    routed = row_lines(render, where, raw, record, split=2, text="hi", label="greet", relabel="hello",
+                       chat=True)
     assert [name for name, _ in routed] == ["test.jsonl", "test.chat.jsonl"]
     assert json.loads(routed[0][1])["label"] == "hello"
     assert json.loads(routed[1][1])["messages"] == [
         {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
         {"role": "assistant", "content": "hello"}]  # the relabelled label answers
-    with_output = row_lines(render, where, raw, record, split=0, text="hi", label="greet", output="Hi!", chat=True)
+    with_output = row_lines(render, where, raw, record, split=0, text="hi", label="greet", output="Hi!",
+                            chat=True)
     assert json.loads(with_output[1][1])["messages"][-1]["content"] == "Hi!"  # an output wins over the label
     assert len(row_lines(render, where, raw, record, split=0, text="hi", chat=True)) == 1  # nothing to answer
 

@@ -211,7 +211,8 @@ def test_runs_are_grouped_by_name_so_dated_files_compare(tmp_path: Path) -> None
     with HistoryStore(tmp_path / "h.sqlite", create=True) as store:
         first = store.record(replace(make_run(90.0, dataset="/n/requests-2026-12-01.jsonl"), name="requests"))
         store.record(make_run(50.0, dataset="/n/other.jsonl"))
-        second = store.record(replace(make_run(80.0, dataset="/n/requests-2026-12-02.jsonl"), name="requests"))
+        second = store.record(replace(make_run(80.0, dataset="/n/requests-2026-12-02.jsonl"),
+                                      name="requests"))
         previous = store.previous(second)
         assert [r.id for r in store.runs(name="requests")] == [first, second]
         assert [r.name for r in store.runs()] == ["requests", "other", "requests"]  # default: the stem
@@ -225,8 +226,9 @@ def test_a_v1_history_gains_names_from_the_file_stems(tmp_path: Path) -> None:
             conn.execute(statement)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute("PRAGMA user_version = 1")
-        conn.execute("INSERT INTO runs (started_at, dataset, fingerprint, rows, loaded, config_hash, dqaudit_version,"
-                     " readiness, verdict, gates) VALUES ('t', '/d/bank.v2.jsonl', 'f', 1, 1, 'c', '0.1.0', 90, "
+        conn.execute("INSERT INTO runs (started_at, dataset, fingerprint, rows, loaded, config_hash,"
+                     " dqaudit_version, readiness, verdict, gates)"
+                     " VALUES ('t', '/d/bank.v2.jsonl', 'f', 1, 1, 'c', '0.1.0', 90, "
                      "'READY', 0)")
     conn.close()
     with HistoryStore(path) as store:

@@ -48,7 +48,8 @@ def _type_checking_block(node: ast.AST) -> bool:
 
 
 def imports_of(source: str, name: str, is_package: bool, modules: set[str]) -> set[str]:
-    """The modules of ``modules`` that module ``name`` imports anywhere (relative imports and submodules resolved)."""
+    """The modules of ``modules`` that module ``name`` imports anywhere
+    (relative imports and submodules resolved)."""
     package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
 
@@ -65,7 +66,8 @@ def imports_of(source: str, name: str, is_package: bool, modules: set[str]) -> s
                 anchor = package.split(".")
                 anchor = anchor[:len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:  # ``from pkg import mod`` depends on pkg.mod; ``from mod import f`` on mod
+            # ``from pkg import mod`` depends on pkg.mod; ``from mod import f`` on mod
+            for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 found.add(sub if sub in modules else base)
         for child in ast.iter_child_nodes(node):

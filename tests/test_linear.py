@@ -29,7 +29,8 @@ def test_blank_and_bad_lines_in_one_block_are_visited_once_each():
     objs = data._parse_all(lines)
     assert len(objs) == len(lines) and objs[0]["id"] == "a" and objs[-1]["id"] == "a"
     assert objs[1:-1] == [None] * 8000
-    assert _CountingLines.handed <= 2 * len(lines)   # was ~len(lines)**2 / 2: each failure restarted the block
+    # was ~len(lines)**2 / 2: each failure restarted the block
+    assert _CountingLines.handed <= 2 * len(lines)
 
 
 def test_a_file_of_blank_lines_loads_with_every_row_accounted(tmp_path):
@@ -50,6 +51,7 @@ def test_twenty_thousand_rare_labels_give_a_bounded_report(write_jsonl):
     assert summary.details["classes"] + len(listed) == 20_000 == result.metrics["rare_class_count"]
     assert summary.details["records"] + sum(len(f.record_ids) for f in listed) == 40_000
     assert summary.record_ids == ()   # counts, not 40,000 ids
-    assert len(result.metrics["distribution"]) <= 51 and sum(result.metrics["distribution"].values()) == 40_000
+    assert (len(result.metrics["distribution"]) <= 51
+            and sum(result.metrics["distribution"].values()) == 40_000)
     assert len(result.charts[0].data["labels"]) <= 51
     assert len(json.dumps(result.metrics)) < 20_000

@@ -85,8 +85,9 @@ def test_mask_many_masks_what_one_call_per_value_masks() -> None:
 
     mask = masker_for()
     rng = random.Random(3)
-    pieces = ["d", "1", "23", "4567", "-", " ", "@", "ab", "KZ", "86", "Ivan Petrov", "a.b@x.io", "…", "é", "\x0b",
-              "\x1f", "\t", "\n", "+7 701 555 12 34", "4111 1111 1111 1111", "Мария Иванова", "x\u2028y"]
+    pieces = ["d", "1", "23", "4567", "-", " ", "@", "ab", "KZ", "86", "Ivan Petrov", "a.b@x.io", "…", "é",
+              "\x0b", "\x1f", "\t", "\n", "+7 701 555 12 34", "4111 1111 1111 1111", "Мария Иванова",
+              "x\u2028y"]
     values = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(3000)]
     assert mask_many(values, mask) == [mask(v) for v in values]
     assert mask_many(["\udcff" * 70] * 70, mask) == [mask("\udcff" * 70)] * 70  # not UTF-8: each value masked
@@ -115,17 +116,19 @@ def _fresh_masker():  # type: ignore[no-untyped-def]
 
 
 def test_the_next_run_masks_only_ids_it_has_not_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Verdicts kept in the cache give what one masker call per value gives; a re-run calls it for new ids only."""
+    """Verdicts kept in the cache give what one masker call per value gives;
+    a re-run calls it for new ids only."""
     import random
 
     from dqaudit.cache import Cache
     from dqaudit.masking import changed_by, mask_many
 
     rng = random.Random(5)
-    pieces = ["b", "0", "1", "23", "4567", "-", " ", "@", "KZ", "86", "+7 701 555 12 34", "4111 1111 1111 1111",
-              "Ivan Petrov", "a.b@x.io", "é", "…"]
-    values = [f"b{i:07d}" for i in range(3000)] + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
-                                                  for _ in range(2000)] + [None]
+    pieces = ["b", "0", "1", "23", "4567", "-", " ", "@", "KZ", "86", "+7 701 555 12 34",
+              "4111 1111 1111 1111", "Ivan Petrov", "a.b@x.io", "é", "…"]
+    values = ([f"b{i:07d}" for i in range(3000)]
+              + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+              + [None])
     want = [v is not None and _fresh_masker()(v) != v for v in values]
     calls = _mask_text_calls(monkeypatch)
     got = changed_by(values, _fresh_masker(), Cache(tmp_path))
@@ -154,7 +157,8 @@ def test_a_verdict_is_used_only_for_the_string_it_was_computed_for(tmp_path: Pat
     assert masking.changed_by(values, mask, Cache(tmp_path)).all()
     Cache(tmp_path).flush()
     (folder,) = tmp_path.iterdir()
-    keys = pd.util.hash_array(np.array(values, dtype=object), hash_key=masking._HASH_KEYS[0], categorize=False)
+    keys = pd.util.hash_array(np.array(values, dtype=object), hash_key=masking._HASH_KEYS[0],
+                              categorize=False)
     lies = np.zeros((len(values), 2), dtype="<u8")  # "unchanged", under the right keys, with the wrong check
     for shard in folder.iterdir():
         shard.unlink()
@@ -170,7 +174,8 @@ def test_a_verdict_is_used_only_for_the_string_it_was_computed_for(tmp_path: Pat
 
 
 def test_the_verdicts_change_namespace_with_the_types(tmp_path: Path) -> None:
-    """A masker for other types keeps its verdicts apart (an id a phone-only masker leaves may be an e-mail)."""
+    """A masker for other types keeps its verdicts apart
+    (an id a phone-only masker leaves may be an e-mail)."""
     from dqaudit.cache import Cache
     from dqaudit.masking import changed_by, masker_for
 

@@ -37,7 +37,8 @@ def planted() -> list[Any]:
     rows += [{"id": "c1", "text": "Где мой перевод? Он не пришёл вчера", "label": "card"},
              {"id": "c2", "text": "Где мой перевод? Он не пришёл вчера", "label": "savings"}]
     base = "the mobile app crashes every time i open the statement page on my phone after the update"
-    rows += [{"id": "n1", "text": base, "label": "card"}, {"id": "n2", "text": base + " yesterday", "label": "card"}]
+    rows += [{"id": "n1", "text": base, "label": "card"},
+             {"id": "n2", "text": base + " yesterday", "label": "card"}]
     rows += [{"id": "mail", "text": "write to ivan.petrov@example.com about my card limit", "label": "card"},
              '{"id": "broken", "text": ', {"id": "notext", "label": "card"}]
     return rows
@@ -100,7 +101,8 @@ def test_every_finding_on_the_sample_has_its_columns_set(sample_path: Path) -> N
 
 
 def consistent(result: Any) -> None:
-    """Every id a finding names has the finding's ``check.kind`` among its reasons and the check's column set."""
+    """Every id a finding names has the finding's ``check.kind`` among its reasons
+    and the check's column set."""
     rec = result.records
     rows_of = rec[rec["loaded"]].groupby("id").groups  # index labels: positions in the whole table
     listed: set[int] = set()
@@ -134,8 +136,8 @@ def consistent(result: Any) -> None:
 def test_the_decision_is_what_split_does(audited: tuple[Path, Any], tmp_path: Path) -> None:
     path, result = audited
     split(path, tmp_path / "out", AuditConfig(cache={"enabled": False}), checks=FAST)
-    quarantined = {json.loads(line)["line"]
-                   for line in (tmp_path / "out" / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()}
+    quarantined = {json.loads(line)["line"] for line
+                   in (tmp_path / "out" / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()}
     rec = result.records
     assert set(rec.loc[rec["decision"].isin(["drop", "quarantine"]), "line"]) == quarantined
 
@@ -145,7 +147,8 @@ def test_records_parquet_has_the_documented_schema_and_masks_ids(write_jsonl: Ca
     rows = [{"id": "ivan.petrov@example.com", "text": "my card is blocked", "label": "card"},
             {"id": "b", "text": "how do i open a deposit", "label": "savings"},
             {"id": "ivan.petrov@example.com-7", "text": "my pin code is blocked", "label": "card"}]
-    result = dqaudit.audit(write_jsonl(rows), AuditConfig(cache={"enabled": False}), checks=["duplicates", "pii"])
+    result = dqaudit.audit(write_jsonl(rows), AuditConfig(cache={"enabled": False}),
+                           checks=["duplicates", "pii"])
     written = write_reports(result, tmp_path / "out", ["json"])
     table = pq.read_table(written["records"])
     assert written["records"].name == FILENAME
@@ -153,7 +156,8 @@ def test_records_parquet_has_the_documented_schema_and_masks_ids(write_jsonl: Ca
     assert all(field.metadata[b"description"] for field in table.schema)
     ids = table.column("id").to_pylist()
     assert not any("ivan.petrov" in i for i in ids) and ids[1] == "b" and ids[2] == "<EMAIL>-7"
-    assert result.records["id"].tolist()[0] == "ivan.petrov@example.com"  # in memory: raw, as the export needs
+    # in memory: raw, as the export needs
+    assert result.records["id"].tolist()[0] == "ivan.petrov@example.com"
 
 
 def test_every_column_is_documented() -> None:
@@ -163,7 +167,8 @@ def test_every_column_is_documented() -> None:
 
 
 def test_ids_are_masked_as_one_call_per_value_would_mask_them() -> None:
-    """The vectorised pre-filter sends every id a masker could change to it, and leaves the rest as they are."""
+    """The vectorised pre-filter sends every id a masker could change to it,
+    and leaves the rest as they are."""
     from dqaudit.masking import masker_for
     from dqaudit.records import _GLUED_EMAIL, _masked
 
@@ -174,7 +179,8 @@ def test_ids_are_masked_as_one_call_per_value_would_mask_them() -> None:
 
     rng = random.Random(7)
     pieces = ["d", "1", "23", "4567", "-", "_", " ", "@", "ab", "KZ", "86", "Ivan Petrov", "a.b@x.io", "…",
-              "\u00e9", "\x0b", "\x1c", "\t", "+7 701 555 12 34", "4111 1111 1111 1111", "#12", "Мария Иванова"]
+              "\u00e9", "\x0b", "\x1c", "\t", "+7 701 555 12 34", "4111 1111 1111 1111", "#12",
+              "Мария Иванова"]
     values = [None, "", "d1", "ivan.petrov@example.com-7", "KZ86125KZT5004100100", "x\u2028y"]
     values += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
     got = _masked(pd.Series(values, dtype="string"), mask).tolist()

@@ -80,7 +80,8 @@ def test_the_example_policies_are_wired_as_a_commented_line(tmp_path: Path) -> N
     text = Path("dqaudit.yaml").read_text(encoding="utf-8")
     line = next(line for line in text.splitlines() if line.strip().startswith("# policies:"))
     assert line.strip().startswith("# policies: policies.yaml")
-    Path("dqaudit.yaml").write_text(text.replace(line, line.replace("# policies", "policies", 1)), encoding="utf-8")
+    Path("dqaudit.yaml").write_text(text.replace(line, line.replace("# policies", "policies", 1)),
+                                    encoding="utf-8")
     audited = runner.invoke(cli, ["audit", str(data), "--json", "--quiet", "--checks", "stale_policy"])
     check = json.loads(audited.stdout)["checks"]["stale_policy"]
     assert check["skipped"] == "policies.yaml defines no policies"  # read: the example is all comments

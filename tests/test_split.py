@@ -28,7 +28,8 @@ def test_union_groups_is_transitive():
        st.integers(0, 5))
 def test_groups_never_split_and_every_row_is_placed(rows, seed):
     groups = np.array([g for g, _, _ in rows])
-    out = stratified_split(groups, [lab for _, lab, _ in rows], [lang for _, _, lang in rows], (0.7, 0.2, 0.1), seed)
+    out = stratified_split(groups, [lab for _, lab, _ in rows], [lang for _, _, lang in rows],
+                           (0.7, 0.2, 0.1), seed)
     assert len(out.assignment) == len(rows) and set(out.assignment) <= {0, 1, 2}
     for g in np.unique(groups):
         assert len(set(out.assignment[groups == g])) == 1
@@ -102,7 +103,8 @@ def test_time_split_puts_newest_groups_last():
 def test_cross_split_matches_counts_exact_and_near_pairs():
     base = "please block my debit card it was stolen at the market this morning"
     texts = [base, "  PLEASE block my debit card it was stolen at the market   this morning",
-             "how do i open a deposit account for my daughter", base + " today", "unrelated weather question here"]
+             "how do i open a deposit account for my daughter", base + " today",
+             "unrelated weather question here"]
     parts = np.array([0, 2, 0, 2, 1])
     report = cross_split_matches(texts, [f"r{i}" for i in range(5)], parts, SPLITS, params=NEAR)
     assert report.exact_pairs == {"train~val": 0, "train~test": 1, "val~test": 0}
@@ -150,14 +152,19 @@ def test_singletons_fill_every_active_split(ratios):
 def test_listed_pairs_are_every_counted_pair():
     base = "please block my debit card it was stolen at the market this morning"
     texts = [base, "  PLEASE block my debit card it was stolen at the market   this morning", base,
-             "how do i open a deposit account for my daughter", base + " today", "unrelated weather question here"]
+             "how do i open a deposit account for my daughter", base + " today",
+             "unrelated weather question here"]
     parts = np.array([0, 2, 1, 0, 2, 1])
-    report = cross_split_matches(texts, [f"r{i}" for i in range(6)], parts, SPLITS, params=NEAR, list_pairs=True)
-    exact = [(p["a"]["part"], p["a"]["id"], p["b"]["part"], p["b"]["id"]) for p in report.pairs if p["kind"] == "exact"]
-    assert sorted(exact) == [("train", "r0", "test", "r1"), ("train", "r0", "val", "r2"), ("val", "r2", "test", "r1")]
+    report = cross_split_matches(texts, [f"r{i}" for i in range(6)], parts, SPLITS, params=NEAR,
+                                 list_pairs=True)
+    exact = [(p["a"]["part"], p["a"]["id"], p["b"]["part"], p["b"]["id"]) for p in report.pairs
+             if p["kind"] == "exact"]
+    assert sorted(exact) == [("train", "r0", "test", "r1"), ("train", "r0", "val", "r2"),
+                             ("val", "r2", "test", "r1")]
     near = [p for p in report.pairs if p["kind"] == "near"]
     assert len(report.pairs) == sum(report.exact_pairs.values()) + sum(report.near_pairs.values())
-    assert near and all(NEAR.threshold <= p["similarity"] < 1.0 and p["a"]["part"] != p["b"]["part"] for p in near)
+    assert near and all(NEAR.threshold <= p["similarity"] < 1.0 and p["a"]["part"] != p["b"]["part"]
+                        for p in near)
     assert "pairs" in report.to_dict()
     assert cross_split_matches(texts, [f"r{i}" for i in range(6)], parts, SPLITS, params=NEAR).pairs is None
 

@@ -1,6 +1,7 @@
 """Draw the judged banking77 sample: how ``banking77_train_judged.jsonl`` was chosen (run once, before judging).
 
-    python benchmarks/judged/draw_banking77.py --hidden /tmp/labels/hidden.json --blind /tmp/labels/blind.jsonl
+    python benchmarks/judged/draw_banking77.py --hidden /tmp/labels/hidden.json \
+        --blind /tmp/labels/blind.jsonl
 
 Four flaggers run on the full banking77 train set (10,003 rows): dqaudit ``label_noise``
 with its default then (TF-IDF) and with ``features: embeddings``, and plain cleanlab
@@ -10,7 +11,7 @@ the whole set (stratum ``random``) plus 90 drawn uniformly from the rows any fla
 flagged and the random draw missed (stratum ``flagged_any``); shuffled. The blind file
 holds only row, text and given label (what the judge reads); the strata and every
 flagger's verdict go to the hidden file, opened only after judging.
-"""
+"""  # noqa: E501 the first line is the --help description (argparse)
 
 from __future__ import annotations
 
@@ -47,18 +48,21 @@ def main() -> None:
     from dqaudit.pipeline import AuditContext, audit
 
     base = pd.read_csv(args.data)
-    frame = pd.DataFrame({"id": [str(i) for i in range(len(base))], "text": base["text"], "label": base["category"]})
+    frame = pd.DataFrame({"id": [str(i) for i in range(len(base))], "text": base["text"],
+                          "label": base["category"]})
     classes = sorted(base["category"].unique())
     y = base["category"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     vectors = embed_texts(AuditContext(dataset_from_frame(frame), AuditConfig(), cache=Cache(args.cache)))
     flags: dict[str, set[int]] = {}
     for features in ("tfidf", "embeddings"):
-        config = parse_config({"cache": {"dir": args.cache}, "checks": {"label_noise": {"features": features}}})
+        config = parse_config({"cache": {"dir": args.cache},
+                               "checks": {"label_noise": {"features": features}}})
         result = audit(frame, config, checks=["label_noise"]).check("label_noise")
         flags[f"dqaudit_{features}"] = {
             int(i) for f in result.findings if f.kind == "suspected_mislabel" for i in f.record_ids
         }
-    for name, feats in (("cleanlab_tfidf", TfidfVectorizer().fit_transform(base["text"])), ("cleanlab_minilm", vectors)):
+    for name, feats in (("cleanlab_tfidf", TfidfVectorizer().fit_transform(base["text"])),
+                        ("cleanlab_minilm", vectors)):
         probs = cross_val_predict(LogisticRegression(), feats, y, cv=5, method="predict_proba")
         flags[name] = set(np.flatnonzero(find_label_issues(y, probs)).tolist())
     rng = np.random.default_rng(args.seed)

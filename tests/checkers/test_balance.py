@@ -23,5 +23,6 @@ def test_imbalance_threshold(write_jsonl):
 
 
 def test_unlabelled_dataset_is_skipped(write_jsonl):
-    result = audit(write_jsonl([{"text": "no labels here"}]), AuditConfig(), checks=["balance"]).check("balance")
+    result = audit(write_jsonl([{"text": "no labels here"}]), AuditConfig(),
+                   checks=["balance"]).check("balance")
     assert result.status == "skipped" and result.score is None

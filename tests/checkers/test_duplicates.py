@@ -6,7 +6,8 @@ from dqaudit import AuditConfig, Severity, audit
 def test_exact_duplicates_and_conflicts(write_jsonl):
     path = write_jsonl([
         {"id": "a1", "text": "Block my card please", "label": "card_blocked", "created_at": "2025-02-01"},
-        {"id": "a2", "text": "  block MY card   please ", "label": "card_blocked", "created_at": "2025-01-01"},
+        {"id": "a2", "text": "  block MY card   please ", "label": "card_blocked",
+         "created_at": "2025-01-01"},
         {"id": "b1", "text": "Where is my transfer?", "label": "transfer_failed"},
         {"id": "b2", "text": "where is my transfer?", "label": "transaction_dispute"},
         {"id": "c1", "text": "unrelated request about loans", "label": "loan"},

@@ -427,7 +427,8 @@ def test_auto_uses_tfidf_above_the_embeddings_size_and_says_why(
 def test_auto_keeps_the_features_that_explain_the_labels_better(
     monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path], informative: bool, chosen: str
 ) -> None:
-    """Noise vectors (an encoder that does not know the language) lose to TF-IDF; class-separating ones win."""
+    """Noise vectors (an encoder that does not know the language) lose to TF-IDF;
+    class-separating ones win."""
     records, flips = make_records(240)
 
     def fake(ctx, model):
@@ -447,8 +448,10 @@ def test_auto_keeps_the_features_that_explain_the_labels_better(
     assert abs(result.metrics["estimated_noise_rate"] - len(flips) / len(records)) <= 0.03
 
 
-def test_large_data_bootstrap_draws_fewer_rows_with_a_comparable_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The m-out-of-n bootstrap (rows above BOOTSTRAP_ROWS) keeps the interval around the estimate, at n's width."""
+def test_large_data_bootstrap_draws_fewer_rows_with_a_comparable_interval(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The m-out-of-n bootstrap (rows above BOOTSTRAP_ROWS) keeps the interval around the estimate,
+    at n's width."""
     rng = np.random.default_rng(3)
     n, k = 6000, 4
     truth = rng.integers(0, k, n)

@@ -26,8 +26,9 @@ def test_planted_chat_sample(truth_chat) -> None:
     for finding in result.findings:
         found.setdefault(finding.kind, set()).update(finding.record_ids)
         assert finding.details["dominant_style"] == "prose"
-    planted = {"auto_replies": "auto_replies", "mixed_styles": "structured_answers", "empty_outputs": "empty_answers",
-               "truncated_outputs": "truncated_answers", "language_mismatch": "language_mismatch",
+    planted = {"auto_replies": "auto_replies", "mixed_styles": "structured_answers",
+               "empty_outputs": "empty_answers", "truncated_outputs": "truncated_answers",
+               "language_mismatch": "language_mismatch",
                "length_outliers": "long_answers", "template_fragments": "template_fragments"}
     for kind, key in planted.items():
         assert found.get(kind, set()) == set(truth[key]), kind
@@ -41,7 +42,8 @@ def test_boilerplate_across_topics_but_not_one_topics_faq_answer(write_jsonl: Ca
                          f"Your {topic} question {i} is answered in the app. "
                          "Thank you for choosing our bank for your everyday banking.", topic))
     for i in range(6):  # one topic's FAQ answer to six rewordings: fine
-        rows.append(chat(f"f{i}", f"how long does a refund take, variant {i}", "A refund takes 14 days.", "refund"))
+        rows.append(chat(f"f{i}", f"how long does a refund take, variant {i}", "A refund takes 14 days.",
+                         "refund"))
     result = run(write_jsonl(rows))
     kinds = {f.kind: f for f in result.findings}
     assert set(kinds["boilerplate"].record_ids) == {f"b{i}" for i in range(15)}

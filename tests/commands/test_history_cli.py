@@ -242,14 +242,15 @@ def test_workflow_steps_run_two_nights_and_the_second_fails_on_a_regression(tmp_
     assert summary.count("```") == 4 and "1 new conflicting-label groups" in summary
 
 
-# --- nightly runs tied by name -------------------------------------------------------------------------------
+# --- nightly runs tied by name -----------------------------------------------------------------------------
 
 
 def nightly_file(write_jsonl: Callable[..., Path], day: int, records: list[dict[str, Any]]) -> str:
     return write_jsonl(records, f"requests-2026-12-0{day}.jsonl").name
 
 
-def test_dated_files_named_alike_regress_on_day_3_and_say_why_under_quiet(write_jsonl, tmp_path: Path) -> None:
+def test_dated_files_named_alike_regress_on_day_3_and_say_why_under_quiet(write_jsonl,
+                                                                          tmp_path: Path) -> None:
     (tmp_path / "reports").mkdir()
     days = [rows(), rows() + [{"id": "n1", "text": "a fresh question about fees", "label": "l1"}],
             rows() + CONFLICT]
@@ -276,7 +277,8 @@ def test_dated_files_named_alike_regress_on_day_3_and_say_why_under_quiet(write_
 
 def test_without_a_name_dated_files_are_different_datasets(write_jsonl) -> None:
     for day, records in ((1, rows()), (2, rows() + CONFLICT)):
-        result = audit(nightly_file(write_jsonl, day, records), "--history", "h.sqlite", "--fail-on-regression")
+        result = audit(nightly_file(write_jsonl, day, records), "--history", "h.sqlite",
+                       "--fail-on-regression")
     assert result.exit_code == 0 and "regression" not in result.stderr
     diff = CliRunner().invoke(cli, ["diff", "h.sqlite"])
     assert diff.exit_code == 2 and "1 run(s) recorded for dataset 'requests-2026-12-02'" in diff.stderr

@@ -167,7 +167,8 @@ def _reference_candidates(sigs: np.ndarray, params: MinHashParams, cap: int) -> 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**16), st.sampled_from([2, 3, 5, 32]))
 def test_lsh_candidates_follow_the_documented_rule(seed: int, cap: int) -> None:
-    """Small and large buckets, pairs sharing several bands: the compiled loop finds exactly the rule's pairs."""
+    """Small and large buckets, pairs sharing several bands:
+    the compiled loop finds exactly the rule's pairs."""
     rng = random.Random(seed)
     words = ["card", "block", "my", "please", "now", "pin", "reset", "app", "limit", "fee", "карта", "қаржы"]
     base = [" ".join(rng.choices(words, k=rng.randint(3, 8))) for _ in range(12)]

@@ -32,7 +32,8 @@ def member(row: int, text: str = "same text", label: str | None = "x", created_a
 def keepers(group: list[Member], *, barred: Collection[int] = (), flagged: Collection[int] = (),
             prefer: Collection[int] = (), per_label: bool = False) -> list[Member]:
     """One group through :func:`kept_entries`: its kept members, in line order."""
-    kept = kept_entries(np.zeros(len(group), np.int64), [m.label for m in group], [m.created_at for m in group],
+    kept = kept_entries(np.zeros(len(group), np.int64), [m.label for m in group],
+                        [m.created_at for m in group],
                         np.array([m.line for m in group]), [m.text for m in group],
                         barred=np.array([m.row in barred for m in group], bool),
                         flagged=np.array([m.row in flagged for m in group], bool),
@@ -177,7 +178,8 @@ def test_all_groups_at_once_match_each_group_settled_alone(per_label: bool) -> N
                             "prefer": rng.random() < 0.1})
     column = {key: [m[key] for m in members] for key in members[0]}
     kept = kept_entries(np.array(column["group"]), column["label"], column["time"], np.array(column["line"]),
-                        column["text"], barred=np.array(column["barred"]), flagged=np.array(column["flagged"]),
+                        column["text"], barred=np.array(column["barred"]),
+                        flagged=np.array(column["flagged"]),
                         prefer=np.array(column["prefer"]), per_label=per_label)
     want = [e for g in range(400) for e in _one_group([m for m in members if m["group"] == g], per_label)]
     assert np.flatnonzero(kept).tolist() == want

@@ -25,10 +25,12 @@ def test_hostile_case(case: Case, tmp_path: Path) -> None:
 
 
 def test_corpus_is_large_and_varied() -> None:
-    """Issue 9 asked for at least 40 distinct cases across formats, issue 20 for at least 120 with scenarios."""
+    """Issue 9 asked for at least 40 distinct cases across formats,
+    issue 20 for at least 120 with scenarios."""
     assert len(CASES) >= 120
-    assert {"jsonl", "csv", "parquet", "path", "config", "policies", "injection", "scale", "split", "snapshot",
-            "cache", "privacy", "bounds", "concurrency", "disk", "identity", "terminal", "arguments"} <= {
+    assert {"jsonl", "csv", "parquet", "path", "config", "policies", "injection", "scale", "split",
+            "snapshot", "cache", "privacy", "bounds", "concurrency", "disk", "identity", "terminal",
+            "arguments"} <= {
         c.group for c in CASES
     }
     assert all(c.expect.max_seconds < 60 for c in CASES)

@@ -20,10 +20,12 @@ from click.testing import CliRunner
 
 from dqaudit.cli import cli
 
-BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                if shutil.which(n)), None)
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(BROWSER is None, reason="chromium is not installed")]
 
-RED, GREY, HEADER = (220, 38, 38), (156, 163, 175), (243, 244, 246)  # verdict/gate, "did not run" bar, table head
+# verdict/gate, "did not run" bar, table head
+RED, GREY, HEADER = (220, 38, 38), (156, 163, 175), (243, 244, 246)
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +36,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for i in range(60)]
     rows += [f'{{"id": "d{i}-{k}", "text": "duplicated request {i} about a transfer", "label": "l{i % 3}"}}'
              for i in range(40) for k in range(2)]
-    rows += [f'{{"id": "c{i}-{k}", "text": "conflicting request {i}", "label": "l{k}"}}' for i in range(6) for k in range(2)]
+    rows += [f'{{"id": "c{i}-{k}", "text": "conflicting request {i}", "label": "l{k}"}}' for i in range(6)
+             for k in range(2)]
     (folder / "data.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["audit", str(folder / "data.jsonl"), "--out", str(folder / "r"), "--no-cache",
-                                      "--checks", "duplicates,contamination,balance", "-q"])
+    result = CliRunner().invoke(cli, ["audit", str(folder / "data.jsonl"), "--out", str(folder / "r"),
+                                      "--no-cache", "--checks", "duplicates,contamination,balance", "-q"])
     assert result.exit_code == 1, result.output  # the conflicting copies block
     (html,) = (folder / "r").glob("*/report.html")
     return html
@@ -97,7 +100,8 @@ def count(pixels: np.ndarray, rgb: tuple[int, int, int]) -> int:
 def test_the_first_screen_holds_the_verdict_the_blocking_reason_what_did_not_run_and_what_to_fix(
         report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "top.png"
-    chromium(report, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,800", "--hide-scrollbars")
+    chromium(report, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,800",
+             "--hide-scrollbars")
     top = png_pixels(shot)
     assert top.shape[:2] == (800, 1200)
     upper = top[:400]

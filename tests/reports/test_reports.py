@@ -78,7 +78,8 @@ def test_markdown_neutralises_formulas_and_markup(write_jsonl):
 def test_write_reports_atomically(write_jsonl, tmp_path):
     result = audit(write_jsonl(HOSTILE), AuditConfig())
     written = write_reports(result, tmp_path / "out", ["json", "md", "html"])
-    assert sorted(p.name for p in written.values()) == ["records.parquet", "report.html", "report.json", "report.md"]
+    assert sorted(p.name for p in written.values()) == ["records.parquet", "report.html", "report.json",
+                                                        "report.md"]
     assert not list((tmp_path / "out").glob(".*tmp"))
 
 
@@ -114,7 +115,8 @@ def test_keep_prunes_only_old_folders_dqaudit_wrote(write_jsonl, tmp_path):
 def test_keep_from_the_command_line(write_jsonl, tmp_path):
     path = write_jsonl(HOSTILE[4:])
     for _ in range(3):
-        assert CliRunner().invoke(cli, ["audit", str(path), "--checks", "duplicates", "-q", "--keep", "2"]).exit_code == 0
+        assert CliRunner().invoke(cli, ["audit", str(path), "--checks", "duplicates", "-q",
+                                        "--keep", "2"]).exit_code == 0
     assert len(list((tmp_path / "reports").iterdir())) == 2
 
 
@@ -123,8 +125,8 @@ def test_every_report_says_at_the_top_which_checks_did_not_run(write_jsonl):
 
     from dqaudit.terminal import print_summary
 
-    result = audit(write_jsonl([{"id": str(i), "text": f"request number {i}"} for i in range(5)]), AuditConfig(),
-                   checks=["duplicates", "balance", "label_variants", "conflicting_outputs"])
+    result = audit(write_jsonl([{"id": str(i), "text": f"request number {i}"} for i in range(5)]),
+                   AuditConfig(), checks=["duplicates", "balance", "label_variants", "conflicting_outputs"])
     markdown = render_markdown(result)
     top = markdown.split("| check |")[0]
     assert "- balance, label_variants: the dataset has no labels" in top
