@@ -57,7 +57,8 @@ def make_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
                 base["label"] = rng.choice([x for x in labels if x != base["label"]])
             elif roll < 0.013:
                 words = base["text"].split()
-                # a copy relabelled earlier may carry a label never seen in its language: edit with its own words
+                # a copy relabelled earlier may carry a label never seen in its language:
+                # edit with its own words
                 pool = pools.get((base["label"], base["lang"])) or words
                 words[rng.randrange(len(words))] = rng.choice(pool)
                 base["text"] = " ".join(words)
@@ -85,7 +86,8 @@ def night(data: Path, workdir: Path, checks: str | None) -> dict[str, object]:
 
     args = ["audit", str(data), "--history", "history.sqlite", "--out", "reports", "-q"]
     args += ["--checks", checks] if checks else []
-    cpu_before = sum(getattr(resource.getrusage(resource.RUSAGE_SELF), part) for part in ("ru_utime", "ru_stime"))
+    cpu_before = sum(getattr(resource.getrusage(resource.RUSAGE_SELF), part)
+                     for part in ("ru_utime", "ru_stime"))
     began = time.perf_counter()
     try:
         cli.main(args, prog_name="dqaudit", standalone_mode=False)
@@ -93,7 +95,8 @@ def night(data: Path, workdir: Path, checks: str | None) -> dict[str, object]:
         if exc.code not in (0, 1):
             raise
     wall = time.perf_counter() - began
-    cpu = sum(getattr(resource.getrusage(who), part) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    cpu = sum(getattr(resource.getrusage(who), part)
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
               for part in ("ru_utime", "ru_stime"))
     report = sorted((workdir / "reports").glob("*/report.json"))[-1]
     body = json.loads(report.read_text(encoding="utf-8"))

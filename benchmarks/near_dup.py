@@ -311,7 +311,8 @@ def precision_recall(found: set[tuple[int, int]], truth: set[tuple[int, int]]) -
 
 
 def dqaudit_run(texts: list[str], params: mh.MinHashParams, workers: int) -> dict[str, object]:
-    """The checker's path: signatures, then ``near_duplicate_pairs`` (LSH, estimate, exact check) and clusters.
+    """The checker's path:
+    signatures, then ``near_duplicate_pairs`` (LSH, estimate, exact check) and clusters.
 
     ``near_duplicate_pairs`` links rows with identical signatures to one representative instead
     of pairing them all; for precision/recall every pair those edges imply is counted.
@@ -630,7 +631,8 @@ def main() -> None:
                         help="each --e2e repetition also runs with partial copies off (containment: 0) first")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dqaudit_near_dup_bench"))
     parser.add_argument("--check-stages", type=int, default=0,
-                        help="only time the near_duplicates check's stages in-process at this size (cold, warm)")
+                        help="only time the near_duplicates check's stages in-process at this size "
+                        "(cold, warm)")
     parser.add_argument("--peers", type=int, nargs="*", default=None,
                         help="only compare dqaudit, rensa, datatrove and text-dedup at these sizes "
                         "(default 100000), see benchmarks/near_dup_peers.py")
@@ -669,7 +671,8 @@ def main() -> None:
     began = time.perf_counter()
     warm = corpus(200)
     mh.near_duplicate_pairs(warm, mh.signatures(warm, params), params)
-    print(f"<!-- compiled kernels loaded (or compiled on a first run) in {time.perf_counter() - began:.1f} s -->")
+    print(f"<!-- compiled kernels loaded (or compiled on a first run) "
+          f"in {time.perf_counter() - began:.1f} s -->")
     for size in args.sizes:
         texts = corpus(size)
         mine = measure("dqaudit", dqaudit_run, texts, params, args.workers)

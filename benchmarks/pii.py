@@ -4,8 +4,8 @@
 
 Each document is a short ru/kk/en support sentence carrying either one planted
 value (e-mail, KZ/RU phone in several formats, +7 and +998 numbers outside the assigned ranges,
-Luhn-valid card, KZ/DE/GB IBAN with
-a valid mod-97, IIN with a valid check digit and birth date, a person's name), or a
+Luhn-valid card, KZ/DE/GB IBAN with a valid mod-97, IIN with a valid check digit and birth date,
+a person's name), or a
 look-alike that must not be flagged (order numbers, dates, amounts, signed amounts, Luhn-failing
 card numbers, IBANs with a wrong checksum, 12-digit contract numbers with a wrong
 IIN check digit), or nothing. Scored per document and type.

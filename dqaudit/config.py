@@ -1,8 +1,8 @@
 """``dqaudit.yaml``: validated configuration with errors that name the key and what was expected.
 
 Sections: ``dataset`` (its name in history and reports), ``input``, ``fields``,
-``checks`` (one block per checker, validated by that
-checker's own ``Params`` model), ``score`` (verdict bands), ``output``, ``cache``,
+``checks`` (one block per checker, validated by that checker's own ``Params`` model),
+``score`` (verdict bands), ``output``, ``cache``,
 ``regression`` (nightly thresholds), ``engine`` (local or Spark).
 Unknown keys are errors everywhere, so a typo never silently falls back to a default.
 """

@@ -9,9 +9,9 @@ Each checker contributes its own columns through :attr:`CheckResult.records` (a 
 -> values aligned with the dataset's frame); the table adds ``id``, ``line``, ``loaded``, and
 ``decision`` / ``reasons`` from the findings through the export's cleaning plan
 (:func:`dqaudit.export.cleaning_plan`), so the table, the reports and ``dqaudit split`` agree.
-:func:`dqaudit.api.audit` attaches it to the result (``AuditResult.records``). The schema is fixed (:data:`SCHEMA`): a column
-whose check did not run is there, all null, so a consumer's code never depends on which
-checks ran.
+:func:`dqaudit.api.audit` attaches it to the result (``AuditResult.records``).
+The schema is fixed (:data:`SCHEMA`): a column whose check did not run is there, all null,
+so a consumer's code never depends on which checks ran.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ REASONS = "reasons"
 
 #: Every column: (arrow type name, the check that fills it or "" for the table itself, meaning).
 COLUMNS: dict[str, tuple[str, str, str]] = {
-    "id": ("string", "", "The record's id (its id field, else auto-<line>-<hash>); null when the row did not load."),
+    "id": ("string", "", "The record's id (its id field, else auto-<line>-<hash>); "
+                         "null when the row did not load."),
     "line": ("int64", "", "1-based physical line in the input (row number for Parquet)."),
     "loaded": ("bool", "", "False when the row could not become a record (see reasons: load.<kind>)."),
     "exact_group": ("int64", "duplicates", "Group number shared by identical texts (after normalisation); "
@@ -54,10 +55,11 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "language": ("string", "language", "Detected language: ISO 639-1 code, 'mixed' or 'und'."),
     "language_primary": ("string", "language", "Main language of a mixed text (else the language)."),
     "language_secondary": ("string", "language", "Second language of a mixed text; empty otherwise."),
-    "script": ("string", "language", "Script of the letters: cyrillic, latin, mixed (both carry content), other "
-                                     "or empty."),
-    "orthography": ("string", "language", "How the main language is written: standard, without-kazakh-letters "
-                                          "(Kazakh typed with Russian letters only) or translit (Latin letters)."),
+    "script": ("string", "language", "Script of the letters: cyrillic, latin, mixed (both carry content), "
+                                     "other or empty."),
+    "orthography": ("string", "language",
+                    "How the main language is written: standard, without-kazakh-letters "
+                    "(Kazakh typed with Russian letters only) or translit (Latin letters)."),
     "label_issue": ("bool", "label_noise", "Flagged as likely mislabelled (cleanlab find_label_issues); null "
                                            "when the record was not assessed (no label, class too small)."),
     "label_quality": ("float64", "label_noise", "cleanlab label quality score, 0-1 (low: likely wrong)."),
@@ -78,7 +80,8 @@ def schema() -> pa.Schema:
     import pyarrow as pa
 
     types = _arrow_types()
-    return pa.schema([pa.field(name, types[kind], nullable=name not in ("line", "loaded", "decision", REASONS),
+    return pa.schema([pa.field(name, types[kind],
+                               nullable=name not in ("line", "loaded", "decision", REASONS),
                                metadata={"description": meaning})
                       for name, (kind, _, meaning) in COLUMNS.items()])
 
@@ -92,7 +95,8 @@ def _arrow_types() -> dict[str, pa.DataType]:
 
 
 def build_records(dataset: Dataset, results: Sequence[CheckResult], plan: Any) -> pd.DataFrame:
-    """The per-record table of an audit of ``dataset``; ``plan`` is the export's cleaning plan for its findings
+    """The per-record table of an audit of ``dataset``;
+    ``plan`` is the export's cleaning plan for its findings
     (:func:`dqaudit.export.cleaning_plan`: rows quarantined with their reasons, masked, relabelled)."""
     import pyarrow as pa
 
@@ -103,9 +107,11 @@ def build_records(dataset: Dataset, results: Sequence[CheckResult], plan: Any) -
     for result in results:
         for name, values in result.records.items():
             if name != REASONS and (name not in COLUMNS or COLUMNS[name][1] != result.check):
-                raise ValueError(f"{result.check}: records column '{name}' is not one of its documented columns")
+                raise ValueError(
+                    f"{result.check}: records column '{name}' is not one of its documented columns")
             if len(values) != n:
-                raise ValueError(f"{result.check}: records column '{name}' has {len(values)} values for {n} rows")
+                raise ValueError(
+                    f"{result.check}: records column '{name}' has {len(values)} values for {n} rows")
             if name != REASONS:
                 table[name] = _typed(values, COLUMNS[name][0])
     contributed = rolled_up_rows(results)
@@ -143,7 +149,8 @@ def finding_rows(index: pd.Index, findings: Sequence[Finding]) -> list[np.ndarra
 
 
 def id_rows(index: pd.Index, id_lists: Sequence[Sequence[Any]]) -> list[np.ndarray]:
-    """Per list of ids, the positions in ``index`` of those found, in the list's order (see :func:`finding_rows`)."""
+    """Per list of ids, the positions in ``index`` of those found, in the list's order
+    (see :func:`finding_rows`)."""
     if not id_lists:
         return []
     if not index.is_unique:
@@ -179,7 +186,8 @@ def _typed(values: Any, kind: str) -> Any:
     return pd.array(values.array if isinstance(values, pd.Series) else values, dtype=_DTYPES[kind])
 
 
-def _reasons(frame: pd.DataFrame, findings: Sequence[Finding], contributed: Mapping[str, list[int]]) -> np.ndarray:
+def _reasons(frame: pd.DataFrame, findings: Sequence[Finding],
+             contributed: Mapping[str, list[int]]) -> np.ndarray:
     """Per row: the sorted ``check.kind`` of every finding naming it, and of the rows checkers rolled up."""
     names = sorted({f"{f.check}.{f.kind}" for f in findings} | set(contributed))
     code_of = {name: code for code, name in enumerate(names)}
@@ -222,7 +230,8 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _decisions(n: int, plan: Any) -> np.ndarray:
-    """keep, drop (a dedupe copy), quarantine, mask or relabel, as :func:`dqaudit.export.cleaning_plan` decided."""
+    """keep, drop (a dedupe copy), quarantine, mask or relabel,
+    as :func:`dqaudit.export.cleaning_plan` decided."""
     out = np.full(n, "keep", dtype=object)
     for row in plan.mask:
         out[row] = "mask"
@@ -238,7 +247,8 @@ def _decisions(n: int, plan: Any) -> np.ndarray:
 def parquet_bytes(records: pd.DataFrame, mask: Callable[[str], str] | None = None,
                   cache: Cache | None = None) -> bytes:
     """records.parquet's bytes; ``mask`` (the report masker) is applied to the ids and suggested labels
-    (``cache``: the run's cache, where :func:`dqaudit.masking.changed_by` keeps what the masker does to each id)."""
+    (``cache``: the run's cache,
+    where :func:`dqaudit.masking.changed_by` keeps what the masker does to each id)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -251,7 +261,8 @@ def parquet_bytes(records: pd.DataFrame, mask: Callable[[str], str] | None = Non
 
 
 def _masked(values: pd.Series, mask: Callable[[str], str], cache: Cache | None = None) -> pd.Series:
-    """``values`` (strings, nulls kept) through ``mask`` plus a rule for an e-mail address glued to more of an id.
+    """``values`` (strings, nulls kept) through ``mask``
+    plus a rule for an e-mail address glued to more of an id.
 
     The masker is called only where it changes something (:func:`dqaudit.masking.changed_by`: one
     vectorised pass, then the cache's verdicts), so a million ids such as ``d1234567`` are not masked

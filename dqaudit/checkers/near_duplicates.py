@@ -36,7 +36,8 @@ class NearDuplicatesParams(NearDupFeatureParams):
         description="Blocking gate: share of rows in near-duplicate clusters with conflicting labels.")
     max_cluster_findings: int | None = Field(
         200, ge=1,
-        description="Largest clusters reported one by one (per kind); the rest are counted in one finding that "
+        description="Largest clusters reported one by one (per kind); "
+                    "the rest are counted in one finding that "
                     "names no records (records.parquet lists every row's cluster). null: every cluster.")
 
 
@@ -47,9 +48,11 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
     order = 30
     cleaning = {"conflicting_labels": "quarantine", "near_duplicates": "dedupe"}
     #: conflicting_labels: every row of the cluster; the others: the rows beyond the ones kept
-    points = {"conflicting_labels": Points(3.0), "near_duplicates": Points(1.0), "contained_copies": Points(1.0)}
+    points = {"conflicting_labels": Points(3.0), "near_duplicates": Points(1.0),
+              "contained_copies": Points(1.0)}
     regression_rules = (RegressionRule("new_near_conflicting_groups", ("conflicting_labels",), "new_findings",
-                                       "new near-duplicate groups with conflicting labels", "conflicting_rows"),)
+                                       "new near-duplicate groups with conflicting labels",
+                                       "conflicting_rows"),)
     reads_whole = frozenset()  # the clusters' texts only, through ctx.texts
 
     def check(self, ctx: AuditContext) -> CheckResult:
@@ -104,11 +107,13 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
                                                             (low, high)))
                     penalties.append(self.penalty("contained_copies", len(rows) - 1, n))
                 else:
-                    finding = self._cluster_finding(basis, members, low, high, found, int(g), kept_ids[int(g)])
+                    finding = self._cluster_finding(basis, members, low, high, found, int(g),
+                                                    kept_ids[int(g)])
                     findings.append(finding)
                     kept = len(finding.details["representatives"])
                     penalties.append(self.penalty("near_duplicates", len(rows) - kept, n))
-            findings[listed:] = [replace(f, details={**f.details, "cluster": int(g)})  # its records.parquet cluster
+            # its records.parquet cluster
+            findings[listed:] = [replace(f, details={**f.details, "cluster": int(g)})
                                  for f, g in zip(findings[listed:], shown.index, strict=True)]
             if len(folded):
                 rows = found_clusters.members(folded)
@@ -305,7 +310,8 @@ def _cluster_table(ctx: AuditContext, texts: np.ndarray, groups: np.ndarray) -> 
 
 def _texts_differ(text_at: Callable[[np.ndarray], np.ndarray], hashes: np.ndarray, member_of: np.ndarray,
                   starts: np.ndarray) -> np.ndarray:
-    """Per cluster (members contiguous, cluster ``k`` from ``starts[k]``): do two members' normalised texts differ?
+    """Per cluster (members contiguous, cluster ``k`` from ``starts[k]``):
+    do two members' normalised texts differ?
 
     Copies (equal raw text) never differ, so only each cluster's first text and its
     first different raw text are normalised (``text_at(positions)``: their texts, fetched

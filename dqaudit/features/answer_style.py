@@ -14,7 +14,8 @@ import orjson
 #: Styles, in the order a tie between them is settled.
 STYLES = ("prose", "list", "markdown", "json")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·▪–]|\d{1,2}[.)])\s+\S", re.M)
-_MARKDOWN = re.compile(r"^\s{0,3}#{1,6}\s+\S|\*\*[^*\n]+\*\*|^\s*```|^\s*\|.+\|\s*$|\[[^\]\n]+\]\([^)\s]+\)", re.M)
+_MARKDOWN = re.compile(r"^\s{0,3}#{1,6}\s+\S|\*\*[^*\n]+\*\*|^\s*```|^\s*\|.+\|\s*$|\[[^\]\n]+\]\([^)\s]+\)",
+                       re.M)
 #: Unfilled template slots: {{name}}, {name}, [NAME], <NAME>, %s, $name, ${name}.
 PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}|\$\{\w+\}|(?<![\w{])\{[a-z_]\w*\}|\[[A-Z][A-Z_ ]{2,}\]"
                          r"|<[A-Z][A-Z_]{2,}>|%[sd](?!\w)|(?<!\w)\$[a-z_]{3,}\b")
@@ -61,6 +62,7 @@ def placeholders(text: str) -> list[str]:
 
 
 def edge_sentences(text: str) -> tuple[str, str]:
-    """The first and the last sentence (whitespace and case folded), for finding shared openings and closings."""
+    """The first and the last sentence (whitespace and case folded),
+    for finding shared openings and closings."""
     parts = [" ".join(s.split()).casefold() for s in _SENTENCE.split(text.strip()) if s.strip()]
     return (parts[0], parts[-1]) if len(parts) > 1 else ("", "")

@@ -238,7 +238,8 @@ def compare(a: Answer, b: Answer, min_similarity: float = DEFAULT_MIN_SIMILARITY
                             ((_clip(a.core, 12), _clip(b.core, 12)),))
     matcher = SequenceMatcher(None, a.core, b.core, autojunk=False)
     ratio = _overlap(matcher, a, b)
-    changes = [(a.core[i1:i2], b.core[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal"]
+    changes = [(a.core[i1:i2], b.core[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes()
+               if op != "equal"]
     for at, (left, right) in enumerate(changes):
         mine, theirs = _facts(left), _facts(right)
         small = max(len(left), len(right)) <= POLARITY_WINDOW
@@ -246,7 +247,8 @@ def compare(a: Answer, b: Answer, min_similarity: float = DEFAULT_MIN_SIMILARITY
             # a unit added in a small change ("10 days" -> "10 business days") changes the period too
             stated = (mine[k] and theirs[k]) or (small and name == "units" and (mine[k] or theirs[k]))
             if stated and Counter(mine[k]) != Counter(theirs[k]):
-                detail = f"different {name}: {', '.join(mine[k]) or '(none)'} vs {', '.join(theirs[k]) or '(none)'}"
+                detail = (f"different {name}: {', '.join(mine[k]) or '(none)'} "
+                          f"vs {', '.join(theirs[k]) or '(none)'}")
                 return Disagreement("facts", detail, ratio, _spans(changes, at))
         if small and Counter(mine[3]) != Counter(theirs[3]):
             detail = f"negation: {', '.join(mine[3]) or '(none)'} vs {', '.join(theirs[3]) or '(none)'}"
@@ -254,13 +256,15 @@ def compare(a: Answer, b: Answer, min_similarity: float = DEFAULT_MIN_SIMILARITY
     if a.polarity and b.polarity and a.polarity != b.polarity:
         return Disagreement("polarity", "yes/no flip", ratio, _spans(changes))
     if ratio < min_similarity:
-        return Disagreement("dissimilar", f"similarity {ratio:.2f} < {min_similarity:.2f}", ratio, _spans(changes))
+        return Disagreement("dissimilar", f"similarity {ratio:.2f} < {min_similarity:.2f}", ratio,
+                            _spans(changes))
     return None
 
 
 def _spans(changes: list[tuple[tuple[str, ...], tuple[str, ...]]], first: int = 0, limit: int = 3,
            width: int = 12) -> tuple[tuple[str, str], ...]:
-    """Up to ``limit`` differing places as ``(a's words, b's words)``, the deciding one (index ``first``) first."""
+    """Up to ``limit`` differing places as ``(a's words, b's words)``,
+    the deciding one (index ``first``) first."""
     ordered = [changes[first], *changes[:first], *changes[first + 1:]] if changes else []
     return tuple((_clip(left, width), _clip(right, width)) for left, right in ordered[:limit])
 

@@ -83,7 +83,8 @@ def words(text: str) -> list[str]:
     for k in names:
         if out[k] != "<num>":
             out[k] = "<name>"
-    return [w for k, w in enumerate(out) if not (k and w[0] == "<" and out[k - 1] == w)]  # "John Smith": one name
+    # "John Smith": one name
+    return [w for k, w in enumerate(out) if not (k and w[0] == "<" and out[k - 1] == w)]
 
 
 def _starts_sentence(k: int, previous_end: int, start: int, ends: list[int]) -> bool:

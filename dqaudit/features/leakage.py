@@ -47,7 +47,8 @@ class LeakReport:
     contaminated: dict[str, int]
     rows: dict[str, int]
     examples: list[dict[str, Any]]
-    #: Every crossing pair (``kind``, ``similarity``, ``a`` and ``b`` with ``part`` and ``id``), when asked for.
+    #: Every crossing pair (``kind``, ``similarity``, ``a`` and ``b`` with ``part`` and ``id``),
+    #: when asked for.
     pairs: list[dict[str, Any]] | None = None
 
     def share(self, part: str) -> float:
@@ -229,7 +230,8 @@ def _crossing(parts: np.ndarray, keys: np.ndarray, edges: Edges) -> list[tuple[i
 
 
 def minhash_settings(config: AuditConfig) -> MinHashParams:
-    """The near-duplicate check's MinHash settings, so "no leak" means what the audit means by a near duplicate."""
+    """The near-duplicate check's MinHash settings,
+    so "no leak" means what the audit means by a near duplicate."""
     from ..dedup.minhash import MinHashParams
 
     p = NearDupFeatureParams.of(config, "near_duplicates")

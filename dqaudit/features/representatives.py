@@ -108,7 +108,8 @@ def _sources(sub: np.ndarray, cand: np.ndarray, lines: np.ndarray, texts: Sequen
     doc, distinct_texts = pd.factorize(np.array([texts[k] for k in at.tolist()], dtype=object))
     entries = pd.DataFrame({"sub": sub[at], "doc": doc, "line": np.asarray(lines)[at]})
     first_line = entries.groupby(["sub", "doc"], sort=False)["line"].min()
-    distinct = first_line.reset_index().sort_values("sub", kind="stable")  # each group's texts, in entry order
+    # each group's texts, in entry order
+    distinct = first_line.reset_index().sort_values("sub", kind="stable")
     size = distinct.groupby("sub", sort=False)["doc"].transform("size").to_numpy()
     distinct = distinct[(size > 1) & (size <= MAX_CONTAINMENT_TEXTS)]
     if not len(distinct):
@@ -117,7 +118,8 @@ def _sources(sub: np.ndarray, cand: np.ndarray, lines: np.ndarray, texts: Sequen
     table = ShingleTable(compared, workers=default_workers())
     offsets = np.flatnonzero(np.diff(distinct["sub"].to_numpy(), prepend=-1, append=-1))
     distinct = distinct.assign(score=table.held_scores(table.docs(compared), offsets))
-    best = distinct.sort_values(["sub", "score", "line"], ascending=[True, False, True]).drop_duplicates("sub")
+    best = distinct.sort_values(["sub", "score", "line"],
+                                ascending=[True, False, True]).drop_duplicates("sub")
     best = best[best["score"] > 0.05]
     source = np.full(len(sub), -1, np.int64)
     source[best["sub"].to_numpy()] = best["doc"].to_numpy()

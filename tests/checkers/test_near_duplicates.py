@@ -140,7 +140,8 @@ def test_large_clusters_beyond_the_limit_are_folded_into_one_finding() -> None:
     for f in findings[:2]:  # each listed finding is one cluster
         members = [i for i in range(12) if rows[i][0] in f.record_ids]
         assert {cluster[i] for i in members} == {f.details["cluster"]}
-    lifted = by_kind(run(frame(rows), AuditConfig(checks={"near_duplicates": {"max_cluster_findings": None}})),
+    lifted = by_kind(run(frame(rows),
+                         AuditConfig(checks={"near_duplicates": {"max_cluster_findings": None}})),
                      "near_duplicates")
     assert len(lifted) == 6 and all(len(f.record_ids) == 2 for f in lifted)
 
@@ -204,7 +205,8 @@ def test_warm_rerun_counts_only_new_long_texts_and_equals_cold_run(computed: dic
             ("short", "a short request about my card", "b")]
     run(frame(rows))
     assert computed["shingle_words"] == 3  # the three long texts
-    grown = rows + [("cut", " ".join(source.split()[60:160]), "a"), ("part", " ".join(other.split()[:150]), "c")]
+    grown = rows + [("cut", " ".join(source.split()[60:160]), "a"),
+                    ("part", " ".join(other.split()[:150]), "c")]
     computed.clear()
     warm = run(frame(grown))
     assert computed["shingle_words"] == 2  # only the new long texts

@@ -106,7 +106,8 @@ class SparkEngine:
                 prepared = prepare_export(ctx, result, by_time=by_time)
             spark = spark_session(ctx.config.engine)
             where = target(spark, str(out), owned_names(ctx.config.export.chat))
-            records = None if result.records is None else parquet_bytes(result.records, report_masker(ctx.config))
+            records = None if result.records is None else parquet_bytes(result.records,
+                                                                        report_masker(ctx.config))
             with java_errors(f"writing {out}"):
                 def write(folder: str) -> dict[str, dict[str, Any]]:
                     return write_outputs(source.rows, source.rid, source.uris, ctx, prepared, folder, log)

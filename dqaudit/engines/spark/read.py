@@ -4,9 +4,9 @@ JSONL lines are split on ``\\n`` alone and parsed by :func:`~dqaudit.data._parse
 per-line rules: CRLF, blank lines, malformed JSON); CSV files are parsed whole by
 :func:`~dqaudit.data.csv_rows` (quoted newlines, BOMs, UTF-16, the delimiter guess), one task per
 file, as the local loader reads a CSV whole too; every row then goes through ``_Builder``, the local
-record rules. The one difference left is documented in docs/spark.md ("Reader differences"): Hadoop decodes JSONL
-text itself, so an invalid UTF-8 byte reaches the parser as U+FFFD (the local reader quarantines
-such a line as ``bad_encoding``).
+record rules. The one difference left is documented in docs/spark.md ("Reader differences"):
+Hadoop decodes JSONL text itself, so an invalid UTF-8 byte reaches the parser as U+FFFD
+(the local reader quarantines such a line as ``bad_encoding``).
 """
 
 from __future__ import annotations
