@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +130,7 @@ def test_spark_aggregates_match_the_checks(contexts):
     assert agg["exact_duplicate_groups"] == dup["duplicate_groups"]
     assert agg["exact_conflicting_rows"] == dup["conflicting_rows"]
     stages = spark.options["engine"]["stages"]
-    assert stages["connected components (large-star/small-star)"] == "spark"
+    assert stages["collect the verified edges; connected components"] == "driver"
 
 
 def test_label_noise_fits_on_cluster_representatives(label_audits):
@@ -250,25 +248,6 @@ def test_contamination_on_spark_reads_keys_not_texts(spark, sample_with_splits, 
     assert sum(got.check("contamination").metrics["exact_pairs"].values()) > 10
 
 
-def test_connected_components_roots_are_component_minima(spark):
-    from dqaudit.engines.spark.cluster import connected_components
-
-    edges = spark.createDataFrame(
-        [(1, 2), (2, 3), (3, 9), (5, 9), (4, 7), (10, 11), (7, 8)], "a long, b long"
-    )
-    roots = dict(connected_components(edges).collect())
-    assert roots == {1: 1, 2: 1, 3: 1, 5: 1, 9: 1, 4: 4, 7: 4, 8: 4, 10: 10, 11: 10}
-    rng = np.random.default_rng(0)
-    pairs = np.sort(rng.integers(0, 600, size=(400, 2)), axis=1)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    from dqaudit.dedup.minhash import clusters
-
-    expected = clusters(600, pairs)
-    found = dict(connected_components(spark.createDataFrame(pairs.tolist(), "a long, b long")).collect())
-    mine = np.array([found.get(i, i) for i in range(600)])
-    assert np.array_equal(np.unique(mine, return_inverse=True)[1], expected)
-
-
 def split_outputs(folder: Path) -> dict[str, list[dict]]:
     """Each output file of an export as parsed lines."""
     return {
@@ -366,22 +345,6 @@ def persisted(spark) -> set[int]:
     return {int(i) for i in spark.sparkContext._jsc.getPersistentRDDs().keySet().toArray()}
 
 
-def released(spark, before: set[int], *, seconds: float = 30.0) -> bool:
-    """Whether every RDD persisted since ``before`` is gone once nothing references it.
-
-    The connected-components rounds' local checkpoints are persisted RDDs that Spark holds weakly and
-    frees when the JVM collects them (its ContextCleaner), so they linger until a GC: collect in Python
-    (dropping py4j's references) and in the JVM, and wait. A frame the engine persisted and never
-    unpersisted is held by Spark's cache manager and never goes, so this stays false for it."""
-    deadline = time.monotonic() + seconds
-    while True:
-        gc.collect()
-        spark.sparkContext._jvm.System.gc()
-        if persisted(spark) <= before or time.monotonic() > deadline:
-            return persisted(spark) <= before
-        time.sleep(0.5)
-
-
 def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
     """``split`` collects no text column: the leakage re-check renders, masks, keys and verifies the kept
     texts on the executors, and the driver gets only keys, edges and the examples' texts. The files, the
@@ -392,7 +355,7 @@ def test_spark_split_keeps_the_texts_on_the_executors(spark, tmp_path):
     local = split_data(data, tmp_path / "local", parse_config(settings), checks=checks)
     before = persisted(spark)
     manifest = split_data(str(data), tmp_path / "spark", spark_config(**settings), checks=checks)
-    assert released(spark, before)  # the audit's and the re-check's frames, the source rows once written
+    assert persisted(spark) <= before  # the audit's and the re-check's frames, the source rows once written
     engine = manifest.pop("engine")
     assert engine["texts_collected"] == []
     assert engine["stages"]["leakage re-check: keys and near-duplicate edges of the written texts"] == "spark"

@@ -2,15 +2,16 @@
 
 A package by job (docs/spark.md): :mod:`.session` (session, stage log, Java errors, collects one
 partition per job), :mod:`.read` (files, rows, the canonical table), :mod:`.cluster` (keys,
-signatures, LSH, verification, connected components), :mod:`.aggregates`
+signatures, LSH, verification), :mod:`.aggregates`
 (counts on the executors), :mod:`.features` (per-record features on the executors) and
 :mod:`.write` (rendering, part files, publishing). Every stage calls the local engine's own
 functions on partitions, so the two engines cannot drift apart.
 
-Records are identified by ``rid = file_index << 40 | line``; clusters come out of a
-large-star/small-star connected-components loop whose edges never leave the executors. The
-driver then receives one row per record (the canonical table every checker reads, with its
-cluster and exact-duplicate roots) and runs the checkers on what the engine provides
+Records are identified by ``rid = file_index << 40 | line``. The driver receives the verified
+edges (the findings report their similarities) and takes the clusters' connected components from
+them as the local engine does; each record's cluster root goes back to the executors for the
+label aggregates. The driver also receives one row per record (the canonical table every checker
+reads, with its exact-duplicate roots) and runs the checkers on what the engine provides
 (:meth:`~dqaudit.context.AuditContext.provide`): the clusters, the exact groups, each cluster's
 label counts (``label_noise`` fits its model on one representative per cluster) and, when a
 check first asks, the annotation count tables aggregated on the executors and the per-record
@@ -28,7 +29,7 @@ import numpy as np
 
 from ...errors import DqauditError
 from .aggregates import agreement_tally, conflict_counts, representatives
-from .cluster import candidate_pairs, connected_components, copy_search, sign_and_key, verify
+from .cluster import candidate_pairs, copy_search, sign_and_key, verify
 from .features import on_executors, per_record_features
 from .read import collect_dataset, list_files, read_rows, text_fetcher, text_mapper
 from .session import Stages, collect_arrow, java_errors, keep, refuse_semantic, spark_session
@@ -135,10 +136,12 @@ def _cluster(
 
     Only the ``texts`` columns are collected into the frame (the others stay in the cached rows and
     reach the driver through ``ctx.texts`` for the rows a check asks for)."""
+    import pyarrow as pa
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from ...context import AuditContext
+    from ...dedup.minhash import clusters
     from ...features.consensus import annotation_tally
     from ...features.exact import exact_groups, number_groups
     from ...features.leakage import written_copies
@@ -173,16 +176,27 @@ def _cluster(
     with log.stage("LSH candidates and exact-Jaccard verification", "spark"):
         copies, candidates, candidate_count, estimated = candidate_pairs(signed, params)
         edges = keep(copies.union(verify(candidates, records, params)))
-        edges.count()  # verify here, so its time is not charged to the connected components below
-    with log.stage("connected components (large-star/small-star)", "spark"):
-        roots = connected_components(edges.select("a", "b"))
+        edges.count()  # verify here, so its time is not charged to the collect below
+    with log.stage("collect the verified edges; connected components", "driver"):
+        # the findings need every edge's similarity on the driver, so the components come from those edges
+        # there (scipy, as locally): a distributed loop would be a dozen rounds of Spark stages for nothing
+        verified = collect_arrow(edges)
+        pairs = np.stack([np.searchsorted(rid, verified.column(end).to_numpy()) for end in ("a", "b")],
+                         axis=1).astype(np.int64)
+        similarity = verified.column("sim").to_numpy()
+        groups = clusters(len(rid), pairs)  # numbered by first row, as locally
+        near_root = rid[np.unique(groups, return_index=True)[1]][groups]  # a cluster's root: its first rid
+        moved = np.flatnonzero(near_root != rid)
+        roots = spark.createDataFrame(pa.table({"rid": rid[moved], "root": near_root[moved]}))
+        for data in (estimated, edges):
+            data.unpersist()
     with log.stage("exact-duplicate groups and conflicting labels", "spark"):
         # a group's root is its first record: the lowest rid with the key (one shuffle, no join back)
         first_with_key = F.min("rid").over(Window.partitionBy("nkey"))
         per_row = keep(
             signed.select("rid", "nkey", "live", "label")
             .withColumn("exact_root", F.when(F.col("nkey").isNotNull(), first_with_key).otherwise(F.lit(-1)))
-            .join(roots.withColumnRenamed("node", "rid"), "rid", "left")
+            .join(roots, "rid", "left")
             .withColumn("near_root", F.coalesce("root", "rid"))
             .select("rid", "nkey", "live", "label", "exact_root", "near_root")
         )
@@ -190,26 +204,13 @@ def _cluster(
     with log.stage("label counts per cluster (its representative: the first record)", "spark"):
         labelled = per_row.where(F.col("label").isNotNull())
         label_counts = labelled.groupBy("near_root", "label").count().toArrow()
-    with log.stage("collect cluster ids and verified edges", "driver"):
-        found = collect_arrow(per_row.select("rid", "live", "exact_root", "near_root"))
+    with log.stage("collect exact-group roots and live flags", "driver"):
+        found = collect_arrow(per_row.select("rid", "live", "exact_root"))
         at = np.searchsorted(rid, found.column("rid").to_numpy())
         live = np.zeros(len(rid), bool)
         live[at] = found.column("live").to_numpy()
-        near_root, exact_root = np.empty(len(rid), np.int64), np.empty(len(rid), np.int64)
-        near_root[at], exact_root[at] = (
-            found.column("near_root").to_numpy(),
-            found.column("exact_root").to_numpy(),
-        )
-        verified = collect_arrow(edges)
-        pairs = np.stack(
-            [
-                np.searchsorted(rid, verified.column("a").to_numpy()),
-                np.searchsorted(rid, verified.column("b").to_numpy()),
-            ],
-            axis=1,
-        ).astype(np.int64)
-        similarity = verified.column("sim").to_numpy()
-    groups = np.unique(near_root, return_inverse=True)[1].astype(np.int64)  # by first row, as locally
+        exact_root = np.empty(len(rid), np.int64)
+        exact_root[at] = found.column("exact_root").to_numpy()
     ctx.provide(
         near_duplicates,
         NearDuplicates(
@@ -236,7 +237,7 @@ def _cluster(
         ctx.provide_lazy(feature, lambda f=feature: on_executors(f, record_rows, ctx, rid, log))
     log.ran("checkers (findings, scores, cleanlab, agreement)", "driver")
     log.ran("label_noise model on one representative per cluster", "driver")
-    for data in (signed, estimated, edges, per_row):
+    for data in (signed, per_row):
         data.unpersist()
     return ctx, log, rows, rid, annotated
 
