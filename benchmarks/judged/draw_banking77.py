@@ -37,15 +37,16 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from cleanlab.filter import find_label_issues
-    from dqaudit.embeddings import embed_texts
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
+    from dqaudit.api import audit
     from dqaudit.cache import Cache
     from dqaudit.config import AuditConfig, parse_config
+    from dqaudit.context import AuditContext
     from dqaudit.data import dataset_from_frame
-    from dqaudit.pipeline import AuditContext, audit
+    from dqaudit.features.embeddings import embed_texts
 
     base = pd.read_csv(args.data)
     frame = pd.DataFrame({"id": [str(i) for i in range(len(base))], "text": base["text"],
