@@ -1,12 +1,14 @@
 """Reading: the input files, every row parsed by the local loader's own functions, the canonical table.
 
-JSONL lines are split on ``\\n`` alone and parsed by :func:`~dqaudit.data._parse_lines` (the local
-per-line rules: CRLF, blank lines, malformed JSON); CSV files are parsed whole by
+JSONL lines are split on ``\\n`` alone and parsed as the local loader parses them, in batches
+(``_Builder.add_lines``: whole columns at once, the per-line rules of :func:`~dqaudit.data._parse_lines`
+for a chunk with a blank, malformed or unusual line); CSV files are parsed whole by
 :func:`~dqaudit.data.csv_rows` (quoted newlines, BOMs, UTF-16, the delimiter guess), one task per
-file, as the local loader reads a CSV whole too; every row then goes through ``_Builder``, the local
-record rules. The one difference left is documented in docs/spark.md ("Reader differences"):
-Hadoop decodes JSONL text itself, so an invalid UTF-8 byte reaches the parser as U+FFFD
-(the local reader quarantines such a line as ``bad_encoding``).
+file, as the local loader reads a CSV whole too, and every row goes through ``_Builder.add``, the
+local record rules. The tasks hand their rows to Spark as Arrow batches. The one difference left
+is documented in docs/spark.md ("Reader differences"): Hadoop decodes JSONL text itself, so an
+invalid UTF-8 byte reaches the parser as U+FFFD (the local reader quarantines such a line as
+``bad_encoding``).
 """
 
 from __future__ import annotations
@@ -90,46 +92,102 @@ def list_files(spark: SparkSession, path: str) -> list[tuple[str, int, int]]:
     return sorted(found)
 
 
-def _parse_partition(
-    rows: Iterator[tuple[int, int, str, Any]], fields: FieldsConfig, fmt: str, keep_source: bool
-) -> Iterator[tuple[Any, ...]]:
-    """One output row per parsed input row: a record, or a problem with the loader's reason.
+#: Rows per Arrow batch a parsing task hands to Spark (and lines per batch the JSONL parser reads at once).
+_BATCH_ROWS = 8192
 
-    ``rows`` are ``(file_index, line, raw, parsed)`` as the local reader yields them (``parsed``
-    a :class:`LoadProblem` where the row did not parse). ``keep_source`` keeps what the split
-    writer copies: the JSON line as read (JSONL) or the parsed record as JSON (CSV, Parquet);
-    None where the row did not parse.
-    """
-    builder = _Builder(Path("<spark>"), fields)
-    for file_index, line, raw, parsed in rows:
-        rid = (file_index << FILE_SHIFT) | line
-        source = None
+
+def _arrow_schema() -> pa.Schema:
+    """:data:`_ROW_SCHEMA` as an Arrow schema, for the batches the parsing tasks build."""
+    import pyarrow as pa
+
+    text = pa.string()
+    return pa.schema(
+        [("rid", pa.int64()), ("line", pa.int64()),
+         *((name, text) for name in ("problem", "message", "raw", "field", *STRING_COLUMNS[:-1])),
+         ("annotations", pa.list_(pa.list_(text))), ("text_hash", text), ("source", text)]
+    )
+
+
+def _ipc_batch(builder: _Builder, file_index: int, sources: dict[int, str] | None) -> bytes:
+    """What ``builder`` holds (records, then problems) as one Arrow IPC stream of :func:`_arrow_schema`.
+
+    ``sources`` maps a row's line to what the split writer copies (``None``: not kept); a row that did
+    not parse has no entry."""
+    import pyarrow as pa
+
+    schema = _arrow_schema()
+    columns, problems = builder.columns, builder.problems
+    lines = [*columns["line"], *(p.line for p in problems)]
+    nothing = [None] * len(problems)
+    values: dict[str, list[Any]] = {
+        "rid": [(file_index << FILE_SHIFT) | line for line in lines],
+        "line": lines,
+        "problem": [None] * len(columns["line"]) + [p.kind for p in problems],
+        "message": [None] * len(columns["line"]) + [p.message for p in problems],
+        "raw": [None] * len(columns["line"]) + [p.raw for p in problems],
+        "field": [None] * len(columns["line"]) + [p.field for p in problems],
+        **{name: [*columns[name], *nothing] for name in (*STRING_COLUMNS[:-1], "annotations", "text_hash")},
+        "source": [sources.get(line) for line in lines] if sources is not None else [None] * len(lines),
+    }
+    batch = pa.RecordBatch.from_arrays([pa.array(values[f.name], f.type) for f in schema], schema=schema)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def _parsed_rows(rows: Iterator[tuple[int, int, str, Any]], fields: FieldsConfig,
+                 keep_source: bool) -> Iterator[tuple[bytes]]:
+    """CSV and Parquet rows ``(file_index, line, raw, parsed)`` through the local record rules
+    (``_Builder.add``), as Arrow IPC batches; ``keep_source`` keeps each record as JSON for the split
+    writer."""
+    builder, file_index, sources = _Builder(Path("<spark>"), fields), 0, {}
+    for k, line, raw, parsed in rows:
+        if k != file_index or builder.rows == _BATCH_ROWS:
+            if builder.rows:
+                yield (_ipc_batch(builder, file_index, sources if keep_source else None),)
+            builder, file_index, sources = _Builder(Path("<spark>"), fields), k, {}
         if keep_source and not isinstance(parsed, LoadProblem):
-            source = raw if fmt == "jsonl" else orjson.dumps(parsed, default=str).decode()
-        before = len(builder.problems)
+            sources[line] = orjson.dumps(parsed, default=str).decode()
         builder.add(line, raw, parsed)
-        if len(builder.problems) > before:
-            p = builder.problems.pop()
-            yield (rid, line, p.kind, p.message, p.raw, p.field, *([None] * 11), source)
-            continue
-        record = {name: values.pop() for name, values in builder.columns.items()}
-        notes = record["annotations"]
-        yield (
-            rid,
-            line,
-            None,
-            None,
-            None,
-            None,
-            *(record[c] for c in STRING_COLUMNS[:-1]),
-            None if notes is None else [list(pair) for pair in notes],
-            record["text_hash"],
-            source,
-        )
+    if builder.rows:
+        yield (_ipc_batch(builder, file_index, sources if keep_source else None),)
 
 
-def _jsonl_rows(spark: SparkSession, files: list[tuple[str, int, int]]) -> Any:
-    """``(file_index, line, raw, parsed)`` for JSONL files, lines split on ``\\n`` only (as locally),
+def _jsonl_batches(lines: Iterator[tuple[int, int, bytes]], fields: FieldsConfig,
+                   keep_source: bool) -> Iterator[tuple[bytes]]:
+    """JSONL lines ``(file_index, index, data)`` of one partition through the local loader's batch rules
+    (``_Builder.add_lines``: whole columns at once, the per-line rules for a chunk with an unusual row),
+    :data:`_BATCH_ROWS` consecutive lines at a time, as Arrow IPC batches. A file's leading BOM is dropped
+    and each kept line is its own source, as locally."""
+    def flush(k: int, first: int, chunk: list[bytes]) -> tuple[bytes]:
+        builder = _Builder(Path("<spark>"), fields)
+        builder.add_lines(first + 1, chunk)
+        sources = None
+        if keep_source:  # each line that parsed, records and the rows the record rules refused
+            kept = builder.columns["line"]
+            sources = {line: chunk[line - first - 1].rstrip(b"\r\n").decode() for line in kept}
+            for problem in builder.problems:
+                for line, raw, parsed in _parse_lines(problem.line, [chunk[problem.line - first - 1]]):
+                    if not isinstance(parsed, LoadProblem):
+                        sources[line] = raw
+        return (_ipc_batch(builder, k, sources),)
+
+    chunk: list[bytes] = []
+    file_index = first = 0
+    for k, index, data in lines:
+        if chunk and (k != file_index or index != first + len(chunk) or len(chunk) == _BATCH_ROWS):
+            yield flush(file_index, first, chunk)
+            chunk = []
+        if not chunk:
+            file_index, first = k, index
+        chunk.append(data.removeprefix(b"\xef\xbb\xbf") if index == 0 else data)
+    if chunk:
+        yield flush(file_index, first, chunk)
+
+
+def _jsonl_lines(spark: SparkSession, files: list[tuple[str, int, int]]) -> Any:
+    """``(file_index, index, data)`` for every line of the JSONL files, split on ``\\n`` only (as locally),
     in splits of at most :data:`SPLIT_BYTES`.
 
     Hadoop's default line reader also ends a line at a bare ``\\r``; the record delimiter is set to
@@ -144,7 +202,7 @@ def _jsonl_rows(spark: SparkSession, files: list[tuple[str, int, int]]) -> Any:
         parts = [
             sc.textFile(uri, minPartitions=max(1, -(-size // SPLIT_BYTES)), use_unicode=False)
             .zipWithIndex()
-            .flatMap(lambda t, k=k: _jsonl_line(k, *t))
+            .map(lambda t, k=k: (k, t[1], t[0]))
             for k, (uri, size, _) in enumerate(files)
         ]
     finally:
@@ -153,13 +211,6 @@ def _jsonl_rows(spark: SparkSession, files: list[tuple[str, int, int]]) -> Any:
         else:
             conf.set(key, before)
     return sc.union(parts)
-
-
-def _jsonl_line(file_index: int, data: bytes, index: int) -> list[tuple[int, int, str, Any]]:
-    """One line through the local reader's per-line rules (a file's leading BOM dropped, as locally)."""
-    if index == 0:
-        data = data.removeprefix(b"\xef\xbb\xbf")
-    return [(file_index, line, raw, parsed) for line, raw, parsed in _parse_lines(index + 1, [data])]
 
 
 def _csv_rows(spark: SparkSession, files: list[str], input_config: InputConfig) -> Any:
@@ -211,14 +262,35 @@ def read_rows(
     fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
     uris = [f[0] for f in files]
     if fmt == "jsonl":
-        rows = _jsonl_rows(spark, files)
-    elif fmt == "csv":
-        rows = _csv_rows(spark, uris, config.input)
+        lines = _jsonl_lines(spark, files)
+
+        def sample() -> list[Any]:
+            first = lines.take(_SAMPLES)
+            return [obj for k, index, data in first
+                    for _, _, obj in _parse_lines(index + 1, [data.removeprefix(b"\xef\xbb\xbf")])]
+
+        fields = chat_fields(config.fields, sample)
+        blobs = lines.mapPartitions(lambda part: _jsonl_batches(part, fields, keep_source))
     else:
-        rows = _parquet_rows(spark, uris)
-    fields = chat_fields(config.fields, lambda: [row[3] for row in rows.take(_SAMPLES)])
-    parsed = rows.mapPartitions(lambda part: _parse_partition(part, fields, fmt, keep_source))
-    return keep(spark.createDataFrame(parsed, _ROW_SCHEMA)), files, fmt, fields
+        rows = _csv_rows(spark, uris, config.input) if fmt == "csv" else _parquet_rows(spark, uris)
+        fields = chat_fields(config.fields, lambda: [row[3] for row in rows.take(_SAMPLES)])
+        blobs = rows.mapPartitions(lambda part: _parsed_rows(part, fields, keep_source))
+    return keep(_from_ipc(spark.createDataFrame(blobs, "ipc binary"))), files, fmt, fields
+
+
+def _from_ipc(blobs: DataFrame) -> DataFrame:
+    """The rows the parsing tasks packed as Arrow IPC streams, unpacked on the executors.
+
+    A Python RDD becomes a DataFrame by pickling each row; for a few large binary rows per partition that
+    is a copy, where one tuple per record of eighteen fields cost a Python and a JVM conversion per value."""
+    import pyarrow as pa
+
+    def unpack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for blob in batch.column("ipc").to_pylist():
+                yield from pa.ipc.open_stream(blob)
+
+    return blobs.mapInArrow(unpack, _ROW_SCHEMA)
 
 
 def collect_dataset(
