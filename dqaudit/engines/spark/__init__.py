@@ -196,7 +196,7 @@ def _cluster(
         per_row = keep(
             signed.select("rid", "nkey", "live", "label")
             .withColumn("exact_root", F.when(F.col("nkey").isNotNull(), first_with_key).otherwise(F.lit(-1)))
-            .join(roots, "rid", "left")
+            .join(F.broadcast(roots), "rid", "left")  # built on the driver: no shuffle of the rows for it
             .withColumn("near_root", F.coalesce("root", "rid"))
             .select("rid", "nkey", "live", "label", "exact_root", "near_root")
         )

@@ -17,7 +17,7 @@ import pandas as pd
 from .session import keep
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
     from ...agreement import CountTable
     from ...context import AuditContext
@@ -29,31 +29,32 @@ def conflict_counts(table: DataFrame) -> dict[str, int]:
     """Cluster and exact-group counts with conflicting labels (report.json ``run.engine.aggregates``)."""
     from pyspark.sql import functions as F
 
+    # "more than one distinct value" as min < max (nulls ignored, as countDistinct ignores them): two
+    # countDistinct in one aggregation made Spark expand every row into one copy per distinct column
+    def several(column: str) -> Column:
+        return F.min(column) < F.max(column)
+
     near = (
         table.groupBy("near_root")
-        .agg(
-            F.count("*").alias("size"),
-            F.countDistinct("nkey").alias("texts"),
-            F.countDistinct("label").alias("labels"),
-        )
-        .where("size > 1 AND texts > 1")
+        .agg(F.count("*").alias("size"), several("nkey").alias("texts"), several("label").alias("labels"))
+        .where("size > 1 AND texts")
     )
     exact = (
         table.where("exact_root >= 0")
         .groupBy("exact_root")
-        .agg(F.count("*").alias("size"), F.countDistinct("label").alias("labels"))
+        .agg(F.count("*").alias("size"), several("label").alias("labels"))
         .where("size > 1")
     )
     n = near.agg(
         F.count("*").alias("clusters"),
-        F.sum(F.when(F.col("labels") > 1, 1).otherwise(0)).alias("conflicting_clusters"),
-        F.sum(F.when(F.col("labels") > 1, F.col("size")).otherwise(0)).alias("conflicting_rows"),
+        F.sum(F.when(F.col("labels"), 1).otherwise(0)).alias("conflicting_clusters"),
+        F.sum(F.when(F.col("labels"), F.col("size")).otherwise(0)).alias("conflicting_rows"),
         F.sum("size").alias("rows_in_clusters"),
     ).first()
     x = exact.agg(
-        F.sum(F.when(F.col("labels") <= 1, 1).otherwise(0)).alias("duplicate_groups"),
-        F.sum(F.when(F.col("labels") > 1, 1).otherwise(0)).alias("conflicting_groups"),
-        F.sum(F.when(F.col("labels") > 1, F.col("size")).otherwise(0)).alias("conflicting_rows"),
+        F.sum(F.when(F.col("labels"), 0).otherwise(1)).alias("duplicate_groups"),
+        F.sum(F.when(F.col("labels"), 1).otherwise(0)).alias("conflicting_groups"),
+        F.sum(F.when(F.col("labels"), F.col("size")).otherwise(0)).alias("conflicting_rows"),
     ).first()
     return {
         "near_duplicate_clusters": int(n["clusters"] or 0),
