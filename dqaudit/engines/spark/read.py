@@ -53,12 +53,6 @@ FILE_SHIFT = 40
 SPLIT_BYTES = 8 << 20
 #: A whole-file problem found on an executor (a CSV that cannot be decoded): raised on the driver.
 _FILE_ERROR = "file_error"
-_ROW_SCHEMA = (
-    "rid long, line long, problem string, message string, raw string, field string, id string, text string, "
-    "label string, lang string, created_at string, policy_version string, `group` string, split string, "
-    "output string, "
-    "annotations array<array<string>>, text_hash string, source string"
-)
 STRING_COLUMNS = (
     "id",
     "text",
@@ -97,7 +91,7 @@ _BATCH_ROWS = 8192
 
 
 def _arrow_schema() -> pa.Schema:
-    """:data:`_ROW_SCHEMA` as an Arrow schema, for the batches the parsing tasks build."""
+    """The parsed rows' columns: the batches the parsing tasks build, and the Spark frame they become."""
     import pyarrow as pa
 
     text = pa.string()
@@ -118,14 +112,13 @@ def _ipc_batch(builder: _Builder, file_index: int, sources: dict[int, str] | Non
     schema = _arrow_schema()
     columns, problems = builder.columns, builder.problems
     lines = [*columns["line"], *(p.line for p in problems)]
-    nothing = [None] * len(problems)
+    records, nothing = [None] * len(columns["line"]), [None] * len(problems)
     values: dict[str, list[Any]] = {
         "rid": [(file_index << FILE_SHIFT) | line for line in lines],
         "line": lines,
-        "problem": [None] * len(columns["line"]) + [p.kind for p in problems],
-        "message": [None] * len(columns["line"]) + [p.message for p in problems],
-        "raw": [None] * len(columns["line"]) + [p.raw for p in problems],
-        "field": [None] * len(columns["line"]) + [p.field for p in problems],
+        **{name: records + [getattr(p, attr) for p in problems]
+           for name, attr in (("problem", "kind"), ("message", "message"), ("raw", "raw"),
+                              ("field", "field"))},
         **{name: [*columns[name], *nothing] for name in (*STRING_COLUMNS[:-1], "annotations", "text_hash")},
         "source": [sources.get(line) for line in lines] if sources is not None else [None] * len(lines),
     }
@@ -181,9 +174,14 @@ def _jsonl_batches(lines: Iterator[tuple[int, int, bytes]], fields: FieldsConfig
             chunk = []
         if not chunk:
             file_index, first = k, index
-        chunk.append(data.removeprefix(b"\xef\xbb\xbf") if index == 0 else data)
+        chunk.append(_as_read(index, data))
     if chunk:
         yield flush(file_index, first, chunk)
+
+
+def _as_read(index: int, data: bytes) -> bytes:
+    """Line ``index`` (from 0) of a file as the local reader reads it: the file's leading BOM dropped."""
+    return data.removeprefix(b"\xef\xbb\xbf") if index == 0 else data
 
 
 def _jsonl_lines(spark: SparkSession, files: list[tuple[str, int, int]]) -> Any:
@@ -267,7 +265,7 @@ def read_rows(
         def sample() -> list[Any]:
             first = lines.take(_SAMPLES)
             return [obj for k, index, data in first
-                    for _, _, obj in _parse_lines(index + 1, [data.removeprefix(b"\xef\xbb\xbf")])]
+                    for _, _, obj in _parse_lines(index + 1, [_as_read(index, data)])]
 
         fields = chat_fields(config.fields, sample)
         blobs = lines.mapPartitions(lambda part: _jsonl_batches(part, fields, keep_source))
@@ -284,13 +282,14 @@ def _from_ipc(blobs: DataFrame) -> DataFrame:
     A Python RDD becomes a DataFrame by pickling each row; for a few large binary rows per partition that
     is a copy, where one tuple per record of eighteen fields cost a Python and a JVM conversion per value."""
     import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
 
     def unpack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for blob in batch.column("ipc").to_pylist():
                 yield from pa.ipc.open_stream(blob)
 
-    return blobs.mapInArrow(unpack, _ROW_SCHEMA)
+    return blobs.mapInArrow(unpack, from_arrow_schema(_arrow_schema()))
 
 
 def collect_dataset(
