@@ -28,19 +28,15 @@ if TYPE_CHECKING:
 def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
     """Per record: exact-duplicate key (null for an empty text), has shingles, band keys, low bytes, label.
 
-    ``low`` is each signature value's low byte (zero-padded to a multiple of eight, as the local
-    compiled estimate pads them): all the b-bit estimate reads, a quarter of the bytes. Built as
-    Arrow arrays from the numpy blocks, with no Python object per record.
+    ``keys`` packs the band keys (int64 each) and ``low`` each signature value's low byte
+    (zero-padded to a multiple of eight, as the local compiled estimate pads them): all the b-bit
+    estimate reads, a quarter of the bytes. Both are binary, built from the numpy blocks with no
+    Python object per record: Spark moves a binary value in one copy, an array element by element.
     """
     import pyarrow as pa
 
     from ...dedup.minhash import EMPTY, _low_bytes, band_keys, signatures
     from ...features.exact import EMPTY_KEY, exact_keys
-
-    def as_lists(block: np.ndarray) -> pa.ListArray:
-        n, width = block.shape
-        offsets = pa.array(np.arange(0, (n + 1) * width, width, dtype=np.int32))
-        return pa.ListArray.from_arrays(offsets, pa.array(block.ravel()))
 
     def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -57,14 +53,14 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
                     pa.array(exact.view(np.int64), mask=exact == EMPTY_KEY),
                     pa.array(live),
                     pa.array(whole.view(np.int64)),
-                    as_lists(np.ascontiguousarray(keys)),
+                    _as_binary(np.ascontiguousarray(keys).view(np.uint8)),
                     _as_binary(_low_bytes(sigs).view(np.uint8)),
                     batch.column("label"),  # carried along: the per-cluster label counts need no join
                 ],
                 ["rid", "nkey", "live", "whole", "keys", "low", "label"],
             )
 
-    schema = "rid long, nkey long, live boolean, whole long, keys array<long>, low binary, label string"
+    schema = "rid long, nkey long, live boolean, whole long, keys binary, low binary, label string"
     return records.select("rid", "text", "label").mapInArrow(compute, schema)
 
 
@@ -200,7 +196,8 @@ def _unpack(blocks: list[bytes], *kinds: np.dtype | tuple[np.dtype, int]) -> lis
 
 def _blocks(tags: np.ndarray, target: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
     """Rows grouped by ``target`` (an index into ``tags``): each group's tag and its rows packed."""
-    order = np.argsort(target, kind="stable")
+    # a stable sort of small unsigned integers is a radix sort in numpy: several times faster than on int64
+    order = np.argsort(target.astype(np.min_scalar_type(max(len(tags) - 1, 0))), kind="stable")
     ordered = target[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
     ends = np.r_[starts[1:], len(order)]
@@ -215,7 +212,7 @@ def _route_members(batches: Iterator[Any], tags: np.ndarray, bands: int) -> Iter
 
     for batch in batches:
         rid, whole = batch.column("rid").to_numpy(), batch.column("whole").to_numpy()
-        key = batch.column("keys").flatten().to_numpy()
+        key = _rows_of(batch.column("keys")).view(np.int64).ravel()
         band = np.tile(np.arange(bands, dtype=np.int8), len(rid))
         target = (_mix(key, band) % np.uint64(len(tags))).astype(np.int64)
         part, blocks = _blocks(tags, target, band, key, np.repeat(rid, bands), np.repeat(whole, bands))
@@ -224,8 +221,9 @@ def _route_members(batches: Iterator[Any], tags: np.ndarray, bands: int) -> Iter
 
 #: ``kind`` of the rows the cell pass receives: a block of low bytes, a block of candidate pairs.
 _LOWS, _PAIRS = 0, 1
-#: Pairs per emitted block of the bucket pass (16 bytes each).
-_PAIRS_PER_BATCH = 4_000_000
+#: Pairs per emitted batch of the bucket pass (16 bytes each), split by cell into blocks of at most 4 MB:
+#: binary rows of tens of MB cost the one JVM of local mode more than many small ones.
+_PAIRS_PER_BATCH = 250_000
 
 
 def _bucket_pairs(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
@@ -243,17 +241,13 @@ def _bucket_pairs(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
                                     np.int8, np.int64, np.int64, np.int64)
     if len(rid) < 2:
         return
-    order = np.lexsort((rid, key, band))
+    order = _bucket_order(band, key, rid)
     band, key, rid, whole = band[order], key[order], rid[order], whole[order]
     new = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]
     run = np.cumsum(new)
     shared = np.r_[run[1:] == run[:-1], False] | ~new  # in a bucket of two or more
     run, rid, whole = run[shared], rid[shared], whole[shared]
-    by_signature = np.lexsort((rid, whole, run))
-    copy = np.zeros(len(rid), bool)
-    in_run, signature = run[by_signature], whole[by_signature]
-    later = (in_run[1:] == in_run[:-1]) & (signature[1:] == signature[:-1])
-    copy[by_signature[1:][later]] = True
+    copy = _later_copies(run, rid, whole)
     run, rid = run[~copy], rid[~copy]
     at = run_pairs(run, MAX_BUCKET_PAIRS)
     for start in range(0, len(at), _PAIRS_PER_BATCH):
@@ -263,6 +257,42 @@ def _bucket_pairs(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
             [pa.array(tag), pa.array(np.full(len(tag), _PAIRS, np.int32)), pa.array(blocks, pa.binary())],
             ["cell", "kind", "block"],
         )
+
+
+def _bucket_order(band: np.ndarray, key: np.ndarray, rid: np.ndarray) -> np.ndarray:
+    """The order of members by bucket ``(band, key)``, record order inside a bucket.
+
+    Two stable sorts (by record, then by key) take half the time of a three-key ``lexsort``. A band's
+    key hashes the band in, so one key in two bands is a 64-bit collision; then the buckets would
+    interleave, and the exact three-key order is taken instead.
+    """
+    order = np.argsort(rid, kind="stable")
+    order = order[np.argsort(key[order], kind="stable")]
+    ordered_key, ordered_band = key[order], band[order]
+    if np.any((ordered_key[1:] == ordered_key[:-1]) & (ordered_band[1:] != ordered_band[:-1])):
+        return np.lexsort((rid, key, band))
+    return order
+
+
+def _later_copies(run: np.ndarray, rid: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """Which members have a whole signature that an earlier member of their bucket (``run``) has: that
+    first member represents them.
+
+    Only members whose (bucket, signature) hash repeats can be such copies; those few are sorted by
+    (bucket, signature, record) to decide, instead of every member.
+    """
+    with np.errstate(over="ignore"):
+        mixed = whole.view(np.uint64) ^ (run.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    order = np.argsort(mixed)
+    same = mixed[order][1:] == mixed[order][:-1]
+    maybe = np.zeros(len(rid), bool)
+    maybe[order[1:][same]] = maybe[order[:-1][same]] = True
+    at = np.flatnonzero(maybe)
+    at = at[np.lexsort((rid[at], whole[at], run[at]))]
+    later = (run[at][1:] == run[at][:-1]) & (whole[at][1:] == whole[at][:-1])
+    copy = np.zeros(len(rid), bool)
+    copy[at[1:][later]] = True
+    return copy
 
 
 def _low_rows(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
@@ -288,6 +318,7 @@ def _close_pairs(width: int, floor: float) -> Callable[[Iterator[Any]], Iterator
     Blocks of low bytes and of pairs arrive in any order; the cell holds both until its input ends
     (a task may hold several cells if Spark placed them together).
     """
+    import pandas as pd
     import pyarrow as pa
 
     from ...dedup import kernels
@@ -301,13 +332,13 @@ def _close_pairs(width: int, floor: float) -> Callable[[Iterator[Any]], Iterator
         if not lows:
             return  # no record, so no pair either
         rids, low_bytes = _unpack(lows, np.int64, (np.uint8, -(-width // 8) * 8))
-        # each record once: cells that Spark placed in one task share rows
-        rid, once = np.unique(rids, return_index=True)
-        low = np.ascontiguousarray(low_bytes[once]).view(np.uint64)
+        once = ~pd.Index(rids).duplicated()  # each record once: cells Spark placed in one task share rows
+        rid, low = rids[once], np.ascontiguousarray(low_bytes[once]).view(np.uint64)
         a, b = _unpack(pairs, np.int64, np.int64) if pairs else (np.empty(0, np.int64),) * 2
-        first, second = np.searchsorted(rid, a), np.searchsorted(rid, b)
-        if len(a) and not (np.array_equal(rid[np.minimum(first, len(rid) - 1)], a)
-                           and np.array_equal(rid[np.minimum(second, len(rid) - 1)], b)):
+        # each pair end's row by hash lookup: a binary search per end cost three and a half times more
+        index = pd.Index(rid)
+        first, second = index.get_indexer(a), index.get_indexer(b)
+        if (first < 0).any() or (second < 0).any():
             raise RuntimeError("a candidate pair reached an LSH cell without its records' low bytes")
         ordered = np.sort(first * len(rid) + second)
         distinct = ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered

@@ -14,9 +14,11 @@ from dqaudit.config import TEXT_COLUMNS
 from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, _estimate_low_bits, estimate_floor
 from dqaudit.engines.spark.cluster import (
     _as_binary,
+    _bucket_order,
     _bucket_pairs,
     _Cells,
     _close_pairs,
+    _later_copies,
     _low_rows,
     _pack,
     _route_members,
@@ -109,8 +111,8 @@ def test_bucket_pairs_follow_the_local_rule_on_representatives():
     assert len(expected) > n and max(expected.values()) > 1  # some pairs share two buckets
     tags = np.array([5, 9, 2, 7])
     cells = _Cells(3, np.array([[10, 11, 12], [11, 13, 14], [12, 14, 15]]))
-    as_lists = pa.array(list(keys), pa.list_(pa.int64()))
-    records = pa.Table.from_arrays([pa.array(rid), pa.array(whole), as_lists], ["rid", "whole", "keys"])
+    packed = _as_binary(np.ascontiguousarray(keys, np.int64).view(np.uint8))  # as sign_and_key packs them
+    records = pa.Table.from_arrays([pa.array(rid), pa.array(whole), packed], ["rid", "whole", "keys"])
     for size in (1, 70, n):
         routed = blocks_of(_route_members(iter(records.to_batches(max_chunksize=size)), tags, bands))
         assert set(routed) <= set(tags.tolist())
@@ -125,6 +127,40 @@ def test_bucket_pairs_follow_the_local_rule_on_representatives():
         a, b = np.concatenate(a), np.concatenate(b)
         assert Counter(zip(a.tolist(), b.tolist(), strict=True)) == expected
         assert (a < b).all()
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_bucket_order_is_band_key_record_order(collide):
+    """Members sorted into buckets with record order inside each; a key in two bands (a 64-bit collision,
+    planted) must not merge or split their buckets."""
+    rng = np.random.default_rng(4)
+    band = rng.integers(0, 5, 5_000).astype(np.int8)
+    key = rng.integers(0, 300, 5_000) * 7 + band  # a band's keys are its own, as band_keys hashes them
+    rid = rng.permutation(5_000).astype(np.int64)
+    if collide:
+        key[band == 3] = key[band == 1][0]  # every member of band 3 lands in one of band 1's keys
+    order = _bucket_order(band, key, rid)
+    exact = np.lexsort((rid, key, band))
+    buckets = pd.DataFrame({"band": band[order], "key": key[order], "rid": rid[order]})
+    runs = (buckets[["band", "key"]] != buckets[["band", "key"]].shift()).any(axis=1).cumsum()
+    assert runs.max() == len(set(zip(band.tolist(), key.tolist(), strict=True)))  # each bucket one run
+    assert (buckets.groupby(runs)["rid"].diff().dropna() > 0).all()  # records in order inside a bucket
+    assert sorted(map(tuple, buckets.groupby(runs)["rid"].apply(tuple))) == sorted(
+        map(tuple, pd.Series(rid[exact]).groupby([band[exact], key[exact]]).apply(tuple)))
+
+
+def test_later_copies_are_every_copy_after_the_first_of_its_bucket():
+    """A member is a copy when an earlier member (lower record id) of its bucket has its whole signature; the
+    same signature in another bucket, or another signature, does not count."""
+    rng = np.random.default_rng(5)
+    run = np.sort(rng.integers(0, 200, 4_000))
+    whole = rng.integers(0, 30, 4_000)  # many repeats, inside buckets and across them
+    rid = rng.permutation(4_000).astype(np.int64)
+    frame = pd.DataFrame({"run": run, "whole": whole, "rid": rid})
+    first = frame.groupby(["run", "whole"])["rid"].transform("min")
+    expected = (frame["rid"] != first).to_numpy()
+    assert 0 < expected.sum() < len(expected)
+    assert (_later_copies(run, rid, whole) == expected).all()
 
 
 def test_cells_meet_every_pair_with_both_records_low_bytes():
@@ -168,7 +204,8 @@ def test_cell_pass_keeps_and_counts_what_the_local_filter_does(threshold, num_pe
                             rng.integers(0, 200, (300, 2)) * [1, 0] + [0, 200]])  # more, some repeated
     distinct = np.unique(pairs, axis=0)
     low = _low_bytes(sigs).view(np.uint8)  # 100 permutations: padded to 104 bytes, as locally
-    blocks = [(0, _pack(rid[s:s + 77], low[s:s + 77])) for s in range(0, 400, 77)]
+    # low bytes of some records twice: two cells that Spark placed in one task
+    blocks = [(0, _pack(rid[s:s + 77], low[s:s + 77])) for s in [*range(0, 400, 77), 154]]
     blocks += [(1, _pack(*rid[pairs[s:s + 150]].T)) for s in range(0, len(pairs), 150)]
     blocks = [blocks[i] for i in rng.permutation(len(blocks))]
     kinds, data = pa.array([k for k, _ in blocks], pa.int32()), pa.array([d for _, d in blocks], pa.binary())
