@@ -398,11 +398,11 @@ def _joined_rows(records: DataFrame, wanted: np.ndarray, column: str, action: st
 
 def wanted_rows(records: DataFrame, wanted: np.ndarray, column: str) -> DataFrame:
     """The ``records`` rows (``rid`` and ``column``) of the record ids ``wanted``, joined with their distinct
-    ids broadcast (8 bytes a row), so the job reads each cached partition once."""
-    from pyspark.sql import functions as F
-
+    ids: broadcast while they are few (Spark's ``autoBroadcastJoinThreshold``), so the job reads each cached
+    partition once, and shuffled when they are many (a split's re-check asks for every kept row), where a
+    forced broadcast would have to fit the heap."""
     keys = records.sparkSession.createDataFrame(pd.DataFrame({"rid": np.unique(wanted)}))
-    return records.select("rid", column).join(F.broadcast(keys), "rid")
+    return records.select("rid", column).join(keys, "rid")
 
 
 def located(found: pa.Table, wanted: np.ndarray, what: str) -> np.ndarray:
