@@ -284,7 +284,8 @@ def _later_copies(run: np.ndarray, rid: np.ndarray, whole: np.ndarray) -> np.nda
     with np.errstate(over="ignore"):
         mixed = whole.view(np.uint64) ^ (run.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
     order = np.argsort(mixed)
-    same = mixed[order][1:] == mixed[order][:-1]
+    ordered = mixed[order]
+    same = ordered[1:] == ordered[:-1]
     maybe = np.zeros(len(rid), bool)
     maybe[order[1:][same]] = maybe[order[:-1][same]] = True
     at = np.flatnonzero(maybe)
@@ -331,12 +332,15 @@ def _close_pairs(width: int, floor: float) -> Callable[[Iterator[Any]], Iterator
                 (lows if kind == _LOWS else pairs).append(block.as_py())
         if not lows:
             return  # no record, so no pair either
-        rids, low_bytes = _unpack(lows, np.int64, (np.uint8, -(-width // 8) * 8))
-        once = ~pd.Index(rids).duplicated()  # each record once: cells Spark placed in one task share rows
-        rid, low = rids[once], np.ascontiguousarray(low_bytes[once]).view(np.uint64)
-        a, b = _unpack(pairs, np.int64, np.int64) if pairs else (np.empty(0, np.int64),) * 2
+        rid, low_bytes = _unpack(lows, np.int64, (np.uint8, -(-width // 8) * 8))
         # each pair end's row by hash lookup: a binary search per end cost three and a half times more
         index = pd.Index(rid)
+        if not index.is_unique:  # cells Spark placed in one task share rows: each record once
+            once = ~index.duplicated()
+            rid, low_bytes = rid[once], low_bytes[once]
+            index = pd.Index(rid)
+        low = np.ascontiguousarray(low_bytes).view(np.uint64)
+        a, b = _unpack(pairs, np.int64, np.int64) if pairs else (np.empty(0, np.int64),) * 2
         first, second = index.get_indexer(a), index.get_indexer(b)
         if (first < 0).any() or (second < 0).any():
             raise RuntimeError("a candidate pair reached an LSH cell without its records' low bytes")
