@@ -15,6 +15,7 @@ on and off; each new cluster is listed (``--show``) for judging, see
 ``benchmarks/judged/banking77_contained_copies.csv``.
 
     python benchmarks/containment.py
+    python benchmarks/containment.py --spark            # also: the defaults on the Spark engine, local[2]
     python benchmarks/containment.py --scale 1000000   # also: what the search adds at 1M (in-process)
 
 ``--scale N``: on the near-duplicate benchmark's corpus of N short requests, the seconds of
@@ -72,6 +73,25 @@ def dqaudit_groups(frame: pd.DataFrame, checks: dict) -> tuple[np.ndarray, float
     return np.asarray(groups), time.perf_counter() - began
 
 
+def spark_groups(frame: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """``near_duplicate_groups`` with the defaults on the Spark engine (local[2]), from a JSONL copy."""
+    import json
+    import tempfile
+
+    from dqaudit.api import open_context
+    from dqaudit.registry import parse_config
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clough.jsonl"
+        rows = frame[["id", "text", "label"]].to_dict("records")
+        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+        config = parse_config({"engine": {"name": "spark", "master": "local[2]"}})
+        open_context(str(path), config)  # Spark and its workers started outside the timing
+        began = time.perf_counter()
+        groups = near_duplicate_groups(open_context(str(path), config))
+        return np.asarray(groups), time.perf_counter() - began
+
+
 def datasketch_groups(texts: list[str], threshold: float, num_perm: int = 128,
                       num_part: int = 16) -> tuple[np.ndarray, float]:
     """Plain ``MinHashLSHEnsemble`` on dqaudit's word 3-gram shingle hashes: edges query -> every answer."""
@@ -103,7 +123,7 @@ def score(frame: pd.DataFrame, groups: np.ndarray) -> dict[str, int]:
     return out
 
 
-def clough_table(path: Path) -> None:
+def clough_table(path: Path, spark: bool) -> None:
     frame = clough(path)
     total = {c: int((frame["category"] == c).sum()) for c in CATEGORIES}
     print(f"## Clough–Stevenson: {len(frame)} texts; found = in the same cluster as its source\n")
@@ -119,6 +139,11 @@ def clough_table(path: Path) -> None:
         default = threshold == ContainmentParams().threshold
         label = f"**defaults** (`containment: {threshold}`)" if default else f"`containment: {threshold}`"
         runs.append(("dqaudit", label, groups, took))
+    if spark:
+        local = runs[[label.startswith("**defaults") for _, label, _, _ in runs].index(True)][2]
+        groups, took = spark_groups(frame)
+        same = "the same clusters as locally" if np.array_equal(groups, local) else "**other clusters**"
+        runs.append(("dqaudit on Spark (local[2], whole open)", f"defaults: {same}", groups, took))
     for threshold in (0.5, 0.8):
         groups, took = datasketch_groups(frame["text"].tolist(), threshold)
         runs.append(("datasketch MinHashLSHEnsemble", f"threshold {threshold}, 16 partitions", groups, took))
@@ -197,10 +222,11 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0,
                         help="also time the search on this many short requests")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--spark", action="store_true", help="also run the defaults on the Spark engine")
     args = parser.parse_args()
     cs = args.data / "clough_stevenson_plagiarism"
     if cs.is_dir():
-        clough_table(cs)
+        clough_table(cs, args.spark)
     else:
         print(f"(Clough–Stevenson skipped: {cs} not found)")
     if (args.data / "banking77").is_dir():

@@ -188,33 +188,50 @@ def _candidates(sigs: np.ndarray, sizes: np.ndarray, params: ContainmentParams,
     found, total = [], 0
     for i, j, ratio in class_pairs(classes[reps], params):
         rows = reps[(classes[reps] == i) | (classes[reps] == j)]
-        bands, per_band = containment_bands(params.threshold, ratio, num_perm)
-        floor = jaccard_floor(max(params.threshold - ESTIMATE_MARGIN, 0.0), ratio)
-        pairs, candidates = _live_lsh_pairs(sigs, bands, per_band, rows, MAX_BUCKET_PAIRS, floor)
+        pairs, candidates = class_pair_candidates(sigs, classes, rows, (i, j, ratio), params, num_perm)
         total += candidates
-        if i != j:  # pairs inside one class were searched with that class's own bands
-            pairs = pairs[classes[pairs[:, 0]] != classes[pairs[:, 1]]]
         found.append(pairs)
     pairs = _unique_pairs(np.concatenate(found), len(sigs)) if found else np.empty((0, 2), np.int64)
     return pairs, total
 
 
+def class_pair_candidates(sigs: np.ndarray, classes: np.ndarray, rows: np.ndarray,
+                          pair: tuple[int, int, float], params: ContainmentParams,
+                          num_perm: int) -> tuple[np.ndarray, int]:
+    """The candidates of one :func:`class_pairs` entry ``(i, j, ratio)`` among ``rows`` (ascending: the
+    distinct signatures of classes ``i`` and ``j``), banded for that pair, and their count before the
+    estimate; the Spark engine runs this once per class pair on the executors."""
+    i, j, ratio = pair
+    bands, per_band = containment_bands(params.threshold, ratio, num_perm)
+    floor = jaccard_floor(max(params.threshold - ESTIMATE_MARGIN, 0.0), ratio)
+    pairs, candidates = _live_lsh_pairs(sigs, bands, per_band, rows, MAX_BUCKET_PAIRS, floor)
+    if i != j:  # pairs inside one class were searched with that class's own bands
+        pairs = pairs[classes[pairs[:, 0]] != classes[pairs[:, 1]]]
+    return pairs, candidates
+
+
 def _verify(texts: Sequence[str], pairs: np.ndarray, params: ContainmentParams, minhash: MinHashParams,
             workers: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact containment of the smaller shingle set in the larger, per candidate pair; kept pairs directed."""
-    from . import kernels
-
     involved = np.flatnonzero(np.bincount(pairs.ravel(), minlength=len(texts)))
     local = np.full(len(texts), -1, np.int64)
     local[involved] = np.arange(len(involved))
     flat, bounds = shingle_table([texts[i] for i in involved], minhash, workers)
-    at = local[pairs]
-    inter = kernels.intersections(flat, bounds, np.ascontiguousarray(at), -1.0)
+    keep, contained_first, value = exact_containment(flat, bounds, local[pairs], params.threshold)
+    pairs = pairs[keep]
+    directed = np.where(contained_first[keep][:, None], pairs, pairs[:, ::-1])
+    return directed.astype(np.int64), value[keep]
+
+
+def exact_containment(flat: np.ndarray, bounds: np.ndarray, at: np.ndarray,
+                      threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair ``at`` of sets in a :func:`shingle_table`: whether its containment (of the smaller set in
+    the larger) is verified at ``threshold``, whether the first set is the contained one (of equal sizes,
+    the second: the later row), and the containment. Shared by both engines' verification."""
+    from . import kernels
+
+    at = np.ascontiguousarray(at, dtype=np.int64)
+    inter = kernels.intersections(flat, bounds, at, -1.0)
     sizes = np.diff(bounds)[at]
-    small = np.maximum(sizes.min(axis=1), 1)
-    value = inter / small
-    keep = verified(value, params.threshold)
-    pairs, sizes, value = pairs[keep], sizes[keep], value[keep]
-    first_contained = sizes[:, 0] < sizes[:, 1]  # ties: the later row is the contained one
-    directed = np.where(first_contained[:, None], pairs, pairs[:, ::-1])
-    return directed.astype(np.int64), value
+    value = inter / np.maximum(sizes.min(axis=1), 1)
+    return verified(value, threshold), sizes[:, 0] < sizes[:, 1], value

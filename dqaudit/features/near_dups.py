@@ -21,6 +21,7 @@ from ..config import CheckParams
 from ..context import AuditContext
 
 if TYPE_CHECKING:  # dedup imports numba: loaded when a run needs it, not when checkers are listed
+    from ..dedup.containment import ContainmentParams
     from ..dedup.minhash import MinHashParams
 
 class NearDupFeatureParams(CheckParams):
@@ -50,6 +51,14 @@ class NearDupFeatureParams(CheckParams):
                                 description="sentence-transformers model (offline name or path).")
     semantic_threshold: float = Field(0.92, gt=0, le=1,
                                       description="Cosine similarity for semantic duplicates.")
+
+    def containment_settings(self) -> ContainmentParams | None:
+        """The partial-copy search's settings (None when ``containment`` is 0: off), for both engines."""
+        from ..dedup.containment import ContainmentParams
+
+        if self.containment <= 0:
+            return None
+        return ContainmentParams(self.containment, self.containment_min_words, self.containment_max_ratio)
 
 
 #: Rows compared against all others at once in the semantic search (memory: block x rows floats).
@@ -157,13 +166,13 @@ def _analyse(ctx: AuditContext) -> NearDuplicates:
 def _partial_copies(ctx: AuditContext, p: NearDupFeatureParams,
                     sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(contained, container)`` pairs and their containment (:mod:`dqaudit.dedup.containment`)."""
-    from ..dedup.containment import ContainmentParams, partial_copies, same_shingles
+    from ..dedup.containment import partial_copies, same_shingles
     from ..dedup.minhash import default_workers, word_counts
 
-    if p.containment <= 0:
+    settings = p.containment_settings()
+    if settings is None:
         return np.empty((0, 2), np.int64), np.empty(0)
     params = minhash_params(ctx)
-    settings = ContainmentParams(p.containment, p.containment_min_words, p.containment_max_ratio)
     minhash = settings.minhash(params)
     reuse = same_shingles(params, minhash)
     texts = ctx.frame["text"].tolist()

@@ -30,6 +30,7 @@ import numpy as np
 from ...errors import DqauditError
 from .aggregates import agreement_tally, conflict_counts, representatives
 from .cluster import candidate_pairs, copy_search, sign_and_key, verify
+from .containment import contained_pairs
 from .features import on_executors, per_record_features
 from .read import collect_dataset, list_files, read_rows, text_fetcher, text_mapper
 from .session import Stages, collect_arrow, java_errors, keep, refuse_semantic, spark_session
@@ -145,7 +146,13 @@ def _cluster(
     from ...features.consensus import annotation_tally
     from ...features.exact import exact_groups, number_groups
     from ...features.leakage import written_copies
-    from ...features.near_dups import NearDuplicates, Representatives, minhash_params, near_duplicates
+    from ...features.near_dups import (
+        NearDupFeatureParams,
+        NearDuplicates,
+        Representatives,
+        minhash_params,
+        near_duplicates,
+    )
     from ...progress import NullProgress
 
     log = Stages(spark, progress or NullProgress())
@@ -177,19 +184,27 @@ def _cluster(
         copies, candidates, candidate_count, estimated = candidate_pairs(signed, params)
         edges = keep(copies.union(verify(candidates, records, params)))
         edges.count()  # verify here, so its time is not charged to the collect below
-    with log.stage("collect the verified edges; connected components", "driver"):
+    with log.stage("collect the verified edges", "driver"):
         # the findings need every edge's similarity on the driver, so the components come from those edges
         # there (scipy, as locally): a distributed loop would be a dozen rounds of Spark stages for nothing
         verified = collect_arrow(edges)
         pairs = np.stack([np.searchsorted(rid, verified.column(end).to_numpy()) for end in ("a", "b")],
                          axis=1).astype(np.int64)
         similarity = verified.column("sim").to_numpy()
-        groups = clusters(len(rid), pairs)  # numbered by first row, as locally
+        for data in (estimated, edges):
+            data.unpersist()
+    contained, containment = np.empty((0, 2), np.int64), np.empty(0)
+    settings = NearDupFeatureParams.of(config, "near_duplicates").containment_settings()
+    if settings is not None:
+        with log.stage("partial copies: word counts, signatures, LSH Ensemble, exact containment", "spark"):
+            small, large, containment = contained_pairs(records, settings, params)
+            contained = np.stack([np.searchsorted(rid, small), np.searchsorted(rid, large)], axis=1)
+    with log.stage("connected components", "driver"):
+        # the edges and the partial copies' links, numbered by first row, as locally
+        groups = clusters(len(rid), np.concatenate([pairs, contained.astype(np.int64)]))
         near_root = rid[np.unique(groups, return_index=True)[1]][groups]  # a cluster's root: its first rid
         moved = np.flatnonzero(near_root != rid)
         roots = spark.createDataFrame(pa.table({"rid": rid[moved], "root": near_root[moved]}))
-        for data in (estimated, edges):
-            data.unpersist()
     with log.stage("exact-duplicate groups and conflicting labels", "spark"):
         # a group's root is its first record: the lowest rid with the key (one shuffle, no join back)
         first_with_key = F.min("rid").over(Window.partitionBy("nkey"))
@@ -227,6 +242,8 @@ def _cluster(
             np.empty(0),
             groups,
             candidate_count,
+            contained.astype(np.int64),
+            containment,
         ),
     )
     # roots are first rows, so numbering the roots numbers the groups as exact_groups numbers its keys

@@ -1,7 +1,7 @@
 """Both engines on real public data from ../shared (skipped without it): the same records and clusters.
 
 KazSAnDRA's reviews hold quoted multi-line texts in CSV and are read again as JSONL here; in banking77's
-training set the partial-copy search, which runs on the local engine only, links one more pair of clusters.
+training set the partial-copy search links one more pair of clusters, on both engines.
 """
 
 from __future__ import annotations
@@ -53,12 +53,10 @@ def test_kazsandra_reviews_as_csv_and_as_jsonl(spark, shared_data: Path, tmp_pat
     assert_same(*both(spark, jsonl, {}))
 
 
-def test_banking77_clusters_match_without_the_local_partial_copy_search(spark, shared_data: Path) -> None:
-    """The engines find the same pairs; only the partial-copy search (local only, documented) adds a link."""
+def test_banking77_clusters_match_with_the_partial_copy_search(spark, shared_data: Path) -> None:
+    """The engines find the same pairs and partial copies (banking77 has one), so the same clusters."""
     source = shared_data / "banking77" / "train.csv"
     local, remote = both(spark, source, {"fields": {"label": "category"}})
     assert len(near_duplicates(local).contained_pairs) > 0
-    assert len(near_duplicates(remote).contained_pairs) == 0
-    assert not np.array_equal(near_duplicates(local).groups, near_duplicates(remote).groups)
-    settings = {"fields": {"label": "category"}, "checks": {"near_duplicates": {"containment": 0}}}
-    assert_same(*both(spark, source, settings))
+    assert np.array_equal(near_duplicates(local).contained_pairs, near_duplicates(remote).contained_pairs)
+    assert_same(local, remote)
