@@ -16,6 +16,7 @@ on and off; each new cluster is listed (``--show``) for judging, see
 
     python benchmarks/containment.py
     python benchmarks/containment.py --spark            # also: the defaults on the Spark engine, local[2]
+    python benchmarks/containment.py --spark-scale 20000  # long generated texts: both engines, same pairs?
     python benchmarks/containment.py --scale 1000000   # also: what the search adds at 1M (in-process)
 
 ``--scale N``: on the near-duplicate benchmark's corpus of N short requests, the seconds of
@@ -182,6 +183,76 @@ def banking77_table(path: Path, show: int) -> None:
                       + " -->")
 
 
+def long_corpus(n: int, seed: int = 3) -> list[str]:
+    """``n`` long texts (60-900 words from 20,000 words): three in four written fresh, the rest a part of an
+    earlier text cut out (half of them with 5% of words replaced, a third pasted between fresh words)."""
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(20_000)]
+    texts: list[list[str]] = []
+    for _ in range(n):
+        if texts and rng.random() < 0.25:
+            words = rng.choice(texts)
+            start = rng.randrange(max(1, len(words) // 3))
+            part = words[start:start + max(50, int(len(words) * rng.uniform(0.25, 0.7)))]
+            if rng.random() < 0.5:
+                part = [rng.choice(vocabulary) if rng.random() < 0.05 else w for w in part]
+            if rng.random() < 0.33:
+                part = rng.choices(vocabulary, k=rng.randint(20, 200)) + part + rng.choices(vocabulary, k=40)
+            texts.append(part)
+        else:
+            texts.append(rng.choices(vocabulary, k=rng.randint(60, 900)))
+    return [" ".join(words) for words in texts]
+
+
+def spark_scale(size: int) -> None:
+    """The defaults on ``size`` long texts, on the local engine and on Spark local[2] (16 shuffle partitions,
+    as ``benchmarks/spark.py``): the same partial copies and clusters? Seconds of each engine's search."""
+    import json
+    import tempfile
+
+    from dqaudit.api import open_context
+    from dqaudit.features.near_dups import near_duplicates
+    from dqaudit.registry import parse_config
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "long.jsonl"
+        rows = [json.dumps({"id": f"l{i}", "text": t}) + "\n" for i, t in enumerate(long_corpus(size))]
+        path.write_text("".join(rows), encoding="utf-8")
+        warm = Path(folder) / "warm.jsonl"
+        warm.write_text("".join(rows[:300]), encoding="utf-8")
+        spent, found = {}, {}
+        off = {"checks": {"near_duplicates": {"containment": 0}}}
+        for settings in (off, {}):  # the compiled kernels loaded outside the timings
+            near_duplicates(open_context(warm, parse_config({"cache": {"enabled": False}, **settings})))
+        for name, settings in (("local, partial copies off", off), ("local", {})):
+            began = time.perf_counter()  # no cache: both runs compute every signature
+            found[name] = near_duplicates(open_context(path, parse_config({"cache": {"enabled": False},
+                                                                           **settings})))
+            spent[name] = time.perf_counter() - began
+        engine = {"name": "spark", "master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "16"}}
+        config = parse_config({"engine": engine})
+        open_context(str(path), config)  # Spark and its workers started outside the timing
+        began = time.perf_counter()
+        ctx = open_context(str(path), config)
+        found["spark"], spent["spark"] = near_duplicates(ctx), time.perf_counter() - began
+        seconds = ctx.options["engine"]["seconds"]
+        stage = next(v for k, v in seconds.items() if k.startswith("partial copies"))
+    local, remote = found["local"], found["spark"]
+    same = (np.array_equal(local.contained_pairs, remote.contained_pairs)
+            and np.array_equal(local.groups, remote.groups))
+    print(f"\n## Partial copies on both engines: {size:,} long texts (60-900 words)\n")
+    print("| engine | near-duplicate path | partial-copy search | partial copies | clusters |")
+    print("|---|---|---|---|---|")
+    print(f"| local | {spent['local']:.1f} s | {spent['local'] - spent['local, partial copies off']:.1f} s "
+          f"(the difference with `containment: 0`) | {len(local.contained_pairs):,} | "
+          f"{int((np.bincount(local.groups) > 1).sum()):,} |")
+    print(f"| Spark local[2] | {spent['spark']:.1f} s (whole open) | {stage:.1f} s (its stage) | "
+          f"{len(remote.contained_pairs):,} | {int((np.bincount(remote.groups) > 1).sum()):,} |")
+    print(f"\nthe same pairs, containments and clusters on both engines: {same}")
+
+
 def scale_cost(size: int, repeat: int) -> None:
     """Seconds of the near-duplicate path and of the partial-copy search on ``size`` short requests."""
     import sys
@@ -223,6 +294,8 @@ def main() -> None:
                         help="also time the search on this many short requests")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--spark", action="store_true", help="also run the defaults on the Spark engine")
+    parser.add_argument("--spark-scale", type=int, default=0,
+                        help="also compare both engines on this many generated long texts")
     args = parser.parse_args()
     cs = args.data / "clough_stevenson_plagiarism"
     if cs.is_dir():
@@ -233,6 +306,8 @@ def main() -> None:
         banking77_table(args.data / "banking77", args.show)
     else:
         print(f"(banking77 skipped: {args.data / 'banking77'} not found)")
+    if args.spark_scale:
+        spark_scale(args.spark_scale)
     if args.scale:
         scale_cost(args.scale, args.repeat)
     print(f"\npeak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
