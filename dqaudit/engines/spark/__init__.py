@@ -2,14 +2,14 @@
 
 A package by job (docs/spark.md): :mod:`.session` (session, stage log, Java errors, collects one
 partition per job), :mod:`.read` (files, rows, the canonical table), :mod:`.cluster` (keys,
-signatures, LSH, verification), :mod:`.aggregates`
+signatures, LSH, verification), :mod:`.containment` (partial copies), :mod:`.aggregates`
 (counts on the executors), :mod:`.features` (per-record features on the executors) and
 :mod:`.write` (rendering, part files, publishing). Every stage calls the local engine's own
 functions on partitions, so the two engines cannot drift apart.
 
 Records are identified by ``rid = file_index << 40 | line``. The driver receives the verified
-edges (the findings report their similarities) and takes the clusters' connected components from
-them as the local engine does; each record's cluster root goes back to the executors for the
+edges (the findings report their similarities) and partial copies, and takes the clusters' connected
+components from them as the local engine does; each record's cluster root goes back to the executors for the
 label aggregates. The driver also receives one row per record (the canonical table every checker
 reads, with its exact-duplicate roots) and runs the checkers on what the engine provides
 (:meth:`~dqaudit.context.AuditContext.provide`): the clusters, the exact groups, each cluster's
