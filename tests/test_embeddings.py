@@ -68,6 +68,34 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
         embeddings.embed_texts(_ctx(["x"], None))
 
 
+def test_encode_batches_texts_of_similar_length_in_the_input_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch is padded to its longest text, so batches hold texts of similar length; vectors come back in
+    the order given."""
+    batches: list[list[str]] = []
+
+    class Model:
+        def get_sentence_embedding_dimension(self) -> int:
+            return 2
+
+        def encode(self, texts: list[str], **_: object) -> np.ndarray:
+            batches.append(list(texts))
+            return np.array([[len(t), sum(map(ord, t))] for t in texts], dtype=np.float32)
+
+    monkeypatch.setattr(embeddings, "_load_model", lambda model: Model())
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 400, size=3 * embeddings._BATCH + 5)
+    texts = ["x" * int(n) + str(i) for i, n in enumerate(sizes)]
+    seen: list[int] = []
+    vectors = embeddings.encode(texts, advance=seen.append)
+    assert np.array_equal(vectors, np.array([[len(t), sum(map(ord, t))] for t in texts], dtype=np.float32))
+    assert sum(seen) == len(texts) and len(batches) == 4
+    assert all(len(b) <= embeddings._BATCH for b in batches)
+    longest = [max(map(len, b)) for b in batches]
+    shortest = [min(map(len, b)) for b in batches]
+    assert all(shortest[k] >= longest[k + 1] for k in range(len(batches) - 1))  # longest first, no overlap
+    assert embeddings.encode([]).shape == (0, 2)
+
+
 def test_unloadable_model_is_a_config_error() -> None:
     from dqaudit.errors import ConfigError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -38,25 +39,49 @@ def spark_session(engine: EngineConfig) -> SparkSession:
         )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local executors run this interpreter
     builder = SparkSession.builder.appName(engine.app_name)
-    if engine.master:
-        builder = builder.master(engine.master)
-    elif "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit, which sets the master itself
-        builder = builder.master("local[*]")
-    settings = {
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        # a partition's collected rows come back with the task's status, not stored in the block manager
-        # and fetched again (two more copies of tens of MiB: in local mode in the one JVM's heap)
-        "spark.task.maxDirectResultSize": "64m",
-        **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in engine.conf.items()},
-    }
-    for key, value in settings.items():
+    master = engine.master or None
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # spark-submit sets the master itself
+        master = "local[*]"
+    if master:
+        builder = builder.master(master)
+    for key, value in session_settings(engine, master).items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
     except Exception as exc:  # py4j and the launcher raise many types; the first line says what broke
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DqauditError(f"could not start Spark (master {engine.master or 'local[*]'}): {first}") from None
+
+
+def session_settings(engine: EngineConfig, master: str | None) -> dict[str, str]:
+    """What a new session is built with: the engine's defaults, then ``engine.conf`` (which wins).
+
+    Under a local master, ``spark.sql.shuffle.partitions`` defaults to ``max(16, 4 x cores)`` instead of
+    Spark's 200: every shuffle, and every collect of one partition per job, pays per partition, so 200 made
+    a 100-text audit open in 58 s against 15 s with 16 (docs/spark.md). A cluster keeps its own setting.
+    """
+    settings = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # a partition's collected rows come back with the task's status, not stored in the block manager
+        # and fetched again (two more copies of tens of MiB: in local mode in the one JVM's heap)
+        "spark.task.maxDirectResultSize": "64m",
+    }
+    cores = _local_cores(master or "")
+    if cores is not None:
+        settings["spark.sql.shuffle.partitions"] = str(max(16, 4 * cores))
+    settings.update({k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in engine.conf.items()})
+    return settings
+
+
+def _local_cores(master: str) -> int | None:
+    """The cores of a ``local``, ``local[N]``, ``local[*]`` or ``local[N, F]`` master; None for any other."""
+    found = re.fullmatch(r"local(?:\[\s*(\*|\d+)\s*(?:,\s*\d+\s*)?\])?", master)
+    if found is None:
+        return None
+    if found.group(1) is None:
+        return 1
+    return os.cpu_count() or 1 if found.group(1) == "*" else int(found.group(1))
 
 
 def keep(frame: DataFrame) -> DataFrame:

@@ -1,10 +1,13 @@
-"""Collecting to the driver one partition per job gives what a single collect gives."""
+"""The session: its settings, and collecting one partition per job (what a single collect gives)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from dqaudit.engines.spark.session import collect_arrow, storage_level
+from dqaudit.config import EngineConfig
+from dqaudit.engines.spark.session import _local_cores, collect_arrow, session_settings, storage_level
 from dqaudit.errors import ConfigError
 
 
@@ -41,3 +44,21 @@ def test_intermediates_stay_off_the_heap_in_local_mode_unless_told(spark):
             storage_level(spark)
     finally:
         spark.conf.unset("spark.dqaudit.storageLevel")
+
+
+@pytest.mark.parametrize(("master", "cores"), [
+    ("local", 1), ("local[2]", 2), ("local[ 8 ]", 8), ("local[3,2]", 3), ("local[*]", os.cpu_count() or 1),
+    ("spark://host:7077", None), ("yarn", None), ("local-cluster[2,1,1024]", None), ("", None),
+])
+def test_local_cores_of_a_master(master, cores):
+    assert _local_cores(master) == cores
+
+
+def test_a_local_session_gets_few_shuffle_partitions_unless_the_config_says():
+    """Spark's 200 cost a 100-text audit most of a minute on 2 cores; a cluster keeps its own setting."""
+    key = "spark.sql.shuffle.partitions"
+    assert session_settings(EngineConfig(), "local[2]")[key] == "16"
+    assert session_settings(EngineConfig(), "local[8]")[key] == "32"
+    assert key not in session_settings(EngineConfig(), "spark://host:7077")
+    assert key not in session_settings(EngineConfig(), None)  # under spark-submit
+    assert session_settings(EngineConfig(conf={key: 400}), "local[2]")[key] == "400"
