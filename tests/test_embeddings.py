@@ -74,7 +74,7 @@ def test_encode_batches_texts_of_similar_length_in_the_input_order(monkeypatch: 
     batches: list[list[str]] = []
 
     class Model:
-        def get_sentence_embedding_dimension(self) -> int:
+        def get_embedding_dimension(self) -> int:
             return 2
 
         def encode(self, texts: list[str], **_: object) -> np.ndarray:

@@ -91,20 +91,25 @@ def encode(texts: list[str], model: str = DEFAULT_MODEL, advance: Any = None) ->
     """
     encoder = _load_model(model)
     if not texts:
-        return np.empty((0, encoder.get_sentence_embedding_dimension()), dtype=np.float32)
+        # the method's newer name, where the old one warns; sentence-transformers 3 has only the old one
+        dimension = getattr(encoder, "get_embedding_dimension", None)
+        dimension = dimension or encoder.get_sentence_embedding_dimension
+        return np.empty((0, dimension()), dtype=np.float32)
     order = np.argsort(-np.fromiter((len(t) for t in texts), np.int64, count=len(texts)), kind="stable")
-    out = np.empty((len(texts), encoder.get_sentence_embedding_dimension()), dtype=np.float32)
+    chunks = []
     for start in range(0, len(texts), _BATCH):
         rows = order[start : start + _BATCH]
-        out[rows] = encoder.encode(
+        chunks.append(encoder.encode(
             [texts[i] for i in rows],
             batch_size=len(rows),
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
-        )
+        ))
         if advance is not None:
             advance(len(rows))
+    out = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
+    out[order] = np.concatenate(chunks)
     return out
 
 
