@@ -201,7 +201,7 @@ def _cluster(
             contained = np.stack([np.searchsorted(rid, small), np.searchsorted(rid, large)], axis=1)
     with log.stage("connected components", "driver"):
         # the edges and the partial copies' links, numbered by first row, as locally
-        groups = clusters(len(rid), np.concatenate([pairs, contained.astype(np.int64)]))
+        groups = clusters(len(rid), np.concatenate([pairs, contained]))
         near_root = rid[np.unique(groups, return_index=True)[1]][groups]  # a cluster's root: its first rid
         moved = np.flatnonzero(near_root != rid)
         roots = spark.createDataFrame(pa.table({"rid": rid[moved], "root": near_root[moved]}))
@@ -242,7 +242,7 @@ def _cluster(
             np.empty(0),
             groups,
             candidate_count,
-            contained.astype(np.int64),
+            contained,
             containment,
         ),
     )

@@ -364,24 +364,39 @@ def verify(candidates: DataFrame, records: DataFrame, params: MinHashParams) -> 
     """
     import pyarrow as pa
 
-    from ...dedup.minhash import exact_jaccard_table, shingle_table, verified, verified_floor
-
-    text = records.select("rid", "text")
-    joined = candidates.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
+    from ...dedup.minhash import exact_jaccard_table, verified, verified_floor
 
     def jaccard(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            a, b = batch.column("a").to_numpy(), batch.column("b").to_numpy()
-            rid, once, at = np.unique(np.r_[a, b], return_index=True, return_inverse=True)
-            texts = pa.concat_arrays([batch.column("ta"), batch.column("tb")]).take(pa.array(once))
-            flat, bounds = shingle_table(texts.to_pylist(), params)
-            pairs = at.reshape(2, -1).T
+            a, b, flat, bounds, pairs = shingled_pairs(batch, params)
             sims = exact_jaccard_table(flat, bounds, pairs, at_least=verified_floor(params.threshold))
             ok = verified(sims, params.threshold)
             found = [pa.array(a[ok]), pa.array(b[ok]), pa.array(sims[ok])]
             yield pa.RecordBatch.from_arrays(found, ["a", "b", "sim"])
 
-    return joined.select("a", "b", "ta", "tb").mapInArrow(jaccard, "a long, b long, sim double")
+    return pair_texts(candidates, records).mapInArrow(jaccard, "a long, b long, sim double")
+
+
+def pair_texts(candidates: DataFrame, records: DataFrame) -> DataFrame:
+    """``(a, b, ta, tb)``: each candidate pair ``(a, b)`` with its two records' texts; the join on ``b`` comes
+    last, so a record's pairs arrive together and :func:`shingled_pairs` shingles it once."""
+    text = records.select("rid", "text")
+    joined = candidates.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
+    return joined.select("a", "b", "ta", "tb")
+
+
+def shingled_pairs(batch: Any, params: MinHashParams) -> tuple[np.ndarray, ...]:
+    """A batch of :func:`pair_texts` as ``(a, b, flat, bounds, pairs)``: each distinct record shingled once
+    (``shingle_table``) and each pair's two rows in that table."""
+    import pyarrow as pa
+
+    from ...dedup.minhash import shingle_table
+
+    a, b = batch.column("a").to_numpy(), batch.column("b").to_numpy()
+    _, once, at = np.unique(np.r_[a, b], return_index=True, return_inverse=True)
+    texts = pa.concat_arrays([batch.column("ta"), batch.column("tb")]).take(pa.array(once))
+    flat, bounds = shingle_table(texts.to_pylist(), params)
+    return a, b, flat, bounds, at.reshape(2, -1).T
 
 
 def copy_search(records: DataFrame, rid: np.ndarray, log: Stages) -> CopySearch:

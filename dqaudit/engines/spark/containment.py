@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cluster import _as_binary, _rows_of
+from .cluster import _as_binary, _rows_of, pair_texts, shingled_pairs
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -60,9 +60,7 @@ def contained_pairs(records: DataFrame, settings: ContainmentParams,
         candidates = grouped.groupBy("p").applyInArrow(
             lambda key, table: _search(key, table, pairs, settings, minhash.num_perm), "a long, b long"
         ).distinct()
-        text = records.select("rid", "text")
-        joined = candidates.join(text.toDF("a", "ta"), "a").join(text.toDF("b", "tb"), "b")
-        found = collect_arrow(joined.select("a", "b", "ta", "tb").mapInArrow(
+        found = collect_arrow(pair_texts(candidates, records).mapInArrow(
             lambda batches: _verify(batches, settings.threshold, minhash),
             "a long, b long, first_contained boolean, value double"))
     finally:
@@ -80,12 +78,13 @@ def _sign(batches: Iterator[Any], settings: ContainmentParams, minhash: MinHashP
     """Per record of ``min_words`` words or more: its size class, whole-signature key and signature.
 
     The local pre-filter (``_word_counts``: an ASCII text shorter than ``2 * min_words - 1`` characters
-    cannot have the words) runs in Arrow first, so short requests never become Python strings.
+    cannot have the words) runs in Arrow, so short requests never become Python strings; the texts it
+    keeps are counted.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ...dedup.containment import _word_counts, size_classes
+    from ...dedup.containment import size_classes
     from ...dedup.minhash import band_keys, signatures, word_counts
 
     shortest = 2 * settings.min_words - 1
@@ -93,18 +92,19 @@ def _sign(batches: Iterator[Any], settings: ContainmentParams, minhash: MinHashP
         column = batch.column("text")
         maybe = pc.or_(pc.greater_equal(pc.utf8_length(column), shortest),
                        pc.invert(pc.string_is_ascii(column))).fill_null(False)
-        rid = batch.column("rid").filter(maybe)
         texts = column.filter(maybe).to_pylist()
-        words = _word_counts(texts, settings.min_words,
-                             lambda rows, texts=texts: word_counts([texts[i] for i in rows], minhash))
+        if not texts:
+            continue
+        words = word_counts(texts, minhash)
         eligible = np.flatnonzero(words >= settings.min_words)
         if not len(eligible):
             continue
+        rid = batch.column("rid").filter(maybe).take(pa.array(eligible))
         sigs = signatures([texts[i] for i in eligible], minhash)
         classes = size_classes(words[eligible] - settings.ngram + 1, settings)
         whole = band_keys(sigs, 1, minhash.num_perm)[:, 0]
         yield pa.RecordBatch.from_arrays(
-            [rid.take(pa.array(eligible)), pa.array(classes), pa.array(whole.view(np.int64)),
+            [rid, pa.array(classes), pa.array(whole.view(np.int64)),
              _as_binary(np.ascontiguousarray(sigs).view(np.uint8))],
             ["rid", "cls", "whole", "sig"],
         )
@@ -148,14 +148,10 @@ def _verify(batches: Iterator[Any], threshold: float, minhash: MinHashParams) ->
     import pyarrow as pa
 
     from ...dedup.containment import exact_containment
-    from ...dedup.minhash import shingle_table
 
     for batch in batches:
-        a, b = batch.column("a").to_numpy(), batch.column("b").to_numpy()
-        _, once, at = np.unique(np.r_[a, b], return_index=True, return_inverse=True)
-        texts = pa.concat_arrays([batch.column("ta"), batch.column("tb")]).take(pa.array(once))
-        flat, bounds = shingle_table(texts.to_pylist(), minhash)
-        ok, first_contained, value = exact_containment(flat, bounds, at.reshape(2, -1).T, threshold)
+        a, b, flat, bounds, pairs = shingled_pairs(batch, minhash)
+        ok, first_contained, value = exact_containment(flat, bounds, pairs, threshold)
         yield pa.RecordBatch.from_arrays(
             [pa.array(a[ok]), pa.array(b[ok]), pa.array(first_contained[ok]), pa.array(value[ok])],
             ["a", "b", "first_contained", "value"],

@@ -79,9 +79,10 @@ def _local_cores(master: str) -> int | None:
     found = re.fullmatch(r"local(?:\[\s*(\*|\d+)\s*(?:,\s*\d+\s*)?\])?", master)
     if found is None:
         return None
-    if found.group(1) is None:
+    cores = found.group(1)
+    if cores is None:
         return 1
-    return os.cpu_count() or 1 if found.group(1) == "*" else int(found.group(1))
+    return (os.cpu_count() or 1) if cores == "*" else int(cores)
 
 
 def keep(frame: DataFrame) -> DataFrame:
