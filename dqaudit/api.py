@@ -27,7 +27,7 @@ from .features.near_dups import near_duplicate_groups
 from .masking import report_masker
 from .pipeline import AuditResult, run_checks, selected_checks, whole_text_columns
 from .progress import NullProgress, Progress
-from .records import build_records, rolled_up_rows
+from .records import build_records, id_index, rolled_up_rows
 from .registry import cleaning_rules, load_config, validate_checks
 from .scoring import fix_first
 
@@ -77,11 +77,13 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
                        checks=selected_checks(config, checks))
     result = with_engine_report(run_checks(ctx, checks=checks), ctx)
     rules = {**cleaning_rules(), **ctx.config.export.rules}
+    index = id_index(ctx.frame)  # one hash table of the ids for the three lookups below
     plan = cleaning_plan(ctx.frame, result.findings, rules, lambda: near_duplicate_groups(ctx),
-                         rolled_up_rows(result.results), texts=ctx.texts)
-    results = settle_representatives(result.results, plan, ctx.frame, rules, report_masker(ctx.config))
+                         rolled_up_rows(result.results), texts=ctx.texts, index=index)
+    results = settle_representatives(result.results, plan, ctx.frame, rules, report_masker(ctx.config),
+                                     index=index)
     return replace(result, results=tuple(results), fix_first=tuple(fix_first(results, result.weights)),
-                   records=build_records(ctx.dataset, results, plan), plan=plan)
+                   records=build_records(ctx.dataset, results, plan, index), plan=plan)
 
 
 def split(data: str | Path, out: str | Path, config: AuditConfig | str | Path | None = None, *,

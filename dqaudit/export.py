@@ -47,7 +47,7 @@ from .publish import (
     write_manifest,
 )
 from .records import FILENAME as RECORDS
-from .records import id_rows, parquet_bytes
+from .records import id_index, id_rows, parquet_bytes
 from .registry import check_params, cleaning_rules
 from .split import SplitOutcome, leakage_groups, stratified_split, time_split
 from .text import displayable
@@ -103,7 +103,8 @@ class CleaningPlan:
 
 def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[str, Decision],
                   clusters: Callable[[], np.ndarray], rolled_up: Mapping[str, list[int]] | None = None,
-                  texts: Callable[[np.ndarray], np.ndarray] | None = None) -> CleaningPlan:
+                  texts: Callable[[np.ndarray], np.ndarray] | None = None,
+                  index: pd.Index | None = None) -> CleaningPlan:
     """Turn the audit findings into row decisions (quarantine wins over mask and relabel).
 
     Duplicate groups are settled last, once every other decision is known, so the copy
@@ -116,10 +117,11 @@ def cleaning_plan(frame: pd.DataFrame, findings: list[Finding], rules: Mapping[s
     may cost a near-duplicate search. A finding that sums up many clusters names no records: it
     applies to the rows ``rolled_up`` lists for its ``check.kind`` (:func:`dqaudit.records.rolled_up_rows`).
     ``texts`` gives the texts of row positions (``AuditContext.texts``; default: the frame's):
-    only the duplicate groups' members are asked for, once.
+    only the duplicate groups' members are asked for, once. ``index``: the frame's
+    :func:`~dqaudit.records.id_index` when the caller has built it.
     """
     plan = CleaningPlan()
-    index = pd.Index(frame["id"].astype(str))
+    index = id_index(frame) if index is None else index
     dedupes: list[tuple[Finding, list[int], dict[str, Any]]] = []
     at: list[int] = []  # each dedupe's position in ``findings``
     flagged: set[int] = set()
@@ -255,7 +257,8 @@ def _quarantine_copies(plan: CleaningPlan, reasons: list[dict[str, Any]], entry:
 
 
 def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, frame: pd.DataFrame,
-                           rules: Mapping[str, Decision], mask: Masker | None) -> list[CheckResult]:
+                           rules: Mapping[str, Decision], mask: Masker | None,
+                           index: pd.Index | None = None) -> list[CheckResult]:
     """Results whose duplicate findings name the copies the cleaning plan keeps.
 
     A checker names its group's representative before the other checks have spoken; the
@@ -263,10 +266,11 @@ def settle_representatives(results: Sequence[CheckResult], plan: CleaningPlan, f
     one). So the report, records.parquet and ``split`` name the same kept copies: the
     finding's ``representative(s)`` and its "keep …" become the members the plan keeps
     (``none`` when another check quarantines every copy), and the plan's reasons for the copies
-    the finding removes carry that message (quarantine.jsonl and the report say the same).
+    the finding removes carry that message (quarantine.jsonl and the report say the same). ``index``: the
+    frame's :func:`~dqaudit.records.id_index` when the caller has built it.
     """
-    ids = frame["id"].astype(str)
-    index, id_of = pd.Index(ids), ids.to_numpy()
+    index = id_index(frame) if index is None else index
+    id_of = index.to_numpy()
     out = []
     start = 0  # the result's first finding's position in the plan's findings
     for result in results:

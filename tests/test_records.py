@@ -187,3 +187,15 @@ def test_ids_are_masked_as_one_call_per_value_would_mask_them() -> None:
     want = [None if v is None else strict(v) for v in values]
     assert [None if pd.isna(v) else v for v in got] == want
     assert got[3] == "<EMAIL>-7" and got[2] == "d1"
+
+
+def test_id_index_finds_what_the_ids_name_whatever_their_type() -> None:
+    """Integer ids are looked up by their string, as findings name them; a repeated id finds all its rows."""
+    from dqaudit.records import id_index, id_rows
+
+    index = id_index(pd.DataFrame({"id": [7, 8, 9, 10]}))
+    assert index.dtype == object and index.tolist() == ["7", "8", "9", "10"]
+    found = id_rows(index, [["9", "7"], ["11"], ["10", "x", "8"]])
+    assert [r.tolist() for r in found] == [[2, 0], [], [3, 1]]
+    repeated = id_index(pd.DataFrame({"id": pd.array(["a", "b", "a"], dtype="string")}))
+    assert [r.tolist() for r in id_rows(repeated, [["a"], ["b", "c"]])] == [[0, 2], [1]]
