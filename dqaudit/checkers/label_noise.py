@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
@@ -52,6 +53,7 @@ from ..dedup.minhash import default_workers
 from ..errors import MissingDependency
 from ..features.consensus import consensus
 from ..features.embeddings import DEFAULT_MODEL, embed_texts
+from ..features.language import language_table
 from ..features.near_dups import Representatives, near_duplicate_groups
 from ..features.ngram_model import Rows, SoftmaxModel, Vocabulary, score_texts, vocabulary
 from ..features.ngram_model import fit as fit_softmax
@@ -75,6 +77,10 @@ _OOF_VERSION = 5
 #: ``features: auto`` uses sentence embeddings up to this many rows to model, TF-IDF above: encoding
 #: runs at ~300-1,000 short texts/s on two CPU cores, so 50k rows already take one to three minutes.
 AUTO_EMBEDDINGS_MAX_ROWS = 50_000
+#: ``features: auto`` does not encode with the packaged MiniLM model (English) when fewer than this share of
+#: the texts to model read as English: on each real non-English set measured, TF-IDF explained the labels
+#: better (docs/checks/label_noise.md, ``benchmarks/label_noise_auto.py``).
+AUTO_MIN_ENGLISH = 0.5
 #: The TF-IDF model is cross-validated on at most this many rows, a stratified sample; every other row
 #: is scored by a model fitted on the whole sample, which never saw it (or takes a sampled copy's).
 FIT_ROWS = 50_000
@@ -97,7 +103,9 @@ EMBEDDINGS_ENV = "DQAUDIT_EMBEDDINGS"
 class LabelNoiseParams(CheckParams):
     features: Features = Field(
         "auto",
-        description="Text features: auto (embeddings when the extra is installed, else tfidf), embeddings "
+        description="Text features: auto (tfidf, and embeddings too when the extra is installed, the rows to "
+        "model are at most 50,000 and half of them read as English or model is not the packaged English one: "
+        "the better fit is kept), embeddings "
         "(logistic regression on sentence embeddings), tfidf (character + word n-grams), or ensemble "
         "(calibrated mean of both).",
     )
@@ -345,8 +353,11 @@ def held_out_loss(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0))))
 
 
-def features_for(setting: str, rows: int) -> tuple[str, str]:
-    """The features ``setting`` runs on ``rows`` model rows, and why (``metrics.features_reason``)."""
+def features_for(setting: str, rows: int, english: Callable[[], float] | None = None) -> tuple[str, str]:
+    """The features ``setting`` runs on ``rows`` model rows, and why (``metrics.features_reason``).
+
+    ``english``: the share of those rows' texts read as English, asked only where ``auto`` would encode
+    with an English-only model (None: the model is not)."""
     if setting != "auto":
         return setting, f"features: {setting}"
     if not embeddings_wanted(setting):
@@ -355,6 +366,13 @@ def features_for(setting: str, rows: int) -> tuple[str, str]:
         return "tfidf", (
             f"auto: {rows:,} rows to model, above {AUTO_EMBEDDINGS_MAX_ROWS:,}, where encoding every text "
             "takes longer than the rest of the audit; set features: embeddings to use them anyway"
+        )
+    share = None if english is None else english()
+    if share is not None and share < AUTO_MIN_ENGLISH:
+        return "tfidf", (
+            f"auto: {share:.0%} of the texts to model read as English, under {AUTO_MIN_ENGLISH:.0%}, and the "
+            f"packaged {DEFAULT_MODEL} model is English (TF-IDF fitted better on every non-English set "
+            "measured); set features: embeddings to use it anyway"
         )
     return "embeddings", "auto: the embeddings extra is installed"
 
@@ -379,7 +397,7 @@ def predicted_probs(
     """Calibrated held-out class probabilities for ``rows`` of ``ctx.frame`` with the configured features.
 
     ``features`` is what actually ran (``tfidf`` when the embeddings extra is missing or,
-    for ``auto``, the data is large: :func:`features_for`). Where ``auto`` can run both, it
+    for ``auto``, the data is large or mostly not English: :func:`features_for`). Where ``auto`` runs both, it
     fits both and keeps the one whose held-out predictions explain the given labels better:
     the English MiniLM model barely separates Russian and Kazakh requests (mean label
     quality 0.39 on the sample, TF-IDF 0.79), and a weak model reads its own confusion as
@@ -391,7 +409,8 @@ def predicted_probs(
     cluster representatives pass one group per row, since each row stands for a cluster.
     """
     groups = np.asarray(near_duplicate_groups(ctx))[rows] if groups is None else groups
-    kind, reason = features_for(params.features, len(rows))
+    kind, reason = features_for(params.features, len(rows), None if params.model != DEFAULT_MODEL else
+                                lambda: float(np.mean(language_table(ctx)["lang"].to_numpy()[rows] == "en")))
     vectors = None
     metrics: dict[str, Any] = {}
     if kind in ("embeddings", "ensemble"):

@@ -546,3 +546,36 @@ def test_self_confidence_or_margin_is_the_union_of_cleanlabs_two_rules() -> None
             flagged = label_noise.flag_issues(labels, probs, "self_confidence_or_margin")
         assert np.array_equal(flagged, expected), trial
         assert flagged.any() or not expected.any()
+
+
+RU_VOCAB = {
+    "card": ["карта", "пластик", "пинкод", "заблокирована", "выпуск"],
+    "loan": ["кредит", "ипотека", "заём", "процент", "погашение"],
+    "transfer": ["перевод", "отправить", "получатель", "платёж", "реквизиты"],
+    "fees": ["комиссия", "тариф", "списание", "стоимость", "плата"],
+}
+
+
+@pytest.mark.parametrize("model, encoded", [(None, False), ("a-multilingual-model", True)])
+def test_auto_does_not_encode_mostly_non_english_texts_with_the_english_model(
+    monkeypatch: pytest.MonkeyPatch, write_jsonl: Callable[..., Path], model: str | None, encoded: bool
+) -> None:
+    """Russian requests: the packaged English MiniLM is never loaded and the report says why; a model the
+    user configured is used as before."""
+    records, _ = make_records(120)
+    for k, record in enumerate(records):
+        words = np.random.default_rng(k).choice(RU_VOCAB[record["label"]], 3).tolist()
+        record["text"] = " ".join([*words, "пожалуйста", "помогите", str(k)])
+    asked: list[str] = []
+
+    def fake(ctx, model):
+        asked.append(model)
+        return clustered_vectors(records)
+
+    monkeypatch.setenv("DQAUDIT_EMBEDDINGS", "on")
+    monkeypatch.setattr(label_noise, "embed_texts", fake)
+    result = run(write_jsonl(records), features="auto", **({"model": model} if model else {}))
+    assert bool(asked) is encoded and ("embeddings" in result.metrics["feature_fit"]) is encoded
+    if not encoded:
+        assert result.metrics["features"] == "tfidf"
+        assert "0% of the texts to model read as English" in result.metrics["features_reason"]
