@@ -75,7 +75,7 @@ FilterBy = Literal[
 #: Bump when the probability models change, so cached probabilities are recomputed.
 _OOF_VERSION = 5
 #: ``features: auto`` uses sentence embeddings up to this many rows to model, TF-IDF above: encoding
-#: runs at ~300-1,000 short texts/s on two CPU cores, so 50k rows already take one to three minutes.
+#: runs at about 100 short English texts/s on two CPU cores, so 50k rows already take minutes.
 AUTO_EMBEDDINGS_MAX_ROWS = 50_000
 #: ``features: auto`` does not encode with the packaged MiniLM model (English) when fewer than this share of
 #: the texts to model read as English: on each real non-English set measured, TF-IDF explained the labels
@@ -377,6 +377,11 @@ def features_for(setting: str, rows: int, english: Callable[[], float] | None = 
     return "embeddings", "auto: the embeddings extra is installed"
 
 
+def _english_share(ctx: AuditContext, rows: np.ndarray) -> float:
+    """The share of ``rows``' texts the language check reads as English (its cached, memoised table)."""
+    return float(np.mean(language_table(ctx)["lang"].to_numpy()[rows] == "en")) if len(rows) else 0.0
+
+
 @dataclass(frozen=True)
 class Prediction:
     """Calibrated held-out class probabilities, the features that made them, and how (report metrics)."""
@@ -409,8 +414,8 @@ def predicted_probs(
     cluster representatives pass one group per row, since each row stands for a cluster.
     """
     groups = np.asarray(near_duplicate_groups(ctx))[rows] if groups is None else groups
-    kind, reason = features_for(params.features, len(rows), None if params.model != DEFAULT_MODEL else
-                                lambda: float(np.mean(language_table(ctx)["lang"].to_numpy()[rows] == "en")))
+    english = partial(_english_share, ctx, rows) if params.model == DEFAULT_MODEL else None
+    kind, reason = features_for(params.features, len(rows), english)
     vectors = None
     metrics: dict[str, Any] = {}
     if kind in ("embeddings", "ensemble"):
