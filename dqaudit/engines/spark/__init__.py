@@ -158,7 +158,6 @@ def _cluster(
     log = Stages(spark, progress or NullProgress())
     with log.stage("read, parse and quarantine rows", "spark"):
         rows, files, fmt, fields = read_rows(spark, path, config, keep_source=keep_source, files=files)
-        rows.count()  # parsed on every core here: the collect below fetches one partition per job
     with log.stage("collect the canonical table", "driver"):
         dataset, rid = collect_dataset(rows, path, files, fmt, fields, texts)
     log.info["texts_collected"] = sorted(texts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -185,30 +186,39 @@ def _as_read(index: int, data: bytes) -> bytes:
 
 
 def _jsonl_lines(spark: SparkSession, files: list[tuple[str, int, int]]) -> Any:
-    """``(file_index, index, data)`` for every line of the JSONL files, split on ``\\n`` only (as locally),
-    in splits of at most :data:`SPLIT_BYTES`.
-
-    Hadoop's default line reader also ends a line at a bare ``\\r``; the record delimiter is set to
-    ``\\n`` for these reads (the configuration is captured when each RDD is created) and put back.
-    """
+    """``(file_index, index, data)`` for every line of the JSONL files, in splits of at most
+    :data:`SPLIT_BYTES`; called inside :func:`_lines_end_at_newline`, so lines split on ``\n`` only (as
+    locally)."""
     sc = spark.sparkContext
-    conf = sc._jsc.hadoopConfiguration()
+    parts = [
+        sc.textFile(uri, minPartitions=max(1, -(-size // SPLIT_BYTES)), use_unicode=False)
+        .zipWithIndex()
+        .map(lambda t, k=k: (k, t[1], t[0]))
+        for k, (uri, size, _) in enumerate(files)
+    ]
+    return sc.union(parts)
+
+
+@contextmanager
+def _lines_end_at_newline(spark: SparkSession) -> Iterator[None]:
+    """Hadoop's record delimiter set to ``\n`` on the context's configuration, then put back.
+
+    Hadoop's default line reader also ends a line at a bare ``\r``. The setting must hold until the rows
+    are parsed and cached: in local mode a text RDD reads the context's configuration object itself, and
+    the job configuration it makes from it when listing its splits is only softly cached (a task may
+    rebuild it under memory pressure). On a cluster each RDD ships a copy taken when it is created.
+    """
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
     key = "textinputformat.record.delimiter"
     before = conf.get(key)
     conf.set(key, "\n")
     try:
-        parts = [
-            sc.textFile(uri, minPartitions=max(1, -(-size // SPLIT_BYTES)), use_unicode=False)
-            .zipWithIndex()
-            .map(lambda t, k=k: (k, t[1], t[0]))
-            for k, (uri, size, _) in enumerate(files)
-        ]
+        yield
     finally:
         if before is None:
             conf.unset(key)
         else:
             conf.set(key, before)
-    return sc.union(parts)
 
 
 def _csv_rows(spark: SparkSession, files: list[str], input_config: InputConfig) -> Any:
@@ -254,26 +264,30 @@ def read_rows(
     keep_source: bool = False,
     files: list[tuple[str, int, int]] | None = None,
 ) -> tuple[DataFrame, list[tuple[str, int, int]], str, FieldsConfig]:
-    """Every non-blank input row as a record or a quarantined problem (cached), the files, the format,
-    and the fields read (a chat file's mapping found on its first rows, as the local loader finds it)."""
+    """Every non-blank input row as a record or a quarantined problem (parsed on every core and cached
+    here: the canonical table is then collected one partition per job), the files, the format, and the
+    fields read (a chat file's mapping found on its first rows, as the local loader finds it)."""
     files = files or list_files(spark, path)
     fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
     uris = [f[0] for f in files]
-    if fmt == "jsonl":
-        lines = _jsonl_lines(spark, files)
+    with _lines_end_at_newline(spark) if fmt == "jsonl" else nullcontext():
+        if fmt == "jsonl":
+            lines = _jsonl_lines(spark, files)
 
-        def sample() -> list[Any]:
-            first = lines.take(_SAMPLES)
-            return [obj for k, index, data in first
-                    for _, _, obj in _parse_lines(index + 1, [_as_read(index, data)])]
+            def sample() -> list[Any]:
+                first = lines.take(_SAMPLES)
+                return [obj for k, index, data in first
+                        for _, _, obj in _parse_lines(index + 1, [_as_read(index, data)])]
 
-        fields = chat_fields(config.fields, sample)
-        blobs = lines.mapPartitions(lambda part: _jsonl_batches(part, fields, keep_source))
-    else:
-        rows = _csv_rows(spark, uris, config.input) if fmt == "csv" else _parquet_rows(spark, uris)
-        fields = chat_fields(config.fields, lambda: [row[3] for row in rows.take(_SAMPLES)])
-        blobs = rows.mapPartitions(lambda part: _parsed_rows(part, fields, keep_source))
-    return keep(_from_ipc(spark.createDataFrame(blobs, "ipc binary"))), files, fmt, fields
+            fields = chat_fields(config.fields, sample)
+            blobs = lines.mapPartitions(lambda part: _jsonl_batches(part, fields, keep_source))
+        else:
+            rows = _csv_rows(spark, uris, config.input) if fmt == "csv" else _parquet_rows(spark, uris)
+            fields = chat_fields(config.fields, lambda: [row[3] for row in rows.take(_SAMPLES)])
+            blobs = rows.mapPartitions(lambda part: _parsed_rows(part, fields, keep_source))
+        parsed = keep(_from_ipc(spark.createDataFrame(blobs, "ipc binary")))
+        parsed.count()
+    return parsed, files, fmt, fields
 
 
 def _from_ipc(blobs: DataFrame) -> DataFrame:

@@ -53,6 +53,25 @@ def test_a_bare_carriage_return_does_not_end_a_jsonl_line(both_engines, tmp_path
     assert spark.frame.equals(local.frame) and spark.dataset.problems == local.dataset.problems
 
 
+def test_lines_end_at_newline_in_every_task_even_when_tasks_rebuild_their_job_configuration(
+        spark, both_engines, tmp_path):
+    """With ``spark.hadoop.cloneConf`` each task makes its job configuration afresh from the context's
+    (what a cleared soft cache makes a task do): the delimiter must still be set while the rows are parsed,
+    and put back afterwards."""
+    path = tmp_path / "rows.jsonl"
+    rows = [json.dumps({"id": f"r{i}", "text": f"text number {i}"}) for i in range(4)]
+    rows[1] = '{"id": "r1",\r"text": "a carriage return between its tokens"}'
+    path.write_bytes(("\n".join(rows) + "\n").encode())
+    conf = spark.sparkContext._jsc.sc().conf()  # the live SparkConf, read when each RDD is made
+    conf.set("spark.hadoop.cloneConf", "true")
+    try:
+        local, on_spark = both_engines(path)
+    finally:
+        conf.remove("spark.hadoop.cloneConf")
+    assert len(local.frame) == 4 and on_spark.frame.equals(local.frame)
+    assert spark.sparkContext._jsc.hadoopConfiguration().get("textinputformat.record.delimiter") is None
+
+
 def test_invalid_utf8_in_jsonl_is_the_documented_exception(both_engines, tmp_path):
     """Hadoop decodes text itself (a bad byte is U+FFFD): Spark keeps what the local reader quarantines."""
     path = tmp_path / "rows.jsonl"
