@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -270,7 +270,7 @@ def read_rows(
     files = files or list_files(spark, path)
     fmt = detect_format(Path(files[0][0].rsplit("/", 1)[-1]), config.input)
     uris = [f[0] for f in files]
-    with _lines_end_at_newline(spark) if fmt == "jsonl" else nullcontext():
+    with _lines_end_at_newline(spark):  # only JSONL is read as text lines; CSV and Parquet ignore it
         if fmt == "jsonl":
             lines = _jsonl_lines(spark, files)
 
