@@ -42,6 +42,7 @@ from dqaudit.data import dataset_from_frame
 from dqaudit.dedup import minhash as mh
 from dqaudit.dedup.containment import ContainmentParams
 from dqaudit.features.near_dups import near_duplicate_groups
+from dqaudit.parallel import default_workers
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/data"
 CATEGORIES = ("cut", "light", "heavy", "non")
@@ -264,7 +265,7 @@ def scale_cost(size: int, repeat: int) -> None:
 
     texts = corpus(size)
     params = mh.MinHashParams().resolve(texts)
-    workers = mh.default_workers()
+    workers = default_workers()
     warm = texts[:2000]
     partial_copies(warm, ContainmentParams(), params, None, workers)  # kernels loaded outside the timings
     mh.near_duplicate_pairs(warm, mh.signatures(warm, params), params)

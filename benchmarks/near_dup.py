@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from dqaudit.dedup import minhash as mh
+from dqaudit.parallel import default_workers
 
 GREETINGS = [
     "",
@@ -611,7 +612,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--num-perm", type=int, default=128)
-    parser.add_argument("--workers", type=int, default=mh.default_workers())
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument(
         "--baseline-sample",
         type=int,
@@ -661,7 +662,7 @@ def main() -> None:
     print(
         f"# near-duplicate benchmark: {params.shingle} {params.ngram}-grams, num_perm {params.num_perm}, "
         f"threshold {params.threshold}, dqaudit bands x rows {params.bands} x {params.rows}, "
-        f"{args.workers} worker process(es), {mh.default_workers()} core(s)"
+        f"{args.workers} worker process(es), {default_workers()} core(s)"
     )
     print(
         "| docs | impl | signatures docs/s | end-to-end docs/s | peak MiB (traced) | pairs found "

@@ -39,9 +39,10 @@ MODULES = {"dqaudit": "dqaudit", "rensa": "rensa", "datatrove": "datatrove", "te
 def write_shingle_tokens(texts: list[str], path: Path, shards: int = 2) -> list[Path]:
     """dqaudit's character 4-gram shingle hashes of each text as hex tokens, JSONL in ``shards`` files."""
     from dqaudit.dedup import minhash as mh
+    from dqaudit.parallel import default_workers
 
     params = mh.MinHashParams("char", 4)
-    flat, bounds = mh.shingle_table(texts, params, mh.default_workers())
+    flat, bounds = mh.shingle_table(texts, params, default_workers())
     paths = [path.with_name(f"{path.stem}_{k}.jsonl") for k in range(shards)]
     cuts = np.linspace(0, len(texts), shards + 1).astype(int)
     for k, out in enumerate(paths):
@@ -63,11 +64,12 @@ def _token_rows(paths: list[Path]) -> list[list[str]]:
 def run_dqaudit(corpus: Path, tokens: list[Path], work: Path) -> np.ndarray:
     """The checker's path on the raw texts: signatures, LSH, exact Jaccard, clusters."""
     from dqaudit.dedup import minhash as mh
+    from dqaudit.parallel import default_workers
 
     with corpus.open(encoding="utf-8") as handle:
         texts = [json.loads(line)["text"] for line in handle]
     params = mh.MinHashParams().resolve(texts)
-    sigs = mh.signatures(texts, params, mh.default_workers())
+    sigs = mh.signatures(texts, params, default_workers())
     edges, _, _ = mh.near_duplicate_pairs(texts, sigs, params)
     return mh.clusters(len(texts), edges)
 

@@ -49,7 +49,6 @@ from pydantic import Field
 from ..cache import Cache
 from ..config import CheckParams
 from ..context import AuditContext
-from ..dedup.minhash import default_workers
 from ..errors import MissingDependency
 from ..features.consensus import consensus
 from ..features.embeddings import DEFAULT_MODEL, embed_texts
@@ -59,6 +58,7 @@ from ..features.ngram_model import Rows, SoftmaxModel, Vocabulary, score_texts, 
 from ..features.ngram_model import fit as fit_softmax
 from ..features.ngram_model import predict as predict_softmax
 from ..findings import Action, Chart, CheckResult, Finding, Severity
+from ..parallel import default_workers
 from ..text import preview
 from .base import Checker, Points
 

@@ -20,10 +20,11 @@ import pandas as pd
 from pydantic import Field
 
 from ..context import AuditContext
-from ..features.conflicts import has_conflict
+from ..features.conflicts import conflicting
 from ..features.near_dups import NearDupFeatureParams, NearDuplicates, near_duplicates
 from ..features.representatives import RULE, kept_entries
 from ..findings import Action, CheckResult, Finding, RegressionRule, Severity
+from ..parallel import default_workers
 from ..text import normalize, preview
 from .base import Checker, Points
 
@@ -262,9 +263,12 @@ def _asks_the_same(ctx: AuditContext, texts: np.ndarray, found: _Clusters) -> np
     _fill(ctx, texts, found.members(mixed))
     labels = ctx.frame["label"].to_numpy()
     starts, sizes = table["start"].to_numpy(np.int64), table["size"].to_numpy(np.int64)
-    for k in np.flatnonzero(table["labels"].to_numpy() > 1).tolist():
-        rows = found.pos[starts[k]:starts[k] + sizes[k]]
-        out[k] = has_conflict(texts[rows].tolist(), labels[rows].tolist())
+    ks = np.flatnonzero(table["labels"].to_numpy() > 1)
+    mixed_clusters = []
+    for start, size in zip(starts[ks].tolist(), sizes[ks].tolist(), strict=True):
+        rows = found.pos[start:start + size]
+        mixed_clusters.append((texts[rows].tolist(), labels[rows].tolist()))
+    out[ks] = conflicting(mixed_clusters, default_workers())
     return out
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ their signature is all ``EMPTY`` and they never become candidates.
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
+
+from ..parallel import default_workers
 
 #: Signature value of a text with no shingles (datasketch's empty value).
 EMPTY = np.uint32(0xFFFFFFFF)
@@ -655,8 +656,3 @@ def _first_and_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty(len(values), np.int64)
     inverse[order] = np.cumsum(new) - 1
     return order[new], inverse
-
-
-def default_workers() -> int:
-    """Processes for signatures: every core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

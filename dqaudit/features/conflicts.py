@@ -33,6 +33,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 
+from ..parallel import fork_map
+
 #: Words that never carry an intent: greetings, politeness, request framing, articles, intensifiers.
 FILLER = frozenset(
     """
@@ -61,6 +63,8 @@ _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?…]")
 #: Content words a longer text may differ in: one per this many words left after filler.
 WORDS_PER_DIFFERENCE = 10
+#: Member texts from which :func:`conflicting` forks worker processes (below it forking costs more).
+PARALLEL_MIN_TEXTS = 20_000
 
 
 def words(text: str) -> list[str]:
@@ -220,3 +224,29 @@ def has_conflict(texts: Sequence[str], labels: Sequence[object], limit: int = 64
                     return True
             taken.append((mine, label))
     return False
+
+
+def conflicting(clusters: Sequence[tuple[list[str], list[object]]], workers: int) -> list[bool]:
+    """:func:`has_conflict` of each ``(texts, labels)`` cluster, in order.
+
+    The rule is pure Python (~0.25 ms a cluster: 22,000 mixed-label clusters at 1M rows), so with
+    :data:`PARALLEL_MIN_TEXTS` member texts or more the clusters are cut into runs of about equal text
+    counts and spread over forked workers (:func:`~dqaudit.parallel.fork_map`); the verdicts are the same.
+    """
+    sizes = [len(texts) for texts, _ in clusters]
+    total = sum(sizes)
+    if total < PARALLEL_MIN_TEXTS or workers < 2:
+        return _run_conflicts(clusters)
+    runs: list[Sequence[tuple[list[str], list[object]]]] = []
+    start = held = 0
+    for k, size in enumerate(sizes):
+        held += size
+        if held * workers * 4 >= total or k == len(sizes) - 1:  # ~4 runs per worker, for balance
+            runs.append(clusters[start:k + 1])
+            start, held = k + 1, 0
+    return [verdict for run in fork_map(_run_conflicts, runs, workers) for verdict in run]
+
+
+def _run_conflicts(clusters: Sequence[tuple[list[str], list[object]]]) -> list[bool]:
+    """:func:`has_conflict` over one run of clusters (module-level, so worker processes can run it)."""
+    return [has_conflict(texts, labels) for texts, labels in clusters]

@@ -23,14 +23,11 @@ Per-record results are cached on disk by text hash and memoised per run;
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,6 +36,7 @@ from pydantic import Field, field_validator
 
 from ..config import CheckParams
 from ..context import AuditContext
+from ..parallel import can_fork, default_workers, fork_map
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
@@ -631,23 +629,20 @@ _CHUNK, _PARALLEL_MIN = 5_000, 50_000
 def _detect_chunks(texts: list[str], settings: LangSettings) -> Iterator[np.ndarray]:
     """Table rows (:data:`TABLE_COLUMNS`) for ``texts``, chunk by chunk in order.
 
-    Detection is pure Python, so large inputs are spread over forked worker processes, one per
-    usable core (forked: the model is already in memory and nothing is re-imported); the
-    chunks come back in order, so the result is the same as in one process. Only when every
-    configured language is the n-gram model's: lingua's native thread pool does not survive a fork.
+    Detection is pure Python, so large inputs are spread over forked worker processes
+    (:func:`~dqaudit.parallel.fork_map`: the model is already in memory and the chunks come back in
+    order, so the result is the same as in one process). Only when every configured language is the
+    n-gram model's: lingua's native thread pool does not survive a fork.
     """
     chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
-    workers = min(len(chunks), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     model_only = set(settings.languages) <= set(MODEL_LANGUAGES)
-    forkable = model_only and "fork" in mp.get_all_start_methods()
-    if workers < 2 or len(texts) < _PARALLEL_MIN or not forkable:
+    if len(texts) < _PARALLEL_MIN or not model_only or not can_fork():
         yield from (_detect_rows(chunk, settings) for chunk in chunks)
         return
     from .language_model import load
 
     load()  # loaded once here, shared by the forked workers
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        yield from pool.map(_detect_rows, chunks, [settings] * len(chunks))
+    yield from fork_map(partial(_detect_rows, settings=settings), chunks, default_workers())
 
 
 def _detect_rows(texts: list[str], settings: LangSettings) -> np.ndarray:

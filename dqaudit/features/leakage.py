@@ -210,7 +210,8 @@ def _crossable(rows: int, parts: np.ndarray) -> bool:
 
 def _near_edges(texts: Sequence[str], params: MinHashParams) -> Edges:
     """Verified near-duplicate edges (row pairs, Jaccard) among ``texts``."""
-    from ..dedup.minhash import default_workers, near_duplicate_pairs, signatures
+    from ..dedup.minhash import near_duplicate_pairs, signatures
+    from ..parallel import default_workers
 
     params = params.resolve(texts)
     sigs = signatures(texts, params, workers=default_workers())

@@ -105,7 +105,8 @@ def minhash_params(ctx: AuditContext) -> MinHashParams:
 
 def near_duplicate_signatures(ctx: AuditContext) -> np.ndarray:
     """MinHash signature per row (uint32, ``(rows, num_perm)``), cached on disk by content hash."""
-    from ..dedup.minhash import default_workers, signatures
+    from ..dedup.minhash import signatures
+    from ..parallel import default_workers
 
     params = minhash_params(ctx)
 
@@ -167,7 +168,8 @@ def _partial_copies(ctx: AuditContext, p: NearDupFeatureParams,
                     sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(contained, container)`` pairs and their containment (:mod:`dqaudit.dedup.containment`)."""
     from ..dedup.containment import partial_copies, same_shingles
-    from ..dedup.minhash import default_workers, word_counts
+    from ..dedup.minhash import word_counts
+    from ..parallel import default_workers
 
     settings = p.containment_settings()
     if settings is None:

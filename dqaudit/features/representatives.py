@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ..dedup import kernels
-from ..dedup.minhash import MinHashParams, default_workers, shingle_table
+from ..dedup.minhash import MinHashParams, shingle_table
+from ..parallel import default_workers
 
 RULE = (
     "not quarantined or flagged by another check, then the most common label (near-copies whose labels "

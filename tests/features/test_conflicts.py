@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dqaudit.features.conflicts import has_conflict, is_typo, same_request, words
+from dqaudit.features import conflicts
+from dqaudit.features.conflicts import conflicting, has_conflict, is_typo, same_request, words
+from dqaudit.parallel import can_fork
 
 # banking77 train near-copies whose labels the differing words justify (judged by hand: not conflicts)
 DIFFERENT = [
@@ -87,3 +89,27 @@ def test_has_conflict_is_any_pair_of_labels_asking_the_same() -> None:
                    for a in dict.fromkeys(t for t, lab in zip(texts, labels, strict=True) if lab == la)
                    for b in dict.fromkeys(t for t, lab in zip(texts, labels, strict=True) if lab == lb))
         assert has_conflict(texts, labels) == want, (texts, labels)
+
+
+@pytest.mark.skipif(not can_fork(), reason="the rule's worker processes are forked")
+def test_many_clusters_get_the_same_verdicts_from_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above ``PARALLEL_MIN_TEXTS`` member texts the clusters are cut into runs for forked workers; the
+    verdicts come back in cluster order, as one process gives them."""
+    clusters = [([a, b], ["x", "y"]) for a, b in DIFFERENT + SAME] * 3
+    clusters += [([a, b, a], ["x", "x", None]) for a, b in SAME]
+    expected = [has_conflict(texts, labels) for texts, labels in clusters]
+    assert True in expected and False in expected
+    runs: list[int] = []
+    original = conflicts.fork_map
+
+    def spy(fn, items, workers):  # type: ignore[no-untyped-def]
+        runs.append(len(items))
+        return original(fn, items, workers)
+
+    monkeypatch.setattr(conflicts, "fork_map", spy)
+    assert conflicting(clusters, 2) == expected  # under the threshold: in this process
+    assert runs == []
+    monkeypatch.setattr(conflicts, "PARALLEL_MIN_TEXTS", 10)
+    assert conflicting(clusters, 2) == expected
+    assert runs[0] >= 4
+    assert conflicting([], 2) == []

@@ -224,7 +224,7 @@ def test_worker_processes_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("lingua's thread pool does not survive a fork: no workers with lingua languages")
 
-    monkeypatch.setattr(language, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(language, "fork_map", no_pool)
     with_lingua = LangSettings(languages=("ru", "kk", "en", "de"))
     assert len(list(language._detect_chunks(texts, with_lingua))) == 15
 

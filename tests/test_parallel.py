@@ -1,0 +1,26 @@
+import os
+
+import pytest
+
+from dqaudit.parallel import can_fork, default_workers, fork_map
+
+
+def _pid_and_square(x: int) -> tuple[int, int]:
+    return os.getpid(), x * x
+
+
+@pytest.mark.skipif(not can_fork(), reason="worker processes are forked, and this platform cannot fork")
+def test_fork_map_returns_results_in_order_from_worker_processes() -> None:
+    out = list(fork_map(_pid_and_square, list(range(20)), workers=2))
+    assert [square for _, square in out] == [x * x for x in range(20)]
+    assert os.getpid() not in {pid for pid, _ in out}
+
+
+def test_fork_map_runs_in_this_process_with_one_worker_or_one_item() -> None:
+    assert list(fork_map(_pid_and_square, [3, 4], workers=1)) == [(os.getpid(), 9), (os.getpid(), 16)]
+    assert list(fork_map(_pid_and_square, [5], workers=4)) == [(os.getpid(), 25)]
+    assert list(fork_map(_pid_and_square, [], workers=4)) == []
+
+
+def test_default_workers_counts_usable_cores() -> None:
+    assert 1 <= default_workers() <= (os.cpu_count() or 1)
