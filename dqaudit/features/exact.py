@@ -14,7 +14,11 @@ import pandas as pd
 
 from ..cache import Cache
 from ..context import AuditContext
+from ..parallel import default_workers, fork_map
 from ..text import normalize
+
+#: Texts per chunk of work, and the fewest texts worth forking worker processes for.
+_CHUNK, _PARALLEL_MIN = 20_000, 100_000
 
 
 def exact_groups(ctx: AuditContext) -> pd.Series:
@@ -40,9 +44,16 @@ def normalized_keys(ctx: AuditContext) -> np.ndarray:
 
     def compute() -> np.ndarray:
         texts = ctx.frame["text"].to_numpy()
-        keys = ctx.cache.per_record(
-            Cache.namespace("normalized_key", version=1), ctx.frame["text_hash"].tolist(),
-            lambda rows: exact_keys([texts[i] for i in rows]))
+
+        def keys_of(rows: np.ndarray) -> np.ndarray:
+            """Pure Python per text, so many texts are keyed in chunks over forked workers, in order."""
+            todo = [texts[i] for i in rows.tolist()]
+            chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+            workers = default_workers() if len(todo) >= _PARALLEL_MIN else 1
+            return np.concatenate([np.empty(0, np.uint64), *fork_map(exact_keys, chunks, workers)])
+
+        namespace = Cache.namespace("normalized_key", version=1)
+        keys = ctx.cache.per_record(namespace, ctx.frame["text_hash"].tolist(), keys_of)
         return np.asarray(keys, dtype=np.uint64).view(np.int64)
 
     return ctx.memo(normalized_keys, compute)

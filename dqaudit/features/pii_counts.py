@@ -9,11 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import AuditContext
+from ..parallel import default_workers, fork_map
 from ..pii import PII_TYPES, find_pii
 from ..text import text_hash
 
 #: The fields scanned, in the table's second axis.
 FIELDS = ("text", "output")
+#: Values per chunk of work, and the fewest values worth forking worker processes for.
+_CHUNK, _PARALLEL_MIN = 5_000, 50_000
 
 
 def pii_counts(ctx: AuditContext) -> np.ndarray:
@@ -38,17 +41,25 @@ def _counts(ctx: AuditContext, name: str) -> np.ndarray:
             else [text_hash(t) for t in column.iloc[rows].astype(str).tolist()])
 
     def compute(positions: np.ndarray) -> np.ndarray:
+        """Pure Python, so large inputs are spread over forked workers, chunk by chunk in order."""
         values = column.iloc[rows[positions]].astype(str).tolist()
-        found = np.zeros((len(positions), len(PII_TYPES)), dtype=np.int32)
-        with ctx.progress.task("looking for personal data", total=len(positions)) as advance:
-            for row, value in enumerate(values):
-                for match in find_pii(value):
-                    found[row, PII_TYPES.index(match.type)] += 1
-                if row % 1000 == 999:
-                    advance(1000)
-            advance(len(positions) % 1000)
-        return found
+        chunks = [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+        parts = [np.zeros((0, len(PII_TYPES)), dtype=np.int32)]
+        with ctx.progress.task("looking for personal data", total=len(values)) as advance:
+            for part in fork_map(_matches, chunks, default_workers() if len(values) >= _PARALLEL_MIN else 1):
+                parts.append(part)
+                advance(len(part))
+        return np.concatenate(parts)
 
     counts = ctx.cache.per_record(ctx.cache.namespace("pii", v=1), keys, compute)
     out[rows, :-1] = np.asarray(counts, dtype=np.int32).reshape(len(rows), len(PII_TYPES))
     return out
+
+
+def _matches(values: list[str]) -> np.ndarray:
+    """Matches per value and type (:data:`~dqaudit.pii.PII_TYPES` order)."""
+    found = np.zeros((len(values), len(PII_TYPES)), dtype=np.int32)
+    for row, value in enumerate(values):
+        for match in find_pii(value):
+            found[row, PII_TYPES.index(match.type)] += 1
+    return found
