@@ -110,3 +110,21 @@ def same_results() -> Callable[[Any, Any], None]:
         assert (b.readiness_score, b.verdict) == (a.readiness_score, a.verdict)
 
     return check
+
+
+@pytest.fixture
+def fork_runs(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], list[int]]:
+    """``fork_runs(module)``: spies on the module's ``fork_map``; the list gets each call's item count."""
+
+    def spy_on(module: Any) -> list[int]:
+        calls: list[int] = []
+        original = module.fork_map
+
+        def spy(fn: Callable[[Any], Any], items: Any, workers: int) -> Any:
+            calls.append(len(items))
+            return original(fn, items, workers)
+
+        monkeypatch.setattr(module, "fork_map", spy)
+        return calls
+
+    return spy_on

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from dqaudit.features import conflicts
@@ -92,21 +95,16 @@ def test_has_conflict_is_any_pair_of_labels_asking_the_same() -> None:
 
 
 @pytest.mark.skipif(not can_fork(), reason="the rule's worker processes are forked")
-def test_many_clusters_get_the_same_verdicts_from_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_clusters_get_the_same_verdicts_from_worker_processes(
+        monkeypatch: pytest.MonkeyPatch,
+        fork_runs: Callable[[Any], list[int]]) -> None:
     """Above ``PARALLEL_MIN_TEXTS`` member texts the clusters are cut into runs for forked workers; the
     verdicts come back in cluster order, as one process gives them."""
     clusters = [([a, b], ["x", "y"]) for a, b in DIFFERENT + SAME] * 3
     clusters += [([a, b, a], ["x", "x", None]) for a, b in SAME]
     expected = [has_conflict(texts, labels) for texts, labels in clusters]
     assert True in expected and False in expected
-    runs: list[int] = []
-    original = conflicts.fork_map
-
-    def spy(fn, items, workers):  # type: ignore[no-untyped-def]
-        runs.append(len(items))
-        return original(fn, items, workers)
-
-    monkeypatch.setattr(conflicts, "fork_map", spy)
+    runs = fork_runs(conflicts)
     assert conflicting(clusters, 2) == expected  # under the threshold: in this process
     assert runs == []
     monkeypatch.setattr(conflicts, "PARALLEL_MIN_TEXTS", 10)

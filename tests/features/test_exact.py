@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,22 +35,15 @@ def test_groups_are_numbered_by_first_row_and_each_empty_text_stands_alone():
 
 
 @pytest.mark.skipif(not can_fork(), reason="the keys' worker processes are forked")
-def test_many_texts_are_keyed_over_worker_processes_in_order(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_texts_are_keyed_over_worker_processes_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             fork_runs: Callable[[Any], list[int]]) -> None:
     texts = [f"Request {k % 7}: where is my CARD?" if k % 3 else f"request {k % 7}:  where is my card?"
              for k in range(30)]
     texts += ["", "   "]
     frame = pd.DataFrame({"text": texts})
     monkeypatch.setattr(exact, "_CHUNK", 4)
     monkeypatch.setattr(exact, "_PARALLEL_MIN", 10)
-    chunks: list[int] = []
-    original = exact.fork_map
-
-    def spy(fn, items, workers):  # type: ignore[no-untyped-def]
-        chunks.append(len(items))
-        return original(fn, items, workers)
-
-    monkeypatch.setattr(exact, "fork_map", spy)
+    chunks = fork_runs(exact)
     ctx = AuditContext(dataset_from_frame(frame), AuditConfig(), cache=Cache(tmp_path / "cache"))
     keys = normalized_keys(ctx)
     assert len(set(texts)) == 16 and chunks == [4]  # each distinct text keyed once, in chunks of 4

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,8 @@ def _context(frame: pd.DataFrame, cache: Path) -> AuditContext:
 
 
 @pytest.mark.skipif(not can_fork(), reason="the scan's worker processes are forked")
-def test_worker_processes_give_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_processes_give_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              fork_runs: Callable[[Any], list[int]]) -> None:
     """Large inputs are scanned in chunks over forked workers; rows come back in order."""
     texts = ["write to anna.petrova@example.com", "no personal data here", "call +7 701 234 56 78 today",
              "card 4111 1111 1111 1111 and mail b@x.org", "thanks", "Привет, Алия Нурланова"] * 7
@@ -35,14 +38,7 @@ def test_worker_processes_give_the_same_table(tmp_path: Path, monkeypatch: pytes
     assert serial[:, 0, PII_TYPES.index("email")].sum() == 14 and serial[:, 1, -1].sum() == 21
     monkeypatch.setattr(module, "_CHUNK", 4)
     monkeypatch.setattr(module, "_PARALLEL_MIN", 10)
-    chunks: list[int] = []
-    original = module.fork_map
-
-    def spy(fn, items, workers):  # type: ignore[no-untyped-def]
-        chunks.append(len(items))
-        return original(fn, items, workers)
-
-    monkeypatch.setattr(module, "fork_map", spy)
+    chunks = fork_runs(module)
     pooled = pii_counts(_context(frame, tmp_path / "two"))
     assert chunks == [11, 6]  # 42 texts, then the 21 answers, in chunks of 4
     np.testing.assert_array_equal(pooled, serial)
