@@ -34,7 +34,9 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator
     The workers inherit ``fn`` and ``items`` with the rest of this process's memory (models, memos,
     texts), so nothing is pickled on the way out or imported again; only the results are pickled
     back, so items should be chunks of work whose results are small. The results come back in
-    order, so they are the same as in one process.
+    order, so they are the same as in one process. A fork copies only the calling thread, so ``fn``
+    must be pure Python and numpy allocation: never the thread pools (numba, BLAS, Arrow) this process
+    may have started, whose locks a worker could inherit held.
     """
     workers = min(workers, len(items))
     if workers < 2 or not can_fork():
