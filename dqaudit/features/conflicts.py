@@ -248,5 +248,5 @@ def conflicting(clusters: Sequence[tuple[list[str], list[object]]], workers: int
 
 
 def _run_conflicts(clusters: Sequence[tuple[list[str], list[object]]]) -> list[bool]:
-    """:func:`has_conflict` over one run of clusters (module-level, so worker processes can run it)."""
+    """:func:`has_conflict` over one run of clusters: one work item of :func:`conflicting`."""
     return [has_conflict(texts, labels) for texts, labels in clusters]

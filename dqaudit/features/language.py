@@ -646,7 +646,7 @@ def _detect_chunks(texts: list[str], settings: LangSettings) -> Iterator[np.ndar
 
 
 def _detect_rows(texts: list[str], settings: LangSettings) -> np.ndarray:
-    """:func:`detect` on each text, as table rows (module-level, so worker processes can run it)."""
+    """:func:`detect` on each text, as table rows: one chunk of :func:`_detect_chunks`."""
     out = np.empty((len(texts), len(TABLE_COLUMNS)), dtype="<U12")
     for row, text in enumerate(texts):
         d = detect(text, settings)
