@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import count, repeat
@@ -23,8 +24,9 @@ def default_workers() -> int:
 
 
 def can_fork() -> bool:
-    """Whether worker processes can be forked here (not on Windows)."""
-    return "fork" in mp.get_all_start_methods()
+    """Whether worker processes are forked here: not on Windows (no fork), nor on macOS, where a fork after
+    the system frameworks have started threads can crash the child (CPython spawns there by default)."""
+    return sys.platform != "darwin" and "fork" in mp.get_all_start_methods()
 
 
 def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:

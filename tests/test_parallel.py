@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from dqaudit import parallel
 from dqaudit.parallel import can_fork, default_workers, fork_map
 
 
@@ -24,3 +25,10 @@ def test_fork_map_runs_in_this_process_with_one_worker_or_one_item() -> None:
 
 def test_default_workers_counts_usable_cores() -> None:
     assert 1 <= default_workers() <= (os.cpu_count() or 1)
+
+
+def test_nothing_forks_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On macOS a fork after the system frameworks start threads can crash the child: run in-process."""
+    monkeypatch.setattr(parallel.sys, "platform", "darwin")
+    assert not can_fork()
+    assert list(fork_map(_pid_and_square, [2, 3], workers=2)) == [(os.getpid(), 4), (os.getpid(), 9)]
