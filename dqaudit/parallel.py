@@ -53,6 +53,14 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator
         del _INHERITED[token]
 
 
+def map_chunks(fn: Callable[[Sequence[T]], R], values: Sequence[T], size: int,
+               parallel_min: float) -> Iterator[R]:
+    """``fn`` over consecutive ``size``-long slices of ``values``, in order: over every usable core
+    (:func:`fork_map`) from ``parallel_min`` values on, in this process below (forking costs more there)."""
+    chunks = [values[i:i + size] for i in range(0, len(values), size)]
+    return fork_map(fn, chunks, default_workers() if len(values) >= parallel_min else 1)
+
+
 #: What each running :func:`fork_map` hands its workers, by token: its function and items.
 _INHERITED: dict[int, tuple[Callable[[Any], Any], Sequence[Any]]] = {}
 _TOKENS = count()

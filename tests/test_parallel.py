@@ -3,7 +3,7 @@ import os
 import pytest
 
 from dqaudit import parallel
-from dqaudit.parallel import can_fork, default_workers, fork_map
+from dqaudit.parallel import can_fork, default_workers, fork_map, map_chunks
 
 
 def _pid_and_square(x: int) -> tuple[int, int]:
@@ -32,3 +32,19 @@ def test_nothing_forks_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel.sys, "platform", "darwin")
     assert not can_fork()
     assert list(fork_map(_pid_and_square, [2, 3], workers=2)) == [(os.getpid(), 4), (os.getpid(), 9)]
+
+
+def _pid_and_sum(chunk: list[int]) -> tuple[int, int]:
+    return os.getpid(), sum(chunk)
+
+
+def test_map_chunks_cuts_consecutive_slices_and_forks_only_from_the_threshold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "default_workers", lambda: 2)
+    values = list(range(10))
+    below = list(map_chunks(_pid_and_sum, values, 4, parallel_min=11))
+    assert below == [(os.getpid(), 6), (os.getpid(), 22), (os.getpid(), 17)]
+    if can_fork():
+        above = list(map_chunks(_pid_and_sum, values, 4, parallel_min=10))
+        assert [total for _, total in above] == [6, 22, 17]
+        assert os.getpid() not in {pid for pid, _ in above}

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..cache import Cache
 from ..context import AuditContext
-from ..parallel import default_workers, fork_map
+from ..parallel import map_chunks
 from ..text import normalize
 
 #: Texts per chunk of work, and the fewest texts worth forking worker processes for.
@@ -48,9 +48,8 @@ def normalized_keys(ctx: AuditContext) -> np.ndarray:
         def keys_of(rows: np.ndarray) -> np.ndarray:
             """Pure Python per text, so many texts are keyed in chunks over forked workers, in order."""
             todo = [texts[i] for i in rows.tolist()]
-            chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
-            workers = default_workers() if len(todo) >= _PARALLEL_MIN else 1
-            return np.concatenate([np.empty(0, np.uint64), *fork_map(exact_keys, chunks, workers)])
+            parts = map_chunks(exact_keys, todo, _CHUNK, _PARALLEL_MIN)
+            return np.concatenate([np.empty(0, np.uint64), *parts])
 
         namespace = Cache.namespace("normalized_key", version=1)
         keys = ctx.cache.per_record(namespace, ctx.frame["text_hash"].tolist(), keys_of)

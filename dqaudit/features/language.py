@@ -23,6 +23,7 @@ Per-record results are cached on disk by text hash and memoised per run;
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -36,7 +37,7 @@ from pydantic import Field, field_validator
 
 from ..config import CheckParams
 from ..context import AuditContext
-from ..parallel import can_fork, default_workers, fork_map
+from ..parallel import map_chunks
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
@@ -630,19 +631,17 @@ def _detect_chunks(texts: list[str], settings: LangSettings) -> Iterator[np.ndar
     """Table rows (:data:`TABLE_COLUMNS`) for ``texts``, chunk by chunk in order.
 
     Detection is pure Python, so large inputs are spread over forked worker processes
-    (:func:`~dqaudit.parallel.fork_map`: the model is already in memory and the chunks come back in
+    (:func:`~dqaudit.parallel.map_chunks`: the model is already in memory and the chunks come back in
     order, so the result is the same as in one process). Only when every configured language is the
     n-gram model's: lingua's native thread pool does not survive a fork.
     """
-    chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
     model_only = set(settings.languages) <= set(MODEL_LANGUAGES)
-    if len(texts) < _PARALLEL_MIN or not model_only or not can_fork():
-        yield from (_detect_rows(chunk, settings) for chunk in chunks)
-        return
-    from .language_model import load
+    if model_only:
+        from .language_model import load
 
-    load()  # loaded once here, shared by the forked workers
-    yield from fork_map(partial(_detect_rows, settings=settings), chunks, default_workers())
+        load()  # loaded once here, shared by the forked workers
+    yield from map_chunks(partial(_detect_rows, settings=settings), texts, _CHUNK,
+                          _PARALLEL_MIN if model_only else math.inf)
 
 
 def _detect_rows(texts: list[str], settings: LangSettings) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import AuditContext
-from ..parallel import default_workers, fork_map
+from ..parallel import map_chunks
 from ..pii import PII_TYPES, find_pii
 from ..text import text_hash
 
@@ -43,10 +43,9 @@ def _counts(ctx: AuditContext, name: str) -> np.ndarray:
     def compute(positions: np.ndarray) -> np.ndarray:
         """Pure Python, so large inputs are spread over forked workers, chunk by chunk in order."""
         values = column.iloc[rows[positions]].astype(str).tolist()
-        chunks = [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
         parts = [np.zeros((0, len(PII_TYPES)), dtype=np.int32)]
         with ctx.progress.task("looking for personal data", total=len(values)) as advance:
-            for part in fork_map(_matches, chunks, default_workers() if len(values) >= _PARALLEL_MIN else 1):
+            for part in map_chunks(_matches, values, _CHUNK, _PARALLEL_MIN):
                 parts.append(part)
                 advance(len(part))
         return np.concatenate(parts)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dqaudit import parallel
 from dqaudit.cache import Cache
 from dqaudit.config import AuditConfig
 from dqaudit.context import AuditContext
@@ -43,7 +44,7 @@ def test_many_texts_are_keyed_over_worker_processes_in_order(tmp_path: Path, mon
     frame = pd.DataFrame({"text": texts})
     monkeypatch.setattr(exact, "_CHUNK", 4)
     monkeypatch.setattr(exact, "_PARALLEL_MIN", 10)
-    chunks = fork_runs(exact)
+    chunks = fork_runs(parallel)
     ctx = AuditContext(dataset_from_frame(frame), AuditConfig(), cache=Cache(tmp_path / "cache"))
     keys = normalized_keys(ctx)
     assert len(set(texts)) == 16 and chunks == [4]  # each distinct text keyed once, in chunks of 4

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dqaudit import parallel
 from dqaudit.cache import Cache
 from dqaudit.config import AuditConfig
 from dqaudit.context import AuditContext
@@ -224,7 +225,7 @@ def test_worker_processes_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("lingua's thread pool does not survive a fork: no workers with lingua languages")
 
-    monkeypatch.setattr(language, "fork_map", no_pool)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", no_pool)
     with_lingua = LangSettings(languages=("ru", "kk", "en", "de"))
     assert len(list(language._detect_chunks(texts, with_lingua))) == 15
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dqaudit import parallel
 from dqaudit.cache import Cache
 from dqaudit.config import AuditConfig
 from dqaudit.context import AuditContext
@@ -38,7 +39,7 @@ def test_worker_processes_give_the_same_table(tmp_path: Path, monkeypatch: pytes
     assert serial[:, 0, PII_TYPES.index("email")].sum() == 14 and serial[:, 1, -1].sum() == 21
     monkeypatch.setattr(module, "_CHUNK", 4)
     monkeypatch.setattr(module, "_PARALLEL_MIN", 10)
-    chunks = fork_runs(module)
+    chunks = fork_runs(parallel)
     pooled = pii_counts(_context(frame, tmp_path / "two"))
     assert chunks == [11, 6]  # 42 texts, then the 21 answers, in chunks of 4
     np.testing.assert_array_equal(pooled, serial)
