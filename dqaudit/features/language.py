@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -211,8 +211,7 @@ def _carries_language(token: str) -> bool:
     )
 
 
-@dataclass(slots=True)
-class _Word:
+class _Word(NamedTuple):
     text: str  # lower-cased; Latin homoglyphs inside Cyrillic words replaced
     script: str
     name: bool  # a name, brand, acronym or product: counted only when nothing else is there
@@ -225,52 +224,65 @@ def _clauses(text: str, quoted: bool = False) -> list[tuple[int, list[_Word]]]:
     Whitespace splits tokens (no pattern rescans the text), so a 1M-character run without spaces
     costs one token check; a word is a name when it is capitalised inside a sentence, an acronym in
     a text that is not shouting, or has capitals inside (iPhone, CloudNote). Tokens and words repeat
-    across records (Zipf), so what depends on a token or a word alone is memoised
-    (:func:`_token_parts`, :func:`_word_shape`); only the sentence bookkeeping runs per record.
+    across records (Zipf), so what depends on a token or a word alone is memoised, the word's
+    :class:`_Word` both as a name and as a plain word included (:func:`_token_parts`,
+    :func:`_word_shape`); only the sentence bookkeeping runs per record, and it builds no object per word.
     """
     text = unicodedata.normalize("NFC", text[:MAX_CHARS])
     if not quoted:  # «quoted» names are left out unless they are all there is
         text = _QUOTED_NAME.sub(" ", text)
-    raw: list[tuple[int, list[tuple[_Shape, bool]]]] = [(0, [])]
+    current: list[tuple[_Shape, bool]] = []
+    raw = [(0, current)]
     sentence, initial = 0, True
     for number, line in enumerate(text.split("\n")):
         newline = number > 0  # a line break before the next token starts a sentence
         for token in line.split():
             if newline:
                 sentence, initial, newline = sentence + 1, True, False
-                raw.append((sentence, []))
+                current = []
+                raw.append((sentence, current))
             for part in _token_parts(token) if len(token) <= MAX_TOKEN else ():
                 if part is True or part is False:  # a run of punctuation: a clause (maybe a sentence) ends
                     if part:
                         sentence, initial = sentence + 1, True
-                    raw.append((sentence, []))
+                    current = []
+                    raw.append((sentence, current))
                 else:
-                    raw[-1][1].append((_word_shape(part), initial))
+                    current.append((part, initial))
                     initial = False
-    words = [(shape, first) for _, clause in raw for shape, first in clause if shape[0]]
-    shouting = sum(shape[3] for shape, _ in words) * 2 > len(words)
-    inside = [shape for shape, first in words if not first]  # Title Case Text capitalises every word
-    titled = sum(shape[5] for shape in inside) * 2 > len(inside)
+    # Title Case Text capitalises every word, so capitals count as names only when most words inside
+    # sentences are lower-case; ALLCAPS counts only when most words are not shouting
+    n_long = n_upper = n_inside = n_capital = 0
+    for _, clause in raw:
+        for shape, first in clause:
+            if shape[0]:
+                n_long += 1
+                n_upper += shape[1]
+                if not first:
+                    n_inside += 1
+                    n_capital += shape[3]
+    shouting, titled = n_upper * 2 > n_long, n_capital * 2 > n_inside
     out = []
     for number, clause in raw:
-        parsed = []
-        for (long, lower, script, upper, inner, capital, kazakh), first in clause:
-            name = long and ((upper and not shouting) or inner or (capital and not first and not titled))
-            parsed.append(_Word(lower, script, name, kazakh))
-        if parsed:
-            out.append((number, parsed))
+        if clause:
+            words = [
+                named if long and ((upper and not shouting) or inner or (capital and not (first or titled)))
+                else plain for (long, upper, inner, capital, plain, named), first in clause
+            ]
+            out.append((number, words))
     return out
 
 
 @lru_cache(maxsize=1 << 17)
-def _token_parts(token: str) -> tuple[str | bool, ...]:
-    """A whitespace token's words and clause breaks in order (a break is True when it ends a sentence).
+def _token_parts(token: str) -> tuple[_Shape | bool, ...]:
+    """A whitespace token's words (their shapes) and clause breaks in order (a break is True when it
+    ends a sentence).
 
     Memoised: the same tokens recur across records.
     """
     if not _carries_language(token):
         return ()
-    out: list[str | bool] = []
+    out: list[_Shape | bool] = []
     for i, part in enumerate(_CLAUSE.split(token)):
         if i % 2:  # a run of punctuation
             out.append(any(c in _SENTENCE_END for c in part))
@@ -278,24 +290,26 @@ def _token_parts(token: str) -> tuple[str | bool, ...]:
         for word in _WORD.findall(part):
             if len(word) > 1 and len(set(word.lower())) == 1:
                 continue  # "ззззз", "ааа": a keyboard run, not a word
-            out.append(word)
+            out.append(_word_shape(word))
     return tuple(out)
 
 
-#: (longer than one letter, lower-cased text with Latin homoglyphs in Cyrillic words replaced, script,
-#: all capitals, capitals inside a hyphen-part (iPhone), capitalised, has a Kazakh letter of its script)
-_Shape = tuple[bool, str, str, bool, bool, bool, bool]
+#: (longer than one letter, all capitals, capitals inside a hyphen-part (iPhone), capitalised, the word as
+#: a plain word, the word as a name)
+_Shape = tuple[bool, bool, bool, bool, _Word, _Word]
 
 
 @lru_cache(maxsize=1 << 17)
 def _word_shape(word: str) -> _Shape:
-    """What a word's naming and its Kazakh letters depend on (memoised: words recur across records)."""
+    """What a word's naming depends on, and the word read both ways (memoised: words recur across records)."""
     lower = word.lower()
     script = _script(lower)
     inner = any(any(c.isupper() for c in part[1:]) and not part.isupper() for part in word.split("-"))
     text = lower.translate(_HOMOGLYPHS) if script == "cyrillic" else lower
     marker = KAZAKH_LETTERS if script == "cyrillic" else KAZAKH_LATIN_LETTERS
-    return len(word) > 1, text, script, word.isupper(), inner, word[0].isupper(), not marker.isdisjoint(text)
+    kazakh = not marker.isdisjoint(text)
+    return (len(word) > 1, word.isupper(), inner, word[0].isupper(),
+            _Word(text, script, False, kazakh), _Word(text, script, True, kazakh))  # fmt: skip
 
 
 def _model_pick(words: Sequence[str], among: tuple[str, ...]) -> tuple[str, float]:
@@ -367,8 +381,10 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
     if not clauses:
         return Detection(UNDETERMINED, UNDETERMINED, "", NO_LETTERS, {})
     if all(w.name for _, clause in clauses for w in clause):  # nothing but names: they are all there is
-        clauses = [(n, [_Word(w.text, w.script, False, w.kazakh) for w in clause]) for n, clause in clauses]
+        clauses = [(n, [w._replace(name=False) for w in clause]) for n, clause in clauses]
     langs = settings.languages
+    kazakh_wanted = "kk" in langs
+    confident, foreign = settings.word_confidence, settings.foreign_min_letters
     by_script = _by_script(langs)
     counts: dict[str, int] = {}
     owned: set[str] = set()  # languages that have a clause of their own
@@ -381,21 +397,21 @@ def detect(text: str, settings: LangSettings = LangSettings()) -> Detection:
     for number, clause in clauses:
         local: dict[str, int] = {}
         runs: dict[str, list[str]] = {}  # script -> the clause's words in it without Kazakh letters
-        for word in clause:
-            if word.name:
+        for word, script, name, kazakh in clause:
+            if name:
                 continue
-            if word.kazakh and "kk" in langs:
+            if kazakh and kazakh_wanted:
                 local["kk"] = local.get("kk", 0) + 1
-                written[("kk", word.script)] = written.get(("kk", word.script), 0) + 1
-                lettered += word.script == "cyrillic"
+                written[("kk", script)] = written.get(("kk", script), 0) + 1
+                lettered += script == "cyrillic"
                 paths.add(FAST)
-            elif not by_script[word.script]:
+            elif not by_script[script]:
                 unsupported += 1
             else:
-                runs.setdefault(word.script, []).append(word.text)
+                runs.setdefault(script, []).append(word)
         marked = "kk" in local
         for script, run in runs.items():
-            found, sure, used = _attribute(tuple(run), script, by_script[script], marked, settings)
+            found, sure, used = _attribute(tuple(run), script, by_script[script], marked, confident, foreign)
             paths |= used
             for code, n in found:
                 target = local if sure else undecided
@@ -454,7 +470,8 @@ def _attribute(
     script: str,
     candidates: tuple[str, ...],
     marked: bool,
-    settings: LangSettings,
+    confident: float,
+    foreign: int,
 ) -> tuple[tuple[tuple[str, int], ...], bool, frozenset[str]]:
     """Words per language in a clause's same-script words without Kazakh letters, whether it is sure,
     and the paths that decided it.
@@ -462,6 +479,8 @@ def _attribute(
     The run takes one language; a long word the model is sure belongs to another candidate
     counts there (a Russian phrase inside Kazakh). Beside Kazakh-lettered words the run is
     Kazakh unless a word is surely something else: Kazakh typed partly without its letters.
+    ``confident`` and ``foreign`` are :class:`LangSettings`' ``word_confidence`` and
+    ``foreign_min_letters``, passed as numbers so that the memo's key hashes in C.
     Memoised: greetings, thanks and stock phrases recur as whole runs.
     """
     paths: set[str] = set()
@@ -474,9 +493,9 @@ def _attribute(
     among = (*judged, OTHER_LATIN) if script == "latin" else judged
     codes = [lead] * len(run)
     for i, word in enumerate(run):
-        if len(run) > 1 and len(word) >= settings.foreign_min_letters and lead in judged and len(judged) > 1:
+        if len(run) > 1 and len(word) >= foreign and lead in judged and len(judged) > 1:
             found, sure = _word_pick(word, among)
-            if found not in (lead, OTHER_LATIN) and sure >= settings.word_confidence:
+            if found not in (lead, OTHER_LATIN) and sure >= confident:
                 codes[i] = found
                 paths.add(MODEL)
     out: dict[str, int] = {}
@@ -485,7 +504,7 @@ def _attribute(
         alone = code != lead and codes[i - 1 : i] != [code] and codes[i + 1 : i + 2] != [code]
         code = lead if alone else code
         out[code] = out.get(code, 0) + 1
-    return tuple(out.items()), confidence >= settings.word_confidence, frozenset(paths)
+    return tuple(out.items()), confidence >= confident, frozenset(paths)
 
 
 def _main_script(written: dict[tuple[str, str], int], lang: str) -> str:

@@ -24,6 +24,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache
+from operator import add
 from pathlib import Path
 
 import orjson
@@ -75,6 +76,7 @@ class NgramModel:
     def __init__(self, classes: Sequence[str], table: dict[str, Sequence[float]]) -> None:
         self.classes = tuple(classes)
         self.table = {k: tuple(v) for k, v in table.items()}
+        self._index = {c: i for i, c in enumerate(self.classes)}
         self._memo: dict[str, tuple[tuple[float, ...], int]] = {}
 
     def word(self, word: str) -> tuple[tuple[float, ...], int]:
@@ -96,16 +98,17 @@ class NgramModel:
             found = self._memo[word] = (tuple(totals), known)
         return found
 
-    def scores(self, words: Iterable[str]) -> tuple[dict[str, float], int]:
-        """Summed log-probability per class over the words' features, and how many features were known."""
+    def scores(self, words: Iterable[str]) -> tuple[list[float], int]:
+        """Summed log-probability per class (in :attr:`classes` order) over the words' features, and how
+        many features were known."""
         totals = [0.0] * len(self.classes)
         known = 0
+        memo, word_scores = self._memo, self.word
         for word in words:
-            values, weight = self.word(word)
+            values, weight = memo.get(word) or word_scores(word)
             known += weight
-            for i, value in enumerate(values):
-                totals[i] += value
-        return dict(zip(self.classes, totals, strict=True)), known
+            totals = list(map(add, totals, values))  # class by class, word by word: the order of a loop
+        return totals, known
 
     def posterior(self, words: Sequence[str], among: Sequence[str]) -> tuple[str, float]:
         """Most likely class among ``among`` and its probability, features averaged per word.
@@ -113,17 +116,17 @@ class NgramModel:
         Averaging per word (rather than summing every n-gram) keeps naive Bayes from growing
         absurdly sure on long texts, so the probability stays usable as a confidence.
         """
-        scores, known = self.scores(words)
+        totals, known = self.scores(words)
         if not known:
             return among[0], 1.0 / len(among)
         # about four features' worth of evidence per word: calibrated on held-out single words and word
         # pairs, where a confidence of 0.9-0.99 is right about 96% of the time and above 0.99, 99.8%
         scale = len(words) / known * 4.0
-        values = {c: scores[c] * scale for c in among}
-        top = max(values.values())
-        weights = {c: math.exp(v - top) for c, v in values.items()}
-        best = max(among, key=lambda c: (weights[c], -among.index(c)))
-        return best, weights[best] / sum(weights.values())
+        values = [totals[self._index[c]] * scale for c in among]
+        top = max(values)
+        weights = [math.exp(v - top) for v in values]
+        best = weights.index(max(weights))  # the first of equal weights: the class listed first
+        return among[best], weights[best] / sum(weights)
 
     def to_json(self) -> dict:
         return {"classes": list(self.classes), "table": {k: list(v) for k, v in self.table.items()}}
