@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dqaudit.features.language_model import MODEL_PATH, features, fold, load
+from dqaudit.features.language_model import MODEL_PATH, WORD_WEIGHT, NgramModel, features, fold, load
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,30 @@ def test_load_gives_the_model_files_rows_scaled() -> None:
     scale = data.get("scale", 1.0)
     assert model.classes == tuple(data["classes"])
     assert model.table == {k: tuple(v / scale for v in row) for k, row in data["table"].items()}
+
+
+def _summed_feature_by_feature(model: NgramModel, word: str) -> tuple[tuple[float, ...], int]:
+    """The model's word score as a plain loop: every known feature in order, the whole word weighted."""
+    totals, known = [0.0] * len(model.classes), 0
+    for k, feature in enumerate(features(fold(word))):
+        row = model.table.get(feature)
+        if row is not None:
+            weight = WORD_WEIGHT if k == 0 else 1
+            known += weight
+            for i, value in enumerate(row):
+                totals[i] += weight * value
+    return tuple(totals), known
+
+
+@pytest.mark.parametrize("word", ["рақмет", "заблокировать", "keremet", "card", "zzqxj", "ǵ", "a"])
+def test_a_words_scores_are_the_feature_by_feature_sums_bit_for_bit(word: str) -> None:
+    """Scores are summed column by column for speed; the floats must be the plain loop's, so verdicts
+    at a confidence threshold cannot move (a compensated or reordered sum would differ in the last bits)."""
+    model = load.__wrapped__(MODEL_PATH)
+    assert model.word(word) == _summed_feature_by_feature(model, word)
+    words = ["как", "заблокировать", word]
+    totals, known = model.scores(words)
+    expected = [0.0] * len(model.classes)
+    for w in words:
+        expected = [t + v for t, v in zip(expected, model.word(w)[0], strict=True)]
+    assert (totals, known) == (expected, sum(model.word(w)[1] for w in words))
