@@ -83,8 +83,7 @@ class NgramModel:
         """Summed log-probability per class over one word's known features (the whole word, first,
         weighing :data:`WORD_WEIGHT`), and their known weight (memoised).
 
-        Each class's column is summed by ``reduce`` in feature order: the additions of a loop, without a
-        Python step per feature and class (a new word has about 36 features).
+        A new word has about 36 features, summed by :meth:`_column_sums`.
         """
         found = self._memo.get(word)
         if found is None:
@@ -95,24 +94,24 @@ class NgramModel:
             if whole is not None:
                 known += WORD_WEIGHT - 1
                 rows[0] = [WORD_WEIGHT * value for value in whole]
-            columns = zip(*rows, strict=True) if rows else [()] * len(self.classes)
-            totals = [reduce(add, column, 0.0) for column in columns]
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            found = self._memo[word] = (tuple(totals), known)
+            found = self._memo[word] = (tuple(self._column_sums(rows)), known)
         return found
 
     def scores(self, words: Iterable[str]) -> tuple[list[float], int]:
         """Summed log-probability per class (in :attr:`classes` order) over the words' features, and how
         many features were known."""
-        totals = [0.0] * len(self.classes)
-        known = 0
         memo, word_scores = self._memo, self.word
-        for word in words:
-            values, weight = memo.get(word) or word_scores(word)
-            known += weight
-            totals = list(map(add, totals, values))  # class by class, word by word: the order of a loop
-        return totals, known
+        found = [memo.get(word) or word_scores(word) for word in words]
+        return self._column_sums([values for values, _ in found]), sum(weight for _, weight in found)
+
+    def _column_sums(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """Per class, the sum of its column over ``rows`` from 0.0 in row order: the additions of a plain
+        loop, bit for bit (a compensated sum such as Python 3.12's ``sum`` would not be), without a Python
+        step per row and class."""
+        columns = zip(*rows, strict=True) if rows else [()] * len(self.classes)
+        return [reduce(add, column, 0.0) for column in columns]
 
     def posterior(self, words: Sequence[str], among: Sequence[str]) -> tuple[str, float]:
         """Most likely class among ``among`` and its probability, features averaged per word.
