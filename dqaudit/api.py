@@ -25,6 +25,7 @@ from .errors import ConfigError
 from .export import cleaning_plan, settle_representatives
 from .features.near_dups import near_duplicate_groups
 from .masking import report_masker
+from .memory import full_collections_deferred
 from .pipeline import AuditResult, run_checks, selected_checks, whole_text_columns
 from .progress import NullProgress, Progress
 from .records import build_records, id_index, rolled_up_rows
@@ -71,8 +72,14 @@ def audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig | str |
     """Audit a file path (on the configured engine), a DataFrame or a loaded Dataset.
 
     ``for_export``: the engine keeps what :func:`split`'s writer needs (Spark: the cached source rows).
+    Full garbage collections are deferred meanwhile (:mod:`dqaudit.memory`).
     """
-    config = resolve_config(config)
+    with full_collections_deferred():
+        return _audit(data, resolve_config(config), checks, progress, for_export)
+
+
+def _audit(data: str | Path | pd.DataFrame | Dataset, config: AuditConfig, checks: Sequence[str] | None,
+           progress: Progress | None, for_export: bool) -> AuditResult:
     ctx = open_context(data, config, progress=progress, for_export=for_export,
                        checks=selected_checks(config, checks))
     result = with_engine_report(run_checks(ctx, checks=checks), ctx)

@@ -52,9 +52,13 @@ class _OneLineErrors(click.Group):
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dqaudit")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Is this text dataset ready to fine-tune on? Audit it, score it, export clean splits."""
+    from .memory import full_collections_deferred
+
     warnings.formatwarning = _one_line_warning
+    ctx.with_resource(full_collections_deferred())  # the whole command: reports and history too
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:

@@ -16,15 +16,15 @@ so a consumer's code never depends on which checks ran.
 
 from __future__ import annotations
 
-import gc
 import io
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from .memory import gc_paused
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -206,7 +206,7 @@ def _reasons(index: pd.Index, findings: Sequence[Finding],
     for key, hit in contributed.items():
         rows.append(np.asarray(hit, dtype=np.int64))
         codes.append(np.full(len(hit), code_of[key], dtype=np.int64))
-    with _gc_paused():  # a million new lists would set off a dozen full collections (0.6 s at 1M rows)
+    with gc_paused():  # a million new lists would set off a dozen full collections (0.6 s at 1M rows)
         out: list[list[str]] = [[] for _ in range(len(index))]
         if rows and sum(map(len, rows)):
             # (row, key) pairs as one integer each, keys numbered in sorted order: np.unique drops repeats and
@@ -219,22 +219,6 @@ def _reasons(index: pd.Index, findings: Sequence[Finding],
             for row, a, b in zip(starts, cuts, cuts[1:], strict=False):
                 out[row] = labels[a:b]
         return pd.Series(out, dtype=object).to_numpy()
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while many containers that cannot form a cycle are made.
-
-    Each collection walks every tracked object; building a million lists triggers one full
-    collection after another as the old generation grows. Reference counting still frees them.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _decisions(n: int, plan: Any) -> np.ndarray:

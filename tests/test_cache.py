@@ -217,3 +217,19 @@ def test_a_remembered_sort_is_used_only_for_the_same_keys() -> None:
     for array in (keys, keys.copy(), other, keys, other[::-1].copy()):
         assert np.array_equal(_stable_order(array), np.argsort(array, kind="stable"))
     assert _stable_order(keys.copy()) is _stable_order(keys)
+
+
+def test_the_sorts_used_last_are_kept() -> None:
+    """An order found again moves to the front, so arrays asked for in turn stay remembered (a FIFO would
+    drop the first array asked for however often it is used)."""
+    from dqaudit.cache import _ORDERS_KEPT, _stable_order
+
+    rng = np.random.default_rng(5)
+    arrays = [rng.integers(0, 2**63, 100, dtype=np.uint64) for _ in range(_ORDERS_KEPT + 1)]
+    first = _stable_order(arrays[0])
+    for array in arrays[1:_ORDERS_KEPT]:
+        _stable_order(array)
+        assert _stable_order(arrays[0]) is first  # used again: kept at the front
+    _stable_order(arrays[_ORDERS_KEPT])  # evicts the one used longest ago, not the first
+    assert _stable_order(arrays[0].copy()) is first
+    assert _stable_order(arrays[1]) is not None

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dqaudit"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("dqaudit",),  # the package root only re-exports lazily; it imports nothing eagerly
     ("dqaudit.errors", "dqaudit.text", "dqaudit.io", "dqaudit.findings", "dqaudit.yamlio", "dqaudit.cache",
-     "dqaudit.progress", "dqaudit.config", "dqaudit.parallel"),
+     "dqaudit.progress", "dqaudit.config", "dqaudit.parallel", "dqaudit.memory"),
     ("dqaudit.data",),
     ("dqaudit.context",),
     ("dqaudit.features", "dqaudit.dedup", "dqaudit.agreement", "dqaudit.pii", "dqaudit.masking",

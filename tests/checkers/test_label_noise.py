@@ -579,3 +579,17 @@ def test_auto_does_not_encode_mostly_non_english_texts_with_the_english_model(
     if not encoded:
         assert result.metrics["features"] == "tfidf"
         assert "0% of the texts to model read as English" in result.metrics["features_reason"]
+
+
+def test_present_is_isin_for_64_bit_keys() -> None:
+    """The kept model's check of its sample against the run's keys: present, absent, repeated and empty."""
+    from dqaudit.checkers.label_noise import _present
+
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64)
+    wanted = np.concatenate([keys[::7], rng.integers(0, 2**64 - 1, 300, dtype=np.uint64), keys[:5], [2**64 - 1]])
+    wanted = wanted.astype(np.uint64)
+    assert np.array_equal(_present(wanted, keys), np.isin(wanted, keys))
+    assert _present(wanted, keys).sum() == len(keys[::7]) + 5
+    assert not _present(wanted, keys[:0]).any()
+    assert _present(wanted[:0], keys).shape == (0,)

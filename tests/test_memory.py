@@ -1,0 +1,82 @@
+"""The garbage collector's policy during an audit: deferred full collections, restored after."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from dqaudit import api
+from dqaudit.memory import DEFERRED_FULL_EVERY, full_collections_deferred, gc_paused
+
+
+def test_full_collections_are_deferred_and_the_thresholds_restored() -> None:
+    before = gc.get_threshold()
+    with full_collections_deferred():
+        young, middle, full = gc.get_threshold()
+        assert (young, middle) == before[:2] and full == max(before[2], DEFERRED_FULL_EVERY)
+        with full_collections_deferred():  # nested: the outer policy comes back, not the default
+            assert gc.get_threshold()[2] == full
+        assert gc.get_threshold()[2] == full
+    assert gc.get_threshold() == before
+
+
+def test_the_thresholds_come_back_after_an_error() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), full_collections_deferred():
+        raise RuntimeError("a check failed")
+    assert gc.get_threshold() == before
+
+
+def test_a_paused_collector_comes_back_only_if_it_was_on() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # the caller had it off: left off
+    finally:
+        gc.enable()
+
+
+def test_an_audit_runs_its_checks_with_full_collections_deferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[int, int, int]] = []
+    real = api.run_checks
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "run_checks", spy)
+    before = gc.get_threshold()
+    frame = pd.DataFrame({"text": ["a request about a card", "another about a loan"], "label": ["a", "b"]})
+    api.audit(frame, checks=["duplicates"])
+    assert seen and seen[0][2] == max(before[2], DEFERRED_FULL_EVERY)
+    assert gc.get_threshold() == before
+
+
+def test_a_command_defers_full_collections_for_its_whole_run() -> None:
+    """The group's callback sets the policy for the command (reports and history included) and the
+    thresholds are back once the command returns."""
+    from dqaudit import cli as cli_module
+
+    seen: list[tuple[int, int, int]] = []
+    before = gc.get_threshold()
+
+    @cli_module.cli.command("gc-probe", hidden=True)
+    def probe() -> None:
+        seen.append(gc.get_threshold())
+
+    try:
+        result = CliRunner().invoke(cli_module.cli, ["gc-probe"])
+    finally:
+        cli_module.cli.commands.pop("gc-probe")
+    assert result.exit_code == 0, result.output
+    assert seen == [(*before[:2], max(before[2], DEFERRED_FULL_EVERY))]
+    assert gc.get_threshold() == before
