@@ -99,13 +99,15 @@ def split(data: str | Path, out: str | Path, config: AuditConfig | str | Path | 
     """Audit ``data``, clean it by the findings, split it and write ``out/``; returns the manifest.
 
     The destination is checked before any work starts; the export writes the audited context itself,
-    cleaned by the audit's own cleaning plan (``result.plan``: made once per split).
+    cleaned by the audit's own cleaning plan (``result.plan``: made once per split). Full garbage
+    collections are deferred throughout, as in :func:`audit`.
     """
     config = resolve_config(config)
     engine = get_engine(config)
     engine.check_destination(data, out, config)
-    result = audit(data, config, checks=checks, progress=progress, for_export=True)
-    return engine.export(result, out, by_time=by_time)
+    with full_collections_deferred():
+        result = audit(data, config, checks=checks, progress=progress, for_export=True)
+        return engine.export(result, out, by_time=by_time)
 
 
 __all__ = ["audit", "cache_of", "open_context", "resolve_config", "split"]

@@ -80,3 +80,24 @@ def test_a_command_defers_full_collections_for_its_whole_run() -> None:
     assert result.exit_code == 0, result.output
     assert seen == [(*before[:2], max(before[2], DEFERRED_FULL_EVERY))]
     assert gc.get_threshold() == before
+
+
+def test_a_split_writes_its_files_with_full_collections_deferred(tmp_path: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from dqaudit.engines.local import LocalEngine
+
+    seen: list[tuple[int, int, int]] = []
+    real = LocalEngine.export
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalEngine, "export", spy)
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(f'{{"text": "request number {i} about card {i % 7}", "label": "l{i % 2}"}}\n'
+                            for i in range(40)), encoding="utf-8")
+    before = gc.get_threshold()
+    api.split(data, tmp_path / "out", checks=["duplicates"])
+    assert seen == [(*before[:2], max(before[2], DEFERRED_FULL_EVERY))]
+    assert gc.get_threshold() == before
