@@ -13,16 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from . import __version__
 from .config import default_name
 from .errors import DqauditError
-from .findings import jsonable
+from .findings import Finding, jsonable
 from .text import displayable
 
 if TYPE_CHECKING:
@@ -174,14 +177,9 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
     cache = result.context.cache if result.context is not None else None
     # a 1M-row audit's ten thousand messages in one pass, each verdict kept for the next night
     mask = displayable if mask is None else mask_known([f.message for f in result.findings], mask, cache)
-    frame = dataset.frame
-    if not frame["id"].is_unique:  # ids a loader made unique need no order; otherwise the largest hash wins
-        frame = frame.sort_values("text_hash", kind="stable")
-    content = dict(zip(frame["id"], frame["text_hash"], strict=True))
     tracked = tracked_kinds()
     findings = []
-    for f in result.findings:
-        hashes = sorted(content.get(rid, "id:" + rid) for rid in f.record_ids)
+    for f, hashes in zip(result.findings, content_hashes(dataset.frame, result.findings), strict=True):
         material = "\x1f".join([f.check, f.kind, *hashes]) if hashes else f.key
         findings.append(StoredFinding(
             f.check, f.kind, f.key, hashlib.blake2b(material.encode(), digest_size=8).hexdigest(),
@@ -194,6 +192,31 @@ def snapshot(result: AuditResult, dataset: Dataset) -> Run:
                source.rows, result.rows_loaded, result.config.fingerprint(), __version__,
                round(result.readiness_score or 0.0, 4), result.verdict.value, len(result.gates), checks,
                tuple(findings), mask(result.name))
+
+
+def content_hashes(frame: pd.DataFrame, findings: Sequence[Finding]) -> list[list[str]]:
+    """Per finding, its records' text hashes sorted (``id:<id>`` for an id the frame lacks).
+
+    One lookup of every finding's ids in one index of the frame's ids: a dict of a million ids and a
+    lookup per named id cost a second of a 1M-row nightly run. Where ids repeat (the Spark engine's
+    frame may), the largest hash wins.
+    """
+    ids = pd.Index(frame["id"].to_numpy(object), dtype=object)
+    hashes = frame["text_hash"].to_numpy(object)
+    if not ids.is_unique:
+        order = np.argsort(hashes.astype(str), kind="stable")
+        last = ~ids[order].duplicated(keep="last")
+        ids, hashes = ids[order][last], hashes[order][last]
+    named = [rid for f in findings for rid in f.record_ids]
+    at = ids.get_indexer(pd.Index(named, dtype=object)) if named else np.empty(0, np.int64)
+    found = np.where(at >= 0, hashes[at], None) if len(hashes) else np.full(len(at), None, dtype=object)
+    values = [h if h is not None else "id:" + rid for h, rid in zip(found.tolist(), named, strict=True)]
+    out, start = [], 0
+    for f in findings:
+        end = start + len(f.record_ids)
+        out.append(sorted(values[start:end]))
+        start = end
+    return out
 
 
 class HistoryStore:

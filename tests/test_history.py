@@ -237,3 +237,30 @@ def test_a_v1_history_gains_names_from_the_file_stems(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     conn.close()
+
+
+def test_content_hashes_are_a_dict_lookup_per_id() -> None:
+    """The one-index lookup gives what a dict of ids gave: sorted hashes, ``id:`` for ids the frame lacks,
+    and where ids repeat the largest hash (a frame sorted by hash, the last holder winning)."""
+    import random
+
+    import pandas as pd
+
+    from dqaudit.findings import Action, Finding, Severity
+    from dqaudit.history import content_hashes
+
+    rng = random.Random(7)
+    for repeated in (False, True):
+        ids = [f"r{i}" for i in range(300)]
+        if repeated:
+            ids = [rng.choice(ids[:40]) if rng.random() < 0.3 else rid for rid in ids]
+        frame = pd.DataFrame({"id": ids, "text_hash": [f"{rng.getrandbits(64):016x}" for _ in ids]})
+        findings = [Finding("c", "k", Severity.LOW, "m", Action.REVIEW,
+                            tuple(rng.sample([*ids, "gone", "r999"], rng.randint(0, 12))))
+                    for _ in range(40)]
+        ordered = frame.sort_values("text_hash", kind="stable")
+        content = dict(zip(ordered["id"], ordered["text_hash"], strict=True))
+        expected = [sorted(content.get(rid, "id:" + rid) for rid in f.record_ids) for f in findings]
+        assert content_hashes(frame, findings) == expected
+    assert content_hashes(frame.iloc[:0], findings[:2]) == [sorted("id:" + r for r in f.record_ids)
+                                                            for f in findings[:2]]
