@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from . import __version__
 from .config import default_name
 from .errors import DqauditError
@@ -29,6 +26,8 @@ from .findings import Finding, jsonable
 from .text import displayable
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .data import Dataset
     from .pipeline import AuditResult
 
@@ -201,6 +200,9 @@ def content_hashes(frame: pd.DataFrame, findings: Sequence[Finding]) -> list[lis
     lookup per named id cost a second of a 1M-row nightly run. Where ids repeat (the Spark engine's
     frame may), the largest hash wins.
     """
+    import numpy as np  # not at module level: ``dqaudit --help`` imports this module and no heavy library
+    import pandas as pd
+
     ids = pd.Index(frame["id"].to_numpy(object), dtype=object)
     hashes = frame["text_hash"].to_numpy(object)
     if not ids.is_unique:
