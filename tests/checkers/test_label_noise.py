@@ -593,3 +593,33 @@ def test_present_is_isin_for_64_bit_keys() -> None:
     assert _present(wanted, keys).sum() == len(keys[::7]) + 5
     assert not _present(wanted, keys[:0]).any()
     assert _present(wanted[:0], keys).shape == (0,)
+
+
+def test_the_bootstrap_on_forked_workers_gives_the_single_process_estimate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """From BOOTSTRAP_PARALLEL_ROWS rows the resamples run on two workers: the same rate, interval and joint
+    to the last bit as in one process (the rates come back in order, so their mean sums alike)."""
+    from dqaudit import parallel
+
+    rng = np.random.default_rng(11)
+    n, k = 60_000, 5
+    labels = rng.integers(0, k, n)
+    probs = np.exp(2.0 * np.eye(k)[labels] + rng.normal(size=(n, k)))
+    probs /= probs.sum(axis=1, keepdims=True)
+    calls: list[int] = []
+    real = parallel.fork_map
+
+    def spy(fn: Callable[[Any], Any], items: Any, workers: int) -> Any:
+        calls.append(workers)
+        return real(fn, items, workers)
+
+    monkeypatch.setattr(label_noise, "fork_map", spy)
+    monkeypatch.setattr(label_noise, "default_workers", lambda: 2)
+    monkeypatch.setattr(label_noise, "BOOTSTRAP_ROWS", 20_000)  # the m-out-of-n branch, as at scale
+    forked = label_noise.estimate_noise(labels, probs, seed=3, resamples=7)
+    monkeypatch.setattr(label_noise, "BOOTSTRAP_PARALLEL_ROWS", n + 1)
+    single = label_noise.estimate_noise(labels, probs, seed=3, resamples=7)
+    assert calls == [2, 1]
+    assert forked.rate == single.rate and forked.interval == single.interval
+    assert np.array_equal(forked.joint, single.joint)
+    assert forked.interval[0] < forked.rate < forked.interval[1]
