@@ -211,8 +211,8 @@ def content_hashes(frame: pd.DataFrame, findings: Sequence[Finding]) -> list[lis
         ids, hashes = ids[order][last], hashes[order][last]
     named = [rid for f in findings for rid in f.record_ids]
     at = ids.get_indexer(pd.Index(named, dtype=object)) if named else np.empty(0, np.int64)
-    found = np.where(at >= 0, hashes[at], None) if len(hashes) else np.full(len(at), None, dtype=object)
-    values = [h if h is not None else "id:" + rid for h, rid in zip(found.tolist(), named, strict=True)]
+    table = hashes.tolist()
+    values = [table[p] if p >= 0 else "id:" + rid for p, rid in zip(at.tolist(), named, strict=True)]
     out, start = [], 0
     for f in findings:
         end = start + len(f.record_ids)

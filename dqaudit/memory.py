@@ -29,18 +29,3 @@ def full_collections_deferred() -> Iterator[None]:
     finally:
         gc.set_threshold(young, middle, full)
 
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while many containers that cannot form a cycle are made.
-
-    Each collection walks every tracked object; building a million lists triggers one collection after
-    another. Reference counting still frees them.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

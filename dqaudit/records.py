@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .memory import gc_paused
-
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -206,19 +204,19 @@ def _reasons(index: pd.Index, findings: Sequence[Finding],
     for key, hit in contributed.items():
         rows.append(np.asarray(hit, dtype=np.int64))
         codes.append(np.full(len(hit), code_of[key], dtype=np.int64))
-    with gc_paused():  # a million new lists would set off a dozen full collections (0.6 s at 1M rows)
-        out: list[list[str]] = [[] for _ in range(len(index))]
-        if rows and sum(map(len, rows)):
-            # (row, key) pairs as one integer each, keys numbered in sorted order: np.unique drops repeats and
-            # sorts by row, then key, as the strings would sort
-            pairs = np.unique(np.concatenate(rows) * len(names) + np.concatenate(codes))
-            hit, code = np.divmod(pairs, len(names))
-            labels = np.array(names, dtype=object)[code].tolist()
-            cuts = [0, *(np.flatnonzero(hit[1:] != hit[:-1]) + 1).tolist(), len(pairs)]
-            starts = hit[cuts[:-1]].tolist()
-            for row, a, b in zip(starts, cuts, cuts[1:], strict=False):
-                out[row] = labels[a:b]
-        return pd.Series(out, dtype=object).to_numpy()
+    # a million new lists: no full collection meanwhile, as the audit defers them (dqaudit.memory)
+    out: list[list[str]] = [[] for _ in range(len(index))]
+    if rows and sum(map(len, rows)):
+        # (row, key) pairs as one integer each, keys numbered in sorted order: np.unique drops repeats and
+        # sorts by row, then key, as the strings would sort
+        pairs = np.unique(np.concatenate(rows) * len(names) + np.concatenate(codes))
+        hit, code = np.divmod(pairs, len(names))
+        labels = np.array(names, dtype=object)[code].tolist()
+        cuts = [0, *(np.flatnonzero(hit[1:] != hit[:-1]) + 1).tolist(), len(pairs)]
+        starts = hit[cuts[:-1]].tolist()
+        for row, a, b in zip(starts, cuts, cuts[1:], strict=False):
+            out[row] = labels[a:b]
+    return pd.Series(out, dtype=object).to_numpy()
 
 
 def _decisions(n: int, plan: Any) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from dqaudit import api
-from dqaudit.memory import DEFERRED_FULL_EVERY, full_collections_deferred, gc_paused
+from dqaudit.memory import DEFERRED_FULL_EVERY, full_collections_deferred
 
 
 def test_full_collections_are_deferred_and_the_thresholds_restored() -> None:
@@ -29,20 +29,6 @@ def test_the_thresholds_come_back_after_an_error() -> None:
     with pytest.raises(RuntimeError), full_collections_deferred():
         raise RuntimeError("a check failed")
     assert gc.get_threshold() == before
-
-
-def test_a_paused_collector_comes_back_only_if_it_was_on() -> None:
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # the caller had it off: left off
-    finally:
-        gc.enable()
 
 
 def test_an_audit_runs_its_checks_with_full_collections_deferred(monkeypatch: pytest.MonkeyPatch) -> None:

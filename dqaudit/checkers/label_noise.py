@@ -33,6 +33,7 @@ mixing them; on Russian and Kazakh requests the English MiniLM model is the weak
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import warnings
 from collections.abc import Callable
@@ -58,7 +59,7 @@ from ..features.ngram_model import Rows, SoftmaxModel, Vocabulary, score_texts, 
 from ..features.ngram_model import fit as fit_softmax
 from ..features.ngram_model import predict as predict_softmax
 from ..findings import Action, Chart, CheckResult, Finding, Severity
-from ..parallel import default_workers, fork_map
+from ..parallel import default_workers, map_chunks
 from ..text import preview
 from .base import Checker, Points
 
@@ -300,9 +301,9 @@ def estimate_noise(
              if np.count_nonzero(np.bincount(labels[pick], minlength=n_classes)) == n_classes]  # all classes
     # the resamples in consecutive runs over forked workers (they inherit labels and probs), their rates
     # back in order: the same rates, summed in the same order, as in one process
-    workers = default_workers() if n >= BOOTSTRAP_PARALLEL_ROWS else 1
-    runs = [[picks[i] for i in run.tolist()] for run in np.array_split(np.arange(len(picks)), workers)]
-    rates = [rate for part in fork_map(rates_of, [run for run in runs if run], workers) for rate in part]
+    run = -(-len(picks) // default_workers())
+    rates = [rate for part in map_chunks(rates_of, picks, max(run, 1),
+                                         0 if n >= BOOTSTRAP_PARALLEL_ROWS else math.inf) for rate in part]
     rate = max(0.0, 1.0 - float(np.trace(joint)))
     if not rates:
         low, high = rate, rate
@@ -569,15 +570,6 @@ def _find(stored: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.where(stored[order][at] == keys, order[at], -1)
 
 
-def _present(wanted: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """``np.isin(wanted, keys)`` for 64-bit keys by one sort and a search: 0.01 s for 50k among 1M, where
-    ``np.isin`` (a stable sort of both together) takes 0.5 s."""
-    if not len(keys):
-        return np.zeros(len(wanted), dtype=bool)
-    ordered = np.sort(keys)
-    return ordered[np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)] == wanted
-
-
 def _still_fits(stored: dict[str, np.ndarray], keys: np.ndarray, n_classes: int) -> bool:
     """Whether a kept model may score these rows: same classes, sample (nearly) intact, grown a little.
 
@@ -590,7 +582,7 @@ def _still_fits(stored: dict[str, np.ndarray], keys: np.ndarray, n_classes: int)
             int(stored["classes"]) == n_classes
             and len(keys) <= (1.0 + REFIT_GROWTH) * int(stored["rows"])
             and len(keys) >= int(stored["rows"])
-            and float(_present(stored["sample_keys"], keys).mean()) >= 1.0 - REFIT_CHANGED
+            and float((_find(keys, stored["sample_keys"]) >= 0).mean()) >= 1.0 - REFIT_CHANGED
             and stored["coef"].shape == (len(stored["vocab"]), n_classes)
             and stored["sample_probs"].shape == (len(stored["sample_keys"]), n_classes)
             and stored["sample_texts"].shape == stored["sample_keys"].shape

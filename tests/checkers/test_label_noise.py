@@ -582,8 +582,12 @@ def test_auto_does_not_encode_mostly_non_english_texts_with_the_english_model(
 
 
 def test_present_is_isin_for_64_bit_keys() -> None:
-    """The kept model's check of its sample against the run's keys: present, absent, repeated and empty."""
-    from dqaudit.checkers.label_noise import _present
+    """The kept model's check of its sample against the run's keys (``_find(keys, wanted) >= 0``): present,
+    absent, repeated and empty."""
+    from dqaudit.checkers.label_noise import _find
+
+    def _present(wanted: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        return _find(keys, wanted) >= 0
 
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64)
@@ -613,7 +617,8 @@ def test_the_bootstrap_on_forked_workers_gives_the_single_process_estimate(
         calls.append(workers)
         return real(fn, items, workers)
 
-    monkeypatch.setattr(label_noise, "fork_map", spy)
+    monkeypatch.setattr(parallel, "fork_map", spy)
+    monkeypatch.setattr(parallel, "default_workers", lambda: 2)
     monkeypatch.setattr(label_noise, "default_workers", lambda: 2)
     monkeypatch.setattr(label_noise, "BOOTSTRAP_ROWS", 20_000)  # the m-out-of-n branch, as at scale
     forked = label_noise.estimate_noise(labels, probs, seed=3, resamples=7)
