@@ -135,11 +135,16 @@ def bench_config(engine: str, master: str, driver_memory: str, policies: Path | 
 
 
 def worker(engine: str, path: Path, master: str, driver_memory: str, checks: list[str],
-           profile: Path | None = None, keep_texts: bool = False, policies: Path | None = None) -> None:
+           profile: Path | None = None, keep_texts: bool = False, policies: Path | None = None,
+           chunk_rows: int | None = None) -> None:
     """Load and cluster ``path`` on ``engine``; print one JSON line of results."""
     from dqaudit.api import open_context
+    from dqaudit.engines.spark import cluster
     from dqaudit.features.exact import exact_groups
     from dqaudit.features.near_dups import near_duplicates
+
+    if chunk_rows:  # stands in for a larger corpus: more chunks (past ``bands``: estimated in the buckets)
+        cluster.CHUNK_ROWS = chunk_rows
 
     config = bench_config(engine, master, driver_memory, policies)
     if engine == "spark" and profile:
@@ -245,6 +250,9 @@ def main() -> None:
                         help="open as a default audit does (texts collected), whatever --checks reads")
     parser.add_argument("--policies", type=Path, help="stale_policy's policies file (else it skips)")
     parser.add_argument("--split", action="store_true", help="time dqaudit.split (with --checks) instead")
+    parser.add_argument("--chunk-rows", type=int,
+                        help="Spark: records per LSH cell chunk (default 250,000); fewer make more chunks, "
+                             "as a larger corpus would (past the bands' count: estimated in the buckets)")
     parser.add_argument("--worker", choices=["local", "spark"])
     parser.add_argument("--file", type=Path)
     args = parser.parse_args()
@@ -254,7 +262,7 @@ def main() -> None:
             split_worker(args.worker, args.file, args.master, args.driver_memory, checks, args.policies)
             return
         worker(args.worker, args.file, args.master, args.driver_memory, checks, args.profile, args.keep_texts,
-               args.policies)
+               args.policies, args.chunk_rows)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.split:
@@ -277,6 +285,7 @@ def main() -> None:
                  "--driver-memory", args.driver_memory, "--checks", args.checks,
                  *(["--profile", str(args.profile)] if args.profile else []),
                  *(["--keep-texts"] if args.keep_texts else []), *(["--split"] if args.split else []),
+                 *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows else []),
                  *(["--policies", str(args.policies.resolve())] if args.policies else [])],
                 capture_output=True,
                 text=True,

@@ -68,9 +68,10 @@ def sign_and_key(records: DataFrame, params: MinHashParams) -> DataFrame:
 #: (2 x 250,000 x 128 bytes, 64 MB at 128 permutations), and each record's low bytes travel to as many
 #: cells as there are chunks.
 CHUNK_ROWS = 250_000
-#: Bucket members per task of the bucket pass (at least ``spark.sql.shuffle.partitions`` tasks): a task
-#: sorts and pairs its members in numpy, 25 bytes each, so its memory stays near 100 MB.
-MEMBERS_PER_TASK = 2_000_000
+#: Bytes of bucket members per task of the bucket pass (at least ``spark.sql.shuffle.partitions`` tasks): a
+#: task sorts and pairs its members in numpy, so its memory stays near a few times this (2 million members
+#: of 25 bytes; a fifth of that when each carries its 128 low bytes).
+TASK_BYTES = 50_000_000
 
 
 def candidate_pairs(signed: DataFrame,
@@ -84,10 +85,16 @@ def candidate_pairs(signed: DataFrame,
     blocks, to the task of their bucket (:func:`_route_members`), which sorts them, keeps the first
     record of each identical signature (all copies of a signature share every bucket, so this is
     the local representative) and pairs each bucket by the local rule
-    (:func:`~dqaudit.dedup.minhash.run_pairs`). The pairs then go, packed as ``(a, b)``, to the cell
-    of their two records' chunks (:class:`_Cells`), where the low bytes of those chunks arrive too:
-    there each pair is kept once, counted, and estimated by the local compiled estimate. Nothing
-    is joined, and every shuffle moves a few large binary rows instead of millions of small ones.
+    (:func:`~dqaudit.dedup.minhash.run_pairs`). Each pair must then meet its two records' low bytes for
+    the local compiled estimate, and be counted once however many buckets found it. Up to about as many
+    chunks of :data:`CHUNK_ROWS` records as bands, the pairs go, packed as ``(a, b)``, to the cell of
+    their two records' chunks (:class:`_Cells`), where the low bytes of those chunks arrive too: each
+    record's low bytes travel once per chunk. Past that (:func:`estimate_in_buckets`: about 5 million
+    records) that volume would grow with the square of the records, so the members carry their low bytes
+    instead (each record's travel once per band, a fixed number), the bucket pass estimates its pairs, and
+    the pairs meet only each other, by record, to be counted once (:func:`_distinct_kept`). Either way the
+    same pairs pass and the same count comes out; nothing is joined, and every shuffle moves a few large
+    binary rows instead of millions of small ones.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -104,22 +111,39 @@ def candidate_pairs(signed: DataFrame,
         .select(F.col("rep").alias("a"), F.col("rid").alias("b"), F.lit(1.0).alias("sim"))
     )
     records = live.count()
+    in_buckets = estimate_in_buckets(records, params)
+    estimate = (params.num_perm, estimate_floor(params.threshold))
+    member_bytes = _MEMBER_BYTES + (_low_width(params.num_perm) if in_buckets else 0)
     least = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    tasks = max(least, -(-records * params.bands // MEMBERS_PER_TASK))
+    tasks = max(least, -(-records * params.bands * member_bytes // TASK_BYTES))
     buckets = _partition_tags(spark, tasks)
-    cells = _Cells.of(spark, records)
-    members = live.select("rid", "whole", "keys").mapInArrow(
+    members = live.select("rid", "whole", "keys", *(["low"] if in_buckets else [])).mapInArrow(
         lambda batches: _route_members(batches, buckets, params.bands), "part long, block binary"
     )
     schema = "cell long, kind int, block binary"
     bucketed = members.repartition(tasks, "part")
-    pairs = bucketed.mapInArrow(lambda batches: _bucket_pairs(batches, cells), schema)
-    lows = live.select("rid", "low").mapInArrow(lambda batches: _low_rows(batches, cells), schema)
-    estimate = _close_pairs(params.num_perm, estimate_floor(params.threshold))
-    met = pairs.unionByName(lows).repartition(cells.count, "cell")
-    close = keep(met.mapInArrow(estimate, "a long, b long"))
+    if in_buckets:
+        by_record = _ByRecord(buckets)
+        pairs = bucketed.mapInArrow(lambda batches: _bucket_pairs(batches, by_record, estimate), schema)
+        close = keep(pairs.repartition(tasks, "cell").mapInArrow(_distinct_kept, "a long, b long"))
+    else:
+        cells = _Cells.of(spark, records)
+        pairs = bucketed.mapInArrow(lambda batches: _bucket_pairs(batches, cells), schema)
+        lows = live.select("rid", "low").mapInArrow(lambda batches: _low_rows(batches, cells), schema)
+        met = pairs.unionByName(lows).repartition(cells.count, "cell")
+        close = keep(met.mapInArrow(_close_pairs(*estimate), "a long, b long"))
     counted = close.where("a < 0").agg(F.sum("b")).first()[0]  # computes and stores ``close``
     return copies, close.where("a >= 0"), int(counted or 0), close
+
+
+def estimate_in_buckets(records: int, params: MinHashParams) -> bool:
+    """Whether the pairs are estimated in the bucket pass: when each record's low bytes would move more bytes
+    to the cells of its chunk (``chunks`` x (8 + low bytes), a count that grows with the records) than
+    with its bucket members (``bands`` x low bytes, fixed). At 21 x 6 and 128 permutations that is from
+    20 chunks, about 4.75 million records; measured at 1M with smaller chunks, the estimate in the buckets
+    took less time than the cells from about 16 chunks on (docs/spark.md)."""
+    width = _low_width(params.num_perm)
+    return _Cells.chunks_for(records) * (8 + width) > params.bands * width
 
 
 def _partition_tags(spark: SparkSession, count: int) -> np.ndarray:
@@ -154,10 +178,15 @@ class _Cells:
         self.chunks, self.tags = chunks, tags
         self.count = chunks * (chunks + 1) // 2
 
+    @staticmethod
+    def chunks_for(records: int) -> int:
+        """How many chunks ``records`` records fall into."""
+        return max(1, -(-records // CHUNK_ROWS))
+
     @classmethod
     def of(cls, spark: SparkSession, records: int) -> _Cells:
         """Cells for ``records`` records, each its own partition (:func:`_partition_tags`)."""
-        chunks = max(1, -(-records // CHUNK_ROWS))
+        chunks = cls.chunks_for(records)
         count = chunks * (chunks + 1) // 2
         partition = _partition_tags(spark, count)
         tags = np.empty((chunks, chunks), np.int64)
@@ -173,6 +202,22 @@ class _Cells:
     def of_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The cell tag of each pair ``(a[k], b[k])``."""
         return self.tags[self.chunk(a), self.chunk(b)]
+
+    def route(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tags and each pair's index into them, for :func:`_blocks`: the cell of its two records' chunks."""
+        return self.tags.ravel(), self.chunk(a) * self.chunks + self.chunk(b)
+
+
+class _ByRecord:
+    """Where an estimated pair goes to be counted once: a partition chosen by its first record, so every
+    copy of a pair (one per bucket that found it) meets the others there."""
+
+    def __init__(self, tags: np.ndarray) -> None:
+        self.tags = tags
+
+    def route(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tags and each pair's index into them, for :func:`_blocks`."""
+        return self.tags, (_mix(a) % np.uint64(len(self.tags))).astype(np.int64)
 
 
 def _pack(*columns: np.ndarray) -> bytes:
@@ -205,9 +250,19 @@ def _blocks(tags: np.ndarray, target: np.ndarray, *columns: np.ndarray) -> tuple
     return tags[ordered[starts]], blocks
 
 
+#: Bytes of one bucket member as routed: band (int8), key, record and whole-signature key (int64 each).
+_MEMBER_BYTES = 25
+
+
+def _low_width(num_perm: int) -> int:
+    """Bytes of a record's low signature bytes as :func:`~dqaudit.dedup.minhash._low_bytes` pads them."""
+    return -(-num_perm // 8) * 8
+
+
 def _route_members(batches: Iterator[Any], tags: np.ndarray, bands: int) -> Iterator[Any]:
     """Each record's ``bands`` (band, key) members as ``(part, block)`` rows: ``block`` packs band (int8),
-    key, rid and whole-signature key of the members whose bucket belongs to partition ``part``."""
+    key, rid and whole-signature key of the members whose bucket belongs to partition ``part``, and each
+    member's record's low bytes when the batches have a ``low`` column."""
     import pyarrow as pa
 
     for batch in batches:
@@ -215,7 +270,10 @@ def _route_members(batches: Iterator[Any], tags: np.ndarray, bands: int) -> Iter
         key = _rows_of(batch.column("keys")).view(np.int64).ravel()
         band = np.tile(np.arange(bands, dtype=np.int8), len(rid))
         target = (_mix(key, band) % np.uint64(len(tags))).astype(np.int64)
-        part, blocks = _blocks(tags, target, band, key, np.repeat(rid, bands), np.repeat(whole, bands))
+        columns = [band, key, np.repeat(rid, bands), np.repeat(whole, bands)]
+        if "low" in batch.schema.names:
+            columns.append(np.repeat(_rows_of(batch.column("low")), bands, axis=0))
+        part, blocks = _blocks(tags, target, *columns)
         yield pa.RecordBatch.from_arrays([pa.array(part), pa.array(blocks, pa.binary())], ["part", "block"])
 
 
@@ -226,37 +284,67 @@ _LOWS, _PAIRS = 0, 1
 _PAIRS_PER_BATCH = 250_000
 
 
-def _bucket_pairs(batches: Iterator[Any], cells: _Cells) -> Iterator[Any]:
-    """The candidate pairs ``a < b`` of every bucket whose members reached this task, packed by cell.
+def _bucket_pairs(batches: Iterator[Any], where: _Cells | _ByRecord,
+                  estimate: tuple[int, float] | None = None) -> Iterator[Any]:
+    """The candidate pairs ``a < b`` of every bucket whose members reached this task, packed by
+    ``where.route``.
 
     The members are sorted by (band, key, rid); within a bucket, a record whose whole signature
     an earlier record has is dropped (its representative is that first record), and each bucket
     is paired by the local rule. Buckets of one member pair with nothing and are dropped first.
+    With ``estimate`` (``num_perm``, floor), the members carry their low bytes and each pair is
+    packed as ``(a, b, passes)``: whether its local b-bit estimate reaches the floor.
     """
     import pyarrow as pa
 
+    from ...dedup import kernels
     from ...dedup.minhash import MAX_BUCKET_PAIRS, run_pairs
 
-    band, key, rid, whole = _unpack([b.as_py() for batch in batches for b in batch.column("block")],
-                                    np.int8, np.int64, np.int64, np.int64)
+    kinds: list[Any] = [np.int8, np.int64, np.int64, np.int64]
+    if estimate is not None:
+        kinds.append((np.uint8, _low_width(estimate[0])))
+    band, key, rid, whole, *low = _unpack([b.as_py() for batch in batches for b in batch.column("block")],
+                                          *kinds)
     if len(rid) < 2:
         return
     order = _bucket_order(band, key, rid)
-    band, key, rid, whole = band[order], key[order], rid[order], whole[order]
+    band, key = band[order], key[order]
     new = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]
     run = np.cumsum(new)
     shared = np.r_[run[1:] == run[:-1], False] | ~new  # in a bucket of two or more
-    run, rid, whole = run[shared], rid[shared], whole[shared]
+    at_member = order[shared]
+    run, rid, whole = run[shared], rid[at_member], whole[at_member]
     copy = _later_copies(run, rid, whole)
-    run, rid = run[~copy], rid[~copy]
+    run, rid, at_member = run[~copy], rid[~copy], at_member[~copy]
     at = run_pairs(run, MAX_BUCKET_PAIRS)
+    passes = None
+    if estimate is not None:
+        mine = np.ascontiguousarray(low[0][at_member]).view(np.uint64)  # only paired members' bytes
+        passes = (kernels.pair_estimates(mine, at, estimate[0]) >= estimate[1]).astype(np.int8)
     for start in range(0, len(at), _PAIRS_PER_BATCH):
         a, b = rid[at[start:start + _PAIRS_PER_BATCH, 0]], rid[at[start:start + _PAIRS_PER_BATCH, 1]]
-        tag, blocks = _blocks(cells.tags.ravel(), cells.chunk(a) * cells.chunks + cells.chunk(b), a, b)
+        extra = [] if passes is None else [passes[start:start + _PAIRS_PER_BATCH]]
+        tag, blocks = _blocks(*where.route(a, b), a, b, *extra)
         yield pa.RecordBatch.from_arrays(
             [pa.array(tag), pa.array(np.full(len(tag), _PAIRS, np.int32)), pa.array(blocks, pa.binary())],
             ["cell", "kind", "block"],
         )
+
+
+def _distinct_kept(batches: Iterator[Any]) -> Iterator[Any]:
+    """A ``mapInArrow`` function over estimated pairs ``(a, b, passes)`` routed by :class:`_ByRecord`: the
+    distinct pairs that pass, as ``(a, b)``, then one row ``(-1, count of distinct pairs)`` (as
+    :func:`_close_pairs` gives them; copies of a pair carry the same verdict, so any one decides)."""
+    import pyarrow as pa
+
+    blocks = [b.as_py() for batch in batches for b in batch.column("block")]
+    a, b, passes = _unpack(blocks, np.int64, np.int64, np.int8) if blocks else (np.empty(0, np.int64),) * 3
+    order = np.lexsort((b, a))
+    a, b, passes = a[order], b[order], passes[order]
+    first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])] if len(a) else np.empty(0, bool)
+    kept = first & (passes == 1)
+    yield pa.RecordBatch.from_arrays([pa.array(np.r_[a[kept], -1]), pa.array(np.r_[b[kept], first.sum()])],
+                                     ["a", "b"])
 
 
 def _bucket_order(band: np.ndarray, key: np.ndarray, rid: np.ndarray) -> np.ndarray:
@@ -332,7 +420,7 @@ def _close_pairs(width: int, floor: float) -> Callable[[Iterator[Any]], Iterator
                 (lows if kind == _LOWS else pairs).append(block.as_py())
         if not lows:
             return  # no record, so no pair either
-        rid, low_bytes = _unpack(lows, np.int64, (np.uint8, -(-width // 8) * 8))
+        rid, low_bytes = _unpack(lows, np.int64, (np.uint8, _low_width(width)))
         # each pair end's row by hash lookup: a binary search per end cost three and a half times more
         index = pd.Index(rid)
         if not index.is_unique:  # cells Spark placed in one task share rows: each record once

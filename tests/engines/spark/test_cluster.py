@@ -12,12 +12,15 @@ import pytest
 
 from dqaudit.config import TEXT_COLUMNS
 from dqaudit.dedup.minhash import MAX_BUCKET_PAIRS, _estimate_low_bits, estimate_floor
+from dqaudit.engines.spark import cluster
 from dqaudit.engines.spark.cluster import (
     _as_binary,
     _bucket_order,
     _bucket_pairs,
+    _ByRecord,
     _Cells,
     _close_pairs,
+    _distinct_kept,
     _later_copies,
     _low_rows,
     _pack,
@@ -52,8 +55,16 @@ def test_exact_groups_are_the_local_ones_on_tricky_texts(both_engines, tmp_path)
     assert theirs.nunique() < len(theirs) - 6  # the copies really were grouped
 
 
-def test_candidates_beyond_the_bucket_cap_are_the_local_ones(both_engines, tmp_path):
-    """A bucket of more than MAX_BUCKET_PAIRS members is paired linearly on both engines."""
+@pytest.mark.parametrize("chunk_rows", [cluster.CHUNK_ROWS, 1])
+def test_candidates_beyond_the_bucket_cap_are_the_local_ones(both_engines, tmp_path, monkeypatch, chunk_rows):
+    """A bucket of more than MAX_BUCKET_PAIRS members is paired linearly on both engines, whether the pairs
+    meet their low bytes in cells or carry them from the buckets (one record a chunk: more chunks than
+    bands, as past 5 million records)."""
+    monkeypatch.setattr(cluster, "CHUNK_ROWS", chunk_rows)
+    cells_made = []
+    make_cells = _Cells.of.__func__
+    monkeypatch.setattr(_Cells, "of",
+                        classmethod(lambda cls, *args: cells_made.append(args) or make_cells(cls, *args)))
     path = tmp_path / "bucket.jsonl"
     base = "the card was declined at the terminal although the balance covers the payment"
     texts = [f"{base} {i}" for i in range(MAX_BUCKET_PAIRS + 9)]
@@ -66,6 +77,7 @@ def test_candidates_beyond_the_bucket_cap_are_the_local_ones(both_engines, tmp_p
     assert set(map(tuple, near_s.pairs.tolist())) == set(map(tuple, near_l.pairs.tolist()))
     assert np.array_equal(near_s.groups, near_l.groups)
     assert len(set(near_l.groups[: MAX_BUCKET_PAIRS + 9].tolist())) == 1
+    assert bool(cells_made) == (chunk_rows > 1)  # one record a chunk: the pairs were estimated in the buckets
 
 
 def local_bucket_rule(rows: pd.DataFrame) -> Counter[tuple[int, int]]:
@@ -218,6 +230,60 @@ def test_cell_pass_keeps_and_counts_what_the_local_filter_does(threshold, num_pe
     assert sorted(zip(a[:-1].tolist(), b[:-1].tolist(), strict=True)) == sorted(
         zip(rid[local[:, 0]].tolist(), rid[local[:, 1]].tolist(), strict=True))
     assert 0 < len(local) < len(distinct)
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.5, 64), (0.7, 128), (0.9, 100)])
+def test_estimating_in_the_buckets_keeps_and_counts_what_the_local_filter_does(threshold, num_perm):
+    """Members carrying their low bytes: the bucket pass estimates each pair, the count pass keeps each
+    distinct pair once, and together they give the local LSH candidates and their count."""
+    import pyarrow as pa
+
+    from dqaudit.dedup import minhash as mh
+
+    rng = np.random.default_rng(6)
+    params = mh.MinHashParams(shingle="char", num_perm=num_perm, threshold=threshold)
+    sigs = rng.integers(0, 2**32, (600, num_perm), dtype=np.uint64).astype(np.uint32)
+    sigs[300:] = sigs[:300]
+    noise = rng.random((300, num_perm)) < np.linspace(0, 0.8, 300)[:, None]
+    sigs[300:][noise] = rng.integers(0, 2**32, noise.sum(), dtype=np.uint64).astype(np.uint32)
+    sigs[550:] = sigs[:50]  # identical signatures: only the first of each is paired
+    sigs[:40] = sigs[0]  # a bucket over the cap in every band
+    sigs[:40, :8] = rng.integers(0, 2**32, (40, 8), dtype=np.uint64).astype(np.uint32)
+    rid = np.sort(rng.choice(2**41, len(sigs), replace=False)).astype(np.int64)
+    live = np.arange(len(sigs))
+    floor = mh.estimate_floor(threshold)
+    reps = np.sort(mh.distinct_signatures(sigs, live)[0])
+    expected, count = mh._live_lsh_pairs(sigs, params.bands, params.rows, reps, MAX_BUCKET_PAIRS, floor)
+    assert 0 < len(expected) < count
+    keys = mh.band_keys(sigs, params.bands, params.rows).view(np.int64)
+    whole = mh.band_keys(sigs, 1, num_perm)[:, 0].view(np.int64)
+    low = mh._low_bytes(sigs).view(np.uint8)
+    packed = _as_binary(np.ascontiguousarray(keys).view(np.uint8))
+    records = pa.Table.from_arrays([pa.array(rid), pa.array(whole), packed, _as_binary(low)],
+                                   ["rid", "whole", "keys", "low"])
+    tags = np.array([3, 8, 1])
+    routed = blocks_of(_route_members(iter(records.to_batches(max_chunksize=97)), tags, params.bands))
+    estimated = [b for part in routed.values()
+                 for b in _bucket_pairs(iter(part), _ByRecord(tags), (num_perm, floor))]
+    by_tag = blocks_of(estimated, "cell")
+    assert set(by_tag) <= set(tags.tolist())
+    got = pa.Table.from_batches([b for part in by_tag.values() for b in _distinct_kept(iter(part))])
+    a, b = got.column("a").to_numpy(), got.column("b").to_numpy()
+    assert b[a < 0].sum() == count  # each task's count row: distinct candidates, the local count
+    kept = sorted(zip(a[a >= 0].tolist(), b[a >= 0].tolist(), strict=True))
+    assert kept == sorted(zip(rid[expected[:, 0]].tolist(), rid[expected[:, 1]].tolist(), strict=True))
+
+
+def test_the_estimate_moves_to_the_buckets_where_the_cells_would_move_more_bytes():
+    """Cells send each record's low bytes once per chunk, buckets once per band: the switch comes where
+    chunks x (8 + 128) passes 21 x 128 bytes, at 20 chunks of 250,000 records."""
+    from dqaudit.dedup.minhash import MinHashParams
+
+    params = MinHashParams()
+    assert (params.bands, params.num_perm) == (21, 128)
+    assert not cluster.estimate_in_buckets(19 * cluster.CHUNK_ROWS, params)
+    assert cluster.estimate_in_buckets(19 * cluster.CHUNK_ROWS + 1, params)  # 20 chunks
+    assert not cluster.estimate_in_buckets(5 * 10**6, MinHashParams(num_perm=256))  # 36 bands: later
 
 
 def test_run_pairs_is_the_local_bucket_rule():
