@@ -82,6 +82,7 @@ def make_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
 
 def night(data: Path, workdir: Path, checks: str | None) -> dict[str, object]:
     """One audit in this process (called in a subprocess): wall seconds, peak RSS and per-check seconds."""
+    import dqaudit.__main__  # noqa: F401  # the command's process settings (numpy's pages), as ``dqaudit`` has them
     from dqaudit.cli import cli
 
     args = ["audit", str(data), "--history", "history.sqlite", "--out", "reports", "-q"]

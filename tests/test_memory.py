@@ -1,8 +1,14 @@
-"""The garbage collector's policy during an audit: deferred full collections, restored after."""
+"""Memory policies: the garbage collector's during an audit (deferred full collections, restored after), and
+ordinary pages for numpy in the command's process."""
 
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -87,3 +93,24 @@ def test_a_split_writes_its_files_with_full_collections_deferred(tmp_path: Any,
     api.split(data, tmp_path / "out", checks=["duplicates"])
     assert seen == [(*before[:2], max(before[2], DEFERRED_FULL_EVERY))]
     assert gc.get_threshold() == before
+
+
+PROBE = ("import os, sys; import dqaudit.__main__; import numpy; "
+         "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], numpy._core.multiarray._get_madvise_hugepage())")
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "0 False"), ("1", "1 True"), ("0", "0 False")])
+def test_the_command_gives_numpy_ordinary_pages_unless_told(given: str | None, expected: str) -> None:
+    """The entry point sets numpy's switch before anything imports numpy (the setting only counts then);
+    a value the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if given is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == expected.split()
+
+
+def test_the_installed_command_starts_at_the_entry_point() -> None:
+    """The ``dqaudit`` script runs ``dqaudit.__main__``, so it gets the page setting as ``python -m`` does."""
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["dqaudit"] == "dqaudit.__main__:main"
