@@ -23,9 +23,16 @@ import argparse
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from dqaudit.dedup.minhash import MinHashParams
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -79,7 +86,7 @@ def main() -> None:
 class Passes:
     """The LSH passes of one mode, their seconds and the packed bytes each one hands to the next shuffle."""
 
-    def __init__(self, params: object, chunks: int, in_buckets: bool, records: int) -> None:
+    def __init__(self, params: MinHashParams, chunks: int, in_buckets: bool, records: int) -> None:
         from dqaudit.engines.spark import cluster
 
         self.params, self.in_buckets = params, in_buckets
@@ -91,7 +98,7 @@ class Passes:
         self.seconds: dict[str, float] = {}
         self.shuffled: dict[str, int] = {}
 
-    def timed(self, name: str, out: object, key: str) -> dict[int, list[tuple[int, bytes]]]:
+    def timed(self, name: str, out: Iterable[pa.RecordBatch], key: str) -> dict[int, list[tuple[int, bytes]]]:
         """Run a pass to its end; its blocks grouped by ``key`` (the next shuffle's partition)."""
         began = time.perf_counter()
         batches = list(out)
