@@ -90,8 +90,7 @@ class Passes:
         from dqaudit.engines.spark import cluster
 
         self.params, self.in_buckets = params, in_buckets
-        width = cluster._MEMBER_BYTES + (cluster._low_width(params.num_perm) if in_buckets else 0)
-        self.tasks = max(16, -(-records * params.bands * width // cluster.TASK_BYTES))
+        self.tasks = cluster._bucket_tasks(records, params, in_buckets, 16)
         order = np.arange(chunks)  # a cell's tag: its unordered pair of chunks, as _Cells.of numbers them
         self.cells = cluster._Cells(chunks, np.minimum.outer(order, order) * chunks
                                     + np.maximum.outer(order, order))

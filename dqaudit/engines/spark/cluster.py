@@ -113,9 +113,7 @@ def candidate_pairs(signed: DataFrame,
     records = live.count()
     in_buckets = estimate_in_buckets(records, params)
     estimate = (params.num_perm, estimate_floor(params.threshold))
-    member_bytes = _MEMBER_BYTES + (_low_width(params.num_perm) if in_buckets else 0)
-    least = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    tasks = max(least, -(-records * params.bands * member_bytes // TASK_BYTES))
+    tasks = _bucket_tasks(records, params, in_buckets, int(spark.conf.get("spark.sql.shuffle.partitions")))
     buckets = _partition_tags(spark, tasks)
     members = live.select("rid", "whole", "keys", *(["low"] if in_buckets else [])).mapInArrow(
         lambda batches: _route_members(batches, buckets, params.bands), "part long, block binary"
@@ -144,6 +142,13 @@ def estimate_in_buckets(records: int, params: MinHashParams) -> bool:
     took less time than the cells from about 16 chunks on (docs/spark.md)."""
     width = _low_width(params.num_perm)
     return _Cells.chunks_for(records) * (8 + width) > params.bands * width
+
+
+def _bucket_tasks(records: int, params: MinHashParams, in_buckets: bool, least: int) -> int:
+    """Tasks of the bucket pass: about :data:`TASK_BYTES` of members each (with their low bytes when the pairs
+    are estimated in the buckets), and at least ``least``."""
+    member = _MEMBER_BYTES + (_low_width(params.num_perm) if in_buckets else 0)
+    return max(least, -(-records * params.bands * member // TASK_BYTES))
 
 
 def _partition_tags(spark: SparkSession, count: int) -> np.ndarray:
@@ -198,10 +203,6 @@ class _Cells:
     def chunk(self, rid: np.ndarray) -> np.ndarray:
         """Each record's chunk."""
         return (_mix(rid) % np.uint64(self.chunks)).astype(np.int64)
-
-    def of_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The cell tag of each pair ``(a[k], b[k])``."""
-        return self.tags[self.chunk(a), self.chunk(b)]
 
     def route(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tags and each pair's index into them, for :func:`_blocks`: the cell of its two records' chunks."""

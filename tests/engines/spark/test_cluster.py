@@ -133,7 +133,8 @@ def test_bucket_pairs_follow_the_local_rule_on_representatives():
         a, b = [], []
         for tag, block in zip(got.column("cell").to_pylist(), got.column("block").to_pylist(), strict=True):
             x, y = _unpack([block], np.int64, np.int64)
-            assert (cells.of_pairs(x, y) == tag).all()  # each pair in the cell of its two records' chunks
+            cell_tags, at = cells.route(x, y)
+            assert (cell_tags[at] == tag).all()  # each pair in the cell of its two records' chunks
             a.append(x)
             b.append(y)
         a, b = np.concatenate(a), np.concatenate(b)
@@ -194,7 +195,8 @@ def test_cells_meet_every_pair_with_both_records_low_bytes():
     assert len(reached) == len(rid) * cells.chunks  # each record once per chunk
     assert 0 not in np.bincount(cells.chunk(rid), minlength=4)
     a, b = rid[:1000], rid[1000:]
-    for tag, x, y in zip(cells.of_pairs(a, b).tolist(), a.tolist(), b.tolist(), strict=True):
+    cell_tags, at = cells.route(a, b)
+    for tag, x, y in zip(cell_tags[at].tolist(), a.tolist(), b.tolist(), strict=True):
         assert (tag, x) in reached and (tag, y) in reached
 
 
