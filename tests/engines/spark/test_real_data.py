@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dqaudit.api import open_context
+from dqaudit.engines.spark import cluster
 from dqaudit.features.exact import exact_groups
 from dqaudit.features.near_dups import near_duplicates
 from dqaudit.registry import parse_config
@@ -53,10 +55,15 @@ def test_kazsandra_reviews_as_csv_and_as_jsonl(spark, shared_data: Path, tmp_pat
     assert_same(*both(spark, jsonl, {}))
 
 
-def test_banking77_clusters_match_with_the_partial_copy_search(spark, shared_data: Path) -> None:
-    """The engines find the same pairs and partial copies (banking77 has one), so the same clusters."""
+@pytest.mark.parametrize("chunk_rows", [cluster.CHUNK_ROWS, 100])
+def test_banking77_clusters_match_with_the_partial_copy_search(spark, shared_data: Path, monkeypatch,
+                                                               chunk_rows: int) -> None:
+    """The engines find the same pairs and partial copies (banking77 has one), so the same clusters; also
+    with the LSH estimate in the buckets (chunks of 100 records: 100 chunks, as past 5M records)."""
+    monkeypatch.setattr(cluster, "CHUNK_ROWS", chunk_rows)
     source = shared_data / "banking77" / "train.csv"
     local, remote = both(spark, source, {"fields": {"label": "category"}})
+    assert near_duplicates(remote).candidates == near_duplicates(local).candidates
     assert len(near_duplicates(local).contained_pairs) > 0
     assert np.array_equal(near_duplicates(local).contained_pairs, near_duplicates(remote).contained_pairs)
     assert_same(local, remote)
